@@ -1,0 +1,1 @@
+//! dxforge core (being written).

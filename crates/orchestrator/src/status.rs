@@ -1,0 +1,98 @@
+//! What a tool is doing: status, richer state, events.
+
+use serde::{Deserialize, Serialize};
+
+/// The seed's status of a tool. Exactly one variant holds at any time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", content = "pid", rename_all = "lowercase")]
+pub enum ToolStatus {
+    /// Not running.
+    Stopped,
+    /// Spawned, waiting for readiness.
+    Starting,
+    /// Running with the given PID (no health check, or not checked yet).
+    Running(u32),
+    /// Running and its health check passes.
+    Healthy,
+    /// Failed to start, failed its health check, or out of restarts.
+    Degraded,
+}
+
+impl ToolStatus {
+    /// Lower-case name of the variant (`"running"`, …), stable for bindings and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ToolStatus::Stopped => "stopped",
+            ToolStatus::Starting => "starting",
+            ToolStatus::Running(_) => "running",
+            ToolStatus::Healthy => "healthy",
+            ToolStatus::Degraded => "degraded",
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+/// Everything known about one tool: the status plus details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolState {
+    /// Tool name.
+    pub name: String,
+    /// Current status.
+    pub status: ToolStatus,
+    /// PID of the tool's process while it runs (also for `Healthy`/`Starting`).
+    pub pid: Option<u32>,
+    /// Restarts since the last explicit start.
+    pub restarts: u32,
+    /// How the last run ended.
+    pub last_exit: Option<ExitStatus>,
+    /// Why the tool is `Degraded`, or the last start failure.
+    pub last_error: Option<String>,
+}
+
+/// A status change, published to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolEvent {
+    /// Tool name.
+    pub tool: String,
+    /// Status before the change.
+    pub old: ToolStatus,
+    /// Status after the change.
+    pub new: ToolStatus,
+    /// PID at the time of the change, if any.
+    pub pid: Option<u32>,
+    /// Short reason, e.g. `"exited with code 1"`.
+    pub reason: Option<String>,
+}
+
+/// Result of [`execute_tool`](crate::Orchestrator::execute_tool): a non-zero exit is a result, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    /// Exit code; `None` when killed by a signal (see `signal`).
+    pub exit_code: Option<i32>,
+    /// Signal that ended the process, if any.
+    pub signal: Option<i32>,
+    /// Captured standard output.
+    pub stdout: Vec<u8>,
+    /// Captured standard error.
+    pub stderr: Vec<u8>,
+    /// Wall time from spawn to exit.
+    pub duration_ms: u64,
+}
+
+/// One captured line of a tool's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// `"stdout"` or `"stderr"`.
+    pub stream: &'static str,
+    /// The line without its trailing newline (lossy UTF-8).
+    pub line: String,
+}
