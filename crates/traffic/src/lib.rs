@@ -1,9 +1,49 @@
 //! Traffic Branching: a source-injection package manager. Package files are
-//! copied into the user's project and later upgrades keep the user's edits,
-//! with a Green/Yellow/Red light per file.
+//! copied into the user's project (like shadcn/ui) and later upgrades keep the
+//! user's edits, with a Green/Yellow/Red light per file (SPEC section 6).
+//!
+//! * Registry: a directory `<registry>/<name>/<version>/{dxpkg.toml,files/}`
+//!   ([`registry`]), resolved with semver ([`resolve`]).
+//! * `dxforge.lock` records each installed file's pristine BLAKE3 hash
+//!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`store`]).
+//! * Upgrades three-way merge with gix-merge ([`merge`]); the light per file
+//!   follows [`light`].
+//! * Every mutating operation is one crash-safe transaction ([`txn`]).
+//!
+//! Caveats the user meets: a Red file is left untouched and the upstream
+//! content is written to `<file>.new` (an existing `<file>.new` is
+//! overwritten); `install_all` never removes packages that disappeared from
+//! `[dependencies]` (use `remove`); removing a package leaves its
+//! dependencies installed.
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+
+mod crash;
+pub mod error;
+pub mod light;
+pub mod lockfile;
+mod manager;
+pub mod manifest;
+pub mod merge;
+mod plan;
+pub mod project_manifest;
+pub mod registry;
+pub mod report;
+pub mod resolve;
+pub mod safety;
+pub mod store;
+pub mod txn;
+
+pub use error::TrafficError;
+pub use lockfile::{LockedPackage, Lockfile};
+pub use manager::{InstallOptions, TrafficManager};
+pub use manifest::PackageManifest;
+pub use merge::{ConflictRegion, LineRange, MergeOutcome, merge3};
+pub use report::{
+    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage, Recovery, RemoveReport,
+    ResolvedPackage,
+};
 
 /// Safety of replacing a file with new upstream content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -15,4 +55,21 @@ pub enum TrafficLight {
     Yellow,
     /// The file differs and cannot be merged: it is kept, `<file>.new` is written.
     Red,
+}
+
+impl TrafficLight {
+    /// Upper-case name as the command line prints it (`GREEN`, `YELLOW`, `RED`).
+    pub fn label(self) -> &'static str {
+        match self {
+            TrafficLight::Green => "GREEN",
+            TrafficLight::Yellow => "YELLOW",
+            TrafficLight::Red => "RED",
+        }
+    }
+}
+
+impl std::fmt::Display for TrafficLight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }

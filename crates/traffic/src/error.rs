@@ -1,0 +1,184 @@
+//! The one error type of the Traffic Branching subsystem.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a Traffic Branching operation.
+///
+/// Merge conflicts are *not* errors: they are Red files in a report. Every
+/// variant that is returned from a mutating operation means nothing in the
+/// project was changed by that operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrafficError {
+    /// A file could not be read or written.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("read", "write", "rename", ...).
+        op: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A TOML file (`dxpkg.toml`, `dxforge.lock`, `dxforge.toml`) is malformed.
+    #[error("{file}:{line}: invalid key `{key}`: {message}")]
+    Manifest {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// The offending key, or the closest text the parser pointed at.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A package name is not `[a-z0-9][a-z0-9._-]*`.
+    #[error("invalid package name `{name}`: names are [a-z0-9][a-z0-9._-]* with at most 64 characters")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+    /// A version or version requirement does not parse as semver.
+    #[error("invalid version `{version}` for package `{package}`: {message}")]
+    InvalidVersion {
+        /// The package concerned.
+        package: String,
+        /// The rejected text.
+        version: String,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// No registry is configured and no cached copy exists.
+    #[error("no package registry configured (set [registry] path in dxforge.toml)")]
+    NoRegistry,
+    /// The package does not exist in the registry (or local cache).
+    #[error("package `{name}` not found in registry {registry}")]
+    PackageNotFound {
+        /// The package.
+        name: String,
+        /// The registry directory searched.
+        registry: PathBuf,
+    },
+    /// No version of the package matches the requirement(s).
+    #[error("no version of `{name}` matches `{requirement}` (available: {available})")]
+    NoMatchingVersion {
+        /// The package.
+        name: String,
+        /// All requirements that had to be met, comma separated.
+        requirement: String,
+        /// Versions found, comma separated.
+        available: String,
+    },
+    /// Package dependencies form a cycle.
+    #[error("dependency cycle: {cycle}")]
+    DependencyCycle {
+        /// The cycle, e.g. `a -> b -> a`.
+        cycle: String,
+    },
+    /// A package file would be written outside the project or through a symlink.
+    #[error("unsafe target path `{path}` in package `{package}`: {reason}")]
+    UnsafePath {
+        /// The package that ships the file.
+        package: String,
+        /// The path as written in the package.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A path given to `check`/`analyze_traffic_safety` is outside the project.
+    #[error("path {path} is outside the project root {root}")]
+    OutsideRoot {
+        /// The path given.
+        path: PathBuf,
+        /// The project root.
+        root: PathBuf,
+    },
+    /// Two packages would install the same file.
+    #[error("file `{path}` is shipped by both `{first}` and `{second}`")]
+    FileClash {
+        /// Project-relative path.
+        path: String,
+        /// One package.
+        first: String,
+        /// The other package.
+        second: String,
+    },
+    /// The package is not installed.
+    #[error("package `{name}` is not installed")]
+    NotInstalled {
+        /// The package.
+        name: String,
+    },
+    /// Another installed package still depends on this one.
+    #[error("package `{name}` is required by `{required_by}`")]
+    Required {
+        /// The package to remove.
+        name: String,
+        /// The installed package that depends on it.
+        required_by: String,
+    },
+    /// A cached or registry file does not have the recorded BLAKE3 hash.
+    #[error("hash mismatch for {path}: expected {expected}, found {actual}")]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The recorded hash.
+        expected: String,
+        /// The hash of the content found.
+        actual: String,
+    },
+    /// Another process holds the project's install lock.
+    #[error("another dxforge process is installing in this project (lock {lock} is held)")]
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// An interrupted transaction's journal could not be understood.
+    #[error("cannot recover interrupted install from journal {journal}: {message}")]
+    Journal {
+        /// The journal file.
+        journal: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl TrafficError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrafficError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = TrafficError> = std::result::Result<T, E>;
+
+/// Build a [`TrafficError::Manifest`] from a TOML parse error, with its line and key.
+pub(crate) fn toml_error(file: &std::path::Path, text: &str, err: &toml::de::Error) -> TrafficError {
+    let (line, key) = match err.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line = text[..start].bytes().filter(|b| *b == b'\n').count() + 1;
+            let end = span.end.min(text.len()).max(start);
+            let snippet = text.get(start..end).unwrap_or("").trim();
+            let key = if snippet.contains('\n') || snippet.len() > 80 {
+                // The span covers a whole table: name the first key-ish word of it.
+                snippet.split(['\n', '=']).next().unwrap_or("").trim().to_string()
+            } else {
+                snippet.to_string()
+            };
+            (line, key)
+        }
+        None => (0, String::new()),
+    };
+    TrafficError::Manifest {
+        file: file.to_path_buf(),
+        line,
+        key,
+        message: err.message().trim().to_string(),
+    }
+}

@@ -1,0 +1,445 @@
+//! [`TrafficManager`]: the operations of Traffic Branching.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::TrafficLight;
+use crate::error::{Result, TrafficError};
+use crate::light::classify;
+use crate::lockfile::Lockfile;
+use crate::manifest::PackageManifest;
+use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install};
+use crate::project_manifest::{with_dependency, without_dependency};
+use crate::registry::Registry;
+use crate::report::{
+    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage, Recovery, RemoveReport,
+};
+use crate::resolve::{Upgrade, resolve};
+use crate::safety::{parse_requirement, parse_spec, project_relative, resolve_target, validate_package_name};
+use crate::store::{BaseStore, hash_hex, read_optional};
+use crate::txn::{self, Changes, ProjectLock};
+
+/// Options of the mutating operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstallOptions {
+    /// Compute and return the plan without writing anything.
+    pub dry_run: bool,
+}
+
+/// Entry point of Traffic Branching for one project. Cheap to build; holds no
+/// open files. Every operation first finishes or undoes a transaction that a
+/// killed process left behind (see [`crate::txn`]).
+#[derive(Debug, Clone)]
+pub struct TrafficManager {
+    root: PathBuf,
+    registry: Option<PathBuf>,
+}
+
+/// The project's `dxforge.toml` text change to apply with a transaction.
+type ManifestEdit = Option<(PathBuf, Vec<u8>)>;
+
+impl TrafficManager {
+    /// A manager for the project at `root`, with the registry directory `registry` (absolute).
+    pub fn new(root: PathBuf, registry: Option<PathBuf>) -> Self {
+        TrafficManager { root, registry }
+    }
+
+    /// The project root as given.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn canonical_root(&self) -> Result<PathBuf> {
+        std::fs::canonicalize(&self.root).map_err(|e| TrafficError::io("open project root", &self.root, e))
+    }
+
+    fn state_dir(root: &Path) -> PathBuf {
+        root.join(".dxforge")
+    }
+
+    fn registry_for(&self, root: &Path) -> Registry {
+        Registry::new(
+            self.registry.clone(),
+            Self::state_dir(root).join("cache").join("packages"),
+        )
+    }
+
+    fn base_store(root: &Path) -> BaseStore {
+        BaseStore::new(Self::state_dir(root).join("base"))
+    }
+
+    /// Finish (roll forward) or undo (roll back) a transaction a killed process left behind.
+    pub fn recover(&self) -> Result<Recovery> {
+        let root = self.canonical_root()?;
+        let state = Self::state_dir(&root);
+        if !txn::journal_pending(&state) {
+            return Ok(Recovery::Clean);
+        }
+        let _lock = txn::lock_project(&state)?;
+        txn::recover(&state)
+    }
+
+    /// Recover if needed for a read-only query; a busy project is read as it is.
+    fn recover_for_read(&self) -> Result<()> {
+        match self.recover() {
+            Ok(_) | Err(TrafficError::Busy { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Canonical root plus, for a real run, the held project lock (after recovery).
+    fn begin(&self, dry_run: bool) -> Result<(PathBuf, Option<ProjectLock>)> {
+        let root = self.canonical_root()?;
+        let state = Self::state_dir(&root);
+        if dry_run {
+            self.recover()?;
+            return Ok((root, None));
+        }
+        let lock = txn::lock_project(&state)?;
+        txn::recover(&state)?;
+        Ok((root, Some(lock)))
+    }
+
+    fn lock_path(root: &Path) -> PathBuf {
+        root.join("dxforge.lock")
+    }
+
+    fn commit(&self, root: &Path, plan: &Plan, old: &Lockfile, manifest: ManifestEdit) -> Result<()> {
+        let lock_path = Self::lock_path(root);
+        let lock_changed = plan.lock != *old || !lock_path.exists();
+        if plan.writes.is_empty() && plan.deletions.is_empty() && !lock_changed && manifest.is_none() {
+            return Ok(());
+        }
+        let bases = Self::base_store(root);
+        for data in plan.new_bases.values() {
+            bases.put_unsynced(data)?;
+        }
+        let mut writes = plan.writes.clone();
+        writes.extend(manifest);
+        let changes = Changes {
+            writes,
+            deletions: plan.deletions.clone(),
+            lock: Some((lock_path.clone(), plan.lock.to_toml(&lock_path)?)),
+        };
+        txn::apply(root, &Self::state_dir(root), changes)
+    }
+
+    /// Locked packages nothing else depends on, pinned so a partial resolution keeps them consistent.
+    fn pinned_roots(old: &Lockfile, exclude: &BTreeSet<String>, caret: bool) -> BTreeMap<String, String> {
+        let depended: BTreeSet<&String> = old.packages.values().flat_map(|p| p.dependencies.iter()).collect();
+        old.packages
+            .iter()
+            .filter(|(n, _)| !exclude.contains(*n) && !depended.contains(n))
+            .map(|(n, p)| (n.clone(), format!("{}{}", if caret { "^" } else { "=" }, p.version)))
+            .collect()
+    }
+
+    fn changed(resolved: &BTreeMap<String, PackageManifest>, old: &Lockfile) -> BTreeSet<String> {
+        resolved
+            .iter()
+            .filter(|(n, m)| old.packages.get(*n).is_none_or(|p| p.version != m.version))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// The seed's query: the light of replacing `path` with `new_content`.
+    pub fn analyze_traffic_safety(&self, path: &Path, new_content: &[u8]) -> Result<TrafficLight> {
+        Ok(self.check(path, new_content)?.light)
+    }
+
+    /// Full verdict of replacing `path` (project-relative, or absolute inside the root) with `new_content`.
+    pub fn check(&self, path: &Path, new_content: &[u8]) -> Result<FileReport> {
+        self.recover_for_read()?;
+        let root = self.canonical_root()?;
+        let rel = project_relative(&root, path)?;
+        let lock = Lockfile::read(&Self::lock_path(&root))?;
+        let registry = self.registry_for(&root);
+        let bases = Self::base_store(&root);
+        let ctx = Ctx {
+            root: &root,
+            registry: &registry,
+            bases: &bases,
+        };
+        let owner = lock.owner_of(&rel).map(|(o, h)| (o.to_string(), h.map(str::to_string)));
+        let package = owner.as_ref().map(|(o, _)| o.clone()).unwrap_or_default();
+        let mut base = None;
+        if let Some((o, Some(hash))) = &owner
+            && let Some(p) = lock.packages.get(o)
+        {
+            base = BaseFinder::new(&ctx).find(hash, o, &p.version, &rel)?.map(|(d, _)| d);
+        }
+        let real = resolve_target(&root, if package.is_empty() { "(check)" } else { &package }, &rel)?;
+        let current = read_optional(&real)?;
+        let v = classify(current.as_deref(), base.as_deref(), new_content);
+        Ok(FileReport {
+            path: rel,
+            package,
+            light: v.light,
+            reason: v.reason,
+            action: v.action,
+            conflicts: v.conflicts,
+        })
+    }
+
+    /// Install `name` at the highest version matching `version_req` ("" = any), with its
+    /// dependencies, and record it in `dxforge.toml` `[dependencies]` (see [`crate::project_manifest`]).
+    pub fn install_package(&self, name: &str, version_req: &str, opts: &InstallOptions) -> Result<InstallReport> {
+        validate_package_name(name)?;
+        parse_requirement(name, version_req)?;
+        let (root, _lock) = self.begin(opts.dry_run)?;
+        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let only: BTreeSet<String> = [name.to_string()].into();
+        let mut roots = Self::pinned_roots(&old, &only, false);
+        roots.insert(name.to_string(), version_req.to_string());
+        let registry = self.registry_for(&root);
+        let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Only(only))?;
+        let mut to_plan = Self::changed(&resolved, &old);
+        to_plan.insert(name.to_string());
+        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
+        let explicit = !version_req.trim().is_empty();
+        let req = match (explicit, resolved.get(name)) {
+            (true, _) => version_req.trim().to_string(),
+            (false, Some(m)) => format!("^{}", m.version),
+            (false, None) => "*".to_string(),
+        };
+        let manifest = edit_manifest(&root, |path, text| with_dependency(path, text, name, &req, explicit))?;
+        self.finish(&root, plan, &old, manifest, opts)
+    }
+
+    /// Install everything in `deps` (the `[dependencies]` of `dxforge.toml`), keeping locked
+    /// versions that still match. Packages installed earlier but no longer listed are kept.
+    pub fn install_all(&self, deps: &BTreeMap<String, String>, opts: &InstallOptions) -> Result<InstallReport> {
+        let (root, _lock) = self.begin(opts.dry_run)?;
+        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let exclude: BTreeSet<String> = deps.keys().cloned().collect();
+        let mut roots = Self::pinned_roots(&old, &exclude, false);
+        roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let registry = self.registry_for(&root);
+        let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
+        let to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
+        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
+        self.finish(&root, plan, &old, None, opts)
+    }
+
+    /// Upgrade `name` (or every package) to the highest versions `deps` allow.
+    pub fn update(
+        &self,
+        name: Option<&str>,
+        deps: &BTreeMap<String, String>,
+        opts: &InstallOptions,
+    ) -> Result<InstallReport> {
+        let (root, _lock) = self.begin(opts.dry_run)?;
+        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let upgrade = match name {
+            Some(n) => {
+                validate_package_name(n)?;
+                if !old.packages.contains_key(n) {
+                    return Err(TrafficError::NotInstalled { name: n.to_string() });
+                }
+                Upgrade::Only([n.to_string()].into())
+            }
+            None => Upgrade::All,
+        };
+        let mut exclude: BTreeSet<String> = deps.keys().cloned().collect();
+        exclude.extend(name.map(str::to_string));
+        // A full update may move unlisted packages within their major version.
+        let mut roots = Self::pinned_roots(&old, &exclude, name.is_none());
+        if let Some(n) = name
+            && !deps.contains_key(n)
+            && let Some(p) = old.packages.get(n)
+        {
+            roots.insert(n.to_string(), format!("^{}", p.version));
+        }
+        roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let registry = self.registry_for(&root);
+        let resolved = resolve(&registry, &roots, &old.versions(), &upgrade)?;
+        let to_plan = Self::changed(&resolved, &old);
+        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
+        self.finish(&root, plan, &old, None, opts)
+    }
+
+    /// The plan `update` would apply; writes nothing.
+    pub fn diff(&self, name: Option<&str>, deps: &BTreeMap<String, String>) -> Result<InstallReport> {
+        self.update(name, deps, &InstallOptions { dry_run: true })
+    }
+
+    /// Remove an installed package: unmodified files are deleted, modified ones kept and
+    /// reported; the lock entry and the `dxforge.toml` dependency go away.
+    pub fn remove_package(&self, name: &str, opts: &InstallOptions) -> Result<RemoveReport> {
+        validate_package_name(name)?;
+        let (root, _lock) = self.begin(opts.dry_run)?;
+        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let entry = old
+            .packages
+            .get(name)
+            .ok_or_else(|| TrafficError::NotInstalled { name: name.to_string() })?;
+        if let Some((other, _)) = old
+            .packages
+            .iter()
+            .find(|(o, p)| o.as_str() != name && p.dependencies.iter().any(|d| d == name))
+        {
+            return Err(TrafficError::Required {
+                name: name.to_string(),
+                required_by: other.clone(),
+            });
+        }
+        let registry = self.registry_for(&root);
+        let bases = Self::base_store(&root);
+        let ctx = Ctx {
+            root: &root,
+            registry: &registry,
+            bases: &bases,
+        };
+        let mut plan = Plan {
+            lock: old.clone(),
+            ..Plan::default()
+        };
+        for (path, hash) in &entry.files {
+            let (light, action, reason) = drop_verdict(&ctx, path, hash, name, &mut plan.deletions)?;
+            plan.files.push(report(path, name, light, action, reason));
+        }
+        for path in entry.unresolved.iter().filter(|p| !entry.files.contains_key(*p)) {
+            let reason = "not installed by dxforge; kept";
+            plan.files.push(report(path, name, TrafficLight::Yellow, FileAction::Keep, reason));
+        }
+        plan.lock.packages.remove(name);
+        let manifest = edit_manifest(&root, |path, text| without_dependency(path, text, name))?;
+        let manifest_updated = manifest.is_some();
+        if !opts.dry_run {
+            self.commit(&root, &plan, &old, manifest)?;
+        }
+        Ok(RemoveReport {
+            dry_run: opts.dry_run,
+            package: name.to_string(),
+            version: entry.version.to_string(),
+            files: plan.files,
+            manifest_updated,
+        })
+    }
+
+    /// Resolve `name@req` (or `name`) with its dependencies and copy them, hash-verified,
+    /// into `.dxforge/cache/packages/`; later installs read from there.
+    pub fn prefetch(&self, spec: &str) -> Result<PrefetchReport> {
+        let (name, req) = parse_spec(spec)?;
+        let root = self.canonical_root()?;
+        let registry = self.registry_for(&root);
+        let roots = [(name, req)].into();
+        let resolved = resolve(&registry, &roots, &BTreeMap::new(), &Upgrade::All)?;
+        let mut packages = Vec::new();
+        for (n, m) in &resolved {
+            let already_cached = registry.cache_package(n, &m.version)?;
+            packages.push(PrefetchedPackage {
+                name: n.clone(),
+                version: m.version.to_string(),
+                already_cached,
+            });
+        }
+        Ok(PrefetchReport { packages })
+    }
+
+    /// The newest version of every package in the registry (and cache), with detect patterns.
+    pub fn registry_packages(&self) -> Result<Vec<PackageManifest>> {
+        let root = self.canonical_root()?;
+        let registry = self.registry_for(&root);
+        let mut out = Vec::new();
+        for name in registry.package_names()? {
+            let versions = registry.versions(&name)?;
+            if let Some(newest) = versions.last() {
+                out.push(registry.manifest(&name, newest)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The project's lock file (empty when there is none).
+    pub fn lockfile(&self) -> Result<Lockfile> {
+        self.recover_for_read()?;
+        let root = self.canonical_root()?;
+        Lockfile::read(&Self::lock_path(&root))
+    }
+
+    /// Installed files whose content differs from the recorded pristine hash (or that are gone).
+    pub fn modified_files(&self) -> Result<Vec<ModifiedFile>> {
+        let lock = self.lockfile()?;
+        let root = self.canonical_root()?;
+        let mut out = Vec::new();
+        for (package, p) in &lock.packages {
+            for (path, hash) in &p.files {
+                let real = resolve_target(&root, package, path)?;
+                let current_hash = read_optional(&real)?.map(|d| hash_hex(&d));
+                if current_hash.as_deref() != Some(hash.as_str()) {
+                    out.push(ModifiedFile {
+                        path: path.clone(),
+                        package: package.clone(),
+                        recorded_hash: hash.clone(),
+                        current_hash,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn plan(
+        &self,
+        root: &Path,
+        registry: &Registry,
+        old: &Lockfile,
+        resolved: &BTreeMap<String, PackageManifest>,
+        to_plan: &BTreeSet<String>,
+    ) -> Result<Plan> {
+        let bases = Self::base_store(root);
+        let ctx = Ctx {
+            root,
+            registry,
+            bases: &bases,
+        };
+        plan_install(&ctx, old, resolved, to_plan)
+    }
+
+    fn finish(
+        &self,
+        root: &Path,
+        plan: Plan,
+        old: &Lockfile,
+        manifest: ManifestEdit,
+        opts: &InstallOptions,
+    ) -> Result<InstallReport> {
+        let manifest_updated = manifest.is_some();
+        if !opts.dry_run {
+            self.commit(root, &plan, old, manifest)?;
+        }
+        Ok(InstallReport {
+            dry_run: opts.dry_run,
+            packages: plan.packages,
+            files: plan.files,
+            manifest_updated,
+        })
+    }
+}
+
+fn report(path: &str, package: &str, light: TrafficLight, action: FileAction, reason: &str) -> FileReport {
+    FileReport {
+        path: path.to_string(),
+        package: package.to_string(),
+        light,
+        reason: reason.to_string(),
+        action,
+        conflicts: Vec::new(),
+    }
+}
+
+/// Apply `edit` to `<root>/dxforge.toml` when it exists; returns the new content to write.
+fn edit_manifest(root: &Path, edit: impl FnOnce(&Path, &str) -> Result<Option<String>>) -> Result<ManifestEdit> {
+    let path = root.join("dxforge.toml");
+    let Some(bytes) = read_optional(&path)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes).map_err(|e| TrafficError::Manifest {
+        file: path.clone(),
+        line: 0,
+        key: String::new(),
+        message: format!("not UTF-8: {e}"),
+    })?;
+    Ok(edit(&path, &text)?.map(|t| (path, t.into_bytes())))
+}
