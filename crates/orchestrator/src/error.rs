@@ -87,6 +87,20 @@ pub enum OrchestratorError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The tool is running (or starting), so it cannot be re-registered; stop it first.
+    #[error("tool `{tool}` is running; stop it before registering it again")]
+    ToolRunning {
+        /// Tool name.
+        tool: String,
+    },
+    /// Watch mode could not be set up.
+    #[error("cannot watch {}: {reason}", path.display())]
+    Watch {
+        /// The directory that was to be watched.
+        path: PathBuf,
+        /// The watcher's error.
+        reason: String,
+    },
     /// The orchestrator was shut down.
     #[error("the orchestrator has been shut down")]
     ShutDown,

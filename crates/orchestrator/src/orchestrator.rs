@@ -1,11 +1,24 @@
-//! The `Orchestrator` handle. (API skeleton: bodies are being written.)
+//! The `Orchestrator` handle: registration, start, status, stop, logs, events.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
+use parking_lot::{Mutex, RwLock};
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Notify, broadcast};
 
-use crate::{DxToolDefinition, ExecOutput, LogLine, Result, ToolEvent, ToolState, ToolStatus};
+use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
+use crate::logs::ToolLog;
+use crate::spawn::{SpawnSpec, exit_of, kill_all_signal, resolve_binary, spawn_tool};
+use crate::supervisor::{Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one};
+use crate::{
+    DxToolDefinition, ExecOutput, ExitStatus, LogLine, OrchestratorError, Result, ToolEvent, ToolState, ToolStatus,
+};
+
+pub use crate::watch::WatchHandle;
 
 /// Settings of an [`Orchestrator`].
 #[derive(Debug, Clone)]
@@ -22,89 +35,412 @@ pub struct OrchestratorConfig {
     pub runtime: tokio::runtime::Handle,
 }
 
-/// Handle to a running watch mode; dropping it stops watching (tools keep running).
-#[derive(Debug)]
-pub struct WatchHandle {
-    _private: (),
+/// Starts, supervises and stops tools. Cheap to clone; all clones share state.
+///
+/// See the [crate docs](crate) for the theory of operation.
+#[derive(Clone)]
+pub struct Orchestrator {
+    pub(crate) inner: Arc<Inner>,
 }
 
-/// Starts, supervises and stops tools. Cheap to clone; all clones share state.
-#[derive(Debug, Clone)]
-pub struct Orchestrator {
-    _private: (),
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("root", &self.inner.config.root)
+            .field("tools", &self.tool_names())
+            .finish()
+    }
+}
+
+/// Kills an `execute_tool` run whose caller went away.
+struct KillOnDrop(Option<Arc<crate::spawn::ShimHandle>>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(shim) = self.0.take() {
+            shim.signal(kill_all_signal());
+        }
+    }
 }
 
 impl Orchestrator {
     /// Creates an orchestrator with no tools.
-    pub fn new(_config: OrchestratorConfig) -> Self {
-        todo!()
+    pub fn new(config: OrchestratorConfig) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let (log_tx, _) = broadcast::channel(4096);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                registry: RwLock::new(Registry::default()),
+                events,
+                log_tx,
+                shut_down: AtomicBool::new(false),
+            }),
+        }
     }
+
+    /// The configuration this orchestrator was created with.
+    pub fn config(&self) -> &OrchestratorConfig {
+        &self.inner.config
+    }
+
     /// Registers one tool; its dependencies must already be registered.
-    pub fn register_tool(&self, _def: DxToolDefinition) -> Result<()> {
-        todo!()
+    ///
+    /// Re-registering a stopped (or degraded) tool replaces its definition;
+    /// re-registering a running tool is [`OrchestratorError::ToolRunning`].
+    pub fn register_tool(&self, def: DxToolDefinition) -> Result<()> {
+        self.register_tools(vec![def])
     }
-    /// Registers a set of tools at once, validating dependencies and cycles over the whole set.
-    pub fn register_tools(&self, _defs: Vec<DxToolDefinition>) -> Result<()> {
-        todo!()
+
+    /// Registers a set of tools at once, validating dependencies and cycles
+    /// over the whole set. On error nothing is registered.
+    pub fn register_tools(&self, defs: Vec<DxToolDefinition>) -> Result<()> {
+        let mut checked = Vec::with_capacity(defs.len());
+        let mut names = HashSet::new();
+        for def in &defs {
+            let c = check_definition(def)?;
+            if !names.insert(def.name.as_str()) {
+                return Err(OrchestratorError::InvalidDefinition {
+                    tool: def.name.clone(),
+                    reason: "defined twice in the same registration".into(),
+                });
+            }
+            checked.push(c);
+        }
+        let mut reg = self.inner.registry.write();
+        for def in &defs {
+            if let Some(old) = reg.tools.get(&def.name) {
+                let st = old.state.lock();
+                if is_up(st.status()) || st.status() == ToolStatus::Starting || st.supervisor.is_some() {
+                    return Err(OrchestratorError::ToolRunning { tool: def.name.clone() });
+                }
+            }
+        }
+        let mut seqs = Vec::with_capacity(defs.len());
+        let mut next_seq = reg.next_seq;
+        for def in &defs {
+            seqs.push(reg.tools.get(&def.name).map(|e| e.seq).unwrap_or_else(|| {
+                next_seq += 1;
+                next_seq
+            }));
+        }
+        let order = {
+            let mut nodes: Vec<Node<'_>> = reg
+                .tools
+                .values()
+                .filter(|e| !names.contains(e.def.name.as_str()))
+                .map(|e| Node { name: &e.def.name, deps: &e.def.dependencies, priority: e.def.priority, seq: e.seq })
+                .collect();
+            nodes.extend(defs.iter().zip(&seqs).map(|(d, &seq)| Node {
+                name: &d.name,
+                deps: &d.dependencies,
+                priority: d.priority,
+                seq,
+            }));
+            nodes.sort_by_key(|n| n.seq);
+            start_order(&nodes)?
+        };
+        // Validated: commit.
+        let cfg = &self.inner.config;
+        for ((def, c), seq) in defs.into_iter().zip(checked).zip(seqs) {
+            if let Some(old) = reg.tools.get(&def.name) {
+                old.state.lock().retired = true;
+            }
+            let log = reg
+                .logs
+                .entry(def.name.clone())
+                .or_insert_with(|| Arc::new(ToolLog::new(&def.name, &cfg.log_dir, cfg.log_max_bytes, cfg.recent_lines)))
+                .clone();
+            let entry = Arc::new(ToolEntry {
+                seq,
+                stop_signal: c.stop_signal,
+                watch: c.watch,
+                log,
+                state: Mutex::new(RunState::default()),
+                changed: Notify::new(),
+                stop_notify: Notify::new(),
+                start_lock: tokio::sync::Mutex::new(()),
+                def,
+            });
+            reg.tools.insert(entry.def.name.clone(), entry);
+        }
+        reg.next_seq = next_seq;
+        reg.order = order;
+        Ok(())
     }
-    /// The registered definition of a tool.
-    pub fn definition(&self, _name: &str) -> Result<DxToolDefinition> {
-        todo!()
+
+    /// The registered definition of a tool (identical to what was registered).
+    pub fn definition(&self, name: &str) -> Result<DxToolDefinition> {
+        Ok(self.entry(name)?.def.clone())
     }
+
     /// Names of registered tools in start order (topological, priority breaking ties).
     pub fn tool_names(&self) -> Vec<String> {
-        todo!()
+        self.inner.registry.read().order.clone()
     }
+
+    pub(crate) fn entry(&self, name: &str) -> Result<Arc<ToolEntry>> {
+        self.inner.registry.read().tools.get(name).cloned().ok_or_else(|| OrchestratorError::UnknownTool {
+            name: name.to_owned(),
+        })
+    }
+
     /// Starts the tool and its dependency closure; idempotent.
-    pub async fn ensure_running(&self, _name: &str) -> Result<ToolStatus> {
-        todo!()
+    ///
+    /// Dependencies start first (topological order, priority breaking ties),
+    /// each waited on until `Healthy` (with a health check) or `Running`.
+    /// On a running tool this changes nothing and returns at once. Concurrent
+    /// calls spawn exactly one process. The work runs on the configured
+    /// runtime, so this future can be polled by any executor; dropping it does
+    /// not cancel a start in progress.
+    pub async fn ensure_running(&self, name: &str) -> Result<ToolStatus> {
+        // Fast path: a read lock and a status check, no allocation.
+        {
+            let reg = self.inner.registry.read();
+            let Some(entry) = reg.tools.get(name) else {
+                return Err(OrchestratorError::UnknownTool { name: name.to_owned() });
+            };
+            let status = entry.state.lock().status();
+            if is_up(status) {
+                return Ok(status);
+            }
+        }
+        let inner = self.inner.clone();
+        let name = name.to_owned();
+        self.on_runtime(async move { start_with_dependencies(&inner, &name).await }).await
     }
-    /// Starts every registered tool.
+
+    /// Runs `fut` as a task on the configured runtime (a long-lived worker
+    /// thread: the shim's parent-death signal follows the spawning thread).
+    async fn on_runtime<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        self.inner.config.runtime.spawn(fut).await.unwrap_or(Err(OrchestratorError::ShutDown))
+    }
+
+    /// Starts every registered tool, in start order.
     pub async fn ensure_all_running(&self) -> Result<()> {
-        todo!()
+        for name in self.tool_names() {
+            self.ensure_running(&name).await?;
+        }
+        Ok(())
     }
-    /// Ensures dependencies, then runs the tool to completion with `args`.
-    pub async fn execute_tool(&self, _name: &str, _args: &[String]) -> Result<ExecOutput> {
-        todo!()
+
+    /// Ensures dependencies, then runs the tool to completion with `args`
+    /// (instead of the definition's args). A non-zero exit is a result.
+    /// Dropping the future kills the run's whole process tree.
+    pub async fn execute_tool(&self, name: &str, args: &[String]) -> Result<ExecOutput> {
+        let entry = self.entry(name)?;
+        let inner = self.inner.clone();
+        let args = args.to_vec();
+        let name = name.to_owned();
+        self.on_runtime(async move {
+            let deps = {
+                let reg = inner.registry.read();
+                closure_in_order(&name, &reg.order, |n| reg.deps_of(n))
+            };
+            for dep in deps.iter().filter(|d| **d != name) {
+                start_with_dependencies(&inner, dep).await.map_err(|e| OrchestratorError::DependencyFailed {
+                    tool: name.clone(),
+                    dependency: dep.clone(),
+                    reason: e.to_string(),
+                })?;
+            }
+            let def = &entry.def;
+            let root = &inner.config.root;
+            let program = resolve_binary(&def.name, &def.binary_path, root)?;
+            let cwd = def.cwd.as_ref().map_or_else(|| root.clone(), |c| root.join(c));
+            let spec = SpawnSpec {
+                tool: &def.name,
+                program: &program,
+                args: &args,
+                cwd: &cwd,
+                env: &def.env,
+                leftover_grace_ms: def.stop_timeout_ms,
+            };
+            let started = Instant::now();
+            let mut proc = spawn_tool(&spec, std::process::Stdio::piped(), std::process::Stdio::piped())?;
+            let mut guard = KillOnDrop(Some(proc.shim.clone()));
+            let out = async {
+                let mut buf = Vec::new();
+                if let Some(mut s) = proc.child.stdout.take() {
+                    let _ = s.read_to_end(&mut buf).await;
+                }
+                buf
+            };
+            let err = async {
+                let mut buf = Vec::new();
+                if let Some(mut s) = proc.child.stderr.take() {
+                    let _ = s.read_to_end(&mut buf).await;
+                }
+                buf
+            };
+            let (stdout, stderr) = tokio::join!(out, err);
+            let status = proc.child.wait().await.map_err(|source| OrchestratorError::Io { path: program.clone(), source })?;
+            guard.0 = None;
+            let (exit_code, signal) = match exit_of(status) {
+                ExitStatus::Code(c) => (Some(c), None),
+                ExitStatus::Signal(s) => (None, Some(s)),
+            };
+            Ok(ExecOutput { exit_code, signal, stdout, stderr, duration_ms: started.elapsed().as_millis() as u64 })
+        })
+        .await
     }
+
     /// Current status.
-    pub fn status(&self, _name: &str) -> Result<ToolStatus> {
-        todo!()
+    pub fn status(&self, name: &str) -> Result<ToolStatus> {
+        let reg = self.inner.registry.read();
+        let entry = reg.tools.get(name).ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
+        Ok(entry.state.lock().status())
     }
+
     /// Current detailed state.
-    pub fn state(&self, _name: &str) -> Result<ToolState> {
-        todo!()
+    pub fn state(&self, name: &str) -> Result<ToolState> {
+        Ok(state_of(&*self.entry(name)?))
     }
+
     /// States of all tools, in start order.
     pub fn states(&self) -> Vec<ToolState> {
-        todo!()
+        let reg = self.inner.registry.read();
+        reg.order.iter().filter_map(|n| reg.tools.get(n)).map(|e| state_of(e)).collect()
     }
-    /// Stops the tool and (first) its running dependents.
-    pub async fn stop(&self, _name: &str) -> Result<()> {
-        todo!()
+
+    /// Stops the tool and (first) its running dependents, in reverse start
+    /// order. Stopping a tool that is not running is a no-op (`Ok`); a
+    /// `Degraded` tool becomes `Stopped`.
+    pub async fn stop(&self, name: &str) -> Result<()> {
+        let (dependents, entry) = {
+            let reg = self.inner.registry.read();
+            let entry = reg.tools.get(name).cloned().ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
+            let deps: Vec<Arc<ToolEntry>> = dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
+                .iter()
+                .rev()
+                .filter_map(|n| reg.tools.get(n).cloned())
+                .collect();
+            (deps, entry)
+        };
+        for dep in dependents {
+            stop_one(&self.inner, &dep).await;
+        }
+        stop_one(&self.inner, &entry).await;
+        Ok(())
     }
-    /// Stops every tool, dependents first.
+
+    /// Stops and starts the tool again; its dependents that were running are
+    /// stopped first and started again afterwards.
+    pub async fn restart(&self, name: &str) -> Result<ToolStatus> {
+        let running_dependents: Vec<String> = {
+            let reg = self.inner.registry.read();
+            dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
+                .into_iter()
+                .filter(|n| reg.tools.get(n).is_some_and(|e| is_up(e.state.lock().status())))
+                .collect()
+        };
+        self.stop(name).await?;
+        let status = self.ensure_running(name).await?;
+        for dep in running_dependents {
+            self.ensure_running(&dep).await?;
+        }
+        Ok(status)
+    }
+
+    /// Stops every tool, dependents first (reverse start order).
     pub async fn stop_all(&self) -> Result<()> {
-        todo!()
+        let entries = self.entries_reverse();
+        for entry in entries {
+            stop_one(&self.inner, &entry).await;
+        }
+        Ok(())
     }
-    /// Synchronous best-effort stop of everything (used from `Drop`); never blocks longer than the stop timeouts.
+
+    fn entries_reverse(&self) -> Vec<Arc<ToolEntry>> {
+        let reg = self.inner.registry.read();
+        reg.order.iter().rev().filter_map(|n| reg.tools.get(n).cloned()).collect()
+    }
+
+    /// Synchronous stop of everything, in reverse start order (used from
+    /// `Drop`). Uses plain blocking syscalls, so it works from any thread,
+    /// inside or outside a runtime, without deadlocking. Each tool takes at
+    /// most its `stop_timeout_ms` plus a few seconds. Afterwards the
+    /// orchestrator refuses to start tools ([`OrchestratorError::ShutDown`]).
     pub fn shutdown_blocking(&self) {
-        todo!()
+        self.inner.shut_down.store(true, Ordering::SeqCst);
+        for entry in self.entries_reverse() {
+            stop_blocking(&self.inner, &entry);
+        }
     }
-    /// The last `n` captured lines of a tool's output.
-    pub fn recent_logs(&self, _name: &str, _n: usize) -> Result<Vec<LogLine>> {
-        todo!()
+
+    /// The last `n` captured lines of a tool's output, oldest first.
+    pub fn recent_logs(&self, name: &str, n: usize) -> Result<Vec<LogLine>> {
+        Ok(self.entry(name)?.log.recent(n))
     }
-    /// Subscribes to status changes.
+
+    /// Path of a tool's log file (`<log_dir>/<tool>.log`).
+    pub fn log_path(&self, name: &str) -> Result<PathBuf> {
+        let entry = self.entry(name)?;
+        Ok(self.inner.config.log_dir.join(format!("{}.log", entry.def.name)))
+    }
+
+    /// Subscribes to status changes (one event per change).
     pub fn subscribe(&self) -> broadcast::Receiver<ToolEvent> {
-        todo!()
+        self.inner.events.subscribe()
     }
+
     /// Subscribes to captured output lines of every tool, as `(tool, line)`.
     pub fn subscribe_logs(&self) -> broadcast::Receiver<(String, LogLine)> {
-        todo!()
+        self.inner.log_tx.subscribe()
     }
-    /// Starts watch mode with the given debounce.
-    pub fn watch(&self, _debounce: Duration) -> Result<WatchHandle> {
-        todo!()
+
+    /// Starts watch mode with the given debounce; see [`WatchHandle`].
+    pub fn watch(&self, debounce: Duration) -> Result<WatchHandle> {
+        crate::watch::start(self.clone(), debounce)
+    }
+}
+
+fn state_of(entry: &ToolEntry) -> ToolState {
+    let st = entry.state.lock();
+    ToolState {
+        name: entry.def.name.clone(),
+        status: st.status(),
+        pid: st.pid.filter(|_| st.status() != ToolStatus::Stopped && st.status() != ToolStatus::Degraded),
+        restarts: st.restarts,
+        last_exit: st.last_exit,
+        last_error: st.last_error.clone(),
+    }
+}
+
+/// Starts `name`'s dependency closure in start order, then `name`.
+async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
+    let order = {
+        let reg = inner.registry.read();
+        if !reg.tools.contains_key(name) {
+            return Err(OrchestratorError::UnknownTool { name: name.to_owned() });
+        }
+        closure_in_order(name, &reg.order, |n| reg.deps_of(n))
+    };
+    for dep in order.iter().filter(|d| *d != name) {
+        start_named(inner, dep).await.map_err(|e| OrchestratorError::DependencyFailed {
+            tool: name.to_owned(),
+            dependency: dep.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    start_named(inner, name).await
+}
+
+/// Starts one tool by name, following re-registrations.
+async fn start_named(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
+    loop {
+        let entry = inner
+            .registry
+            .read()
+            .tools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
+        if let Some(status) = start_one(inner, &entry).await? {
+            return Ok(status);
+        }
     }
 }

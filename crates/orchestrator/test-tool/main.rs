@@ -1,0 +1,110 @@
+//! A configurable fake tool for the orchestrator's integration tests.
+//!
+//! Flags are applied in order:
+//! `--record FILE` append "start <pid>" to FILE; `--print TEXT` line on stdout;
+//! `--eprint TEXT` line on stderr; `--lines N` print N numbered lines;
+//! `--serve-tcp PORT` accept TCP connections in the background;
+//! `--serve-http PORT` answer every request with 200 OK;
+//! `--ignore-term` ignore SIGTERM; `--double-fork PIDFILE` leave a grandchild
+//! that setsid()s out of the group and sleeps, its pid written to PIDFILE;
+//! `--touch PATH` write PATH; `--crash` abort; `--sleep MS` sleep;
+//! `--exit CODE` exit now. Without `--exit` the helper sleeps forever at the end.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    let next = |i: &mut usize| -> String {
+        *i += 1;
+        args.get(*i).cloned().unwrap_or_else(|| {
+            eprintln!("missing value after {}", args[*i - 1]);
+            std::process::exit(2)
+        })
+    };
+    while i < args.len() {
+        match args[i].as_str() {
+            "--record" => {
+                let path = next(&mut i);
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+                writeln!(f, "start {}", std::process::id()).unwrap();
+            }
+            "--print" => {
+                println!("{}", next(&mut i));
+                std::io::stdout().flush().unwrap();
+            }
+            "--eprint" => eprintln!("{}", next(&mut i)),
+            "--lines" => {
+                let n: usize = next(&mut i).parse().unwrap();
+                let mut out = std::io::stdout().lock();
+                for k in 0..n {
+                    writeln!(out, "line {k}").unwrap();
+                }
+                out.flush().unwrap();
+            }
+            "--serve-tcp" => {
+                let listener = TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                std::thread::spawn(move || {
+                    for conn in listener.incoming() {
+                        drop(conn);
+                    }
+                });
+            }
+            "--serve-http" => {
+                let listener = TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                std::thread::spawn(move || {
+                    for mut conn in listener.incoming().flatten() {
+                        let mut buf = [0u8; 1024];
+                        let _ = conn.read(&mut buf);
+                        let _ = conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    }
+                });
+            }
+            "--ignore-term" => unsafe {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+            },
+            "--double-fork" => double_fork(&next(&mut i)),
+            "--touch" => std::fs::write(next(&mut i), std::process::id().to_string()).unwrap(),
+            "--crash" => std::process::abort(),
+            "--sleep" => std::thread::sleep(Duration::from_millis(next(&mut i).parse().unwrap())),
+            "--exit" => std::process::exit(next(&mut i).parse().unwrap()),
+            other => {
+                eprintln!("unknown flag {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 1;
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Forks a child that setsid()s and forks a grandchild, then exits: the
+/// grandchild is an orphan outside the tool's process group and session.
+fn double_fork(pidfile: &str) {
+    let pidfile = std::ffi::CString::new(pidfile).unwrap();
+    unsafe {
+        let child = libc::fork();
+        if child == 0 {
+            libc::setsid();
+            let grandchild = libc::fork();
+            if grandchild == 0 {
+                let pid = libc::getpid().to_string();
+                let tmp = std::ffi::CString::new(format!("{}.tmp", pidfile.to_str().unwrap())).unwrap();
+                let fd = libc::open(tmp.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+                libc::write(fd, pid.as_ptr().cast(), pid.len());
+                libc::close(fd);
+                libc::rename(tmp.as_ptr(), pidfile.as_ptr());
+                loop {
+                    libc::sleep(3600);
+                }
+            }
+            libc::_exit(0);
+        }
+        let mut status = 0;
+        libc::waitpid(child, &mut status, 0);
+    }
+}

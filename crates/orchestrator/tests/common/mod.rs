@@ -1,0 +1,122 @@
+//! Shared test scaffolding: a runtime, an orchestrator in a temp project, the
+//! helper tool, polling waits and /proc inspection.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use dxforge_orchestrator::{DxToolDefinition, Orchestrator, OrchestratorConfig};
+
+/// One multi-thread runtime per test binary (long-lived worker threads).
+pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+});
+
+/// Path of the helper tool binary.
+pub fn helper() -> String {
+    env!("CARGO_BIN_EXE_dxforge-test-tool").to_owned()
+}
+
+/// A temp project with an orchestrator.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub orch: Orchestrator,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self::with_log_limit(1 << 20)
+    }
+    pub fn with_log_limit(log_max_bytes: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let orch = Orchestrator::new(OrchestratorConfig {
+            root: dir.path().to_path_buf(),
+            log_dir: dir.path().join(".dxforge/logs"),
+            log_max_bytes,
+            recent_lines: 100,
+            runtime: RT.handle().clone(),
+        });
+        Self { dir, orch }
+    }
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    /// Runs a future on the shared runtime.
+    pub fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        RT.block_on(f)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.orch.shutdown_blocking();
+    }
+}
+
+/// A helper-tool definition with the given flags.
+pub fn tool(name: &str, args: &[&str]) -> DxToolDefinition {
+    let mut def = DxToolDefinition::new(name, helper());
+    def.args = args.iter().map(|s| s.to_string()).collect();
+    def.stop_timeout_ms = 2_000;
+    def
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A free local TCP port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The process state letter from /proc/<pid>/stat, or None when gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.trim_start().chars().next()
+}
+
+/// True when the process no longer exists at all (not even as a zombie).
+pub fn gone(pid: u32) -> bool {
+    proc_state(pid).is_none()
+}
+
+/// Zombie children of this test process.
+pub fn our_zombies() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(close) = stat.rfind(')') else { continue };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Reads a pid written by the helper into `path` (waits for it).
+pub fn read_pid(path: &Path) -> u32 {
+    wait_until(10, "pid file", || path.exists());
+    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+/// Lines of a file (empty when missing).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
+}
