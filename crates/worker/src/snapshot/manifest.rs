@@ -1,0 +1,252 @@
+//! Snapshot manifests (`manifests/<id>.json`) and snapshot ids.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::objects::ObjectId;
+use crate::error::{Result, WorkerError};
+use crate::fsutil;
+
+/// Manifest format version written by this crate.
+pub(crate) const FORMAT: u32 = 1;
+
+/// One tracked path in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ManifestEntry {
+    /// A regular file.
+    File {
+        /// Project-relative path with `/` separators.
+        path: String,
+        /// BLAKE3 of the content (the object's name).
+        hash: ObjectId,
+        /// Size in bytes.
+        size: u64,
+        /// Whether any execute bit was set.
+        executable: bool,
+    },
+    /// A symbolic link (recorded, never followed).
+    Symlink {
+        /// Project-relative path with `/` separators.
+        path: String,
+        /// The link target exactly as stored in the link.
+        target: String,
+    },
+}
+
+impl ManifestEntry {
+    /// The entry's project-relative path.
+    pub fn path(&self) -> &str {
+        match self {
+            ManifestEntry::File { path, .. } | ManifestEntry::Symlink { path, .. } => path,
+        }
+    }
+}
+
+/// Everything needed to rebuild a tree: entries sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version (1).
+    pub format: u32,
+    /// `YYYYMMDDTHHMMSSZ-xxxxxxxx`: creation time and the first 8 hex digits of `tree_hash`.
+    pub id: String,
+    /// Creation time, RFC 3339 UTC.
+    pub created: String,
+    /// Creation time in milliseconds since the Unix epoch (for ordering).
+    pub created_unix_ms: u64,
+    /// Why it was taken ("manual", "background task", "safety before restore of …").
+    pub reason: String,
+    /// BLAKE3 over the sorted entries: equal trees have equal tree hashes.
+    pub tree_hash: ObjectId,
+    /// The tracked paths, sorted.
+    pub entries: Vec<ManifestEntry>,
+}
+
+impl Manifest {
+    /// Builds a manifest; `entries` must be sorted by path.
+    pub(crate) fn new(entries: Vec<ManifestEntry>, reason: String, unix_ms: u64) -> Manifest {
+        let tree_hash = tree_hash(&entries);
+        let id = format!(
+            "{}-{}",
+            fsutil::compact_utc(unix_ms / 1000),
+            &tree_hash.to_hex()[..8]
+        );
+        Manifest {
+            format: FORMAT,
+            id,
+            created: fsutil::rfc3339_utc(unix_ms),
+            created_unix_ms: unix_ms,
+            reason,
+            tree_hash,
+            entries,
+        }
+    }
+
+    /// Number of regular files.
+    pub fn file_count(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e, ManifestEntry::File { .. }))
+            .count() as u64
+    }
+
+    /// Total size of regular files.
+    pub fn total_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| match e {
+                ManifestEntry::File { size, .. } => *size,
+                ManifestEntry::Symlink { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// The distinct objects this manifest refers to.
+    pub fn objects(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        let mut seen = HashSet::new();
+        self.entries.iter().filter_map(move |e| match e {
+            ManifestEntry::File { hash, size, .. } if seen.insert(*hash) => Some((*hash, *size)),
+            _ => None,
+        })
+    }
+
+    /// Parses and validates a manifest. `origin` names the file or key in errors.
+    pub(crate) fn parse(bytes: &[u8], origin: &str) -> Result<Manifest> {
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| WorkerError::InvalidManifest {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    /// Rejects anything restore must not act on: unknown formats, unsafe paths (absolute,
+    /// `..`, empty components, the state or git directories), duplicates, a path that is
+    /// also another path's directory, a tree hash that does not match the entries.
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |reason: String| WorkerError::InvalidManifest {
+            path: origin.to_owned(),
+            reason,
+        };
+        if self.format != FORMAT {
+            return Err(bad(format!("unsupported format {}", self.format)));
+        }
+        validate_id(&self.id)?;
+        let mut previous: Option<&str> = None;
+        for entry in &self.entries {
+            let path = entry.path();
+            check_rel_path(path).map_err(|why| bad(format!("entry {path:?}: {why}")))?;
+            if let Some(prev) = previous {
+                if prev >= path {
+                    return Err(bad(format!("entries not sorted or duplicated at {path:?}")));
+                }
+                if path.starts_with(prev) && path.as_bytes().get(prev.len()) == Some(&b'/') {
+                    return Err(bad(format!("{prev:?} is both an entry and a directory")));
+                }
+            }
+            previous = Some(path);
+        }
+        // A file `a` and `a/b` need not be adjacent in sorted order (`a.txt` sorts between),
+        // so check every entry's ancestors as well.
+        let paths: HashSet<&str> = self.entries.iter().map(|e| e.path()).collect();
+        for entry in &self.entries {
+            let path = entry.path();
+            let mut end = 0;
+            while let Some(pos) = path[end..].find('/') {
+                let dir = &path[..end + pos];
+                if paths.contains(dir) {
+                    return Err(bad(format!("{dir:?} is both an entry and a directory")));
+                }
+                end += pos + 1;
+            }
+        }
+        if tree_hash(&self.entries) != self.tree_hash {
+            return Err(bad("tree hash does not match the entries".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Writes `manifests/<id>.json` atomically.
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+        fsutil::create_dir_all(dir)?;
+        let json = serde_json::to_vec(self).map_err(|e| WorkerError::InvalidManifest {
+            path: self.id.clone(),
+            reason: e.to_string(),
+        })?;
+        fsutil::write_atomic(&dir.join(format!("{}.json", self.id)), &json, 0o644)
+    }
+}
+
+/// The hash identifying a tree's content (paths, kinds, modes, content hashes).
+fn tree_hash(entries: &[ManifestEntry]) -> ObjectId {
+    let mut h = blake3::Hasher::new();
+    for entry in entries {
+        match entry {
+            ManifestEntry::File {
+                path,
+                hash,
+                executable,
+                ..
+            } => {
+                h.update(if *executable { b"x " } else { b"f " });
+                h.update(&hash.0);
+                h.update(path.as_bytes());
+            }
+            ManifestEntry::Symlink { path, target } => {
+                h.update(b"l ");
+                h.update(target.as_bytes());
+                h.update(b"\0");
+                h.update(path.as_bytes());
+            }
+        }
+        h.update(b"\0");
+    }
+    ObjectId(*h.finalize().as_bytes())
+}
+
+/// Checks that `id` looks like `YYYYMMDDTHHMMSSZ-xxxxxxxx` (it becomes a file name).
+pub(crate) fn validate_id(id: &str) -> Result<()> {
+    let err = |reason| WorkerError::InvalidSnapshotId {
+        id: id.to_owned(),
+        reason,
+    };
+    let b = id.as_bytes();
+    if b.len() != 25 {
+        return Err(err("expected YYYYMMDDTHHMMSSZ-xxxxxxxx (25 characters)"));
+    }
+    let digits = b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    let hex = b[17..]
+        .iter()
+        .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    if !digits || b[8] != b'T' || b[15] != b'Z' || b[16] != b'-' || !hex {
+        return Err(err("expected YYYYMMDDTHHMMSSZ-xxxxxxxx"));
+    }
+    Ok(())
+}
+
+/// A project-relative path is safe when it is non-empty, relative, has no empty, `.` or
+/// `..` components and does not start with `.dxforge/` or contain a `.git` component.
+pub(crate) fn check_rel_path(path: &str) -> std::result::Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("empty path");
+    }
+    if path.starts_with('/') {
+        return Err("absolute path");
+    }
+    if path.contains('\0') {
+        return Err("NUL in path");
+    }
+    for (i, part) in path.split('/').enumerate() {
+        match part {
+            "" => return Err("empty path component"),
+            "." | ".." => return Err("'.' or '..' component"),
+            ".git" => return Err("inside a .git directory"),
+            crate::walk::STATE_DIR if i == 0 => return Err("inside .dxforge/"),
+            _ => {}
+        }
+    }
+    Ok(())
+}

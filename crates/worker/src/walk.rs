@@ -1,0 +1,51 @@
+//! The project walk shared by snapshots and analysis.
+//!
+//! Caveat: `.gitignore` files are honoured even when the project is not a git repository
+//! (like `git add` would once it is one); `.ignore` files are not (git does not read them).
+//! `.git/` directories anywhere and `.dxforge/` at the root are never entered.
+
+use std::path::Path;
+
+use ignore::{WalkBuilder, WalkParallel};
+
+/// Name of the local state directory at the project root.
+pub(crate) const STATE_DIR: &str = ".dxforge";
+
+/// A parallel walker over the project's non-ignored entries. Symlinks are reported, not
+/// followed.
+pub(crate) fn project_walker(root: &Path) -> WalkParallel {
+    let root_owned = root.to_path_buf();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(8);
+    WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .parents(true)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(move |entry| {
+            let name = entry.file_name();
+            if name == ".git" {
+                return false;
+            }
+            !(name == STATE_DIR && entry.path().parent() == Some(root_owned.as_path()))
+        })
+        .build_parallel()
+}
+
+/// The project-relative path of `path` with `/` separators, or `None` when it is not
+/// valid UTF-8 (such paths are skipped and reported).
+pub(crate) fn relative_utf8(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let s = rel.to_str()?;
+    if s.is_empty() {
+        return None;
+    }
+    Some(s.to_owned())
+}
