@@ -1,1 +1,114 @@
-fn main() {}
+//! `dxforge`: the command line of the dxforge engine.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 finished but some file
+//! is Red. `status`, `stop`, `logs` and `run` talk to a running `dxforge up`
+//! of the same project through its control socket when there is one.
+
+mod supervise;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dxforge::pipeline::{Command, EXIT_ERROR, EXIT_USAGE, PipelineOutcome};
+use dxforge::{DxForge, Error, ErrorKind, control, runtime};
+
+/// An embeddable engine for local developer tooling.
+#[derive(Debug, Parser)]
+#[command(name = "dxforge", version, about, long_about = None)]
+struct Cli {
+    /// Run as if started in DIR (the project root).
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    dir: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            if cli.json {
+                let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(if e.kind() == ErrorKind::Usage { EXIT_USAGE } else { EXIT_ERROR } as u8)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DXFORGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn project_root(cli: &Cli) -> Result<PathBuf, Error> {
+    let dir = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().map_err(|e| Error::Io { path: ".".into(), source: e })?,
+    };
+    std::fs::canonicalize(&dir).map_err(|e| Error::Io { path: dir, source: e })
+}
+
+fn run(cli: &Cli) -> Result<i32, Error> {
+    let root = project_root(cli)?;
+    match &cli.command {
+        Command::Up { tools, once: false } => return supervise::up(&root, tools, false, cli.json),
+        Command::Watch { tools } => return supervise::up(&root, tools, true, cli.json),
+        Command::Up { once: true, .. } => {
+            let _lock = control::lock_up(&root)?;
+            return local(&root, cli);
+        }
+        Command::Status | Command::Stop { .. } | Command::Logs { .. } | Command::Run { .. } => {
+            if let Some(outcome) = control::request(&root, &command_string())? {
+                return Ok(print(&outcome, cli.json));
+            }
+        }
+        _ => {}
+    }
+    local(&root, cli)
+}
+
+/// Runs the command in this process on a fresh handle (tools it starts stop
+/// when it exits).
+fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
+    let forge = DxForge::open(root)?;
+    let outcome = runtime::block_on(forge.run_command(&cli.command))??;
+    forge.shutdown()?;
+    Ok(print(&outcome, cli.json))
+}
+
+fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome.json).unwrap_or_default());
+    } else if !outcome.text.is_empty() {
+        println!("{}", outcome.text);
+    }
+    outcome.exit_code
+}
+
+/// The command line without the global `-C DIR` and `--json`, to forward to
+/// a running supervisor.
+fn command_string() -> String {
+    let mut words = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-C" => {
+                args.next();
+            }
+            "--json" => {}
+            a if a.starts_with("-C") && words.is_empty() => {}
+            _ => words.push(arg),
+        }
+    }
+    shell_words::join(words)
+}

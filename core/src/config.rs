@@ -1,0 +1,321 @@
+//! `dxforge.toml`: the project configuration.
+//!
+//! Unknown keys are errors, not silently ignored, and every error names the
+//! file, the line and the key. A project without `dxforge.toml` opens with an
+//! empty configuration (`dxforge init` writes a starter file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dxforge_orchestrator::DxToolDefinition;
+use serde::{Deserialize, Serialize};
+
+/// File name of the project configuration.
+pub const CONFIG_FILE: &str = "dxforge.toml";
+
+/// A `dxforge.toml` that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema.
+    #[error("{}:{line}:{column}: {}{message}", path.display(), key.as_deref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// Dotted key the error is about, where known (e.g. `tools.db.priority`).
+        key: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parsed but a value is invalid (e.g. a tool definition).
+    #[error("{}: key `{key}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The parsed `dxforge.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// `[project]`.
+    #[serde(default)]
+    pub project: ProjectSection,
+    /// `[registry]`: where packages come from.
+    #[serde(default)]
+    pub registry: Option<RegistrySection>,
+    /// `[remote]`: S3-compatible storage for snapshot sync.
+    #[serde(default)]
+    pub remote: Option<RemoteSection>,
+    /// `[worker]`: Shadow Worker settings.
+    #[serde(default)]
+    pub worker: WorkerSection,
+    /// `[tools.NAME]`: developer tools.
+    #[serde(default)]
+    pub tools: BTreeMap<String, DxToolDefinition>,
+    /// `[dependencies]`: packages to inject, name → semver requirement.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, String>,
+}
+
+/// `[project]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSection {
+    /// Project name.
+    pub name: Option<String>,
+}
+
+/// `[registry]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySection {
+    /// Directory registry, relative to the project root.
+    pub path: String,
+}
+
+/// `[remote]`. Credentials are never part of it: they come from the environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSection {
+    /// S3 endpoint URL (R2: `https://<account>.r2.cloudflarestorage.com`); AWS when absent.
+    pub endpoint: Option<String>,
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix inside the bucket.
+    #[serde(default)]
+    pub prefix: String,
+    /// Region; `auto` for R2.
+    #[serde(default = "default_region")]
+    pub region: String,
+}
+
+fn default_region() -> String {
+    "auto".to_owned()
+}
+
+/// `[worker]`: Shadow Worker settings (not in the seed; defaults match SPEC section 5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSection {
+    /// Bounded queue capacity; when full the oldest queued task is dropped.
+    pub queue_capacity: usize,
+    /// Tasks run at once.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        Self { queue_capacity: 1024, concurrency: 2 }
+    }
+}
+
+impl ProjectConfig {
+    /// Reads `<root>/dxforge.toml`; a missing file gives the empty configuration.
+    pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    /// Parses configuration text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: ProjectConfig = toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
+        for (name, tool) in config.tools.iter_mut() {
+            if !tool.name.is_empty() && tool.name != *name {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    key: format!("tools.{name}.name"),
+                    message: format!("differs from the table name `{name}`; leave it out"),
+                });
+            }
+            tool.name = name.clone();
+            if tool.binary_path.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    key: format!("tools.{name}.binary_path"),
+                    message: "missing; every tool needs a binary".to_owned(),
+                });
+            }
+        }
+        if config.worker.queue_capacity == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key: "worker.queue_capacity".to_owned(),
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if config.worker.concurrency == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                key: "worker.concurrency".to_owned(),
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Tool definitions in table order.
+    pub fn tool_definitions(&self) -> Vec<DxToolDefinition> {
+        self.tools.values().cloned().collect()
+    }
+
+    /// The registry directory, resolved against the project root.
+    pub fn registry_dir(&self, root: &Path) -> Option<PathBuf> {
+        self.registry.as_ref().map(|r| root.join(&r.path))
+    }
+}
+
+/// Builds a parse error with line, column and the dotted key at the error's span.
+fn parse_error(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
+    let offset = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line,
+        column,
+        key: key_at(text, offset),
+        message: err.message().trim().to_owned(),
+    }
+}
+
+/// The dotted key whose line contains `offset`: the nearest `[table]` header
+/// above it plus the bare key left of `=` on that line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    if line.starts_with('[') {
+        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    }
+    let lhs = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    match (table, lhs) {
+        (Some(t), Some(k)) if !k.is_empty() => Some(format!("{t}.{k}")),
+        (None, Some(k)) if !k.is_empty() => Some(k),
+        (t, _) => t,
+    }
+}
+
+/// The starter `dxforge.toml` written by `dxforge init`.
+pub fn starter_config(project_name: &str) -> String {
+    format!(
+        r#"# dxforge project configuration. Reference: see the dxforge README.
+[project]
+name = "{project_name}"
+
+# [registry]
+# path = "../registry"
+
+# [tools.web]
+# binary_path = "./bin/web"      # absolute; relative to this file if it contains '/'; else on PATH
+# args = ["--port", "3000"]
+# dependencies = []
+# health = {{ http = "http://127.0.0.1:3000/health" }}
+# restart = "on-failure"
+
+[dependencies]
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProjectConfig, ConfigError> {
+        ProjectConfig::parse(text, Path::new("/p/dxforge.toml"))
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = parse(
+            r#"
+[project]
+name = "demo"
+[registry]
+path = "../registry"
+[remote]
+endpoint = "http://127.0.0.1:9000"
+bucket = "b"
+prefix = "team-a/"
+[tools.db]
+binary_path = "./bin/fake-db"
+args = ["--port", "5433"]
+env = { RUST_LOG = "info" }
+health = { tcp = "127.0.0.1:5433" }
+restart = "always"
+watch = ["src/**/*.rs"]
+[tools.web]
+binary_path = "web"
+dependencies = ["db"]
+health = { http = "http://127.0.0.1:3000/health" }
+[dependencies]
+button = "^1.2"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.tools["db"].name, "db");
+        assert_eq!(c.tools["db"].args, ["--port", "5433"]);
+        assert_eq!(c.tools["web"].dependencies, ["db"]);
+        assert_eq!(c.remote.unwrap().region, "auto");
+        assert_eq!(c.dependencies["button"], "^1.2");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[tools.db]\nbinary_path = \"x\"\nprioirty = 3\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("tools.db.prioirty"), "{msg}");
+        assert!(msg.contains("unknown field"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let err = parse("[tools.db]\nbinary_path = \"x\"\npriority = \"high\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(":3:"), "{msg}");
+        assert!(msg.contains("tools.db.priority"), "{msg}");
+    }
+
+    #[test]
+    fn missing_binary_is_an_error() {
+        let err = parse("[tools.db]\nargs = []\n").unwrap_err();
+        assert!(err.to_string().contains("tools.db.binary_path"), "{err}");
+    }
+
+    #[test]
+    fn starter_config_parses() {
+        let c = parse(&starter_config("x")).unwrap();
+        assert_eq!(c.project.name.as_deref(), Some("x"));
+    }
+}

@@ -1,0 +1,249 @@
+//! The error type of the core and the stable kinds every binding maps from.
+
+use std::path::PathBuf;
+
+use dxforge_orchestrator::OrchestratorError;
+
+use crate::config::ConfigError;
+
+/// Any error of dxforge. Subsystem errors keep their structure inside.
+///
+/// Bindings convert it once, by [`Error::kind`] and [`Error::code`]: C gets a
+/// negative `dxforge_error_code`, Python a `DxForgeError` subclass, Node an
+/// `Error` whose `code` is [`Error::code`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `dxforge.toml` is missing a piece or is malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Sovereign Orchestrator error.
+    #[error(transparent)]
+    Orchestrator(#[from] OrchestratorError),
+    /// A pipeline command string could not be parsed.
+    #[error("{message}")]
+    Usage {
+        /// Clap's message, with usage.
+        message: String,
+    },
+    /// An argument is invalid (empty name, NUL byte, wrong shape…).
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// Parameter name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// File-system error with the path involved.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another process holds a lock this operation needs.
+    #[error("{what} is busy: {detail}")]
+    Busy {
+        /// What is locked (e.g. `dxforge up` of a project).
+        what: String,
+        /// Who holds it, where known.
+        detail: String,
+    },
+    /// The control socket of a running `dxforge up` failed.
+    #[error("control socket {}: {message}", path.display())]
+    Control {
+        /// Socket path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An error reported by the `dxforge up` serving the control socket.
+    #[error("{message}")]
+    Relayed {
+        /// Its kind on the supervisor's side.
+        kind: ErrorKind,
+        /// Its message.
+        message: String,
+    },
+    /// The runtime could not be created or was used wrongly.
+    #[error("{message}")]
+    Runtime {
+        /// What went wrong.
+        message: String,
+    },
+    /// The handle was closed (`shutdown`, `close()`, `dxforge_free`).
+    #[error("this DxForge handle has been closed")]
+    Closed,
+    /// The handle was created in a parent process before `fork()`.
+    #[error("this DxForge handle was created in another process (before fork); open a new one in this process")]
+    Forked,
+    /// The feature exists in the contract but is not built yet.
+    #[error("{feature} is not built yet")]
+    NotImplemented {
+        /// The feature.
+        feature: String,
+    },
+    /// A panic was caught at an API boundary (a bug; please report it).
+    #[error("internal error: {message}")]
+    Internal {
+        /// Panic payload.
+        message: String,
+    },
+}
+
+/// Result alias of the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable category of an [`Error`], shared by every language binding.
+///
+/// The numeric value (`as i32`, negated) is the C `dxforge_error_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(i32)]
+pub enum ErrorKind {
+    /// Catch-all for errors without a more precise kind.
+    Other = 1,
+    /// A command string or CLI arguments were malformed.
+    Usage = 2,
+    /// An argument is invalid (NULL, bad UTF-8, empty, unsafe name).
+    InvalidArgument = 3,
+    /// The named thing (tool, package, snapshot, task) does not exist.
+    NotFound = 4,
+    /// `dxforge.toml`, `dxpkg.toml` or another config is malformed.
+    Config = 5,
+    /// Unknown dependency or dependency cycle.
+    Dependency = 6,
+    /// A tool could not be started or never became ready.
+    ToolFailed = 7,
+    /// An I/O error.
+    Io = 8,
+    /// A lock is held by another process.
+    Busy = 9,
+    /// A path would escape the project root.
+    UnsafePath = 10,
+    /// Remote object storage failed (unreachable, credentials, server error).
+    Remote = 11,
+    /// Stored data failed its hash check.
+    Integrity = 12,
+    /// A wait ran out of time.
+    Timeout = 13,
+    /// The handle was closed.
+    Closed = 14,
+    /// The handle was created before `fork()`.
+    Forked = 15,
+    /// Not built yet.
+    NotImplemented = 16,
+    /// Internal error (a caught panic).
+    Internal = 17,
+}
+
+impl ErrorKind {
+    /// Stable upper-case code, e.g. `"NOT_FOUND"`; Node's `error.code`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Other => "OTHER",
+            ErrorKind::Usage => "USAGE",
+            ErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::Config => "CONFIG",
+            ErrorKind::Dependency => "DEPENDENCY",
+            ErrorKind::ToolFailed => "TOOL_FAILED",
+            ErrorKind::Io => "IO",
+            ErrorKind::Busy => "BUSY",
+            ErrorKind::UnsafePath => "UNSAFE_PATH",
+            ErrorKind::Remote => "REMOTE",
+            ErrorKind::Integrity => "INTEGRITY",
+            ErrorKind::Timeout => "TIMEOUT",
+            ErrorKind::Closed => "CLOSED",
+            ErrorKind::Forked => "FORKED",
+            ErrorKind::NotImplemented => "NOT_IMPLEMENTED",
+            ErrorKind::Internal => "INTERNAL",
+        }
+    }
+
+    /// The kind with this [`code`](Self::code), if any.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Every kind, in numeric order (for bindings that build tables).
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::Other,
+        ErrorKind::Usage,
+        ErrorKind::InvalidArgument,
+        ErrorKind::NotFound,
+        ErrorKind::Config,
+        ErrorKind::Dependency,
+        ErrorKind::ToolFailed,
+        ErrorKind::Io,
+        ErrorKind::Busy,
+        ErrorKind::UnsafePath,
+        ErrorKind::Remote,
+        ErrorKind::Integrity,
+        ErrorKind::Timeout,
+        ErrorKind::Closed,
+        ErrorKind::Forked,
+        ErrorKind::NotImplemented,
+        ErrorKind::Internal,
+    ];
+}
+
+impl Error {
+    /// The stable kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) => ErrorKind::Config,
+            Error::Orchestrator(e) => orchestrator_kind(e),
+            Error::Usage { .. } => ErrorKind::Usage,
+            Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::Control { .. } => ErrorKind::Io,
+            Error::Relayed { kind, .. } => *kind,
+            Error::Runtime { .. } => ErrorKind::Other,
+            Error::Closed => ErrorKind::Closed,
+            Error::Forked => ErrorKind::Forked,
+            Error::NotImplemented { .. } => ErrorKind::NotImplemented,
+            Error::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Stable code string of [`kind`](Self::kind).
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
+    }
+
+    /// The OS error number behind an I/O error, where there is one (Python
+    /// uses it to pick the matching `OSError` subclass).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Orchestrator(OrchestratorError::Io { source, .. }) => source.raw_os_error(),
+            Error::Orchestrator(OrchestratorError::SpawnFailed { source, .. }) => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+fn orchestrator_kind(e: &OrchestratorError) -> ErrorKind {
+    match e {
+        OrchestratorError::UnknownTool { .. } => ErrorKind::NotFound,
+        OrchestratorError::UnknownDependency { .. } | OrchestratorError::DependencyCycle { .. } => {
+            ErrorKind::Dependency
+        }
+        OrchestratorError::InvalidDefinition { .. } => ErrorKind::InvalidArgument,
+        OrchestratorError::BinaryNotFound { .. }
+        | OrchestratorError::NotExecutable { .. }
+        | OrchestratorError::SpawnFailed { .. }
+        | OrchestratorError::StartupFailed { .. }
+        | OrchestratorError::DependencyFailed { .. } => ErrorKind::ToolFailed,
+        OrchestratorError::Io { .. } => ErrorKind::Io,
+        OrchestratorError::ShutDown => ErrorKind::Closed,
+        _ => ErrorKind::Other,
+    }
+}

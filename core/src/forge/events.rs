@@ -1,0 +1,89 @@
+//! Callback subscriptions to status changes, for hosts without async Rust.
+//!
+//! Each subscription gets its own thread that blocks on the event channel and
+//! calls the callback there, never on a runtime thread: a callback may block
+//! (take the GIL, call into Node) without stalling supervision.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dxforge_orchestrator::{Orchestrator, ToolEvent, WatchHandle};
+use parking_lot::Mutex;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::oneshot;
+
+use super::DxForge;
+use crate::Result;
+
+/// Identifies one callback subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(pub u64);
+
+pub(crate) struct Subscriptions {
+    orchestrator: Orchestrator,
+    next: AtomicU64,
+    active: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    pub(crate) watch: Mutex<Option<WatchHandle>>,
+}
+
+impl Subscriptions {
+    pub(crate) fn new(orchestrator: Orchestrator) -> Self {
+        Self { orchestrator, next: AtomicU64::new(1), active: Mutex::new(HashMap::new()), watch: Mutex::new(None) }
+    }
+
+    /// Cancels every subscription and watch mode.
+    pub(crate) fn clear(&self) {
+        // Dropping the senders cancels the forwarding tasks.
+        self.active.lock().clear();
+        self.watch.lock().take();
+    }
+}
+
+impl DxForge {
+    /// Calls `callback` for every status change until [`unsubscribe`](Self::unsubscribe)
+    /// or the handle closes. The callback runs on a dedicated thread, which
+    /// ends (dropping the callback) as soon as the subscription is cancelled.
+    pub fn on_status_change<F>(&self, callback: F) -> Result<SubscriptionId>
+    where
+        F: Fn(&ToolEvent) + Send + 'static,
+    {
+        let inner = self.live()?;
+        let subs = &inner.events;
+        let id = subs.next.fetch_add(1, Ordering::Relaxed);
+        let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
+        let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<ToolEvent>();
+        let mut rx = subs.orchestrator.subscribe();
+        // The runtime task forwards events to the callback thread; when it
+        // ends (cancelled or channel closed), the thread's receiver
+        // disconnects and the thread exits.
+        crate::runtime::handle()?.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut cancel_rx => break,
+                    event = rx.recv() => match event {
+                        Ok(event) => if deliver_tx.send(event).is_err() { break },
+                        Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "status callback too slow; events skipped"),
+                        Err(RecvError::Closed) => break,
+                    },
+                }
+            }
+        });
+        std::thread::Builder::new()
+            .name(format!("dxforge-events-{id}"))
+            .spawn(move || {
+                while let Ok(event) = deliver_rx.recv() {
+                    callback(&event);
+                }
+            })
+            .map_err(|e| crate::Error::io("<thread>", e))?;
+        subs.active.lock().insert(id, cancel_tx);
+        Ok(SubscriptionId(id))
+    }
+
+    /// Cancels a subscription; no event arriving after this returns is
+    /// delivered. Unknown ids are ignored.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
+        self.live()?.events.active.lock().remove(&id.0);
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The command grammar shared by the `dxforge` CLI and `DxForge::run_pipeline`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// One dxforge command, as typed after `dxforge [-C DIR] [--json]`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Write a starter dxforge.toml, create .dxforge/ and git-ignore it.
+    Init {
+        /// Project name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Start tools (all by default) and supervise them until Ctrl-C.
+    Up {
+        /// Tools to start, with their dependencies.
+        tools: Vec<String>,
+        /// Start, wait until ready, print the status, stop everything and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run a tool to completion (its dependencies are started first).
+    Run {
+        /// Tool name.
+        tool: String,
+        /// Arguments for the tool.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// One line per tool: name, status, pid, restarts.
+    Status,
+    /// Stop tools (all by default), dependents first.
+    Stop {
+        /// Tools to stop.
+        tools: Vec<String>,
+    },
+    /// Recent output of a tool.
+    Logs {
+        /// Tool name.
+        tool: String,
+        /// Number of lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+    },
+    /// `up` plus restarts of tools whose watch globs match changed files.
+    Watch {
+        /// Tools to start, with their dependencies.
+        tools: Vec<String>,
+    },
+    /// Install a package, printing each file's traffic light.
+    Add {
+        /// `NAME` or `NAME@REQ`.
+        package: String,
+        /// Show the plan without touching the disk.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Install every package in [dependencies].
+    Install {
+        /// Show the plan without touching the disk.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Upgrade one package (or all) within its requirement.
+    Update {
+        /// Package name.
+        package: Option<String>,
+        /// Show the plan without touching the disk.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove a package; files you modified are kept and reported.
+    Remove {
+        /// Package name.
+        package: String,
+        /// Show the plan without touching the disk.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show what `update` would do.
+    Diff {
+        /// Package name.
+        package: Option<String>,
+    },
+    /// Traffic light of replacing PATH with FILE's content.
+    Check {
+        /// Project file.
+        path: PathBuf,
+        /// File holding the new content.
+        #[arg(long = "with")]
+        with: PathBuf,
+    },
+    /// Take a snapshot of the project tree.
+    Snapshot,
+    /// List snapshots.
+    Snapshots,
+    /// Roll the tree back to a snapshot (a safety snapshot is taken first).
+    Restore {
+        /// Snapshot id.
+        id: String,
+    },
+    /// Sync snapshots with the [remote] bucket.
+    Sync {
+        /// push or pull.
+        #[command(subcommand)]
+        action: SyncAction,
+    },
+    /// Analyse the codebase; writes .dxforge/analysis.json.
+    Analyze,
+}
+
+/// `dxforge sync …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum SyncAction {
+    /// Upload snapshots (only missing objects).
+    Push,
+    /// Fetch a snapshot from the bucket and restore it.
+    Pull {
+        /// Snapshot id.
+        id: String,
+    },
+}
+
+/// The argument parser of a pipeline command string.
+#[derive(Debug, Parser)]
+#[command(name = "dxforge", no_binary_name = true, disable_help_flag = false)]
+pub(crate) struct PipelineArgs {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
