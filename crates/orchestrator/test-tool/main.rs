@@ -1,7 +1,7 @@
 //! A configurable fake tool for the orchestrator's integration tests.
 //!
 //! Flags are applied in order:
-//! `--record FILE` append "start <pid>" to FILE; `--print TEXT` line on stdout;
+//! `--record FILE` append "start <pid> <monotonic ms>" to FILE; `--print TEXT` line on stdout;
 //! `--eprint TEXT` line on stderr; `--lines N` print N numbered lines;
 //! `--serve-tcp PORT` accept TCP connections in the background;
 //! `--serve-http PORT` answer every request with 200 OK;
@@ -29,7 +29,10 @@ fn main() {
             "--record" => {
                 let path = next(&mut i);
                 let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-                writeln!(f, "start {}", std::process::id()).unwrap();
+                let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+                let ms = ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000;
+                writeln!(f, "start {} {ms}", std::process::id()).unwrap();
             }
             "--print" => {
                 println!("{}", next(&mut i));
