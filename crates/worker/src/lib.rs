@@ -43,7 +43,7 @@ pub use analyze::{
     PackageAnalysis, PackageUsage, Reference,
 };
 pub use error::WorkerError;
-pub use prefetch::PrefetchReport;
+pub use prefetch::{PrefetchReport, PrefetchedPackage};
 pub use remote::{ProgressFn, RemoteConfig, SyncProgress, SyncReport};
 pub use snapshot::{
     GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SnapshotSummary,

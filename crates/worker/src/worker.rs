@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dxforge_traffic::TrafficManager;
 use futures::FutureExt;
 
 use crate::BackgroundTask;
@@ -33,6 +34,10 @@ pub struct WorkerConfig {
     pub remote: Option<RemoteConfig>,
     /// The runtime consumers and async operations run on.
     pub runtime: tokio::runtime::Handle,
+    /// The package manager, for prefetch and the package half of the analysis; `None`
+    /// makes prefetch fail with [`WorkerError::RegistryUnavailable`] and leaves
+    /// `packages` out of the analysis.
+    pub traffic: Option<Arc<TrafficManager>>,
 }
 
 impl WorkerConfig {
@@ -44,6 +49,7 @@ impl WorkerConfig {
             concurrency: DEFAULT_CONCURRENCY,
             remote: None,
             runtime,
+            traffic: None,
         }
     }
 }
@@ -54,6 +60,14 @@ struct Inner {
     store: SnapshotStore,
     remote: Option<RemoteConfig>,
     runtime: tokio::runtime::Handle,
+    traffic: Option<Arc<TrafficManager>>,
+}
+
+impl Inner {
+    fn analyze(&self) -> Result<AnalysisReport> {
+        let facts = prefetch::package_facts(self.traffic.as_deref())?;
+        analyze::analyze(self.store.root(), facts)
+    }
 }
 
 /// Shuts the worker down when the last user handle goes (consumers hold only `Inner`).
@@ -91,6 +105,7 @@ impl BackgroundWorker {
             store: SnapshotStore::new(&config.root),
             remote: config.remote,
             runtime: config.runtime,
+            traffic: config.traffic,
         });
         for _ in 0..config.concurrency.max(1) {
             inner.runtime.spawn(consume(Arc::clone(&inner)));
@@ -182,12 +197,12 @@ impl BackgroundWorker {
 
     /// Prefetches a package (`name@req`) into the local package cache (blocking).
     pub fn prefetch(&self, spec: &str) -> Result<PrefetchReport> {
-        prefetch::prefetch(spec)
+        prefetch::prefetch(self.inner.traffic.as_deref(), spec)
     }
 
     /// Analyses the codebase and writes `.dxforge/analysis.json` (blocking).
     pub fn analyze(&self) -> Result<AnalysisReport> {
-        analyze::analyze(self.inner.store.root(), None)
+        self.inner.analyze()
     }
 }
 
@@ -257,14 +272,14 @@ async fn run(inner: &Arc<Inner>, task: BackgroundTask) -> Result<TaskReport> {
                 .map(TaskReport::Snapshot)
         }
         BackgroundTask::PrefetchPackage(spec) => {
-            tokio::task::spawn_blocking(move || prefetch::prefetch(&spec))
+            tokio::task::spawn_blocking(move || prefetch::prefetch(inner2.traffic.as_deref(), &spec))
                 .await
                 .map_err(|e| panicked(e.to_string()))?
                 .map(TaskReport::Prefetch)
         }
         BackgroundTask::AnalyzeCodebasePatterns => tokio::task::spawn_blocking(move || {
-            let root = inner2.store.root();
-            analyze::analyze(root, None).map(|r| r.summary(&analyze::report_path(root)))
+            let path = analyze::report_path(inner2.store.root());
+            inner2.analyze().map(|r| r.summary(&path))
         })
         .await
         .map_err(|e| panicked(e.to_string()))?

@@ -198,15 +198,19 @@ pub(crate) fn classify(
     err: object_store::Error,
 ) -> WorkerError {
     let message = error_chain(&err);
-    match &err {
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            return WorkerError::RemoteAuth {
-                endpoint: remote.endpoint_name(),
-                bucket: remote.bucket.clone(),
-                message: server_reason(&message),
-            };
-        }
-        _ => {}
+    // List errors arrive as `Generic` with the HTTP status only in the message.
+    let auth_failure = matches!(
+        err,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || ["403 Forbidden", "401 Unauthorized", "SignatureDoesNotMatch", "InvalidAccessKeyId"]
+        .iter()
+        .any(|marker| message.contains(marker));
+    if auth_failure {
+        return WorkerError::RemoteAuth {
+            endpoint: remote.endpoint_name(),
+            bucket: remote.bucket.clone(),
+            message: server_reason(&message),
+        };
     }
     if message.contains("NoSuchBucket") {
         return WorkerError::BucketNotFound {
