@@ -34,7 +34,9 @@ pub enum TrafficError {
         message: String,
     },
     /// A package name is not `[a-z0-9][a-z0-9._-]*`.
-    #[error("invalid package name `{name}`: names are [a-z0-9][a-z0-9._-]* with at most 64 characters")]
+    #[error(
+        "invalid package name `{name}`: names are [a-z0-9][a-z0-9._-]* with at most 64 characters"
+    )]
     InvalidName {
         /// The rejected name.
         name: String,
@@ -158,7 +160,11 @@ impl TrafficError {
 pub type Result<T, E = TrafficError> = std::result::Result<T, E>;
 
 /// Build a [`TrafficError::Manifest`] from a TOML parse error, with its line and key.
-pub(crate) fn toml_error(file: &std::path::Path, text: &str, err: &toml::de::Error) -> TrafficError {
+pub(crate) fn toml_error(
+    file: &std::path::Path,
+    text: &str,
+    err: &toml::de::Error,
+) -> TrafficError {
     let (line, key) = match err.span() {
         Some(span) => {
             let start = span.start.min(text.len());
@@ -167,7 +173,12 @@ pub(crate) fn toml_error(file: &std::path::Path, text: &str, err: &toml::de::Err
             let snippet = text.get(start..end).unwrap_or("").trim();
             let key = if snippet.contains('\n') || snippet.len() > 80 {
                 // The span covers a whole table: name the first key-ish word of it.
-                snippet.split(['\n', '=']).next().unwrap_or("").trim().to_string()
+                snippet
+                    .split(['\n', '='])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
             } else {
                 snippet.to_string()
             };

@@ -41,8 +41,8 @@ pub use manager::{InstallOptions, TrafficManager};
 pub use manifest::PackageManifest;
 pub use merge::{ConflictRegion, LineRange, MergeOutcome, merge3};
 pub use report::{
-    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage, Recovery, RemoveReport,
-    ResolvedPackage,
+    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
+    Recovery, RemoveReport, ResolvedPackage,
 };
 
 /// Safety of replacing a file with new upstream content.

@@ -27,7 +27,12 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(light: TrafficLight, reason: impl Into<String>, action: FileAction, content: Option<Vec<u8>>) -> Self {
+    fn new(
+        light: TrafficLight,
+        reason: impl Into<String>,
+        action: FileAction,
+        content: Option<Vec<u8>>,
+    ) -> Self {
         Verdict {
             light,
             reason: reason.into(),
@@ -62,7 +67,12 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
     };
     if is_binary(current) || is_binary(new) || is_binary(base) {
         return if current == base {
-            Verdict::new(Green, "binary, unmodified since install", FileAction::Write, Some(new.to_vec()))
+            Verdict::new(
+                Green,
+                "binary, unmodified since install",
+                FileAction::Write,
+                Some(new.to_vec()),
+            )
         } else {
             Verdict::new(
                 Red,
@@ -74,7 +84,12 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
     }
     if current == base {
         // A clean three-way merge of an untouched file is exactly the new content.
-        return Verdict::new(Yellow, "unmodified since install; upgraded", FileAction::Write, Some(new.to_vec()));
+        return Verdict::new(
+            Yellow,
+            "unmodified since install; upgraded",
+            FileAction::Write,
+            Some(new.to_vec()),
+        );
     }
     let outcome = merge3(base, current, new);
     if outcome.conflicted {
@@ -92,7 +107,17 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
         return v;
     }
     if outcome.merged == current {
-        return Verdict::new(Yellow, "your edits kept; nothing new upstream", FileAction::None, None);
+        return Verdict::new(
+            Yellow,
+            "your edits kept; nothing new upstream",
+            FileAction::None,
+            None,
+        );
     }
-    Verdict::new(Yellow, "your edits merged cleanly with upstream", FileAction::Write, Some(outcome.merged))
+    Verdict::new(
+        Yellow,
+        "your edits merged cleanly with upstream",
+        FileAction::Write,
+        Some(outcome.merged),
+    )
 }

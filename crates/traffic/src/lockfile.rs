@@ -86,7 +86,10 @@ impl Lockfile {
                 file: path.to_path_buf(),
                 line: 1,
                 key: "format".to_string(),
-                message: format!("unsupported lock format {} (this dxforge reads {LOCK_FORMAT})", lock.format),
+                message: format!(
+                    "unsupported lock format {} (this dxforge reads {LOCK_FORMAT})",
+                    lock.format
+                ),
             });
         }
         Ok(lock)
@@ -123,6 +126,9 @@ impl Lockfile {
 
     /// Locked version of every package.
     pub fn versions(&self) -> BTreeMap<String, semver::Version> {
-        self.packages.iter().map(|(n, p)| (n.clone(), p.version.clone())).collect()
+        self.packages
+            .iter()
+            .map(|(n, p)| (n.clone(), p.version.clone()))
+            .collect()
     }
 }

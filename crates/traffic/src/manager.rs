@@ -12,10 +12,13 @@ use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install};
 use crate::project_manifest::{with_dependency, without_dependency};
 use crate::registry::Registry;
 use crate::report::{
-    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage, Recovery, RemoveReport,
+    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
+    Recovery, RemoveReport,
 };
 use crate::resolve::{Upgrade, resolve};
-use crate::safety::{parse_requirement, parse_spec, project_relative, resolve_target, validate_package_name};
+use crate::safety::{
+    parse_requirement, parse_spec, project_relative, resolve_target, validate_package_name,
+};
 use crate::store::{BaseStore, hash_hex, read_optional};
 use crate::txn::{self, Changes, ProjectLock};
 
@@ -50,7 +53,8 @@ impl TrafficManager {
     }
 
     fn canonical_root(&self) -> Result<PathBuf> {
-        std::fs::canonicalize(&self.root).map_err(|e| TrafficError::io("open project root", &self.root, e))
+        std::fs::canonicalize(&self.root)
+            .map_err(|e| TrafficError::io("open project root", &self.root, e))
     }
 
     fn state_dir(root: &Path) -> PathBuf {
@@ -104,10 +108,20 @@ impl TrafficManager {
         root.join("dxforge.lock")
     }
 
-    fn commit(&self, root: &Path, plan: &Plan, old: &Lockfile, manifest: ManifestEdit) -> Result<()> {
+    fn commit(
+        &self,
+        root: &Path,
+        plan: &Plan,
+        old: &Lockfile,
+        manifest: ManifestEdit,
+    ) -> Result<()> {
         let lock_path = Self::lock_path(root);
         let lock_changed = plan.lock != *old || !lock_path.exists();
-        if plan.writes.is_empty() && plan.deletions.is_empty() && !lock_changed && manifest.is_none() {
+        if plan.writes.is_empty()
+            && plan.deletions.is_empty()
+            && !lock_changed
+            && manifest.is_none()
+        {
             return Ok(());
         }
         let bases = Self::base_store(root);
@@ -125,12 +139,25 @@ impl TrafficManager {
     }
 
     /// Locked packages nothing else depends on, pinned so a partial resolution keeps them consistent.
-    fn pinned_roots(old: &Lockfile, exclude: &BTreeSet<String>, caret: bool) -> BTreeMap<String, String> {
-        let depended: BTreeSet<&String> = old.packages.values().flat_map(|p| p.dependencies.iter()).collect();
+    fn pinned_roots(
+        old: &Lockfile,
+        exclude: &BTreeSet<String>,
+        caret: bool,
+    ) -> BTreeMap<String, String> {
+        let depended: BTreeSet<&String> = old
+            .packages
+            .values()
+            .flat_map(|p| p.dependencies.iter())
+            .collect();
         old.packages
             .iter()
             .filter(|(n, _)| !exclude.contains(*n) && !depended.contains(n))
-            .map(|(n, p)| (n.clone(), format!("{}{}", if caret { "^" } else { "=" }, p.version)))
+            .map(|(n, p)| {
+                (
+                    n.clone(),
+                    format!("{}{}", if caret { "^" } else { "=" }, p.version),
+                )
+            })
             .collect()
     }
 
@@ -160,15 +187,27 @@ impl TrafficManager {
             registry: &registry,
             bases: &bases,
         };
-        let owner = lock.owner_of(&rel).map(|(o, h)| (o.to_string(), h.map(str::to_string)));
+        let owner = lock
+            .owner_of(&rel)
+            .map(|(o, h)| (o.to_string(), h.map(str::to_string)));
         let package = owner.as_ref().map(|(o, _)| o.clone()).unwrap_or_default();
         let mut base = None;
         if let Some((o, Some(hash))) = &owner
             && let Some(p) = lock.packages.get(o)
         {
-            base = BaseFinder::new(&ctx).find(hash, o, &p.version, &rel)?.map(|(d, _)| d);
+            base = BaseFinder::new(&ctx)
+                .find(hash, o, &p.version, &rel)?
+                .map(|(d, _)| d);
         }
-        let real = resolve_target(&root, if package.is_empty() { "(check)" } else { &package }, &rel)?;
+        let real = resolve_target(
+            &root,
+            if package.is_empty() {
+                "(check)"
+            } else {
+                &package
+            },
+            &rel,
+        )?;
         let current = read_optional(&real)?;
         let v = classify(current.as_deref(), base.as_deref(), new_content);
         Ok(FileReport {
@@ -183,7 +222,12 @@ impl TrafficManager {
 
     /// Install `name` at the highest version matching `version_req` ("" = any), with its
     /// dependencies, and record it in `dxforge.toml` `[dependencies]` (see [`crate::project_manifest`]).
-    pub fn install_package(&self, name: &str, version_req: &str, opts: &InstallOptions) -> Result<InstallReport> {
+    pub fn install_package(
+        &self,
+        name: &str,
+        version_req: &str,
+        opts: &InstallOptions,
+    ) -> Result<InstallReport> {
         validate_package_name(name)?;
         parse_requirement(name, version_req)?;
         let (root, _lock) = self.begin(opts.dry_run)?;
@@ -202,13 +246,19 @@ impl TrafficManager {
             (false, Some(m)) => format!("^{}", m.version),
             (false, None) => "*".to_string(),
         };
-        let manifest = edit_manifest(&root, |path, text| with_dependency(path, text, name, &req, explicit))?;
+        let manifest = edit_manifest(&root, |path, text| {
+            with_dependency(path, text, name, &req, explicit)
+        })?;
         self.finish(&root, plan, &old, manifest, opts)
     }
 
     /// Install everything in `deps` (the `[dependencies]` of `dxforge.toml`), keeping locked
     /// versions that still match. Packages installed earlier but no longer listed are kept.
-    pub fn install_all(&self, deps: &BTreeMap<String, String>, opts: &InstallOptions) -> Result<InstallReport> {
+    pub fn install_all(
+        &self,
+        deps: &BTreeMap<String, String>,
+        opts: &InstallOptions,
+    ) -> Result<InstallReport> {
         let (root, _lock) = self.begin(opts.dry_run)?;
         let old = Lockfile::read(&Self::lock_path(&root))?;
         let exclude: BTreeSet<String> = deps.keys().cloned().collect();
@@ -234,7 +284,9 @@ impl TrafficManager {
             Some(n) => {
                 validate_package_name(n)?;
                 if !old.packages.contains_key(n) {
-                    return Err(TrafficError::NotInstalled { name: n.to_string() });
+                    return Err(TrafficError::NotInstalled {
+                        name: n.to_string(),
+                    });
                 }
                 Upgrade::Only([n.to_string()].into())
             }
@@ -259,7 +311,11 @@ impl TrafficManager {
     }
 
     /// The plan `update` would apply; writes nothing.
-    pub fn diff(&self, name: Option<&str>, deps: &BTreeMap<String, String>) -> Result<InstallReport> {
+    pub fn diff(
+        &self,
+        name: Option<&str>,
+        deps: &BTreeMap<String, String>,
+    ) -> Result<InstallReport> {
         self.update(name, deps, &InstallOptions { dry_run: true })
     }
 
@@ -272,7 +328,9 @@ impl TrafficManager {
         let entry = old
             .packages
             .get(name)
-            .ok_or_else(|| TrafficError::NotInstalled { name: name.to_string() })?;
+            .ok_or_else(|| TrafficError::NotInstalled {
+                name: name.to_string(),
+            })?;
         if let Some((other, _)) = old
             .packages
             .iter()
@@ -295,12 +353,23 @@ impl TrafficManager {
             ..Plan::default()
         };
         for (path, hash) in &entry.files {
-            let (light, action, reason) = drop_verdict(&ctx, path, hash, name, &mut plan.deletions)?;
+            let (light, action, reason) =
+                drop_verdict(&ctx, path, hash, name, &mut plan.deletions)?;
             plan.files.push(report(path, name, light, action, reason));
         }
-        for path in entry.unresolved.iter().filter(|p| !entry.files.contains_key(*p)) {
+        for path in entry
+            .unresolved
+            .iter()
+            .filter(|p| !entry.files.contains_key(*p))
+        {
             let reason = "not installed by dxforge; kept";
-            plan.files.push(report(path, name, TrafficLight::Yellow, FileAction::Keep, reason));
+            plan.files.push(report(
+                path,
+                name,
+                TrafficLight::Yellow,
+                FileAction::Keep,
+                reason,
+            ));
         }
         plan.lock.packages.remove(name);
         let manifest = edit_manifest(&root, |path, text| without_dependency(path, text, name))?;
@@ -418,7 +487,13 @@ impl TrafficManager {
     }
 }
 
-fn report(path: &str, package: &str, light: TrafficLight, action: FileAction, reason: &str) -> FileReport {
+fn report(
+    path: &str,
+    package: &str,
+    light: TrafficLight,
+    action: FileAction,
+    reason: &str,
+) -> FileReport {
     FileReport {
         path: path.to_string(),
         package: package.to_string(),
@@ -430,7 +505,10 @@ fn report(path: &str, package: &str, light: TrafficLight, action: FileAction, re
 }
 
 /// Apply `edit` to `<root>/dxforge.toml` when it exists; returns the new content to write.
-fn edit_manifest(root: &Path, edit: impl FnOnce(&Path, &str) -> Result<Option<String>>) -> Result<ManifestEdit> {
+fn edit_manifest(
+    root: &Path,
+    edit: impl FnOnce(&Path, &str) -> Result<Option<String>>,
+) -> Result<ManifestEdit> {
     let path = root.join("dxforge.toml");
     let Some(bytes) = read_optional(&path)? else {
         return Ok(None);

@@ -67,7 +67,8 @@ impl PackageManifest {
             message,
         };
         validate_package_name(&raw.name).map_err(|e| key_error("name", e.to_string()))?;
-        let version = parse_version(&raw.name, &raw.version).map_err(|e| key_error("version", e.to_string()))?;
+        let version = parse_version(&raw.name, &raw.version)
+            .map_err(|e| key_error("version", e.to_string()))?;
         for (dep, req) in &raw.dependencies {
             validate_package_name(dep).map_err(|e| key_error(dep, e.to_string()))?;
             parse_requirement(dep, req).map_err(|e| key_error(dep, e.to_string()))?;
@@ -93,7 +94,12 @@ fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
         .position(|l| {
             let l = l.trim_start().trim_start_matches('"');
-            l.starts_with(key) && l[key.len()..].trim_start().trim_start_matches('"').trim_start().starts_with('=')
+            l.starts_with(key)
+                && l[key.len()..]
+                    .trim_start()
+                    .trim_start_matches('"')
+                    .trim_start()
+                    .starts_with('=')
         })
         .map_or(0, |i| i + 1)
 }

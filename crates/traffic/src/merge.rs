@@ -81,7 +81,10 @@ struct SideHunk {
 /// Group the hunks of base->ours and base->theirs that touch each other;
 /// a group holding both sides whose two results differ is a conflict.
 fn conflict_regions(base: &[u8], ours: &[u8], theirs: &[u8]) -> Vec<ConflictRegion> {
-    let mut input = imara::InternedInput::new(imara::sources::byte_lines(base), imara::sources::byte_lines(ours));
+    let mut input = imara::InternedInput::new(
+        imara::sources::byte_lines(base),
+        imara::sources::byte_lines(ours),
+    );
     let mut hunks = side_hunks(&input, true);
     let ours_tokens = std::mem::take(&mut input.after);
     input.update_after(imara::sources::byte_lines(theirs));
@@ -103,7 +106,8 @@ fn conflict_regions(base: &[u8], ours: &[u8], theirs: &[u8]) -> Vec<ConflictRegi
         let group = &hunks[i..j];
         let (mut grow_ours, mut grow_theirs) = (0i64, 0i64);
         for h in group {
-            let grow = i64::from(h.after.end - h.after.start) - i64::from(h.before.end - h.before.start);
+            let grow =
+                i64::from(h.after.end - h.after.start) - i64::from(h.before.end - h.before.start);
             if h.ours {
                 grow_ours += grow;
             } else {
@@ -159,5 +163,8 @@ fn slice(tokens: &[imara::Token], (start, count): (u32, u32)) -> &[imara::Token]
 }
 
 fn line_range((start, count): (u32, u32)) -> LineRange {
-    LineRange { start: start + 1, count }
+    LineRange {
+        start: start + 1,
+        count,
+    }
 }

@@ -44,7 +44,10 @@ pub struct Plan {
 
 /// `<file>.new` next to `real`.
 pub fn dot_new(real: &Path) -> PathBuf {
-    let mut name = real.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = real
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".new");
     real.with_file_name(name)
 }
@@ -115,7 +118,9 @@ pub fn plan_install(
         }
     }
     for name in to_plan {
-        let Some(manifest) = targets.get(name) else { continue };
+        let Some(manifest) = targets.get(name) else {
+            continue;
+        };
         let source = ctx.registry.load(name, &manifest.version)?;
         let previous = old.packages.get(name);
         let mut entry = LockedPackage {
@@ -137,14 +142,19 @@ pub fn plan_install(
             let mut base = None;
             if let Some((owner, Some(hash))) = old.owner_of(&file.path)
                 && let Some(owner_version) = old.packages.get(owner).map(|p| p.version.clone())
-                && let Some((data, from_registry)) = finder.find(hash, owner, &owner_version, &file.path)?
+                && let Some((data, from_registry)) =
+                    finder.find(hash, owner, &owner_version, &file.path)?
             {
                 if from_registry {
                     plan.new_bases.insert(hash.to_string(), data.clone());
                 }
                 base = Some((hash.to_string(), data));
             }
-            let verdict = classify(current.as_deref(), base.as_ref().map(|(_, d)| d.as_slice()), &file.content);
+            let verdict = classify(
+                current.as_deref(),
+                base.as_ref().map(|(_, d)| d.as_slice()),
+                &file.content,
+            );
             match verdict.action {
                 FileAction::Create | FileAction::Write => {
                     if let Some(content) = verdict.content {
@@ -161,7 +171,9 @@ pub fn plan_install(
                 entry.unresolved.push(file.path.clone());
             } else {
                 let hash = hash_hex(&file.content);
-                plan.new_bases.entry(hash.clone()).or_insert_with(|| file.content.clone());
+                plan.new_bases
+                    .entry(hash.clone())
+                    .or_insert_with(|| file.content.clone());
                 entry.files.insert(file.path.clone(), hash);
             }
             plan.files.push(FileReport {
@@ -225,7 +237,11 @@ pub fn drop_verdict(
         None => (TrafficLight::Green, FileAction::None, "already gone"),
         Some(data) if hash_hex(&data) == hash => {
             deletions.push((real, hash.to_string()));
-            (TrafficLight::Green, FileAction::Delete, "unmodified since install; deleted")
+            (
+                TrafficLight::Green,
+                FileAction::Delete,
+                "unmodified since install; deleted",
+            )
         }
         Some(_) => (
             TrafficLight::Yellow,

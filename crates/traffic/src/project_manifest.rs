@@ -14,7 +14,13 @@ fn parse(path: &Path, text: &str) -> Result<toml_edit::DocumentMut> {
     text.parse::<toml_edit::DocumentMut>().map_err(|e| {
         let line = e
             .span()
-            .map(|s| text[..s.start.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1)
+            .map(|s| {
+                text[..s.start.min(text.len())]
+                    .bytes()
+                    .filter(|b| *b == b'\n')
+                    .count()
+                    + 1
+            })
             .unwrap_or(0);
         TrafficError::Manifest {
             file: path.to_path_buf(),
@@ -25,7 +31,10 @@ fn parse(path: &Path, text: &str) -> Result<toml_edit::DocumentMut> {
     })
 }
 
-fn deps_table<'a>(path: &Path, doc: &'a mut toml_edit::DocumentMut) -> Result<&'a mut toml_edit::Table> {
+fn deps_table<'a>(
+    path: &Path,
+    doc: &'a mut toml_edit::DocumentMut,
+) -> Result<&'a mut toml_edit::Table> {
     let item = doc
         .entry("dependencies")
         .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
@@ -39,7 +48,13 @@ fn deps_table<'a>(path: &Path, doc: &'a mut toml_edit::DocumentMut) -> Result<&'
 
 /// New text of `dxforge.toml` with `name = req` recorded, or `None` when unchanged.
 /// `explicit` says whether the user gave the requirement.
-pub fn with_dependency(path: &Path, text: &str, name: &str, req: &str, explicit: bool) -> Result<Option<String>> {
+pub fn with_dependency(
+    path: &Path,
+    text: &str,
+    name: &str,
+    req: &str,
+    explicit: bool,
+) -> Result<Option<String>> {
     let mut doc = parse(path, text)?;
     let deps = deps_table(path, &mut doc)?;
     match deps.get(name).and_then(|i| i.as_str()) {

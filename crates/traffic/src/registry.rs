@@ -145,10 +145,11 @@ impl Registry {
         }
         let dir = self.registry_version_dir(name, version)?;
         let source = load_dir(&dir, name, version)?;
-        let manifest_text =
-            std::fs::read(dir.join("dxpkg.toml")).map_err(|e| TrafficError::io("read", dir.join("dxpkg.toml"), e))?;
+        let manifest_text = std::fs::read(dir.join("dxpkg.toml"))
+            .map_err(|e| TrafficError::io("read", dir.join("dxpkg.toml"), e))?;
         let parent = self.cache.join(name);
-        std::fs::create_dir_all(&parent).map_err(|e| TrafficError::io("create directory", &parent, e))?;
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| TrafficError::io("create directory", &parent, e))?;
         let staging = parent.join(format!(".{}.tmp-{}", version, std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         let mut hashes = CacheHashes {
@@ -175,18 +176,27 @@ impl Registry {
 
 fn staging_mkdir(file: &Path) -> Result<PathBuf> {
     if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| TrafficError::io("create directory", parent, e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| TrafficError::io("create directory", parent, e))?;
     }
     Ok(file.to_path_buf())
 }
 
-fn check_identity(file: &Path, m: &PackageManifest, name: &str, version: &semver::Version) -> Result<()> {
+fn check_identity(
+    file: &Path,
+    m: &PackageManifest,
+    name: &str,
+    version: &semver::Version,
+) -> Result<()> {
     if m.name != name || &m.version != version {
         return Err(TrafficError::Manifest {
             file: file.to_path_buf(),
             line: 0,
             key: if m.name != name { "name" } else { "version" }.to_string(),
-            message: format!("declares {}@{} but lives in the directory of {name}@{version}", m.name, m.version),
+            message: format!(
+                "declares {}@{} but lives in the directory of {name}@{version}",
+                m.name, m.version
+            ),
         });
     }
     Ok(())
@@ -215,7 +225,8 @@ fn load_cached(dir: &Path, name: &str, version: &semver::Version) -> Result<Pack
         message: e.to_string(),
     })?;
     let manifest_path = dir.join("dxpkg.toml");
-    let manifest_text = std::fs::read(&manifest_path).map_err(|e| TrafficError::io("read", &manifest_path, e))?;
+    let manifest_text =
+        std::fs::read(&manifest_path).map_err(|e| TrafficError::io("read", &manifest_path, e))?;
     verify(&manifest_path, &hashes.manifest, &manifest_text)?;
     let source = load_dir(dir, name, version)?;
     let found: BTreeSet<&String> = source.files.iter().map(|f| &f.path).collect();
@@ -258,8 +269,14 @@ fn walk_files(dir: &Path, prefix: &str, package: &str, out: &mut Vec<PackageFile
                 reason: "file name is not UTF-8".to_string(),
             });
         };
-        let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-        let ft = entry.file_type().map_err(|e| TrafficError::io("inspect", &path, e))?;
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let ft = entry
+            .file_type()
+            .map_err(|e| TrafficError::io("inspect", &path, e))?;
         if ft.is_symlink() {
             return Err(TrafficError::UnsafePath {
                 package: package.to_string(),

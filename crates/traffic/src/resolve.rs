@@ -54,7 +54,10 @@ pub fn resolve(
         while let Some((name, req_text, by)) = queue.pop_front() {
             validate_package_name(&name)?;
             let req = parse_requirement(&name, &req_text)?;
-            constraints.entry(name.clone()).or_default().push((req.clone(), by.clone()));
+            constraints
+                .entry(name.clone())
+                .or_default()
+                .push((req.clone(), by.clone()));
             if let Some(m) = chosen.get(&name) {
                 if req.matches(&m.version) {
                     continue;
@@ -69,7 +72,13 @@ pub fn resolve(
                 versions_cache.insert(name.clone(), registry.versions(&name)?);
             }
             let available = versions_cache.get(&name).map(Vec::as_slice).unwrap_or(&[]);
-            let version = pick(&name, available, &all, locked.get(&name), upgrade.allows(&name))?;
+            let version = pick(
+                &name,
+                available,
+                &all,
+                locked.get(&name),
+                upgrade.allows(&name),
+            )?;
             let manifest = registry.manifest(&name, &version)?;
             for (dep, dep_req) in &manifest.dependencies {
                 queue.push_back((dep.clone(), dep_req.clone(), format!("{name}@{version}")));
@@ -103,11 +112,24 @@ fn pick(
     {
         return Ok(l.clone());
     }
-    available.iter().rev().find(|v| ok(v)).cloned().ok_or_else(|| TrafficError::NoMatchingVersion {
-        name: name.to_string(),
-        requirement: reqs.iter().map(|(r, by)| format!("{r} (from {by})")).collect::<Vec<_>>().join(", "),
-        available: available.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-    })
+    available
+        .iter()
+        .rev()
+        .find(|v| ok(v))
+        .cloned()
+        .ok_or_else(|| TrafficError::NoMatchingVersion {
+            name: name.to_string(),
+            requirement: reqs
+                .iter()
+                .map(|(r, by)| format!("{r} (from {by})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            available: available
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 fn check_cycles(chosen: &BTreeMap<String, PackageManifest>) -> Result<()> {
@@ -128,7 +150,9 @@ fn check_cycles(chosen: &BTreeMap<String, PackageManifest>) -> Result<()> {
                 let start = stack.iter().position(|n| n == name).unwrap_or(0);
                 let mut cycle: Vec<String> = stack[start..].to_vec();
                 cycle.push(name.to_string());
-                return Err(TrafficError::DependencyCycle { cycle: cycle.join(" -> ") });
+                return Err(TrafficError::DependencyCycle {
+                    cycle: cycle.join(" -> "),
+                });
             }
             None => {}
         }

@@ -21,7 +21,9 @@ pub fn validate_package_name(name: &str) -> Result<()> {
     if first_ok && rest_ok && name.len() <= MAX_NAME_LEN {
         Ok(())
     } else {
-        Err(TrafficError::InvalidName { name: name.to_string() })
+        Err(TrafficError::InvalidName {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -115,7 +117,12 @@ pub fn resolve_target(root: &Path, package: &str, rel: &str) -> Result<PathBuf> 
                 let target = match std::fs::canonicalize(&next) {
                     Ok(t) => t,
                     // A dangling link: we cannot know where a write would land.
-                    Err(_) => return Err(refuse(format!("{} is a dangling symlink", display_rel(&parts[..=i])))),
+                    Err(_) => {
+                        return Err(refuse(format!(
+                            "{} is a dangling symlink",
+                            display_rel(&parts[..=i])
+                        )));
+                    }
                 };
                 if !target.starts_with(root) {
                     return Err(refuse(format!(
@@ -125,13 +132,19 @@ pub fn resolve_target(root: &Path, package: &str, rel: &str) -> Result<PathBuf> 
                     )));
                 }
                 if !is_last && !target.is_dir() {
-                    return Err(refuse(format!("{} is not a directory", display_rel(&parts[..=i]))));
+                    return Err(refuse(format!(
+                        "{} is not a directory",
+                        display_rel(&parts[..=i])
+                    )));
                 }
                 real = target;
             }
             Ok(meta) => {
                 if !is_last && !meta.is_dir() {
-                    return Err(refuse(format!("{} is not a directory", display_rel(&parts[..=i]))));
+                    return Err(refuse(format!(
+                        "{} is not a directory",
+                        display_rel(&parts[..=i])
+                    )));
                 }
                 if is_last && meta.is_dir() {
                     return Err(refuse("target is a directory".to_string()));
@@ -159,7 +172,11 @@ pub fn project_relative(root: &Path, path: &Path) -> Result<String> {
         let parent = path.parent().ok_or_else(outside)?;
         let file = path.file_name().ok_or_else(outside)?;
         let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
-        parent.join(file).strip_prefix(root).map_err(|_| outside())?.to_path_buf()
+        parent
+            .join(file)
+            .strip_prefix(root)
+            .map_err(|_| outside())?
+            .to_path_buf()
     } else {
         path.to_path_buf()
     };

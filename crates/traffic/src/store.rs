@@ -15,7 +15,10 @@ pub fn hash_hex(data: &[u8]) -> String {
 
 /// Whether `hex` looks like a BLAKE3 hex digest (and so is safe as a file name).
 pub fn is_hash(hex: &str) -> bool {
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Git's rule: a NUL byte in the first 8 KiB makes a file binary.
@@ -34,7 +37,10 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 
 /// Name of a staging temp file next to `target`: `.<name>.dxforge-<tag>.tmp`.
 pub fn temp_path_for(target: &Path, tag: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     target.with_file_name(format!(".{name}.dxforge-{tag}.tmp"))
 }
 
@@ -46,8 +52,10 @@ pub fn is_temp_name(name: &str) -> bool {
 /// Write `data` to `path` durably without renaming (used for staging).
 pub fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(|e| TrafficError::io("create", path, e))?;
-    f.write_all(data).map_err(|e| TrafficError::io("write", path, e))?;
-    f.sync_all().map_err(|e| TrafficError::io("fsync", path, e))?;
+    f.write_all(data)
+        .map_err(|e| TrafficError::io("write", path, e))?;
+    f.sync_all()
+        .map_err(|e| TrafficError::io("fsync", path, e))?;
     Ok(())
 }
 
@@ -108,7 +116,8 @@ impl BaseStore {
             return Ok(hash);
         }
         let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent).map_err(|e| TrafficError::io("create directory", parent, e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| TrafficError::io("create directory", parent, e))?;
         write_atomic(&path, data)?;
         Ok(hash)
     }
@@ -124,7 +133,8 @@ impl BaseStore {
             return Ok(hash);
         }
         let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent).map_err(|e| TrafficError::io("create directory", parent, e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| TrafficError::io("create directory", parent, e))?;
         let tmp = temp_path_for(&path, &format!("b{}", std::process::id()));
         std::fs::write(&tmp, data).map_err(|e| TrafficError::io("write", &tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| TrafficError::io("rename", &path, e))?;

@@ -36,7 +36,8 @@ pub struct ProjectLock {
 
 /// Take the project lock without waiting.
 pub fn lock_project(state_dir: &Path) -> Result<ProjectLock> {
-    std::fs::create_dir_all(state_dir).map_err(|e| TrafficError::io("create directory", state_dir, e))?;
+    std::fs::create_dir_all(state_dir)
+        .map_err(|e| TrafficError::io("create directory", state_dir, e))?;
     let path = state_dir.join("install.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -118,7 +119,11 @@ fn sync_fs(path: &Path) -> Result<()> {
     let f = std::fs::File::open(path).map_err(|e| TrafficError::io("open", path, e))?;
     // SAFETY: syncfs on a valid open descriptor owned by `f`.
     if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(TrafficError::io("syncfs", path, std::io::Error::last_os_error()));
+        return Err(TrafficError::io(
+            "syncfs",
+            path,
+            std::io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -187,9 +192,19 @@ fn stage(journal: &Journal, changes: &Changes) -> Result<()> {
     for d in &journal.created_dirs {
         std::fs::create_dir(d).map_err(|e| TrafficError::io("create directory", d, e))?;
     }
-    let contents = changes.writes.iter().chain(changes.lock.iter()).map(|(_, c)| c);
-    for (rename, content) in journal.renames.iter().chain(journal.lock.iter()).zip(contents) {
-        std::fs::write(&rename.temp, content).map_err(|e| TrafficError::io("write", &rename.temp, e))?;
+    let contents = changes
+        .writes
+        .iter()
+        .chain(changes.lock.iter())
+        .map(|(_, c)| c);
+    for (rename, content) in journal
+        .renames
+        .iter()
+        .chain(journal.lock.iter())
+        .zip(contents)
+    {
+        std::fs::write(&rename.temp, content)
+            .map_err(|e| TrafficError::io("write", &rename.temp, e))?;
         crash::point("staged file");
     }
     sync_fs(&journal.root)
@@ -228,7 +243,8 @@ fn roll_forward(journal: &Journal) -> Result<()> {
 
 fn rename_if_staged(r: &Rename) -> Result<()> {
     if r.temp.exists() {
-        std::fs::rename(&r.temp, &r.target).map_err(|e| TrafficError::io("rename", &r.target, e))?;
+        std::fs::rename(&r.temp, &r.target)
+            .map_err(|e| TrafficError::io("rename", &r.target, e))?;
         sync_parent(&r.target);
     }
     Ok(())

@@ -22,17 +22,24 @@ fn crash_child() {
     let root = std::env::var("DXFORGE_CRASH_ROOT").unwrap();
     let registry = std::env::var("DXFORGE_CRASH_REGISTRY").unwrap();
     let m = TrafficManager::new(root.into(), Some(registry.into()));
-    m.install_package("widget", "^2", &InstallOptions::default()).unwrap();
+    m.install_package("widget", "^2", &InstallOptions::default())
+        .unwrap();
 }
 
 fn run_child(root: &Path, registry: &Path, crash_at: Option<usize>) -> std::process::ExitStatus {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", "crash_child", "--test-threads=1", "--quiet"])
-        .env("DXFORGE_CRASH_ROOT", root)
-        .env("DXFORGE_CRASH_REGISTRY", registry)
-        .env_remove("DXFORGE_TEST_CRASH_AT")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "crash_child",
+        "--test-threads=1",
+        "--quiet",
+    ])
+    .env("DXFORGE_CRASH_ROOT", root)
+    .env("DXFORGE_CRASH_REGISTRY", registry)
+    .env_remove("DXFORGE_TEST_CRASH_AT")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
     if let Some(n) = crash_at {
         cmd.env("DXFORGE_TEST_CRASH_AT", n.to_string());
     }
@@ -40,30 +47,47 @@ fn run_child(root: &Path, registry: &Path, crash_at: Option<usize>) -> std::proc
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 fn is_temp(rel: &str) -> bool {
-    rel.rsplit('/').next().is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp") && n.contains(".dxforge-"))
+    rel.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp") && n.contains(".dxforge-"))
 }
 
 #[test]
 fn crash_at_every_point_leaves_old_or_new_state() {
     let r = TestRegistry::new();
-    r.add("widget", "1.0.0", &[], &[
-        ("src/a.ts", b"a1\nshared\nx\ny\nz\n"),
-        ("src/conflict.ts", b"c1\n"),
-        ("src/gone.ts", b"gone\n"),
-        ("keep.txt", b"same\n"),
-    ]);
-    r.add("widget", "2.0.0", &[], &[
-        ("src/a.ts", b"a1\nshared\nx\ny\nz upstream\n"),
-        ("src/conflict.ts", b"c2 upstream\n"),
-        ("src/deep/new/file.ts", b"brand new\n"),
-        ("keep.txt", b"same\n"),
-        ("zz-second.ts", b"second new\n"),
-    ]);
+    r.add(
+        "widget",
+        "1.0.0",
+        &[],
+        &[
+            ("src/a.ts", b"a1\nshared\nx\ny\nz\n"),
+            ("src/conflict.ts", b"c1\n"),
+            ("src/gone.ts", b"gone\n"),
+            ("keep.txt", b"same\n"),
+        ],
+    );
+    r.add(
+        "widget",
+        "2.0.0",
+        &[],
+        &[
+            ("src/a.ts", b"a1\nshared\nx\ny\nz upstream\n"),
+            ("src/conflict.ts", b"c2 upstream\n"),
+            ("src/deep/new/file.ts", b"brand new\n"),
+            ("keep.txt", b"same\n"),
+            ("zz-second.ts", b"second new\n"),
+        ],
+    );
     let template = TestProject::new(r.path());
     template.install("widget", "=1.0.0");
     template.write("src/a.ts", b"a1 mine\nshared\nx\ny\nz\n");
@@ -76,7 +100,10 @@ fn crash_at_every_point_leaves_old_or_new_state() {
     assert!(run_child(full.path(), &r.path(), None).success());
     let new: Tree = snapshot(full.path());
     assert_ne!(old, new);
-    assert_eq!(new["src/a.ts"], Some(b"a1 mine\nshared\nx\ny\nz upstream\n".to_vec()));
+    assert_eq!(
+        new["src/a.ts"],
+        Some(b"a1 mine\nshared\nx\ny\nz upstream\n".to_vec())
+    );
     assert_eq!(new["src/conflict.ts.new"], Some(b"c2 upstream\n".to_vec()));
     assert!(!new.contains_key("src/gone.ts"));
 
@@ -92,13 +119,20 @@ fn crash_at_every_point_leaves_old_or_new_state() {
             assert_eq!(snapshot(dir.path()), new);
             break;
         }
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "child at point {n} failed otherwise: {status:?}");
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "child at point {n} failed otherwise: {status:?}"
+        );
         crashed += 1;
 
         // Right after the crash: lock exactly old or new, no torn file.
         let after = snapshot(dir.path());
         let lock = &after["dxforge.lock"];
-        assert!(lock == &old["dxforge.lock"] || lock == &new["dxforge.lock"], "torn lock at point {n}");
+        assert!(
+            lock == &old["dxforge.lock"] || lock == &new["dxforge.lock"],
+            "torn lock at point {n}"
+        );
         for (path, content) in after.iter().filter(|(p, c)| c.is_some() && !is_temp(p)) {
             assert!(
                 old.get(path) == Some(content) || new.get(path) == Some(content),
@@ -107,8 +141,14 @@ fn crash_at_every_point_leaves_old_or_new_state() {
         }
 
         // The next open recovers to exactly one of the two states.
-        let outcome = TrafficManager::new(dir.path().to_path_buf(), Some(r.path())).recover().unwrap();
-        assert_ne!(outcome, Recovery::Clean, "a journal must be left at point {n}");
+        let outcome = TrafficManager::new(dir.path().to_path_buf(), Some(r.path()))
+            .recover()
+            .unwrap();
+        assert_ne!(
+            outcome,
+            Recovery::Clean,
+            "a journal must be left at point {n}"
+        );
         let recovered = snapshot(dir.path());
         match outcome {
             Recovery::RolledBack => {
@@ -124,8 +164,13 @@ fn crash_at_every_point_leaves_old_or_new_state() {
         assert!(!dir.path().join(".dxforge/txn/journal.json").exists());
         // And the project is usable: the install completes to the new state.
         let m = TrafficManager::new(dir.path().to_path_buf(), Some(r.path()));
-        m.install_package("widget", "^2", &InstallOptions::default()).unwrap();
-        assert_eq!(snapshot(dir.path()), new, "install after recovery from point {n}");
+        m.install_package("widget", "^2", &InstallOptions::default())
+            .unwrap();
+        assert_eq!(
+            snapshot(dir.path()),
+            new,
+            "install after recovery from point {n}"
+        );
     }
     assert!(crashed >= 8, "expected many crash points, got {crashed}");
     assert!(saw_old && saw_new, "both recovery directions exercised");

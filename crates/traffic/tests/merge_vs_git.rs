@@ -8,25 +8,46 @@ use proptest::prelude::*;
 
 fn git_merge_file(base: &[u8], ours: &[u8], theirs: &[u8]) -> (bool, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
-    let (o, b, t) = (dir.path().join("ours"), dir.path().join("base"), dir.path().join("theirs"));
+    let (o, b, t) = (
+        dir.path().join("ours"),
+        dir.path().join("base"),
+        dir.path().join("theirs"),
+    );
     std::fs::write(&o, ours).unwrap();
     std::fs::write(&b, base).unwrap();
     std::fs::write(&t, theirs).unwrap();
     let out = Command::new("git")
-        .args(["merge-file", "-p", "--diff-algorithm=histogram", "-L", "yours", "-L", "base", "-L", "upstream"])
+        .args([
+            "merge-file",
+            "-p",
+            "--diff-algorithm=histogram",
+            "-L",
+            "yours",
+            "-L",
+            "base",
+            "-L",
+            "upstream",
+        ])
         .arg(&o)
         .arg(&b)
         .arg(&t)
         .output()
         .expect("git must be installed for this test");
     let code = out.status.code().expect("git exited by signal");
-    assert!(code >= 0, "git merge-file failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        code >= 0,
+        "git merge-file failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (code == 0, out.stdout)
 }
 
 /// Lines from a small alphabet so that diffs have to choose between many matches.
 fn base_lines() -> impl Strategy<Value = Vec<String>> {
-    proptest::collection::vec(prop_oneof!["[a-e]", "line [0-9]{1,2}", Just("}".to_string())], 0..40)
+    proptest::collection::vec(
+        prop_oneof!["[a-e]", "line [0-9]{1,2}", Just("}".to_string())],
+        0..40,
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -115,8 +136,17 @@ fn conflict_markers_look_like_gits() {
     assert!(m.conflicted);
     let (clean, git) = git_merge_file(base, ours, theirs);
     assert!(!clean);
-    assert_eq!(String::from_utf8_lossy(&m.merged), String::from_utf8_lossy(&git));
+    assert_eq!(
+        String::from_utf8_lossy(&m.merged),
+        String::from_utf8_lossy(&git)
+    );
     assert_eq!(m.conflicts.len(), 1);
-    assert_eq!((m.conflicts[0].ours.start, m.conflicts[0].ours.count), (2, 1));
-    assert_eq!((m.conflicts[0].base.start, m.conflicts[0].base.count), (2, 1));
+    assert_eq!(
+        (m.conflicts[0].ours.start, m.conflicts[0].ours.count),
+        (2, 1)
+    );
+    assert_eq!(
+        (m.conflicts[0].base.start, m.conflicts[0].base.count),
+        (2, 1)
+    );
 }

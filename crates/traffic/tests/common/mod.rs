@@ -23,7 +23,13 @@ impl TestRegistry {
     }
 
     /// Add `name@version` with `deps` and `files` (relative path, content).
-    pub fn add(&self, name: &str, version: &str, deps: &[(&str, &str)], files: &[(&str, &[u8])]) -> &Self {
+    pub fn add(
+        &self,
+        name: &str,
+        version: &str,
+        deps: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> &Self {
         let dir = self.dir.path().join(name).join(version);
         std::fs::create_dir_all(dir.join("files")).unwrap();
         let mut toml = format!("name = \"{name}\"\nversion = \"{version}\"\n\n[dependencies]\n");
@@ -98,7 +104,16 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
                 out.insert(format!("{rel}/"), None);
                 walk(root, &p, out);
             } else if ft.is_symlink() {
-                out.insert(rel, Some(std::fs::read_link(&p).unwrap().to_string_lossy().into_owned().into_bytes()));
+                out.insert(
+                    rel,
+                    Some(
+                        std::fs::read_link(&p)
+                            .unwrap()
+                            .to_string_lossy()
+                            .into_owned()
+                            .into_bytes(),
+                    ),
+                );
             } else {
                 out.insert(rel, Some(std::fs::read(&p).unwrap()));
             }
@@ -111,11 +126,17 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 
 /// The example registry shipped in the repository.
 pub fn example_registry() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/registry")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Light + action of the report entry for `path`.
-pub fn entry<'a>(report: &'a [dxforge_traffic::FileReport], path: &str) -> &'a dxforge_traffic::FileReport {
+pub fn entry<'a>(
+    report: &'a [dxforge_traffic::FileReport],
+    path: &str,
+) -> &'a dxforge_traffic::FileReport {
     report
         .iter()
         .find(|f| f.path == path)
