@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use dxforge_orchestrator::OrchestratorError;
+use dxforge_worker::WorkerError;
 
 use crate::config::ConfigError;
 
@@ -20,6 +21,9 @@ pub enum Error {
     /// Sovereign Orchestrator error.
     #[error(transparent)]
     Orchestrator(#[from] OrchestratorError),
+    /// Shadow Worker error.
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
     /// A pipeline command string could not be parsed.
     #[error("{message}")]
     Usage {
@@ -195,6 +199,7 @@ impl Error {
         match self {
             Error::Config(_) => ErrorKind::Config,
             Error::Orchestrator(e) => orchestrator_kind(e),
+            Error::Worker(e) => worker_kind(e),
             Error::Usage { .. } => ErrorKind::Usage,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::Io { .. } => ErrorKind::Io,
@@ -221,6 +226,7 @@ impl Error {
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Orchestrator(OrchestratorError::Io { source, .. }) => source.raw_os_error(),
             Error::Orchestrator(OrchestratorError::SpawnFailed { source, .. }) => source.raw_os_error(),
+            Error::Worker(WorkerError::Io { source, .. }) => source.raw_os_error(),
             _ => None,
         }
     }
@@ -244,6 +250,33 @@ fn orchestrator_kind(e: &OrchestratorError) -> ErrorKind {
         | OrchestratorError::DependencyFailed { .. } => ErrorKind::ToolFailed,
         OrchestratorError::Io { .. } => ErrorKind::Io,
         OrchestratorError::ShutDown => ErrorKind::Closed,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn worker_kind(e: &WorkerError) -> ErrorKind {
+    match e {
+        WorkerError::Timeout { .. } => ErrorKind::Timeout,
+        WorkerError::UnknownTask { .. }
+        | WorkerError::SnapshotNotFound { .. }
+        | WorkerError::RemoteSnapshotNotFound { .. }
+        | WorkerError::BucketNotFound { .. } => ErrorKind::NotFound,
+        WorkerError::InvalidSnapshotId { .. } => ErrorKind::InvalidArgument,
+        WorkerError::InvalidManifest { .. }
+        | WorkerError::CorruptObject { .. }
+        | WorkerError::MissingObject { .. }
+        | WorkerError::RemoteObjectCorrupt { .. } => ErrorKind::Integrity,
+        WorkerError::RemoteNotConfigured
+        | WorkerError::InvalidRemoteConfig { .. }
+        | WorkerError::CredentialsMissing { .. }
+        | WorkerError::RegistryUnavailable { .. } => ErrorKind::Config,
+        WorkerError::RemoteAuth { .. } | WorkerError::RemoteUnreachable { .. } | WorkerError::Remote { .. } => {
+            ErrorKind::Remote
+        }
+        WorkerError::Io { .. } | WorkerError::RestoreConflict { .. } => ErrorKind::Io,
+        WorkerError::NotBuiltYet { .. } => ErrorKind::NotImplemented,
+        WorkerError::ShutDown => ErrorKind::Closed,
+        WorkerError::Panicked { .. } => ErrorKind::Internal,
         _ => ErrorKind::Other,
     }
 }

@@ -1,28 +1,143 @@
 //! `DxForge` methods of the Shadow Worker: thin delegation to `dxforge_worker`.
 //!
-//! OWNER: the Shadow Worker engineer. How to wire it:
-//! - `WorkerPart` is built once in `DxForge::open` by `WorkerPart::new(root, config, runtime)`;
-//!   build the `BackgroundWorker` lazily inside it (e.g. `OnceLock`) so that opening a
-//!   project costs nothing until the first task (`config.worker`, `config.remote`).
-//! - `WorkerPart::shutdown` is called when the handle closes: give every task a final state.
-//! - Methods reach it through `self.live()?.worker`.
-//! - Add `Worker(#[from] dxforge_worker::WorkerError)` to `crate::Error`
-//!   (core/src/error.rs) and map it in `Error::kind`.
-//! - Until it is wired, every method returns `Error::NotImplemented`.
+//! The `BackgroundWorker` is built on first use, so opening a project costs nothing until
+//! the first task or snapshot. Its consumers run on the core's runtime.
+//!
+//! Blocking methods (`snapshot`, `snapshots`, `restore`, `gc`, `analyze`, `prefetch`) do
+//! file-system work on the calling thread: call them from a plain thread (bindings release
+//! the GIL / use a worker thread), not from an async task.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use dxforge_traffic::TrafficManager;
+use dxforge_worker::{
+    AnalysisReport, BackgroundTask, BackgroundWorker, Counters, GcReport, PrefetchReport,
+    ProgressFn, RemoteConfig, RestoreReport, SnapshotSummary, SyncReport, TaskId, TaskState,
+    WorkerConfig,
+};
 use tokio::runtime::Handle;
 
 use crate::config::ProjectConfig;
+use crate::{DxForge, Result};
 
 /// Shadow Worker state held by a `DxForge`.
-pub(crate) struct WorkerPart {}
+pub(crate) struct WorkerPart {
+    config: WorkerConfig,
+    worker: OnceLock<BackgroundWorker>,
+}
 
 impl WorkerPart {
-    pub(crate) fn new(_root: &Path, _config: &ProjectConfig, _runtime: Handle) -> Self {
-        Self {}
+    pub(crate) fn new(root: &Path, config: &ProjectConfig, runtime: Handle) -> Self {
+        let remote = config.remote.as_ref().map(|r| RemoteConfig {
+            endpoint: r.endpoint.clone(),
+            bucket: r.bucket.clone(),
+            prefix: r.prefix.clone(),
+            region: r.region.clone(),
+        });
+        let traffic = TrafficManager::new(root.to_path_buf(), config.registry_dir(root));
+        let mut worker_config = WorkerConfig::new(PathBuf::from(root), runtime);
+        worker_config.capacity = config.worker.queue_capacity;
+        worker_config.concurrency = config.worker.concurrency;
+        worker_config.remote = remote;
+        worker_config.traffic = Some(Arc::new(traffic));
+        Self {
+            config: worker_config,
+            worker: OnceLock::new(),
+        }
     }
 
-    pub(crate) fn shutdown(&self) {}
+    fn get(&self) -> &BackgroundWorker {
+        self.worker
+            .get_or_init(|| BackgroundWorker::new(self.config.clone()))
+    }
+
+    /// Every queued task gets its final state (`Dropped`); running ones finish.
+    pub(crate) fn shutdown(&self) {
+        if let Some(worker) = self.worker.get() {
+            worker.shutdown();
+        }
+    }
+}
+
+impl DxForge {
+    fn worker(&self) -> Result<&BackgroundWorker> {
+        Ok(self.live()?.worker.get())
+    }
+
+    /// Queues a background task and returns its id at once (never blocks). When the queue
+    /// is full the oldest queued task is dropped.
+    pub fn enqueue(&self, task: BackgroundTask) -> Result<TaskId> {
+        Ok(self.worker()?.enqueue(task))
+    }
+
+    /// A task's state; `None` for an id never issued (or long forgotten).
+    pub fn task(&self, id: TaskId) -> Result<Option<TaskState>> {
+        Ok(self.worker()?.task(id))
+    }
+
+    /// Waits for a task's final state, at most `timeout`.
+    pub async fn wait(&self, id: TaskId, timeout: Duration) -> Result<TaskState> {
+        Ok(self.worker()?.wait(id, timeout).await?)
+    }
+
+    /// Queue counters (queued, running, succeeded, failed, dropped).
+    pub fn counters(&self) -> Result<Counters> {
+        Ok(self.worker()?.counters())
+    }
+
+    /// Takes a snapshot of the project tree now (blocking).
+    pub fn snapshot(&self) -> Result<SnapshotSummary> {
+        Ok(self.worker()?.snapshot()?)
+    }
+
+    /// Local snapshots, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotSummary>> {
+        Ok(self.worker()?.snapshots()?)
+    }
+
+    /// Rolls the tree back to a snapshot; a safety snapshot is taken first (blocking).
+    pub fn restore(&self, id: &str) -> Result<RestoreReport> {
+        Ok(self.worker()?.restore(id)?)
+    }
+
+    /// Deletes snapshot objects no snapshot refers to (blocking).
+    pub fn gc_snapshots(&self) -> Result<GcReport> {
+        Ok(self.worker()?.gc()?)
+    }
+
+    /// Uploads snapshots to `[remote]` (only missing objects).
+    pub async fn push(&self) -> Result<SyncReport> {
+        self.push_with_progress(None).await
+    }
+
+    /// [`push`](Self::push) with a progress callback.
+    pub async fn push_with_progress(&self, progress: Option<ProgressFn>) -> Result<SyncReport> {
+        Ok(self.worker()?.push_with_progress(progress).await?)
+    }
+
+    /// Fetches snapshot `id` from `[remote]` (hashes verified) and restores it.
+    pub async fn pull(&self, id: &str) -> Result<SyncReport> {
+        self.pull_with_progress(id, None).await
+    }
+
+    /// [`pull`](Self::pull) with a progress callback.
+    pub async fn pull_with_progress(
+        &self,
+        id: &str,
+        progress: Option<ProgressFn>,
+    ) -> Result<SyncReport> {
+        Ok(self.worker()?.pull_with_progress(id, progress).await?)
+    }
+
+    /// Analyses the codebase; writes `.dxforge/analysis.json` (blocking).
+    pub fn analyze(&self) -> Result<AnalysisReport> {
+        Ok(self.worker()?.analyze()?)
+    }
+
+    /// Caches a package (`name@req`) from the registry, hashes verified (blocking).
+    pub fn prefetch(&self, spec: &str) -> Result<PrefetchReport> {
+        Ok(self.worker()?.prefetch(spec)?)
+    }
 }

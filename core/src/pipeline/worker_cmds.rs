@@ -1,10 +1,220 @@
 //! `snapshot`, `snapshots`, `restore`, `sync push|pull`, `analyze`.
 //!
-//! OWNER: the Shadow Worker engineer.
+//! Blocking work runs on the runtime's blocking pool. `sync` draws a one-line progress
+//! indicator on stderr when stderr is a terminal (never in `--json` documents).
 
-use super::{Command, PipelineOutcome};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use dxforge_worker::{AnalysisReport, ProgressFn, SnapshotSummary, SyncProgress, SyncReport};
+use serde_json::json;
+
+use super::{Command, PipelineOutcome, SyncAction};
 use crate::{DxForge, Error, Result};
 
-pub(super) async fn run(_forge: &DxForge, _command: &Command) -> Result<PipelineOutcome> {
-    Err(Error::NotImplemented { feature: "Shadow Worker commands (snapshot, snapshots, restore, sync, analyze)".into() })
+pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
+    match command {
+        Command::Snapshot => {
+            let f = forge.clone();
+            let s = blocking(move || f.snapshot()).await?;
+            let text = format!(
+                "snapshot {}: {} files, {} ({} hashed, {} unchanged, {} new objects){}",
+                s.id,
+                s.files,
+                human_bytes(s.bytes),
+                s.hashed,
+                s.reused,
+                s.new_objects,
+                skipped_note(&s),
+            );
+            Ok(PipelineOutcome::new(text, to_json(&s)?))
+        }
+        Command::Snapshots => {
+            let f = forge.clone();
+            let list = blocking(move || f.snapshots()).await?;
+            let text = if list.is_empty() {
+                "no snapshots (take one with `dxforge snapshot`)".to_owned()
+            } else {
+                list.iter()
+                    .map(|s| {
+                        format!(
+                            "{}  {}  {:>6} files  {:>9}  {}",
+                            s.id,
+                            s.created,
+                            s.files,
+                            human_bytes(s.bytes),
+                            s.reason
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(PipelineOutcome::new(
+                text,
+                json!({ "snapshots": to_json(&list)? }),
+            ))
+        }
+        Command::Restore { id } => {
+            let (f, id) = (forge.clone(), id.clone());
+            let r = blocking(move || f.restore(&id)).await?;
+            let text = format!(
+                "restored {}: {} written, {} deleted, {} mode changes, {} unchanged\n\
+                 undo with: dxforge restore {}",
+                r.restored, r.written, r.deleted, r.mode_changed, r.unchanged, r.safety_snapshot
+            );
+            Ok(PipelineOutcome::new(text, to_json(&r)?))
+        }
+        Command::Sync { action } => {
+            let progress = terminal_progress();
+            let (report, verb) = match action {
+                SyncAction::Push => (forge.push_with_progress(progress.clone()).await, "pushed"),
+                SyncAction::Pull { id } => (
+                    forge.pull_with_progress(id, progress.clone()).await,
+                    "pulled",
+                ),
+            };
+            if progress.is_some() {
+                eprint!("\r\x1b[2K");
+            }
+            let report = report?;
+            Ok(PipelineOutcome::new(
+                sync_text(verb, &report),
+                to_json(&report)?,
+            ))
+        }
+        Command::Analyze => {
+            let f = forge.clone();
+            let report = blocking(move || f.analyze()).await?;
+            Ok(PipelineOutcome::new(
+                analysis_text(&report),
+                to_json(&report)?,
+            ))
+        }
+        _ => Err(Error::Internal {
+            message: format!("not a worker command: {command:?}"),
+        }),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("worker command panicked: {e}"),
+        })?
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal {
+        message: format!("cannot serialize report: {e}"),
+    })
+}
+
+fn skipped_note(s: &SnapshotSummary) -> String {
+    if s.skipped.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nskipped {} paths whose names are not UTF-8",
+            s.skipped.len()
+        )
+    }
+}
+
+fn sync_text(verb: &str, r: &SyncReport) -> String {
+    let mut text = format!(
+        "{verb} {} objects ({}), {} already there; {} manifests sent, {} already there",
+        r.objects_sent,
+        human_bytes(r.bytes_sent),
+        r.objects_skipped,
+        r.manifests_sent,
+        r.manifests_skipped
+    );
+    if let Some(restore) = &r.restore {
+        text.push_str(&format!(
+            "\nrestored {}: {} written, {} deleted; undo with: dxforge restore {}",
+            restore.restored, restore.written, restore.deleted, restore.safety_snapshot
+        ));
+    }
+    text
+}
+
+fn analysis_text(r: &AnalysisReport) -> String {
+    let mut lines = vec![format!("{} files, {} lines of source", r.files, r.lines)];
+    for l in &r.languages {
+        lines.push(format!(
+            "  {:<16} {:>6} files {:>9} lines",
+            l.language, l.files, l.lines
+        ));
+    }
+    match &r.packages {
+        None => lines.push("packages: no registry configured".to_owned()),
+        Some(p) => {
+            for u in p
+                .packages
+                .iter()
+                .filter(|u| u.reference_count > 0 || u.installed_version.is_some())
+            {
+                let installed = u
+                    .installed_version
+                    .as_deref()
+                    .map_or("not installed".to_owned(), |v| format!("installed {v}"));
+                lines.push(format!(
+                    "  package {}: {} references, {installed}",
+                    u.name, u.reference_count
+                ));
+            }
+            if !p.referenced_not_installed.is_empty() {
+                lines.push(format!(
+                    "referenced but not installed: {}",
+                    p.referenced_not_installed.join(", ")
+                ));
+            }
+            if !p.installed_not_referenced.is_empty() {
+                lines.push(format!(
+                    "installed but not referenced: {}",
+                    p.installed_not_referenced.join(", ")
+                ));
+            }
+            for m in &p.modified_files {
+                lines.push(format!("modified by you: {} ({})", m.path, m.package));
+            }
+        }
+    }
+    lines.push("written to .dxforge/analysis.json".to_owned());
+    lines.join("\n")
+}
+
+/// A progress callback drawing on stderr, or `None` when stderr is not a terminal.
+fn terminal_progress() -> Option<ProgressFn> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(Arc::new(|p: &SyncProgress| {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2K{} {}/{} ({})",
+            p.phase,
+            p.done,
+            p.total,
+            human_bytes(p.bytes)
+        );
+        let _ = err.flush();
+    }))
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
