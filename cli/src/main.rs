@@ -34,12 +34,17 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             if cli.json {
-                let doc = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
+                let doc =
+                    serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else {
                 eprintln!("error: {e}");
             }
-            ExitCode::from(if e.kind() == ErrorKind::Usage { EXIT_USAGE } else { EXIT_ERROR } as u8)
+            ExitCode::from(if e.kind() == ErrorKind::Usage {
+                EXIT_USAGE
+            } else {
+                EXIT_ERROR
+            } as u8)
         }
     }
 }
@@ -47,15 +52,25 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DXFORGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn project_root(cli: &Cli) -> Result<PathBuf, Error> {
     let dir = match &cli.dir {
         Some(d) => d.clone(),
-        None => std::env::current_dir().map_err(|e| Error::Io { path: ".".into(), source: e })?,
+        None => std::env::current_dir().map_err(|e| Error::Io {
+            path: ".".into(),
+            source: e,
+        })?,
     };
-    std::fs::canonicalize(&dir).map_err(|e| Error::Io { path: dir, source: e })
+    std::fs::canonicalize(&dir).map_err(|e| Error::Io {
+        path: dir,
+        source: e,
+    })
 }
 
 fn run(cli: &Cli) -> Result<i32, Error> {
@@ -88,7 +103,10 @@ fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
 
 fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
     if json {
-        println!("{}", serde_json::to_string_pretty(&outcome.json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome.json).unwrap_or_default()
+        );
     } else if !outcome.text.is_empty() {
         println!("{}", outcome.text);
     }

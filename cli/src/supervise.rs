@@ -38,9 +38,18 @@ async fn supervise(
     if !json {
         stream_output(forge)?;
     }
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io { path: "<signal>".into(), source: e })?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Io { path: "<signal>".into(), source: e })?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Io { path: "<signal>".into(), source: e })?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io {
+        path: "<signal>".into(),
+        source: e,
+    })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Io {
+        path: "<signal>".into(),
+        source: e,
+    })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Io {
+        path: "<signal>".into(),
+        source: e,
+    })?;
     let start = async {
         if tools.is_empty() {
             forge.ensure_all_running().await
@@ -90,7 +99,12 @@ fn stream_output(forge: &DxForge) -> Result<(), Error> {
         while let Ok(ev) = events.recv().await {
             let pid = ev.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             let reason = ev.reason.map(|r| format!(": {r}")).unwrap_or_default();
-            println!("[dxforge] {} {} -> {}{pid}{reason}", ev.tool, ev.old.as_str(), ev.new.as_str());
+            println!(
+                "[dxforge] {} {} -> {}{pid}{reason}",
+                ev.tool,
+                ev.old.as_str(),
+                ev.new.as_str()
+            );
         }
     });
     Ok(())

@@ -123,7 +123,10 @@ pub struct WorkerSection {
 
 impl Default for WorkerSection {
     fn default() -> Self {
-        Self { queue_capacity: 1024, concurrency: 2 }
+        Self {
+            queue_capacity: 1024,
+            concurrency: 2,
+        }
     }
 }
 
@@ -140,7 +143,8 @@ impl ProjectConfig {
 
     /// Parses configuration text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: ProjectConfig = toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
+        let mut config: ProjectConfig =
+            toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
         for (name, tool) in config.tools.iter_mut() {
             if !tool.name.is_empty() && tool.name != *name {
                 return Err(ConfigError::Invalid {
@@ -206,7 +210,10 @@ fn parse_error(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
 /// above it plus the bare key left of `=` on that line.
 fn key_at(text: &str, offset: usize) -> Option<String> {
     let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
     let line = text[line_start..line_end].trim();
     let table = text[..line_start]
         .lines()
@@ -215,9 +222,15 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         .find(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
     if line.starts_with('[') {
-        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned(),
+        );
     }
-    let lhs = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let lhs = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned());
     match (table, lhs) {
         (Some(t), Some(k)) if !k.is_empty() => Some(format!("{t}.{k}")),
         (None, Some(k)) if !k.is_empty() => Some(k),

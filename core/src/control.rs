@@ -119,13 +119,19 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
     let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let forge = forge.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut line = String::new();
-                if AsyncBufReader::new(read).read_line(&mut line).await.is_err() {
+                if AsyncBufReader::new(read)
+                    .read_line(&mut line)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 let (response, stop_all) = answer(&forge, &line).await;
@@ -144,7 +150,9 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
 
 async fn answer(forge: &DxForge, line: &str) -> (Response, bool) {
     let parsed = serde_json::from_str::<Request>(line)
-        .map_err(|e| Error::Usage { message: format!("bad control request: {e}") })
+        .map_err(|e| Error::Usage {
+            message: format!("bad control request: {e}"),
+        })
         .and_then(|r| pipeline::parse(&r.command));
     let command = match parsed {
         Ok(c) => c,
@@ -152,20 +160,35 @@ async fn answer(forge: &DxForge, line: &str) -> (Response, bool) {
     };
     let stop_all = matches!(&command, Command::Stop { tools } if tools.is_empty());
     match forge.run_command(&command).await {
-        Ok(outcome) => (Response { ok: true, outcome: Some(outcome), code: None, message: None }, stop_all),
+        Ok(outcome) => (
+            Response {
+                ok: true,
+                outcome: Some(outcome),
+                code: None,
+                message: None,
+            },
+            stop_all,
+        ),
         Err(e) => (error_response(&e), false),
     }
 }
 
 fn error_response(e: &Error) -> Response {
-    Response { ok: false, outcome: None, code: Some(e.code().to_owned()), message: Some(e.to_string()) }
+    Response {
+        ok: false,
+        outcome: None,
+        code: Some(e.code().to_owned()),
+        message: Some(e.to_string()),
+    }
 }
 
 fn check_len(path: &Path) -> Result<()> {
     if path.as_os_str().len() > MAX_SOCKET_PATH {
         return Err(Error::Control {
             path: path.to_owned(),
-            message: format!("path longer than {MAX_SOCKET_PATH} bytes; move the project to a shorter path"),
+            message: format!(
+                "path longer than {MAX_SOCKET_PATH} bytes; move the project to a shorter path"
+            ),
         });
     }
     Ok(())
@@ -181,26 +204,48 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
     let mut stream = match UnixStream::connect(&path) {
         Ok(s) => s,
         Err(e)
-            if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) =>
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
         {
             return Ok(None);
         }
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let control = |message: String| Error::Control { path: path.clone(), message };
+    let control = |message: String| Error::Control {
+        path: path.clone(),
+        message,
+    };
     // `run` may take as long as the tool; the others answer at once.
-    stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(|e| control(e.to_string()))?;
-    let mut bytes = serde_json::to_vec(&Request { command: command.to_owned() }).map_err(|e| control(e.to_string()))?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| control(e.to_string()))?;
+    let mut bytes = serde_json::to_vec(&Request {
+        command: command.to_owned(),
+    })
+    .map_err(|e| control(e.to_string()))?;
     bytes.push(b'\n');
-    stream.write_all(&bytes).map_err(|e| control(format!("send failed: {e}")))?;
+    stream
+        .write_all(&bytes)
+        .map_err(|e| control(format!("send failed: {e}")))?;
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).map_err(|e| control(format!("no answer: {e}")))?;
-    let response: Response =
-        serde_json::from_str(&line).map_err(|e| control(format!("malformed answer ({e}): {line}")))?;
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(|e| control(format!("no answer: {e}")))?;
+    let response: Response = serde_json::from_str(&line)
+        .map_err(|e| control(format!("malformed answer ({e}): {line}")))?;
     match response {
-        Response { ok: true, outcome: Some(outcome), .. } => Ok(Some(outcome)),
+        Response {
+            ok: true,
+            outcome: Some(outcome),
+            ..
+        } => Ok(Some(outcome)),
         Response { code, message, .. } => Err(Error::Relayed {
-            kind: code.as_deref().and_then(ErrorKind::from_code).unwrap_or(ErrorKind::Other),
+            kind: code
+                .as_deref()
+                .and_then(ErrorKind::from_code)
+                .unwrap_or(ErrorKind::Other),
             message: message.unwrap_or_default(),
         }),
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use dxforge_orchestrator::OrchestratorError;
+use dxforge_traffic::TrafficError;
 use dxforge_worker::WorkerError;
 
 use crate::config::ConfigError;
@@ -24,6 +25,9 @@ pub enum Error {
     /// Shadow Worker error.
     #[error(transparent)]
     Worker(#[from] WorkerError),
+    /// Traffic Branching error.
+    #[error(transparent)]
+    Traffic(#[from] TrafficError),
     /// A pipeline command string could not be parsed.
     #[error("{message}")]
     Usage {
@@ -80,7 +84,9 @@ pub enum Error {
     #[error("this DxForge handle has been closed")]
     Closed,
     /// The handle was created in a parent process before `fork()`.
-    #[error("this DxForge handle was created in another process (before fork); open a new one in this process")]
+    #[error(
+        "this DxForge handle was created in another process (before fork); open a new one in this process"
+    )]
     Forked,
     /// The feature exists in the contract but is not built yet.
     #[error("{feature} is not built yet")]
@@ -200,6 +206,7 @@ impl Error {
             Error::Config(_) => ErrorKind::Config,
             Error::Orchestrator(e) => orchestrator_kind(e),
             Error::Worker(e) => worker_kind(e),
+            Error::Traffic(e) => traffic_kind(e),
             Error::Usage { .. } => ErrorKind::Usage,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::Io { .. } => ErrorKind::Io,
@@ -225,14 +232,20 @@ impl Error {
         match self {
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Orchestrator(OrchestratorError::Io { source, .. }) => source.raw_os_error(),
-            Error::Orchestrator(OrchestratorError::SpawnFailed { source, .. }) => source.raw_os_error(),
+            Error::Orchestrator(OrchestratorError::SpawnFailed { source, .. }) => {
+                source.raw_os_error()
+            }
             Error::Worker(WorkerError::Io { source, .. }) => source.raw_os_error(),
+            Error::Traffic(TrafficError::Io { source, .. }) => source.raw_os_error(),
             _ => None,
         }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -270,13 +283,34 @@ fn worker_kind(e: &WorkerError) -> ErrorKind {
         | WorkerError::InvalidRemoteConfig { .. }
         | WorkerError::CredentialsMissing { .. }
         | WorkerError::RegistryUnavailable { .. } => ErrorKind::Config,
-        WorkerError::RemoteAuth { .. } | WorkerError::RemoteUnreachable { .. } | WorkerError::Remote { .. } => {
-            ErrorKind::Remote
-        }
+        WorkerError::RemoteAuth { .. }
+        | WorkerError::RemoteUnreachable { .. }
+        | WorkerError::Remote { .. } => ErrorKind::Remote,
         WorkerError::Io { .. } | WorkerError::RestoreConflict { .. } => ErrorKind::Io,
         WorkerError::NotBuiltYet { .. } => ErrorKind::NotImplemented,
         WorkerError::ShutDown => ErrorKind::Closed,
         WorkerError::Panicked { .. } => ErrorKind::Internal,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn traffic_kind(e: &TrafficError) -> ErrorKind {
+    match e {
+        TrafficError::Io { .. } => ErrorKind::Io,
+        TrafficError::Manifest { .. } | TrafficError::NoRegistry => ErrorKind::Config,
+        TrafficError::InvalidName { .. } | TrafficError::InvalidVersion { .. } => {
+            ErrorKind::InvalidArgument
+        }
+        TrafficError::PackageNotFound { .. } | TrafficError::NotInstalled { .. } => {
+            ErrorKind::NotFound
+        }
+        TrafficError::NoMatchingVersion { .. }
+        | TrafficError::DependencyCycle { .. }
+        | TrafficError::Required { .. }
+        | TrafficError::FileClash { .. } => ErrorKind::Dependency,
+        TrafficError::UnsafePath { .. } | TrafficError::OutsideRoot { .. } => ErrorKind::UnsafePath,
+        TrafficError::HashMismatch { .. } | TrafficError::Journal { .. } => ErrorKind::Integrity,
+        TrafficError::Busy { .. } => ErrorKind::Busy,
         _ => ErrorKind::Other,
     }
 }

@@ -42,7 +42,9 @@ pub fn runtime() -> Result<&'static Runtime> {
         .thread_name("dxforge-rt")
         .enable_all()
         .build()
-        .map_err(|e| Error::Runtime { message: format!("cannot start the tokio runtime: {e}") })?;
+        .map_err(|e| Error::Runtime {
+            message: format!("cannot start the tokio runtime: {e}"),
+        })?;
     let leaked: &'static Runtime = Box::leak(Box::new(rt));
     RUNTIME_PID.store(pid, Ordering::Release);
     RUNTIME.store(leaked as *const Runtime as *mut Runtime, Ordering::Release);

@@ -11,7 +11,11 @@ fn scenarios_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One parsed line: the step words and the expectation after `=>`.
@@ -39,11 +43,21 @@ fn parse(text: &str, vars: &HashMap<&str, String>) -> Vec<Step> {
 }
 
 fn keys(words: &[String]) -> HashMap<String, String> {
-    words.iter().filter_map(|w| w.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    words
+        .iter()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 fn list(v: Option<&String>) -> Vec<String> {
-    v.map(|v| v.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    v.map(|v| {
+        v.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn definition(name: &str, k: &HashMap<String, String>) -> DxToolDefinition {
@@ -83,10 +97,21 @@ fn status_name(s: ToolStatus) -> &'static str {
 }
 
 /// Checks a call's result against the expectation words.
-fn check<T>(file: &str, line: &[String], expect: &[String], result: dxforge::Result<T>, ok: impl FnOnce(T, &[String])) {
+fn check<T>(
+    file: &str,
+    line: &[String],
+    expect: &[String],
+    result: dxforge::Result<T>,
+    ok: impl FnOnce(T, &[String]),
+) {
     match (expect.first().map(String::as_str), result) {
-        (Some("error"), Err(e)) => assert_eq!(e.code(), expect[1], "{file}: {line:?}: wrong error: {e}"),
-        (Some("error"), Ok(_)) => panic!("{file}: {line:?}: expected error {}, got success", expect[1]),
+        (Some("error"), Err(e)) => {
+            assert_eq!(e.code(), expect[1], "{file}: {line:?}: wrong error: {e}")
+        }
+        (Some("error"), Ok(_)) => panic!(
+            "{file}: {line:?}: expected error {}, got success",
+            expect[1]
+        ),
         (_, Err(e)) => panic!("{file}: {line:?}: unexpected error {}: {e}", e.code()),
         (_, Ok(v)) => ok(v, expect),
     }
@@ -107,27 +132,63 @@ fn run_file(path: &Path) {
         let (op, name) = (step.words[0].as_str(), step.words[1].as_str());
         let (w, e) = (&step.words, &step.expect[..]);
         match op {
-            "tool" => {
-                check(&file, w, e, forge.register_tool(definition(name, &keys(&w[2..]))), |(), _| {})
-            }
-            "ensure_running" => check(&file, w, e, runtime::block_on(forge.ensure_running(name)).unwrap(), |s, x| {
+            "tool" => check(
+                &file,
+                w,
+                e,
+                forge.register_tool(definition(name, &keys(&w[2..]))),
+                |(), _| {},
+            ),
+            "ensure_running" => check(
+                &file,
+                w,
+                e,
+                runtime::block_on(forge.ensure_running(name)).unwrap(),
+                |s, x| assert_eq!(status_name(s), x[0], "{file}: {w:?}"),
+            ),
+            "status" => check(&file, w, e, forge.status(name), |s, x| {
                 assert_eq!(status_name(s), x[0], "{file}: {w:?}")
             }),
-            "status" => check(&file, w, e, forge.status(name), |s, x| assert_eq!(status_name(s), x[0], "{file}: {w:?}")),
-            "stop" => check(&file, w, e, runtime::block_on(forge.stop(name)).unwrap(), |(), _| {}),
+            "stop" => check(
+                &file,
+                w,
+                e,
+                runtime::block_on(forge.stop(name)).unwrap(),
+                |(), _| {},
+            ),
             "execute" => {
                 let args = list(keys(&w[2..]).get("args"));
-                check(&file, w, e, runtime::block_on(forge.execute_tool(name, &args)).unwrap(), |out, x| {
-                    assert_eq!(out.exit_code, Some(x[1].parse().unwrap()), "{file}: {w:?}");
-                    if let Some(text) = keys(&x[2..]).get("stdout") {
-                        assert!(String::from_utf8_lossy(&out.stdout).contains(text.as_str()), "{file}: {w:?}");
-                    }
-                })
+                check(
+                    &file,
+                    w,
+                    e,
+                    runtime::block_on(forge.execute_tool(name, &args)).unwrap(),
+                    |out, x| {
+                        assert_eq!(out.exit_code, Some(x[1].parse().unwrap()), "{file}: {w:?}");
+                        if let Some(text) = keys(&x[2..]).get("stdout") {
+                            assert!(
+                                String::from_utf8_lossy(&out.stdout).contains(text.as_str()),
+                                "{file}: {w:?}"
+                            );
+                        }
+                    },
+                )
             }
             "remember_pid" => {
-                pids.insert(name.to_owned(), forge.state(name).unwrap().pid.expect("running tool has a pid"));
+                pids.insert(
+                    name.to_owned(),
+                    forge
+                        .state(name)
+                        .unwrap()
+                        .pid
+                        .expect("running tool has a pid"),
+                );
             }
-            "same_pid" => assert_eq!(forge.state(name).unwrap().pid, pids.get(name).copied(), "{file}: {w:?}"),
+            "same_pid" => assert_eq!(
+                forge.state(name).unwrap().pid,
+                pids.get(name).copied(),
+                "{file}: {w:?}"
+            ),
             other => panic!("{file}: unknown step `{other}`"),
         }
     }

@@ -28,7 +28,12 @@ pub(crate) struct Subscriptions {
 
 impl Subscriptions {
     pub(crate) fn new(orchestrator: Orchestrator) -> Self {
-        Self { orchestrator, next: AtomicU64::new(1), active: Mutex::new(HashMap::new()), watch: Mutex::new(None) }
+        Self {
+            orchestrator,
+            next: AtomicU64::new(1),
+            active: Mutex::new(HashMap::new()),
+            watch: Mutex::new(None),
+        }
     }
 
     /// Cancels every subscription and watch mode.

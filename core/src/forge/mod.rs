@@ -45,7 +45,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for DxForge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DxForge").field("root", &self.inner.root).finish_non_exhaustive()
+        f.debug_struct("DxForge")
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +58,10 @@ impl DxForge {
         let root = root.as_ref();
         let root = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
         if !root.is_dir() {
-            return Err(Error::io(&root, std::io::Error::from(std::io::ErrorKind::NotADirectory)));
+            return Err(Error::io(
+                &root,
+                std::io::Error::from(std::io::ErrorKind::NotADirectory),
+            ));
         }
         let config = ProjectConfig::load(&root)?;
         Self::with_config(root, config)
@@ -77,13 +82,13 @@ impl DxForge {
             recent_lines: 1000,
             runtime: runtime.clone(),
         });
-        orchestrator.register_tools(config.tool_definitions()).map_err(|e| {
-            crate::config::ConfigError::Invalid {
+        orchestrator
+            .register_tools(config.tool_definitions())
+            .map_err(|e| crate::config::ConfigError::Invalid {
                 path: root.join(crate::config::CONFIG_FILE),
                 key: "tools".to_owned(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let traffic = traffic::TrafficPart::new(&root, &config);
         let worker = worker::WorkerPart::new(&root, &config, runtime);
         Ok(Self {
@@ -138,7 +143,11 @@ impl DxForge {
 
 impl Inner {
     fn check_pid(&self) -> Result<()> {
-        if std::process::id() != self.pid { Err(Error::Forked) } else { Ok(()) }
+        if std::process::id() != self.pid {
+            Err(Error::Forked)
+        } else {
+            Ok(())
+        }
     }
 
     fn close_all(&self) {

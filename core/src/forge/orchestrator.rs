@@ -1,6 +1,8 @@
 //! `DxForge` methods of the Sovereign Orchestrator: thin delegation.
 
-use dxforge_orchestrator::{DxToolDefinition, ExecOutput, LogLine, ToolEvent, ToolState, ToolStatus};
+use dxforge_orchestrator::{
+    DxToolDefinition, ExecOutput, LogLine, ToolEvent, ToolState, ToolStatus,
+};
 use tokio::sync::broadcast;
 
 use super::DxForge;

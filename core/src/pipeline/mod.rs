@@ -6,7 +6,7 @@
 //! close); `watch` also turns watch mode on; `up --once` stops them again.
 
 mod commands;
-mod orchestrator_cmds;
+pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;
 
@@ -14,6 +14,7 @@ use clap::Parser;
 use serde::Serialize;
 
 pub use commands::{Command, SyncAction};
+pub use orchestrator_cmds::format_status;
 
 use crate::{DxForge, Error, Result};
 
@@ -41,21 +42,28 @@ pub struct PipelineOutcome {
 
 impl PipelineOutcome {
     pub(crate) fn new(text: impl Into<String>, json: serde_json::Value) -> Self {
-        Self { exit_code: EXIT_OK, text: text.into(), json }
+        Self {
+            exit_code: EXIT_OK,
+            text: text.into(),
+            json,
+        }
     }
 }
 
 /// Parses a command string (shell quoting rules, no leading `dxforge`).
 pub fn parse(command: &str) -> Result<Command> {
-    let words = shell_words::split(command)
-        .map_err(|e| Error::Usage { message: format!("cannot split `{command}`: {e}") })?;
+    let words = shell_words::split(command).map_err(|e| Error::Usage {
+        message: format!("cannot split `{command}`: {e}"),
+    })?;
     let words = match words.first().map(String::as_str) {
         Some("dxforge") => &words[1..],
         _ => &words[..],
     };
     PipelineArgs::try_parse_from(words)
         .map(|a| a.command)
-        .map_err(|e| Error::Usage { message: e.render().to_string().trim_end().to_owned() })
+        .map_err(|e| Error::Usage {
+            message: e.render().to_string().trim_end().to_owned(),
+        })
 }
 
 use commands::PipelineArgs;
@@ -102,10 +110,24 @@ mod tests {
         assert_eq!(parse("status").unwrap(), Command::Status);
         assert_eq!(
             parse("run lint -- --fix 'a b'").unwrap(),
-            Command::Run { tool: "lint".into(), args: vec!["--fix".into(), "a b".into()] }
+            Command::Run {
+                tool: "lint".into(),
+                args: vec!["--fix".into(), "a b".into()]
+            }
         );
-        assert_eq!(parse("dxforge logs db -n 5").unwrap(), Command::Logs { tool: "db".into(), lines: 5 });
-        assert_eq!(parse("sync pull abc").unwrap(), Command::Sync { action: SyncAction::Pull { id: "abc".into() } });
+        assert_eq!(
+            parse("dxforge logs db -n 5").unwrap(),
+            Command::Logs {
+                tool: "db".into(),
+                lines: 5
+            }
+        );
+        assert_eq!(
+            parse("sync pull abc").unwrap(),
+            Command::Sync {
+                action: SyncAction::Pull { id: "abc".into() }
+            }
+        );
     }
 
     #[test]
@@ -114,6 +136,9 @@ mod tests {
         assert!(matches!(err, Error::Usage { .. }));
         assert!(err.to_string().contains("frobnicate"), "{err}");
         assert!(matches!(parse("run").unwrap_err(), Error::Usage { .. }));
-        assert!(matches!(parse("'unclosed").unwrap_err(), Error::Usage { .. }));
+        assert!(matches!(
+            parse("'unclosed").unwrap_err(),
+            Error::Usage { .. }
+        ));
     }
 }

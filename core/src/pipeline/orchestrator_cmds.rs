@@ -22,8 +22,14 @@ pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcom
     if config.exists() {
         done.push(format!("kept existing {CONFIG_FILE}"));
     } else {
-        let default_name = root.file_name().and_then(|n| n.to_str()).unwrap_or("project");
-        write_atomic(&config, starter_config(name.unwrap_or(default_name)).as_bytes())?;
+        let default_name = root
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("project");
+        write_atomic(
+            &config,
+            starter_config(name.unwrap_or(default_name)).as_bytes(),
+        )?;
         done.push(format!("wrote {CONFIG_FILE}"));
     }
     let state = root.join(STATE_DIR);
@@ -33,7 +39,10 @@ pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcom
         done.push(format!("added {STATE_DIR}/ to .gitignore"));
     }
     let text = done.join("\n");
-    Ok(PipelineOutcome::new(text, json!({ "root": root, "actions": done })))
+    Ok(PipelineOutcome::new(
+        text,
+        json!({ "root": root, "actions": done }),
+    ))
 }
 
 /// Appends `.dxforge/` to `.gitignore` unless an entry already covers it.
@@ -60,7 +69,12 @@ fn ensure_gitignored(root: &Path) -> Result<bool> {
     Ok(true)
 }
 
-pub(super) async fn up(forge: &DxForge, tools: &[String], once: bool, watch: bool) -> Result<PipelineOutcome> {
+pub(super) async fn up(
+    forge: &DxForge,
+    tools: &[String],
+    once: bool,
+    watch: bool,
+) -> Result<PipelineOutcome> {
     if tools.is_empty() {
         forge.ensure_all_running().await?;
     } else {
@@ -97,21 +111,45 @@ pub(super) async fn run(forge: &DxForge, tool: &str, args: &[String]) -> Result<
     });
     let mut text = stdout;
     text.push_str(&stderr);
-    Ok(PipelineOutcome { exit_code, text: text.trim_end().to_owned(), json })
+    Ok(PipelineOutcome {
+        exit_code,
+        text: text.trim_end().to_owned(),
+        json,
+    })
 }
 
 pub(super) fn status(forge: &DxForge) -> Result<PipelineOutcome> {
     let states = forge.states()?;
-    Ok(PipelineOutcome::new(format_status(&states), json!({ "tools": states })))
+    Ok(PipelineOutcome::new(
+        format_status(&states),
+        json!({ "tools": states }),
+    ))
 }
 
 /// The `status` table: name, status, pid, restarts (and the last error, if any).
 pub fn format_status(states: &[ToolState]) -> String {
-    let width = states.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<width$}  {:<9}  {:>7}  {:>8}", "TOOL", "STATUS", "PID", "RESTARTS");
+    let width = states
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "{:<width$}  {:<9}  {:>7}  {:>8}",
+        "TOOL", "STATUS", "PID", "RESTARTS"
+    );
     for s in states {
-        let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".to_owned());
-        out.push_str(&format!("\n{:<width$}  {:<9}  {:>7}  {:>8}", s.name, s.status.as_str(), pid, s.restarts));
+        let pid = s
+            .pid
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".to_owned());
+        out.push_str(&format!(
+            "\n{:<width$}  {:<9}  {:>7}  {:>8}",
+            s.name,
+            s.status.as_str(),
+            pid,
+            s.restarts
+        ));
         if let (ToolStatus::Degraded, Some(err)) = (s.status, &s.last_error) {
             out.push_str(&format!("  {err}"));
         }
@@ -128,12 +166,27 @@ pub(super) async fn stop(forge: &DxForge, tools: &[String]) -> Result<PipelineOu
         }
     }
     let mut outcome = status(forge)?;
-    outcome.text = format!("stopped {}\n{}", if tools.is_empty() { "all tools".to_owned() } else { tools.join(", ") }, outcome.text);
+    outcome.text = format!(
+        "stopped {}\n{}",
+        if tools.is_empty() {
+            "all tools".to_owned()
+        } else {
+            tools.join(", ")
+        },
+        outcome.text
+    );
     Ok(outcome)
 }
 
 pub(super) fn logs(forge: &DxForge, tool: &str, lines: usize) -> Result<PipelineOutcome> {
     let logs = forge.logs(tool, lines)?;
-    let text = logs.iter().map(|l| l.line.as_str()).collect::<Vec<_>>().join("\n");
-    Ok(PipelineOutcome::new(text, json!({ "tool": tool, "lines": logs })))
+    let text = logs
+        .iter()
+        .map(|l| l.line.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(PipelineOutcome::new(
+        text,
+        json!({ "tool": tool, "lines": logs }),
+    ))
 }

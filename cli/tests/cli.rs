@@ -1,0 +1,322 @@
+//! End-to-end tests of the `dxforge` binary on real temporary projects, with
+//! real tool processes and the control socket used from a second process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A temporary project with a `dxforge.toml`.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix("dxcli").tempdir().unwrap();
+        std::fs::write(dir.path().join("dxforge.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dxforge"));
+        cmd.arg("-C").arg(self.root()).args(args);
+        cmd
+    }
+
+    /// Runs `dxforge -C <root> ARGS…` to completion.
+    fn dx(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Polls `status --json` until every named tool has `want` status.
+    fn wait_status(&self, tools: &[&str], want: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.dx(&["--json", "status"]);
+            if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+                let all = tools.iter().all(|t| {
+                    doc["tools"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| s["name"] == *t && s["status"]["status"] == want)
+                });
+                if all {
+                    return doc;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {tools:?} to be {want}: {}",
+                text(&out)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn tools_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/tools")
+        .canonicalize()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn server_config(port: u16) -> String {
+    let tools = tools_dir();
+    format!(
+        r#"
+[tools.db]
+binary_path = "{tools}/tcp-server"
+args = ["{port}"]
+health = {{ tcp = "127.0.0.1:{port}" }}
+health_interval_ms = 50
+stop_timeout_ms = 2000
+
+[tools.lint]
+binary_path = "{tools}/exit-with"
+args = ["0", "ok"]
+restart = "never"
+"#,
+        tools = tools.display()
+    )
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; only count live states.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn init_writes_config_creates_state_dir_and_ignores_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let dx = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dxforge"))
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = dx(&["init", "--name", "shop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = std::fs::read_to_string(dir.path().join("dxforge.toml")).unwrap();
+    assert!(config.contains("name = \"shop\""));
+    assert!(dir.path().join(".dxforge").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
+        ".dxforge/\n"
+    );
+    // A second init keeps the user's file and does not duplicate the ignore line.
+    std::fs::write(
+        dir.path().join("dxforge.toml"),
+        "[project]\nname = \"mine\"\n",
+    )
+    .unwrap();
+    let out = dx(&["init"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("dxforge.toml")).unwrap(),
+        "[project]\nname = \"mine\"\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
+        ".dxforge/\n"
+    );
+}
+
+#[test]
+fn malformed_config_unknown_key_names_file_line_and_key() {
+    let p = Project::new("[tools.db]\nbinary_path = \"x\"\nrestrat = \"never\"\n");
+    let out = p.dx(&["status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dxforge.toml:3:"), "{err}");
+    assert!(err.contains("tools.db.restrat"), "{err}");
+}
+
+#[test]
+fn malformed_config_wrong_type_names_key() {
+    let p = Project::new("[tools.db]\nbinary_path = \"x\"\nmax_restarts = \"five\"\n");
+    let out = p.dx(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dxforge.toml:3:") && err.contains("tools.db.max_restarts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dependency_cycle_in_config_names_the_tools() {
+    let p = Project::new(
+        "[tools.a]\nbinary_path = \"/bin/true\"\ndependencies = [\"b\"]\n[tools.b]\nbinary_path = \"/bin/true\"\ndependencies = [\"a\"]\n",
+    );
+    let out = p.dx(&["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cycle") && err.contains('a') && err.contains('b'),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_command_is_a_usage_error_with_exit_code_2() {
+    let p = Project::new("");
+    assert_eq!(p.dx(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn run_passes_through_the_tools_exit_code_and_output() {
+    let p = Project::new(&format!(
+        "[tools.check]\nbinary_path = \"{}/exit-with\"\n",
+        tools_dir().display()
+    ));
+    let out = p.dx(&["run", "check", "--", "4", "hello"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
+    let out = p.dx(&["--json", "run", "check", "--", "0", "fine"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["exit_code"], 0);
+    assert_eq!(doc["stdout"], "fine\n");
+    assert_eq!(doc["stderr"], "to-stderr\n");
+}
+
+#[test]
+fn status_without_a_supervisor_reports_every_tool_stopped() {
+    let p = Project::new(&server_config(free_port()));
+    let out = p.dx(&["status"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "TOOL  STATUS         PID  RESTARTS\ndb    stopped          -         0\nlint  stopped          -         0\n"
+    );
+}
+
+#[test]
+fn up_serves_status_logs_run_and_stop_to_a_second_process() {
+    let p = Project::new(&server_config(free_port()));
+    let mut up = p.spawn(&["up", "db"]);
+    let doc = p.wait_status(&["db"], "healthy");
+    let db = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "db")
+        .unwrap()
+        .clone();
+    let pid = db["pid"].as_u64().unwrap() as u32;
+    assert!(pid_alive(pid));
+
+    // The status table, volatile pid redacted.
+    let out = p.dx(&["status"]);
+    let table = String::from_utf8_lossy(&out.stdout).replace(&pid.to_string(), "[PID]");
+    assert_eq!(
+        table,
+        "TOOL  STATUS         PID  RESTARTS\ndb    healthy      [PID]         0\nlint  stopped          -         0\n"
+    );
+
+    let logs = p.dx(&["logs", "db", "-n", "5"]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("listening on"),
+        "{}",
+        text(&logs)
+    );
+    let run = p.dx(&["run", "lint"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    // A second `up` on the same project is refused and changes nothing.
+    let second = p.dx(&["up", "db"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already running"),
+        "{}",
+        text(&second)
+    );
+    assert!(pid_alive(pid));
+
+    let stop = p.dx(&["stop"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(wait_exit(&mut up).success());
+    assert!(!pid_alive(pid), "db survived `dxforge stop`");
+    assert!(!p.root().join(".dxforge/control.sock").exists());
+}
+
+#[test]
+fn up_stops_every_tool_on_sigterm() {
+    let p = Project::new(&server_config(free_port()));
+    let mut up = p.spawn(&["up", "db"]);
+    let doc = p.wait_status(&["db"], "healthy");
+    let pid = doc["tools"][0]["pid"].as_u64().unwrap() as u32;
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(up.id() as i32, libc::SIGTERM) };
+    assert!(wait_exit(&mut up).success());
+    assert!(!pid_alive(pid), "db survived SIGTERM of `dxforge up`");
+}
+
+#[test]
+fn up_with_a_missing_binary_fails_naming_it_and_leaves_nothing_running() {
+    let port = free_port();
+    let p = Project::new(&format!(
+        "{}\n[tools.web]\nbinary_path = \"./bin/not-there\"\ndependencies = [\"db\"]\n",
+        server_config(port)
+    ));
+    let out = p.dx(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bin/not-there"),
+        "{}",
+        text(&out)
+    );
+    // db was started first and must have been stopped again: its port is free.
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "db still listening"
+    );
+}
