@@ -60,7 +60,7 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
     let Some(base) = base else {
         return Verdict::new(
             Red,
-            "exists but dxforge has no record of installing it; upstream written to .new",
+            "exists but dxforge has no record of installing it",
             FileAction::WriteNew,
             None,
         );
@@ -76,7 +76,7 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
         } else {
             Verdict::new(
                 Red,
-                "binary file modified since install (binary files are never merged); upstream written to .new",
+                "binary file modified since install (binary files are never merged)",
                 FileAction::WriteNew,
                 None,
             )
@@ -97,7 +97,7 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
         let mut v = Verdict::new(
             Red,
             format!(
-                "{n} conflicting region{} between your edits and upstream; upstream written to .new",
+                "{n} conflicting region{} between your edits and upstream",
                 if n == 1 { "" } else { "s" }
             ),
             FileAction::WriteNew,
