@@ -4,6 +4,7 @@
 //! is Red. `status`, `stop`, `logs` and `run` talk to a running `dxforge up`
 //! of the same project through its control socket when there is one.
 
+mod progress;
 mod supervise;
 
 use std::path::PathBuf;
@@ -96,9 +97,11 @@ fn run(cli: &Cli) -> Result<i32, Error> {
 /// when it exits).
 fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
     let forge = DxForge::open(root)?;
-    let outcome = runtime::block_on(forge.run_command(&cli.command))??;
+    let spinner = progress::Spinner::start(&cli.command, cli.json);
+    let outcome = runtime::block_on(forge.run_command(&cli.command));
+    drop(spinner);
     forge.shutdown()?;
-    Ok(print(&outcome, cli.json))
+    Ok(print(&outcome??, cli.json))
 }
 
 fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
