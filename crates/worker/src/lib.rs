@@ -45,9 +45,7 @@ pub use analyze::{
 pub use error::WorkerError;
 pub use prefetch::{PrefetchReport, PrefetchedPackage};
 pub use remote::{ProgressFn, RemoteConfig, SyncProgress, SyncReport};
-pub use snapshot::{
-    GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SnapshotSummary,
-};
+pub use snapshot::{GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SnapshotSummary};
 pub use state::{Counters, TaskId, TaskReport, TaskState};
 pub use worker::{BackgroundWorker, DEFAULT_CAPACITY, DEFAULT_CONCURRENCY, WorkerConfig};
 

@@ -64,7 +64,8 @@ pub(crate) fn package_facts(traffic: Option<&TrafficManager>) -> Result<Option<P
 
 fn no_registry() -> WorkerError {
     WorkerError::RegistryUnavailable {
-        reason: "this worker has no package manager; set [registry] path in dxforge.toml".to_owned(),
+        reason: "this worker has no package manager; set [registry] path in dxforge.toml"
+            .to_owned(),
     }
 }
 

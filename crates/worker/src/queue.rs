@@ -112,7 +112,10 @@ impl TaskQueue {
         let next = self.queue.pop()?;
         self.counters.queued.fetch_sub(1, Ordering::Relaxed);
         self.counters.running.fetch_add(1, Ordering::Relaxed);
-        self.table.lock().states.insert(next.id.0, TaskState::Running);
+        self.table
+            .lock()
+            .states
+            .insert(next.id.0, TaskState::Running);
         Some(next)
     }
 

@@ -175,7 +175,11 @@ impl BackgroundWorker {
 
     /// [`push`](Self::push) reporting progress to `progress`.
     pub async fn push_with_progress(&self, progress: Option<ProgressFn>) -> Result<SyncReport> {
-        let remote = self.inner.remote.as_ref().ok_or(WorkerError::RemoteNotConfigured)?;
+        let remote = self
+            .inner
+            .remote
+            .as_ref()
+            .ok_or(WorkerError::RemoteNotConfigured)?;
         remote::push(&self.inner.store, remote, progress).await
     }
 
@@ -191,7 +195,11 @@ impl BackgroundWorker {
         id: &str,
         progress: Option<ProgressFn>,
     ) -> Result<SyncReport> {
-        let remote = self.inner.remote.as_ref().ok_or(WorkerError::RemoteNotConfigured)?;
+        let remote = self
+            .inner
+            .remote
+            .as_ref()
+            .ok_or(WorkerError::RemoteNotConfigured)?;
         remote::pull(&self.inner.store, remote, id, progress).await
     }
 
@@ -258,7 +266,10 @@ async fn run(inner: &Arc<Inner>, task: BackgroundTask) -> Result<TaskReport> {
     let inner2 = Arc::clone(inner);
     match task {
         BackgroundTask::SyncToCloudflareR2 => {
-            let remote = inner.remote.clone().ok_or(WorkerError::RemoteNotConfigured)?;
+            let remote = inner
+                .remote
+                .clone()
+                .ok_or(WorkerError::RemoteNotConfigured)?;
             std::panic::AssertUnwindSafe(remote::push(&inner.store, &remote, None))
                 .catch_unwind()
                 .await
@@ -271,12 +282,12 @@ async fn run(inner: &Arc<Inner>, task: BackgroundTask) -> Result<TaskReport> {
                 .map_err(|e| panicked(e.to_string()))?
                 .map(TaskReport::Snapshot)
         }
-        BackgroundTask::PrefetchPackage(spec) => {
-            tokio::task::spawn_blocking(move || prefetch::prefetch(inner2.traffic.as_deref(), &spec))
-                .await
-                .map_err(|e| panicked(e.to_string()))?
-                .map(TaskReport::Prefetch)
-        }
+        BackgroundTask::PrefetchPackage(spec) => tokio::task::spawn_blocking(move || {
+            prefetch::prefetch(inner2.traffic.as_deref(), &spec)
+        })
+        .await
+        .map_err(|e| panicked(e.to_string()))?
+        .map(TaskReport::Prefetch),
         BackgroundTask::AnalyzeCodebasePatterns => tokio::task::spawn_blocking(move || {
             let path = analyze::report_path(inner2.store.root());
             inner2.analyze().map(|r| r.summary(&path))

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dxforge_worker::{BackgroundTask, BackgroundWorker, TaskId, TaskState, WorkerConfig, WorkerError};
+use dxforge_worker::{
+    BackgroundTask, BackgroundWorker, TaskId, TaskState, WorkerConfig, WorkerError,
+};
 use proptest::prelude::*;
 
 /// A runtime that is never driven: consumers spawned on it do not run, so the queue fills
@@ -18,7 +20,9 @@ fn parked_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn parked_worker(capacity: usize) -> (tokio::runtime::Runtime, BackgroundWorker, tempfile::TempDir) {
+fn parked_worker(
+    capacity: usize,
+) -> (tokio::runtime::Runtime, BackgroundWorker, tempfile::TempDir) {
     let rt = parked_runtime();
     let dir = tempfile::tempdir().unwrap();
     let mut config = WorkerConfig::new(dir.path(), rt.handle().clone());
@@ -110,7 +114,11 @@ fn concurrent_producers_lose_nothing_that_is_not_counted_as_dropped() {
         .collect();
     let per_producer: Vec<Vec<TaskId>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let all: Vec<TaskId> = per_producer.iter().flatten().copied().collect();
-    assert_eq!(all.iter().collect::<HashSet<_>>().len(), PRODUCERS * PER_PRODUCER, "ids are unique");
+    assert_eq!(
+        all.iter().collect::<HashSet<_>>().len(),
+        PRODUCERS * PER_PRODUCER,
+        "ids are unique"
+    );
 
     // Nothing ran yet: exactly `capacity` survive, everything else is Dropped and counted.
     let c = worker.counters();
@@ -118,9 +126,15 @@ fn concurrent_producers_lose_nothing_that_is_not_counted_as_dropped() {
     assert_eq!(c.dropped as usize, PRODUCERS * PER_PRODUCER - 64);
     for ids in &per_producer {
         // Per producer, the dropped ones are its oldest: Dropped* then Queued*.
-        let states: Vec<bool> = ids.iter().map(|id| worker.task(*id) == Some(TaskState::Queued)).collect();
+        let states: Vec<bool> = ids
+            .iter()
+            .map(|id| worker.task(*id) == Some(TaskState::Queued))
+            .collect();
         let first_queued = states.iter().position(|q| *q).unwrap_or(states.len());
-        assert!(states[first_queued..].iter().all(|q| *q), "FIFO eviction per producer");
+        assert!(
+            states[first_queued..].iter().all(|q| *q),
+            "FIFO eviction per producer"
+        );
     }
 
     rt.block_on(async {
@@ -130,10 +144,16 @@ fn concurrent_producers_lose_nothing_that_is_not_counted_as_dropped() {
         }
     });
     let c = worker.counters();
-    let dropped_states = all.iter().filter(|id| worker.task(**id) == Some(TaskState::Dropped)).count();
+    let dropped_states = all
+        .iter()
+        .filter(|id| worker.task(**id) == Some(TaskState::Dropped))
+        .count();
     assert_eq!(dropped_states as u64, c.dropped);
     assert_eq!(c.succeeded + c.failed + c.dropped, c.enqueued);
-    assert_eq!(c.failed, 64, "the survivors ran (and failed: no registry configured)");
+    assert_eq!(
+        c.failed, 64,
+        "the survivors ran (and failed: no registry configured)"
+    );
 }
 
 #[test]
@@ -154,17 +174,29 @@ fn concurrent_producers_with_running_consumers_account_for_every_task() {
             })
         })
         .collect();
-    let all: Vec<TaskId> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let all: Vec<TaskId> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     rt.block_on(async {
         for id in &all {
             worker.wait(*id, Duration::from_secs(30)).await.unwrap();
         }
     });
     let c = worker.counters();
-    let dropped = all.iter().filter(|id| worker.task(**id) == Some(TaskState::Dropped)).count() as u64;
-    let failed = all.iter().filter(|id| matches!(worker.task(**id), Some(TaskState::Failed(_)))).count() as u64;
+    let dropped = all
+        .iter()
+        .filter(|id| worker.task(**id) == Some(TaskState::Dropped))
+        .count() as u64;
+    let failed = all
+        .iter()
+        .filter(|id| matches!(worker.task(**id), Some(TaskState::Failed(_))))
+        .count() as u64;
     assert_eq!(c.enqueued, 1200);
-    assert_eq!((c.dropped, c.failed, c.queued, c.running), (dropped, failed, 0, 0));
+    assert_eq!(
+        (c.dropped, c.failed, c.queued, c.running),
+        (dropped, failed, 0, 0)
+    );
     assert_eq!(dropped + failed, 1200);
 }
 
@@ -176,7 +208,10 @@ fn wait_times_out_and_unknown_ids_are_errors() {
     let err = other
         .block_on(worker.wait(id, Duration::from_millis(50)))
         .unwrap_err();
-    assert!(matches!(err, WorkerError::Timeout { id: i, .. } if i == id), "{err}");
+    assert!(
+        matches!(err, WorkerError::Timeout { id: i, .. } if i == id),
+        "{err}"
+    );
     assert_eq!(worker.task(TaskId(9999)), None);
     let err = other
         .block_on(worker.wait(TaskId(9999), Duration::from_millis(50)))
@@ -207,7 +242,9 @@ fn background_snapshot_task_reports_the_snapshot() {
     common::write(dir.path(), "src/lib.rs", b"pub fn f() {}\n");
     let worker = common::worker(dir.path(), &rt);
     let id = worker.enqueue(BackgroundTask::CacheCurrentState);
-    let state = rt.block_on(worker.wait(id, Duration::from_secs(30))).unwrap();
+    let state = rt
+        .block_on(worker.wait(id, Duration::from_secs(30)))
+        .unwrap();
     match state {
         TaskState::Succeeded(dxforge_worker::TaskReport::Snapshot(s)) => {
             assert_eq!(s.files, 1);
@@ -216,6 +253,11 @@ fn background_snapshot_task_reports_the_snapshot() {
         other => panic!("unexpected {other:?}"),
     }
     let sync = worker.enqueue(BackgroundTask::SyncToCloudflareR2);
-    let state = rt.block_on(worker.wait(sync, Duration::from_secs(30))).unwrap();
-    assert!(matches!(&state, TaskState::Failed(m) if m.contains("no [remote]")), "{state:?}");
+    let state = rt
+        .block_on(worker.wait(sync, Duration::from_secs(30)))
+        .unwrap();
+    assert!(
+        matches!(&state, TaskState::Failed(m) if m.contains("no [remote]")),
+        "{state:?}"
+    );
 }

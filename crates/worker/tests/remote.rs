@@ -70,7 +70,10 @@ fn set_credentials(key: Option<&str>, secret: Option<&str>) {
 }
 
 fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("tests/{test}-{nanos}/")
 }
 
@@ -83,7 +86,11 @@ fn remote(s3: &S3, prefix: &str) -> RemoteConfig {
     }
 }
 
-fn worker_with(root: &std::path::Path, rt: &tokio::runtime::Runtime, remote: RemoteConfig) -> BackgroundWorker {
+fn worker_with(
+    root: &std::path::Path,
+    rt: &tokio::runtime::Runtime,
+    remote: RemoteConfig,
+) -> BackgroundWorker {
     let mut config = WorkerConfig::new(root, rt.handle().clone());
     config.remote = Some(remote);
     BackgroundWorker::new(config)
@@ -119,32 +126,51 @@ fn push_then_pull_into_an_empty_project_reproduces_the_tree() {
     let prefix = unique_prefix("roundtrip");
 
     let a = tempfile::tempdir().unwrap();
-    write(a.path(), "src/main.rs", b"fn main() { println!(\"hi\"); }\n");
+    write(
+        a.path(),
+        "src/main.rs",
+        b"fn main() { println!(\"hi\"); }\n",
+    );
     write(a.path(), "bin/tool", b"#!/bin/sh\nexit 0\n");
     set_exec(a.path(), "bin/tool", true);
     write(a.path(), "same-1.txt", b"duplicate content");
     write(a.path(), "same-2.txt", b"duplicate content");
     std::os::unix::fs::symlink("src/main.rs", a.path().join("main-link")).unwrap();
     // 12 MiB of varied bytes: sent as a multipart upload of 5 MiB parts.
-    let big: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     write(a.path(), "assets/big.bin", &big);
 
     let wa = worker_with(a.path(), &rt, remote(&s3, &prefix));
     let snap = wa.snapshot().unwrap();
     let pushed = rt.block_on(wa.push()).unwrap();
-    assert_eq!(pushed.objects_sent, 4, "duplicate content is one object: {pushed:?}");
+    assert_eq!(
+        pushed.objects_sent, 4,
+        "duplicate content is one object: {pushed:?}"
+    );
     assert_eq!(pushed.manifests_sent, 1);
     assert!(pushed.bytes_sent > 12 * 1024 * 1024);
 
     let again = rt.block_on(wa.push()).unwrap();
-    assert_eq!((again.objects_sent, again.objects_skipped, again.manifests_sent), (0, 4, 0));
+    assert_eq!(
+        (
+            again.objects_sent,
+            again.objects_skipped,
+            again.manifests_sent
+        ),
+        (0, 4, 0)
+    );
 
     let b = tempfile::tempdir().unwrap();
     let wb = worker_with(b.path(), &rt, remote(&s3, &prefix));
     let pulled = rt.block_on(wb.pull(&snap.id)).unwrap();
     assert_eq!(pulled.objects_sent, 4);
     assert_eq!(read_tree(b.path()), read_tree(a.path()));
-    assert!(wb.snapshots().unwrap().iter().any(|s| s.id == snap.id), "now restorable locally");
+    assert!(
+        wb.snapshots().unwrap().iter().any(|s| s.id == snap.id),
+        "now restorable locally"
+    );
 
     // A second pull finds every object locally and sends nothing.
     let repeat = rt.block_on(wb.pull(&snap.id)).unwrap();
@@ -161,7 +187,11 @@ fn interrupted_push_completes_next_time_without_resending() {
     let dir = tempfile::tempdir().unwrap();
     const FILES: u64 = 40;
     for i in 0..FILES {
-        write(dir.path(), &format!("f{i:02}.txt"), format!("content {i}\n").repeat(100).as_bytes());
+        write(
+            dir.path(),
+            &format!("f{i:02}.txt"),
+            format!("content {i}\n").repeat(100).as_bytes(),
+        );
     }
     let w = worker_with(dir.path(), &rt, remote(&s3, &prefix));
     w.snapshot().unwrap();
@@ -171,7 +201,8 @@ fn interrupted_push_completes_next_time_without_resending() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let tx = parking_lot::Mutex::new(Some(tx));
     let progress = Arc::new(move |p: &SyncProgress| {
-        if p.phase == "objects" && p.done >= 10
+        if p.phase == "objects"
+            && p.done >= 10
             && let Some(tx) = tx.lock().take()
         {
             let _ = tx.send(());
@@ -186,13 +217,24 @@ fn interrupted_push_completes_next_time_without_resending() {
     assert!(finished.is_none(), "the push was interrupted");
     let arrived = rt.block_on(count_remote(&client, &prefix, "objects")) as u64;
     assert!((10..FILES).contains(&arrived), "{arrived} objects arrived");
-    assert_eq!(rt.block_on(count_remote(&client, &prefix, "manifests")), 0, "manifests go last");
+    assert_eq!(
+        rt.block_on(count_remote(&client, &prefix, "manifests")),
+        0,
+        "manifests go last"
+    );
 
     let resumed = rt.block_on(w.push()).unwrap();
     assert_eq!(resumed.objects_skipped, arrived);
-    assert_eq!(resumed.objects_sent, FILES - arrived, "only the remainder is sent");
+    assert_eq!(
+        resumed.objects_sent,
+        FILES - arrived,
+        "only the remainder is sent"
+    );
     assert_eq!(resumed.manifests_sent, 1);
-    assert_eq!(rt.block_on(count_remote(&client, &prefix, "objects")) as u64, FILES);
+    assert_eq!(
+        rt.block_on(count_remote(&client, &prefix, "objects")) as u64,
+        FILES
+    );
 }
 
 #[test]
@@ -232,18 +274,33 @@ fn missing_credentials_and_missing_remote_are_clear_errors() {
     let w = worker_with(dir.path(), &rt, cfg);
     set_credentials(None, None);
     let err = rt.block_on(w.push()).unwrap_err();
-    assert!(matches!(err, WorkerError::CredentialsMissing { .. }), "{err}");
+    assert!(
+        matches!(err, WorkerError::CredentialsMissing { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("DXFORGE_S3_ACCESS_KEY_ID"));
     set_credentials(Some("key-only"), None);
     let err = rt.block_on(w.push()).unwrap_err();
-    assert!(err.to_string().contains("DXFORGE_S3_SECRET_ACCESS_KEY"), "{err}");
+    assert!(
+        err.to_string().contains("DXFORGE_S3_SECRET_ACCESS_KEY"),
+        "{err}"
+    );
 
     let mut bad = RemoteConfig::new(Some("ftp://example".into()), "b");
     bad.prefix = "a/../b".into();
     let w = worker_with(dir.path(), &rt, bad);
     set_credentials(Some("k"), Some("s"));
     let err = rt.block_on(w.push()).unwrap_err();
-    assert!(matches!(err, WorkerError::InvalidRemoteConfig { key: "endpoint", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WorkerError::InvalidRemoteConfig {
+                key: "endpoint",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -252,7 +309,11 @@ fn unreachable_remote_is_reported_after_retries() {
     set_credentials(Some("k"), Some("s"));
     let rt = runtime();
     // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", b"a");
     let w = worker_with(
@@ -265,8 +326,14 @@ fn unreachable_remote_is_reported_after_retries() {
         .block_on(async { tokio::time::timeout(Duration::from_secs(60), w.push()).await })
         .expect("gives up well within a minute")
         .unwrap_err();
-    assert!(matches!(err, WorkerError::RemoteUnreachable { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        matches!(err, WorkerError::RemoteUnreachable { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -279,8 +346,13 @@ fn unknown_remote_snapshot_and_missing_bucket_are_clear_errors() {
     write(dir.path(), "keep.txt", b"keep");
     let before = read_tree(dir.path());
     let w = worker_with(dir.path(), &rt, remote(&s3, &unique_prefix("unknown")));
-    let err = rt.block_on(w.pull("20200101T000000Z-00000000")).unwrap_err();
-    assert!(matches!(err, WorkerError::RemoteSnapshotNotFound { .. }), "{err}");
+    let err = rt
+        .block_on(w.pull("20200101T000000Z-00000000"))
+        .unwrap_err();
+    assert!(
+        matches!(err, WorkerError::RemoteSnapshotNotFound { .. }),
+        "{err}"
+    );
     assert_eq!(read_tree(dir.path()), before);
 
     let mut cfg = remote(&s3, "x/");
@@ -307,16 +379,23 @@ fn corrupted_remote_object_is_detected_and_not_restored() {
     // Replace the object on the server with other bytes under the same name.
     let hash = blake3::hash(b"precious").to_hex();
     let key = ObjectPath::parse(format!("{prefix}objects/{}/{}", &hash[..2], &hash[2..])).unwrap();
-    rt.block_on(inspector(&s3).put(&key, PutPayload::from_static(b"tampered"))).unwrap();
+    rt.block_on(inspector(&s3).put(&key, PutPayload::from_static(b"tampered")))
+        .unwrap();
 
     let b = tempfile::tempdir().unwrap();
     write(b.path(), "mine.txt", b"local work");
     let before = read_tree(b.path());
     let wb = worker_with(b.path(), &rt, remote(&s3, &prefix));
     let err = rt.block_on(wb.pull(&snap.id)).unwrap_err();
-    assert!(matches!(err, WorkerError::RemoteObjectCorrupt { .. }), "{err}");
+    assert!(
+        matches!(err, WorkerError::RemoteObjectCorrupt { .. }),
+        "{err}"
+    );
     assert_eq!(read_tree(b.path()), before, "nothing restored");
-    assert!(wb.snapshots().unwrap().is_empty(), "the manifest was not stored either");
+    assert!(
+        wb.snapshots().unwrap().is_empty(),
+        "the manifest was not stored either"
+    );
 }
 
 #[test]

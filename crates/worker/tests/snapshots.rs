@@ -36,7 +36,11 @@ fn snapshot_respects_gitignore_and_skips_state_and_git_dirs() {
     assert_eq!(summary.files, 3);
     // Objects are content-addressed: the file at objects/ab/cdef… hashes to ab cdef….
     let hash = manifest["entries"][2]["hash"].as_str().unwrap();
-    let object = root.join(format!(".dxforge/snapshots/objects/{}/{}", &hash[..2], &hash[2..]));
+    let object = root.join(format!(
+        ".dxforge/snapshots/objects/{}/{}",
+        &hash[..2],
+        &hash[2..]
+    ));
     assert_eq!(fs::read(object).unwrap(), b"fn main() {}\n");
     assert_eq!(blake3::hash(b"fn main() {}\n").to_hex().as_str(), hash);
 }
@@ -73,7 +77,10 @@ fn racy_files_are_rehashed_even_when_stat_data_is_unchanged() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     // An mtime not older than the scan start is racy: it must not be trusted later.
     let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
-    let f = fs::File::options().write(true).open(root.join("future.txt")).unwrap();
+    let f = fs::File::options()
+        .write(true)
+        .open(root.join("future.txt"))
+        .unwrap();
     f.set_modified(future).unwrap();
     let w = worker(root, &rt);
     w.snapshot().unwrap();
@@ -107,9 +114,15 @@ fn restore_brings_back_contents_modes_links_and_deletes_new_files() {
 
     let report = w.restore(&snap.id).unwrap();
     let mut expected = before.clone();
-    expected.insert("ignored/other.bin".into(), changed["ignored/other.bin"].clone());
+    expected.insert(
+        "ignored/other.bin".into(),
+        changed["ignored/other.bin"].clone(),
+    );
     assert_eq!(read_tree(root), expected, "ignored files are left alone");
-    assert!(!root.join("a/new").exists(), "emptied directories are removed");
+    assert!(
+        !root.join("a/new").exists(),
+        "emptied directories are removed"
+    );
     assert_eq!(report.deleted, 1);
     assert_eq!(report.mode_changed, 1);
 
@@ -128,7 +141,10 @@ fn unknown_and_malformed_snapshot_ids_are_errors() {
     assert!(matches!(err, WorkerError::SnapshotNotFound { .. }), "{err}");
     assert!(err.to_string().contains("20200101T000000Z-deadbeef"));
     let err = w.restore("../../etc/passwd").unwrap_err();
-    assert!(matches!(err, WorkerError::InvalidSnapshotId { .. }), "{err}");
+    assert!(
+        matches!(err, WorkerError::InvalidSnapshotId { .. }),
+        "{err}"
+    );
     assert_eq!(read_tree(dir.path()).len(), 1);
 }
 
@@ -148,7 +164,11 @@ fn corrupted_object_is_detected_and_nothing_is_restored() {
     let snapshots_before = w.snapshots().unwrap().len();
 
     let hash = blake3::hash(b"beta").to_hex();
-    let object = root.join(format!(".dxforge/snapshots/objects/{}/{}", &hash[..2], &hash[2..]));
+    let object = root.join(format!(
+        ".dxforge/snapshots/objects/{}/{}",
+        &hash[..2],
+        &hash[2..]
+    ));
     let mut perms = fs::metadata(&object).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
@@ -161,7 +181,11 @@ fn corrupted_object_is_detected_and_nothing_is_restored() {
         other => panic!("expected CorruptObject, got {other}"),
     }
     assert_eq!(read_tree(root), changed, "nothing restored");
-    assert_eq!(w.snapshots().unwrap().len(), snapshots_before, "no safety snapshot either");
+    assert_eq!(
+        w.snapshots().unwrap().len(),
+        snapshots_before,
+        "no safety snapshot either"
+    );
 }
 
 #[test]
@@ -177,7 +201,10 @@ fn ignored_file_in_the_way_is_a_conflict_and_changes_nothing() {
     write(root, "out", b"an ignored file where a directory was");
     let changed = read_tree(root);
     let err = w.restore(&snap.id).unwrap_err();
-    assert!(matches!(err, WorkerError::RestoreConflict { ref path, .. } if path == "out"), "{err}");
+    assert!(
+        matches!(err, WorkerError::RestoreConflict { ref path, .. } if path == "out"),
+        "{err}"
+    );
     assert_eq!(read_tree(root), changed);
 }
 
@@ -217,8 +244,11 @@ fn snapshots_are_listed_oldest_first() {
 
 /// A random tree: paths from a small alphabet so that changes collide with existing files.
 fn tree_strategy() -> impl Strategy<Value = BTreeMap<String, (Vec<u8>, bool)>> {
-    let path = prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "d.txt", "e.rs"]), 1..4)
-        .prop_map(|parts| parts.join("/"));
+    let path = prop::collection::vec(
+        prop::sample::select(vec!["a", "b", "c", "d.txt", "e.rs"]),
+        1..4,
+    )
+    .prop_map(|parts| parts.join("/"));
     let content = prop::collection::vec(any::<u8>(), 0..64);
     prop::collection::btree_map(path, (content, any::<bool>()), 0..12)
 }

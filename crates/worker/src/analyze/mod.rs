@@ -157,7 +157,10 @@ pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<Analys
         return Err(WorkerError::io(
             "analyze",
             root,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "project root is not a directory"),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "project root is not a directory",
+            ),
         ));
     }
     let detector = match &facts {
@@ -197,9 +200,8 @@ pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<Analys
     if let Some(dir) = path.parent() {
         fsutil::create_dir_all(dir)?;
     }
-    let json = serde_json::to_vec_pretty(&report).map_err(|e| {
-        WorkerError::io("serialize", &path, std::io::Error::other(e.to_string()))
-    })?;
+    let json = serde_json::to_vec_pretty(&report)
+        .map_err(|e| WorkerError::io("serialize", &path, std::io::Error::other(e.to_string())))?;
     fsutil::write_atomic(&path, &json, 0o644)?;
     Ok(report)
 }

@@ -17,7 +17,10 @@ pub(crate) struct PackageFacts {
 }
 
 impl PackageFacts {
-    pub(crate) fn into_analysis(self, mut found: BTreeMap<String, Vec<Reference>>) -> PackageAnalysis {
+    pub(crate) fn into_analysis(
+        self,
+        mut found: BTreeMap<String, Vec<Reference>>,
+    ) -> PackageAnalysis {
         let names: BTreeSet<String> = self
             .detect
             .iter()

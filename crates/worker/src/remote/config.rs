@@ -127,12 +127,18 @@ impl Credentials {
     pub(crate) fn from_env() -> Result<Credentials> {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
         for (id_var, secret_var, source) in [
-            ("DXFORGE_S3_ACCESS_KEY_ID", "DXFORGE_S3_SECRET_ACCESS_KEY", "DXFORGE_S3_*"),
+            (
+                "DXFORGE_S3_ACCESS_KEY_ID",
+                "DXFORGE_S3_SECRET_ACCESS_KEY",
+                "DXFORGE_S3_*",
+            ),
             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_*"),
         ] {
             if let Some(key_id) = var(id_var) {
                 let Some(secret) = var(secret_var) else {
-                    return Err(WorkerError::CredentialsMissing { missing: secret_var });
+                    return Err(WorkerError::CredentialsMissing {
+                        missing: secret_var,
+                    });
                 };
                 return Ok(Credentials {
                     key_id,
@@ -180,13 +186,12 @@ pub(crate) fn connect(remote: &RemoteConfig) -> Result<Arc<dyn ObjectStore>> {
             options = options.with_allow_http(true);
         }
     }
-    let store = builder
-        .with_client_options(options)
-        .build()
-        .map_err(|e| WorkerError::InvalidRemoteConfig {
+    let store = builder.with_client_options(options).build().map_err(|e| {
+        WorkerError::InvalidRemoteConfig {
             key: "endpoint",
             reason: e.to_string(),
-        })?;
+        }
+    })?;
     Ok(Arc::new(store))
 }
 
@@ -202,9 +207,14 @@ pub(crate) fn classify(
     let auth_failure = matches!(
         err,
         object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
-    ) || ["403 Forbidden", "401 Unauthorized", "SignatureDoesNotMatch", "InvalidAccessKeyId"]
-        .iter()
-        .any(|marker| message.contains(marker));
+    ) || [
+        "403 Forbidden",
+        "401 Unauthorized",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker));
     if auth_failure {
         return WorkerError::RemoteAuth {
             endpoint: remote.endpoint_name(),

@@ -171,7 +171,12 @@ pub(crate) async fn push(
             });
         }
     }
-    tracing::info!(sent = report.objects_sent, skipped = report.objects_skipped, manifests = report.manifests_sent, "push finished");
+    tracing::info!(
+        sent = report.objects_sent,
+        skipped = report.objects_skipped,
+        manifests = report.manifests_sent,
+        "push finished"
+    );
     Ok(report)
 }
 

@@ -120,7 +120,8 @@ impl StatIndex {
     pub(crate) fn stamp(stamp_path: &Path) -> Result<i64> {
         std::fs::write(stamp_path, b"scan started\n")
             .map_err(|e| WorkerError::io("write", stamp_path, e))?;
-        let meta = std::fs::metadata(stamp_path).map_err(|e| WorkerError::io("stat", stamp_path, e))?;
+        let meta =
+            std::fs::metadata(stamp_path).map_err(|e| WorkerError::io("stat", stamp_path, e))?;
         Ok(fsutil::mtime_ns(&meta) as i64)
     }
 }

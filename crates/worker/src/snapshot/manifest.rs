@@ -67,21 +67,28 @@ pub struct Manifest {
 impl Manifest {
     /// Builds a manifest; `entries` must be sorted by path.
     pub(crate) fn new(entries: Vec<ManifestEntry>, reason: String, unix_ms: u64) -> Manifest {
-        let tree_hash = tree_hash(&entries);
-        let id = format!(
+        let mut manifest = Manifest {
+            format: FORMAT,
+            id: String::new(),
+            created: String::new(),
+            created_unix_ms: 0,
+            reason,
+            tree_hash: tree_hash(&entries),
+            entries,
+        };
+        manifest.set_time(unix_ms);
+        manifest
+    }
+
+    /// Sets the creation time and the id derived from it.
+    pub(crate) fn set_time(&mut self, unix_ms: u64) {
+        self.id = format!(
             "{}-{}",
             fsutil::compact_utc(unix_ms / 1000),
-            &tree_hash.to_hex()[..8]
+            &self.tree_hash.to_hex()[..8]
         );
-        Manifest {
-            format: FORMAT,
-            id,
-            created: fsutil::rfc3339_utc(unix_ms),
-            created_unix_ms: unix_ms,
-            reason,
-            tree_hash,
-            entries,
-        }
+        self.created = fsutil::rfc3339_utc(unix_ms);
+        self.created_unix_ms = unix_ms;
     }
 
     /// Number of regular files.

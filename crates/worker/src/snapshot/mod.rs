@@ -135,7 +135,10 @@ impl SnapshotStore {
             return Err(WorkerError::io(
                 "snapshot",
                 &self.root,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "project root is not a directory"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "project root is not a directory",
+                ),
             ));
         }
         fsutil::create_dir_all(&self.dir)?;
@@ -152,15 +155,19 @@ impl SnapshotStore {
         next_index.entries.reserve(scan.items.len());
         let mut entries = Vec::with_capacity(scan.items.len());
         for item in scan.items {
-            if let (Some(stat), ManifestEntry::File { path, hash, .. }) = (&item.stat, &item.entry) {
+            if let (Some(stat), ManifestEntry::File { path, hash, .. }) = (&item.stat, &item.entry)
+            {
                 next_index.entries.insert(path.clone(), (*stat, *hash));
             }
             entries.push(item.entry);
         }
-        let manifest = Manifest::new(entries, reason.to_owned(), fsutil::now_unix_ms());
-        // Objects are on disk before the manifest that names them; the manifest before the
-        // index that trusts them.
-        manifest.write(&self.manifest_dir())?;
+        let manifest = self.store_manifest(Manifest::new(
+            entries,
+            reason.to_owned(),
+            fsutil::now_unix_ms(),
+        ))?;
+        // Objects were on disk before the manifest that names them; the manifest is before
+        // the index that trusts them.
         next_index.save(&index_path)?;
 
         let mut summary = SnapshotSummary::of(&manifest);
@@ -170,6 +177,26 @@ impl SnapshotStore {
         summary.skipped = scan.skipped;
         tracing::debug!(id = %summary.id, files = summary.files, hashed = summary.hashed, "snapshot taken");
         Ok((summary, manifest))
+    }
+
+    /// Writes a new manifest. The same tree snapshotted twice within one second has the
+    /// same id: the existing snapshot is kept and returned. A different tree whose id
+    /// collides (same second, same 8-digit hash prefix) moves to the next free second.
+    fn store_manifest(&self, mut manifest: Manifest) -> Result<Manifest> {
+        loop {
+            match self.load(&manifest.id) {
+                Ok(existing) if existing.tree_hash == manifest.tree_hash => return Ok(existing),
+                Ok(_) => {
+                    let next = manifest.created_unix_ms + 1000;
+                    manifest.set_time(next);
+                }
+                Err(WorkerError::SnapshotNotFound { .. } | WorkerError::InvalidManifest { .. }) => {
+                    manifest.write(&self.manifest_dir())?;
+                    return Ok(manifest);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Loads and validates a local manifest.

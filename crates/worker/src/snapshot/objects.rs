@@ -47,7 +47,9 @@ impl FromStr for ObjectId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(format!("{s:?} is not a 64-digit lower-case hex BLAKE3 hash"));
+            return Err(format!(
+                "{s:?} is not a 64-digit lower-case hex BLAKE3 hash"
+            ));
         }
         blake3::Hash::from_hex(s)
             .map(|h| ObjectId(*h.as_bytes()))
@@ -182,8 +184,8 @@ impl ObjectDir {
             _ => WorkerError::io("open", &path, e),
         })?;
         let mut hasher = blake3::Hasher::new();
-        let size = std::io::copy(&mut file, &mut hasher)
-            .map_err(|e| WorkerError::io("read", &path, e))?;
+        let size =
+            std::io::copy(&mut file, &mut hasher).map_err(|e| WorkerError::io("read", &path, e))?;
         let actual = ObjectId(*hasher.finalize().as_bytes());
         if actual != *id {
             return Err(WorkerError::CorruptObject {

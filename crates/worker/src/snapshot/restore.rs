@@ -13,8 +13,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::manifest::{Manifest, ManifestEntry};
 use super::SnapshotStore;
+use super::manifest::{Manifest, ManifestEntry};
 use crate::error::{Result, WorkerError};
 use crate::fsutil;
 
@@ -55,7 +55,8 @@ impl SnapshotStore {
         }
         // The current tree, which the safety snapshot records anyway; its objects are in
         // the store once it is taken.
-        let (safety, current) = self.snapshot_locked(&format!("safety before restore of {}", target.id))?;
+        let (safety, current) =
+            self.snapshot_locked(&format!("safety before restore of {}", target.id))?;
         let current: HashMap<&str, &ManifestEntry> =
             current.entries.iter().map(|e| (e.path(), e)).collect();
         let wanted: HashSet<&str> = target.entries.iter().map(|e| e.path()).collect();
@@ -72,7 +73,10 @@ impl SnapshotStore {
                 (e, Some(cur)) if cur == e => unchanged += 1,
                 (
                     ManifestEntry::File {
-                        path, hash, executable, ..
+                        path,
+                        hash,
+                        executable,
+                        ..
                     },
                     Some(ManifestEntry::File { hash: cur_hash, .. }),
                 ) if hash == cur_hash => actions.push(Action::Chmod {
@@ -180,7 +184,9 @@ impl SnapshotStore {
             } => {
                 let bytes = self.objects().read_verified(hash)?;
                 let mode = match fs::symlink_metadata(&full) {
-                    Ok(meta) if meta.is_file() => exec_mode(meta.permissions().mode() & 0o7777, *executable),
+                    Ok(meta) if meta.is_file() => {
+                        exec_mode(meta.permissions().mode() & 0o7777, *executable)
+                    }
                     _ if *executable => 0o755,
                     _ => 0o644,
                 };

@@ -25,7 +25,12 @@ fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
     for entry in fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         if rel == ".dxforge" {
             continue;
         }
