@@ -73,7 +73,11 @@ impl Default for DxToolDefinition {
 impl DxToolDefinition {
     /// A definition with the given name and binary and every other field at its default.
     pub fn new(name: impl Into<String>, binary_path: impl Into<String>) -> Self {
-        Self { name: name.into(), binary_path: binary_path.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            binary_path: binary_path.into(),
+            ..Self::default()
+        }
     }
 }
 

@@ -19,9 +19,10 @@ pub(crate) async fn check(health: &HealthCheck, cwd: &Path, limit: Duration) -> 
 
 async fn run(health: &HealthCheck, cwd: &Path) -> Result<(), String> {
     match health {
-        HealthCheck::Tcp(addr) => {
-            TcpStream::connect(addr.as_str()).await.map(drop).map_err(|e| format!("tcp {addr}: {e}"))
-        }
+        HealthCheck::Tcp(addr) => TcpStream::connect(addr.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| format!("tcp {addr}: {e}")),
         HealthCheck::Http(url) => http_get(url).await,
         HealthCheck::Command(argv) => {
             let Some((program, args)) = argv.split_first() else {
@@ -37,33 +38,54 @@ async fn run(health: &HealthCheck, cwd: &Path) -> Result<(), String> {
                 .status()
                 .await
                 .map_err(|e| format!("health command `{program}`: {e}"))?;
-            if status.success() { Ok(()) } else { Err(format!("health command `{program}` exited with {status}")) }
+            if status.success() {
+                Ok(())
+            } else {
+                Err(format!("health command `{program}` exited with {status}"))
+            }
         }
     }
 }
 
 /// `GET url` over HTTP/1.0; passes on a 2xx status line.
 async fn http_get(url: &str) -> Result<(), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: only http:// is supported"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// is supported"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
-    let mut stream = TcpStream::connect(addr.as_str()).await.map_err(|e| format!("http {url}: {e}"))?;
+    let addr = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let mut stream = TcpStream::connect(addr.as_str())
+        .await
+        .map_err(|e| format!("http {url}: {e}"))?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("http {url}: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("http {url}: {e}"))?;
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 256];
     while !head.contains(&b'\n') && head.len() < 4096 {
-        let n = stream.read(&mut buf).await.map_err(|e| format!("http {url}: {e}"))?;
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("http {url}: {e}"))?;
         if n == 0 {
             break;
         }
         head.extend_from_slice(&buf[..n]);
     }
     let line = String::from_utf8_lossy(&head);
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok());
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok());
     match status {
         Some(code) if (200..300).contains(&code) => Ok(()),
         Some(code) => Err(format!("http {url}: status {code}")),

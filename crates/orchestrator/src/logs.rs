@@ -31,14 +31,24 @@ struct LogState {
 }
 
 impl ToolLog {
-    pub(crate) fn new(tool: &str, log_dir: &std::path::Path, max_bytes: u64, capacity: usize) -> Self {
+    pub(crate) fn new(
+        tool: &str,
+        log_dir: &std::path::Path,
+        max_bytes: u64,
+        capacity: usize,
+    ) -> Self {
         Self {
             tool: tool.to_owned(),
             path: log_dir.join(format!("{tool}.log")),
             rotated: log_dir.join(format!("{tool}.log.1")),
             max_bytes,
             capacity,
-            state: Mutex::new(LogState { file: None, size: 0, ring: VecDeque::new(), write_failed: false }),
+            state: Mutex::new(LogState {
+                file: None,
+                size: 0,
+                ring: VecDeque::new(),
+                write_failed: false,
+            }),
         }
     }
 
@@ -74,14 +84,22 @@ impl ToolLog {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
             state.size = file.metadata()?.len();
             state.file = Some(file);
         }
         if state.size > 0 && state.size + len > self.max_bytes {
             state.file = None;
             std::fs::rename(&self.path, &self.rotated)?;
-            state.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+            state.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
             state.size = 0;
         }
         if let Some(file) = state.file.as_mut() {
@@ -97,29 +115,30 @@ impl ToolLog {
 }
 
 /// Reads `stream` line by line into `log` and the broadcast until EOF.
-pub(crate) fn capture(
+pub(crate) async fn capture(
     stream: impl AsyncRead + Unpin + Send + 'static,
     which: &'static str,
     log: Arc<ToolLog>,
     tx: broadcast::Sender<(String, LogLine)>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let mut reader = BufReader::new(stream);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
-            }
-            let line = LogLine { stream: which, line: String::from_utf8_lossy(&buf).into_owned() };
-            if tx.receiver_count() > 0 {
-                let _ = tx.send((log.tool.clone(), line.clone()));
-            }
-            log.push(line);
+) {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let line = LogLine {
+            stream: which,
+            line: String::from_utf8_lossy(&buf).into_owned(),
+        };
+        if tx.receiver_count() > 0 {
+            let _ = tx.send((log.tool.clone(), line.clone()));
+        }
+        log.push(line);
     }
 }

@@ -13,9 +13,12 @@ use tokio::sync::{Notify, broadcast};
 use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
 use crate::logs::ToolLog;
 use crate::spawn::{SpawnSpec, exit_of, kill_all_signal, resolve_binary, spawn_tool};
-use crate::supervisor::{Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one};
+use crate::supervisor::{
+    Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one,
+};
 use crate::{
-    DxToolDefinition, ExecOutput, ExitStatus, LogLine, OrchestratorError, Result, ToolEvent, ToolState, ToolStatus,
+    DxToolDefinition, ExecOutput, ExitStatus, LogLine, OrchestratorError, Result, ToolEvent,
+    ToolState, ToolStatus,
 };
 
 pub use crate::watch::WatchHandle;
@@ -111,8 +114,13 @@ impl Orchestrator {
         for def in &defs {
             if let Some(old) = reg.tools.get(&def.name) {
                 let st = old.state.lock();
-                if is_up(st.status()) || st.status() == ToolStatus::Starting || st.supervisor.is_some() {
-                    return Err(OrchestratorError::ToolRunning { tool: def.name.clone() });
+                if is_up(st.status())
+                    || st.status() == ToolStatus::Starting
+                    || st.supervisor.is_some()
+                {
+                    return Err(OrchestratorError::ToolRunning {
+                        tool: def.name.clone(),
+                    });
                 }
             }
         }
@@ -129,7 +137,12 @@ impl Orchestrator {
                 .tools
                 .values()
                 .filter(|e| !names.contains(e.def.name.as_str()))
-                .map(|e| Node { name: &e.def.name, deps: &e.def.dependencies, priority: e.def.priority, seq: e.seq })
+                .map(|e| Node {
+                    name: &e.def.name,
+                    deps: &e.def.dependencies,
+                    priority: e.def.priority,
+                    seq: e.seq,
+                })
                 .collect();
             nodes.extend(defs.iter().zip(&seqs).map(|(d, &seq)| Node {
                 name: &d.name,
@@ -149,7 +162,14 @@ impl Orchestrator {
             let log = reg
                 .logs
                 .entry(def.name.clone())
-                .or_insert_with(|| Arc::new(ToolLog::new(&def.name, &cfg.log_dir, cfg.log_max_bytes, cfg.recent_lines)))
+                .or_insert_with(|| {
+                    Arc::new(ToolLog::new(
+                        &def.name,
+                        &cfg.log_dir,
+                        cfg.log_max_bytes,
+                        cfg.recent_lines,
+                    ))
+                })
                 .clone();
             let entry = Arc::new(ToolEntry {
                 seq,
@@ -180,9 +200,15 @@ impl Orchestrator {
     }
 
     pub(crate) fn entry(&self, name: &str) -> Result<Arc<ToolEntry>> {
-        self.inner.registry.read().tools.get(name).cloned().ok_or_else(|| OrchestratorError::UnknownTool {
-            name: name.to_owned(),
-        })
+        self.inner
+            .registry
+            .read()
+            .tools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| OrchestratorError::UnknownTool {
+                name: name.to_owned(),
+            })
     }
 
     /// Starts the tool and its dependency closure; idempotent.
@@ -198,7 +224,9 @@ impl Orchestrator {
         {
             let reg = self.inner.registry.read();
             let Some(entry) = reg.tools.get(name) else {
-                return Err(OrchestratorError::UnknownTool { name: name.to_owned() });
+                return Err(OrchestratorError::UnknownTool {
+                    name: name.to_owned(),
+                });
             };
             let status = entry.state.lock().status();
             if is_up(status) {
@@ -207,7 +235,8 @@ impl Orchestrator {
         }
         let inner = self.inner.clone();
         let name = name.to_owned();
-        self.on_runtime(async move { start_with_dependencies(&inner, &name).await }).await
+        self.on_runtime(async move { start_with_dependencies(&inner, &name).await })
+            .await
     }
 
     /// Runs `fut` as a task on the configured runtime (a long-lived worker
@@ -216,7 +245,12 @@ impl Orchestrator {
         &self,
         fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.inner.config.runtime.spawn(fut).await.unwrap_or(Err(OrchestratorError::ShutDown))
+        self.inner
+            .config
+            .runtime
+            .spawn(fut)
+            .await
+            .unwrap_or(Err(OrchestratorError::ShutDown))
     }
 
     /// Starts every registered tool, in start order.
@@ -241,16 +275,21 @@ impl Orchestrator {
                 closure_in_order(&name, &reg.order, |n| reg.deps_of(n))
             };
             for dep in deps.iter().filter(|d| **d != name) {
-                start_with_dependencies(&inner, dep).await.map_err(|e| OrchestratorError::DependencyFailed {
-                    tool: name.clone(),
-                    dependency: dep.clone(),
-                    reason: e.to_string(),
+                start_with_dependencies(&inner, dep).await.map_err(|e| {
+                    OrchestratorError::DependencyFailed {
+                        tool: name.clone(),
+                        dependency: dep.clone(),
+                        reason: e.to_string(),
+                    }
                 })?;
             }
             let def = &entry.def;
             let root = &inner.config.root;
             let program = resolve_binary(&def.name, &def.binary_path, root)?;
-            let cwd = def.cwd.as_ref().map_or_else(|| root.clone(), |c| root.join(c));
+            let cwd = def
+                .cwd
+                .as_ref()
+                .map_or_else(|| root.clone(), |c| root.join(c));
             let spec = SpawnSpec {
                 tool: &def.name,
                 program: &program,
@@ -260,7 +299,11 @@ impl Orchestrator {
                 leftover_grace_ms: def.stop_timeout_ms,
             };
             let started = Instant::now();
-            let mut proc = spawn_tool(&spec, std::process::Stdio::piped(), std::process::Stdio::piped())?;
+            let mut proc = spawn_tool(
+                &spec,
+                std::process::Stdio::piped(),
+                std::process::Stdio::piped(),
+            )?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
             let out = async {
                 let mut buf = Vec::new();
@@ -277,13 +320,26 @@ impl Orchestrator {
                 buf
             };
             let (stdout, stderr) = tokio::join!(out, err);
-            let status = proc.child.wait().await.map_err(|source| OrchestratorError::Io { path: program.clone(), source })?;
+            let status = proc
+                .child
+                .wait()
+                .await
+                .map_err(|source| OrchestratorError::Io {
+                    path: program.clone(),
+                    source,
+                })?;
             guard.0 = None;
             let (exit_code, signal) = match exit_of(status) {
                 ExitStatus::Code(c) => (Some(c), None),
                 ExitStatus::Signal(s) => (None, Some(s)),
             };
-            Ok(ExecOutput { exit_code, signal, stdout, stderr, duration_ms: started.elapsed().as_millis() as u64 })
+            Ok(ExecOutput {
+                exit_code,
+                signal,
+                stdout,
+                stderr,
+                duration_ms: started.elapsed().as_millis() as u64,
+            })
         })
         .await
     }
@@ -291,7 +347,12 @@ impl Orchestrator {
     /// Current status.
     pub fn status(&self, name: &str) -> Result<ToolStatus> {
         let reg = self.inner.registry.read();
-        let entry = reg.tools.get(name).ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
+        let entry = reg
+            .tools
+            .get(name)
+            .ok_or_else(|| OrchestratorError::UnknownTool {
+                name: name.to_owned(),
+            })?;
         Ok(entry.state.lock().status())
     }
 
@@ -303,7 +364,11 @@ impl Orchestrator {
     /// States of all tools, in start order.
     pub fn states(&self) -> Vec<ToolState> {
         let reg = self.inner.registry.read();
-        reg.order.iter().filter_map(|n| reg.tools.get(n)).map(|e| state_of(e)).collect()
+        reg.order
+            .iter()
+            .filter_map(|n| reg.tools.get(n))
+            .map(|e| state_of(e))
+            .collect()
     }
 
     /// Stops the tool and (first) its running dependents, in reverse start
@@ -312,12 +377,19 @@ impl Orchestrator {
     pub async fn stop(&self, name: &str) -> Result<()> {
         let (dependents, entry) = {
             let reg = self.inner.registry.read();
-            let entry = reg.tools.get(name).cloned().ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
-            let deps: Vec<Arc<ToolEntry>> = dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
-                .iter()
-                .rev()
-                .filter_map(|n| reg.tools.get(n).cloned())
-                .collect();
+            let entry =
+                reg.tools
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| OrchestratorError::UnknownTool {
+                        name: name.to_owned(),
+                    })?;
+            let deps: Vec<Arc<ToolEntry>> =
+                dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
+                    .iter()
+                    .rev()
+                    .filter_map(|n| reg.tools.get(n).cloned())
+                    .collect();
             (deps, entry)
         };
         for dep in dependents {
@@ -334,7 +406,11 @@ impl Orchestrator {
             let reg = self.inner.registry.read();
             dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
                 .into_iter()
-                .filter(|n| reg.tools.get(n).is_some_and(|e| is_up(e.state.lock().status())))
+                .filter(|n| {
+                    reg.tools
+                        .get(n)
+                        .is_some_and(|e| is_up(e.state.lock().status()))
+                })
                 .collect()
         };
         self.stop(name).await?;
@@ -356,7 +432,11 @@ impl Orchestrator {
 
     fn entries_reverse(&self) -> Vec<Arc<ToolEntry>> {
         let reg = self.inner.registry.read();
-        reg.order.iter().rev().filter_map(|n| reg.tools.get(n).cloned()).collect()
+        reg.order
+            .iter()
+            .rev()
+            .filter_map(|n| reg.tools.get(n).cloned())
+            .collect()
     }
 
     /// Synchronous stop of everything, in reverse start order (used from
@@ -379,7 +459,11 @@ impl Orchestrator {
     /// Path of a tool's log file (`<log_dir>/<tool>.log`).
     pub fn log_path(&self, name: &str) -> Result<PathBuf> {
         let entry = self.entry(name)?;
-        Ok(self.inner.config.log_dir.join(format!("{}.log", entry.def.name)))
+        Ok(self
+            .inner
+            .config
+            .log_dir
+            .join(format!("{}.log", entry.def.name)))
     }
 
     /// Subscribes to status changes (one event per change).
@@ -403,7 +487,9 @@ fn state_of(entry: &ToolEntry) -> ToolState {
     ToolState {
         name: entry.def.name.clone(),
         status: st.status(),
-        pid: st.pid.filter(|_| st.status() != ToolStatus::Stopped && st.status() != ToolStatus::Degraded),
+        pid: st
+            .pid
+            .filter(|_| st.status() != ToolStatus::Stopped && st.status() != ToolStatus::Degraded),
         restarts: st.restarts,
         last_exit: st.last_exit,
         last_error: st.last_error.clone(),
@@ -415,16 +501,20 @@ async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolS
     let order = {
         let reg = inner.registry.read();
         if !reg.tools.contains_key(name) {
-            return Err(OrchestratorError::UnknownTool { name: name.to_owned() });
+            return Err(OrchestratorError::UnknownTool {
+                name: name.to_owned(),
+            });
         }
         closure_in_order(name, &reg.order, |n| reg.deps_of(n))
     };
     for dep in order.iter().filter(|d| *d != name) {
-        start_named(inner, dep).await.map_err(|e| OrchestratorError::DependencyFailed {
-            tool: name.to_owned(),
-            dependency: dep.clone(),
-            reason: e.to_string(),
-        })?;
+        start_named(inner, dep)
+            .await
+            .map_err(|e| OrchestratorError::DependencyFailed {
+                tool: name.to_owned(),
+                dependency: dep.clone(),
+                reason: e.to_string(),
+            })?;
     }
     start_named(inner, name).await
 }
@@ -438,7 +528,9 @@ async fn start_named(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
             .tools
             .get(name)
             .cloned()
-            .ok_or_else(|| OrchestratorError::UnknownTool { name: name.to_owned() })?;
+            .ok_or_else(|| OrchestratorError::UnknownTool {
+                name: name.to_owned(),
+            })?;
         if let Some(status) = start_one(inner, &entry).await? {
             return Ok(status);
         }

@@ -72,7 +72,13 @@ unsafe fn become_tool() {
     // SAFETY: async-signal-safe syscalls only.
     unsafe {
         libc::setpgid(0, 0);
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
         for sig in 1..65 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 libc::signal(sig, libc::SIG_DFL);
@@ -87,7 +93,13 @@ unsafe fn become_tool() {
 unsafe fn close_from(first: c_int) {
     // SAFETY: closing descriptors in the single-threaded shim.
     unsafe {
-        if libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0) != 0 {
+        if libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        ) != 0
+        {
             for fd in first..65_536 {
                 libc::close(fd);
             }
@@ -96,7 +108,10 @@ unsafe fn close_from(first: c_int) {
 }
 
 fn now_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into a valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64).saturating_mul(1000) + (ts.tv_nsec as u64) / 1_000_000
@@ -149,7 +164,10 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
                 signal_tree(me, libc::SIGKILL, 0);
             }
             let busy = killing || leftover_deadline.is_some();
-            let ts = libc::timespec { tv_sec: if busy { 0 } else { 1 }, tv_nsec: if busy { 20_000_000 } else { 0 } };
+            let ts = libc::timespec {
+                tv_sec: if busy { 0 } else { 1 },
+                tv_nsec: if busy { 20_000_000 } else { 0 },
+            };
             let mut info: libc::siginfo_t = std::mem::zeroed();
             let sig = libc::sigtimedwait(&all, &mut info, &ts);
             if sig <= 0 || sig == libc::SIGCHLD {
@@ -173,7 +191,10 @@ unsafe fn exit_like(me: pid_t, status: c_int) -> ! {
     unsafe {
         if libc::WIFSIGNALED(status) {
             let sig = libc::WTERMSIG(status);
-            let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             libc::setrlimit(libc::RLIMIT_CORE, &no_core);
             libc::signal(sig, libc::SIG_DFL);
             let mut only: libc::sigset_t = std::mem::zeroed();
@@ -202,9 +223,14 @@ unsafe fn signal_tree(root: pid_t, sig: c_int, skip_pgrp: pid_t) {
             if marked.get(i).copied().unwrap_or(true) {
                 continue;
             }
-            let Some(&(_, ppid, _)) = procs.get(i) else { continue };
+            let Some(&(_, ppid, _)) = procs.get(i) else {
+                continue;
+            };
             let parent_marked = ppid == root
-                || (0..n).any(|j| marked.get(j).copied().unwrap_or(false) && procs.get(j).is_some_and(|q| q.0 == ppid));
+                || (0..n).any(|j| {
+                    marked.get(j).copied().unwrap_or(false)
+                        && procs.get(j).is_some_and(|q| q.0 == ppid)
+                });
             if parent_marked {
                 if let Some(m) = marked.get_mut(i) {
                     *m = true;
@@ -231,7 +257,10 @@ unsafe fn scan_proc(out: &mut [(pid_t, pid_t, pid_t)]) -> usize {
     let mut n = 0;
     // SAFETY: raw open/getdents64/close on stack buffers.
     unsafe {
-        let dir = libc::open(c"/proc".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC);
+        let dir = libc::open(
+            c"/proc".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
         if dir < 0 {
             return 0;
         }
@@ -326,7 +355,10 @@ unsafe fn read_stat(pid: pid_t) -> Option<(pid_t, pid_t)> {
     let text = buf.get(..got as usize)?;
     // "pid (comm) S ppid pgrp ..."; comm may contain anything, so use the last ')'.
     let close = text.iter().rposition(|&c| c == b')')?;
-    let mut fields = text.get(close + 1..)?.split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let mut fields = text
+        .get(close + 1..)?
+        .split(|&c| c == b' ')
+        .filter(|f| !f.is_empty());
     let _state = fields.next()?;
     let ppid = parse_int(fields.next()?)?;
     let pgrp = parse_int(fields.next()?)?;

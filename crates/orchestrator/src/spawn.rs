@@ -56,16 +56,25 @@ pub(crate) fn resolve_binary(tool: &str, binary: &str, root: &Path) -> Result<Pa
         let path = std::env::var_os("PATH").unwrap_or_default();
         let found = std::env::split_paths(&path)
             .map(|dir| dir.join(binary))
-            .find(|c| std::fs::metadata(c).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0));
+            .find(|c| {
+                std::fs::metadata(c)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            });
         return found.ok_or_else(|| OrchestratorError::BinaryNotFound {
             tool: tool.to_owned(),
             path: PathBuf::from(format!("{binary} (searched PATH)")),
         });
     };
     match std::fs::metadata(&candidate) {
-        Err(_) => Err(OrchestratorError::BinaryNotFound { tool: tool.to_owned(), path: candidate }),
+        Err(_) => Err(OrchestratorError::BinaryNotFound {
+            tool: tool.to_owned(),
+            path: candidate,
+        }),
         Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
-            Err(OrchestratorError::NotExecutable { tool: tool.to_owned(), path: candidate })
+            Err(OrchestratorError::NotExecutable {
+                tool: tool.to_owned(),
+                path: candidate,
+            })
         }
         Ok(_) => Ok(candidate),
     }
@@ -102,7 +111,13 @@ impl ShimHandle {
     pub fn signal(&self, sig: c_int) -> bool {
         // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
         let r = unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                sig,
+                std::ptr::null::<u8>(),
+                0,
+            )
         };
         r == 0
     }
@@ -110,7 +125,11 @@ impl ShimHandle {
     /// Blocks (plain poll, no runtime needed) until the shim exits or the
     /// timeout passes; true when it has exited. Does not reap it.
     pub fn wait_exit_blocking(&self, timeout: Duration) -> bool {
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as c_int;
         // SAFETY: poll on one valid pollfd.
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -120,7 +139,11 @@ impl ShimHandle {
 
 /// Spawns `spec` through the reaper shim. Must run on a runtime worker thread
 /// (tokio process API, and the shim's parent-death signal follows this thread).
-pub(crate) fn spawn_tool(spec: &SpawnSpec<'_>, stdout: Stdio, stderr: Stdio) -> Result<ToolProcess> {
+pub(crate) fn spawn_tool(
+    spec: &SpawnSpec<'_>,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Result<ToolProcess> {
     let tool = spec.tool.to_owned();
     let mut fds = [0 as c_int; 2];
     // SAFETY: pipe2 fills two descriptors which we then own.
@@ -132,7 +155,8 @@ pub(crate) fn spawn_tool(spec: &SpawnSpec<'_>, stdout: Stdio, stderr: Stdio) -> 
         });
     }
     // SAFETY: both descriptors were just created and are owned here only.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let params = ShimParams {
         pid_pipe: write_end.as_raw_fd(),
         kill_all: kill_all_signal(),
@@ -152,22 +176,34 @@ pub(crate) fn spawn_tool(spec: &SpawnSpec<'_>, stdout: Stdio, stderr: Stdio) -> 
     let spawned = cmd.spawn();
     drop(write_end);
     let child = spawned.map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => OrchestratorError::BinaryNotFound { tool: tool.clone(), path: spec.program.into() },
-        std::io::ErrorKind::PermissionDenied => {
-            OrchestratorError::NotExecutable { tool: tool.clone(), path: spec.program.into() }
-        }
-        _ => OrchestratorError::SpawnFailed { tool: tool.clone(), path: spec.program.into(), source },
+        std::io::ErrorKind::NotFound => OrchestratorError::BinaryNotFound {
+            tool: tool.clone(),
+            path: spec.program.into(),
+        },
+        std::io::ErrorKind::PermissionDenied => OrchestratorError::NotExecutable {
+            tool: tool.clone(),
+            path: spec.program.into(),
+        },
+        _ => OrchestratorError::SpawnFailed {
+            tool: tool.clone(),
+            path: spec.program.into(),
+            source,
+        },
     })?;
     let io_err = |source: std::io::Error| OrchestratorError::SpawnFailed {
         tool: tool.clone(),
         path: spec.program.to_path_buf(),
         source,
     };
-    let shim_pid = child.id().ok_or_else(|| io_err(std::io::Error::other("shim exited before it was tracked")))?;
+    let shim_pid = child
+        .id()
+        .ok_or_else(|| io_err(std::io::Error::other("shim exited before it was tracked")))?;
     // The shim wrote the tool's PID before the tool exec'd, and spawn returned
     // only after that exec, so this read does not block.
     let mut pid_bytes = [0u8; 4];
-    std::fs::File::from(read_end).read_exact(&mut pid_bytes).map_err(io_err)?;
+    std::fs::File::from(read_end)
+        .read_exact(&mut pid_bytes)
+        .map_err(io_err)?;
     let tool_pid = i32::from_ne_bytes(pid_bytes) as u32;
     // SAFETY: pidfd_open on our own un-reaped child.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, shim_pid as c_int, 0) };
@@ -176,7 +212,11 @@ pub(crate) fn spawn_tool(spec: &SpawnSpec<'_>, stdout: Stdio, stderr: Stdio) -> 
     }
     // SAFETY: pidfd_open returned a fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(raw as c_int) };
-    Ok(ToolProcess { child, shim: Arc::new(ShimHandle { fd }), tool_pid })
+    Ok(ToolProcess {
+        child,
+        shim: Arc::new(ShimHandle { fd }),
+        tool_pid,
+    })
 }
 
 /// Converts a std exit status to ours.

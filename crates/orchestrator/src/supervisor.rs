@@ -16,7 +16,10 @@ use crate::definition::DxToolDefinition;
 use crate::error::{OrchestratorError, Result};
 use crate::logs::{ToolLog, capture};
 use crate::orchestrator::OrchestratorConfig;
-use crate::spawn::{ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal, resolve_binary, spawn_tool};
+use crate::spawn::{
+    ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal, resolve_binary,
+    spawn_tool,
+};
 use crate::{ExitStatus, LogLine, ToolEvent, ToolStatus, health};
 
 /// First restart delay; doubles per restart.
@@ -47,7 +50,10 @@ pub(crate) struct Registry {
 impl Registry {
     /// Dependencies of a registered tool (empty when unknown).
     pub fn deps_of(&self, name: &str) -> Vec<String> {
-        self.tools.get(name).map(|e| e.def.dependencies.clone()).unwrap_or_default()
+        self.tools
+            .get(name)
+            .map(|e| e.def.dependencies.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -95,13 +101,26 @@ pub(crate) fn is_up(status: ToolStatus) -> bool {
 
 impl Inner {
     /// Sets the status, publishing an event and waking waiters when it changes.
-    pub fn set_status(&self, name: &str, entry: &ToolEntry, st: &mut RunState, new: ToolStatus, reason: Option<String>) {
+    pub fn set_status(
+        &self,
+        name: &str,
+        entry: &ToolEntry,
+        st: &mut RunState,
+        new: ToolStatus,
+        reason: Option<String>,
+    ) {
         let old = st.status();
         if old == new {
             return;
         }
         st.status = Some(new);
-        let _ = self.events.send(ToolEvent { tool: name.to_owned(), old, new, pid: st.pid, reason });
+        let _ = self.events.send(ToolEvent {
+            tool: name.to_owned(),
+            old,
+            new,
+            pid: st.pid,
+            reason,
+        });
         entry.changed.notify_waiters();
     }
 }
@@ -119,7 +138,10 @@ fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
     let def = &entry.def;
     let root = &inner.config.root;
     let program = resolve_binary(&def.name, &def.binary_path, root)?;
-    let cwd = def.cwd.as_ref().map_or_else(|| root.clone(), |c| root.join(c));
+    let cwd = def
+        .cwd
+        .as_ref()
+        .map_or_else(|| root.clone(), |c| root.join(c));
     let spec = SpawnSpec {
         tool: &def.name,
         program: &program,
@@ -130,10 +152,20 @@ fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
     };
     let mut proc = spawn_tool(&spec, Stdio::piped(), Stdio::piped())?;
     if let Some(out) = proc.child.stdout.take() {
-        inner.config.runtime.spawn(capture(out, "stdout", entry.log.clone(), inner.log_tx.clone()));
+        inner.config.runtime.spawn(capture(
+            out,
+            "stdout",
+            entry.log.clone(),
+            inner.log_tx.clone(),
+        ));
     }
     if let Some(err) = proc.child.stderr.take() {
-        inner.config.runtime.spawn(capture(err, "stderr", entry.log.clone(), inner.log_tx.clone()));
+        inner.config.runtime.spawn(capture(
+            err,
+            "stderr",
+            entry.log.clone(),
+            inner.log_tx.clone(),
+        ));
     }
     if inner.shut_down.load(Ordering::SeqCst) {
         proc.shim.signal(kill_all_signal());
@@ -149,17 +181,28 @@ fn stop_asked(entry: &ToolEntry) -> bool {
 
 async fn wait_ready(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) -> Readiness {
     let def = &entry.def;
-    let Some(check) = &def.health else { return Readiness::Ready };
+    let Some(check) = &def.health else {
+        return Readiness::Ready;
+    };
     let interval = Duration::from_millis(def.health_interval_ms);
     let deadline = Instant::now() + Duration::from_millis(def.startup_timeout_ms);
     let per_check = (interval * 2).clamp(Duration::from_millis(200), Duration::from_secs(5));
-    let cwd = def.cwd.as_ref().map_or_else(|| inner.config.root.clone(), |c| inner.config.root.join(c));
+    let cwd = def
+        .cwd
+        .as_ref()
+        .map_or_else(|| inner.config.root.clone(), |c| inner.config.root.join(c));
     loop {
         if let Ok(Some(status)) = proc.child.try_wait() {
             return Readiness::Exited(exit_of(status));
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let last = match health::check(check, &cwd, per_check.min(left.max(Duration::from_millis(1)))).await {
+        let last = match health::check(
+            check,
+            &cwd,
+            per_check.min(left.max(Duration::from_millis(1))),
+        )
+        .await
+        {
             Ok(()) => return Readiness::Ready,
             Err(why) => why,
         };
@@ -193,14 +236,24 @@ async fn terminate(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) -> 
     async fn wait(
         limit: Duration,
         child: &mut tokio::process::Child,
-    ) -> std::result::Result<std::io::Result<std::process::ExitStatus>, tokio::time::error::Elapsed> {
+    ) -> std::result::Result<std::io::Result<std::process::ExitStatus>, tokio::time::error::Elapsed>
+    {
         tokio::time::timeout(limit, child.wait()).await
     }
     // During shutdown `shutdown_blocking` sends the signals; only reap here.
     if !inner.shut_down.load(Ordering::SeqCst) {
-        let first = if entry.stop_signal == libc::SIGKILL { kill_all_signal() } else { entry.stop_signal };
+        let first = if entry.stop_signal == libc::SIGKILL {
+            kill_all_signal()
+        } else {
+            entry.stop_signal
+        };
         proc.shim.signal(first);
-        if let Ok(done) = wait(Duration::from_millis(entry.def.stop_timeout_ms), &mut proc.child).await {
+        if let Ok(done) = wait(
+            Duration::from_millis(entry.def.stop_timeout_ms),
+            &mut proc.child,
+        )
+        .await
+        {
             return done.map(exit_of).unwrap_or(ExitStatus::Code(-1));
         }
     }
@@ -214,7 +267,11 @@ async fn terminate(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) -> 
         return done.map(exit_of).unwrap_or(ExitStatus::Code(-1));
     }
     proc.shim.signal(libc::SIGKILL);
-    proc.child.wait().await.map(exit_of).unwrap_or(ExitStatus::Code(-1))
+    proc.child
+        .wait()
+        .await
+        .map(exit_of)
+        .unwrap_or(ExitStatus::Code(-1))
 }
 
 /// Ends a supervision: final status and cleared run fields, atomically.
@@ -230,13 +287,20 @@ fn finish(inner: &Inner, entry: &ToolEntry, status: ToolStatus, reason: String, 
 }
 
 fn ready_status(entry: &ToolEntry, pid: u32) -> ToolStatus {
-    if entry.def.health.is_some() { ToolStatus::Healthy } else { ToolStatus::Running(pid) }
+    if entry.def.health.is_some() {
+        ToolStatus::Healthy
+    } else {
+        ToolStatus::Running(pid)
+    }
 }
 
 /// Starts one tool whose dependencies are up. Idempotent; waits for a
 /// restart in progress instead of spawning a second process.
 /// `Ok(None)` means the entry was replaced by a re-registration: look it up again.
-pub(crate) async fn start_one(inner: &Arc<Inner>, entry: &Arc<ToolEntry>) -> Result<Option<ToolStatus>> {
+pub(crate) async fn start_one(
+    inner: &Arc<Inner>,
+    entry: &Arc<ToolEntry>,
+) -> Result<Option<ToolStatus>> {
     let name = entry.def.name.as_str();
     let _guard = entry.start_lock.lock().await;
     loop {
@@ -258,7 +322,13 @@ pub(crate) async fn start_one(inner: &Arc<Inner>, entry: &Arc<ToolEntry>) -> Res
                 st.restarts = 0;
                 st.last_error = None;
                 st.stop_requested = false;
-                inner.set_status(name, entry, &mut st, ToolStatus::Starting, Some("starting".into()));
+                inner.set_status(
+                    name,
+                    entry,
+                    &mut st,
+                    ToolStatus::Starting,
+                    Some("starting".into()),
+                );
                 break;
             }
         }
@@ -290,19 +360,31 @@ pub(crate) async fn start_one(inner: &Arc<Inner>, entry: &Arc<ToolEntry>) -> Res
         }
         Readiness::StopRequested => {
             terminate(inner, entry, &mut proc).await;
-            finish(inner, entry, ToolStatus::Stopped, "stopped while starting".into(), false);
+            finish(
+                inner,
+                entry,
+                ToolStatus::Stopped,
+                "stopped while starting".into(),
+                false,
+            );
             return Err(OrchestratorError::ShutDown);
         }
     };
     if let Some(reason) = failure {
         finish(inner, entry, ToolStatus::Degraded, reason.clone(), true);
-        return Err(OrchestratorError::StartupFailed { tool: name.to_owned(), reason });
+        return Err(OrchestratorError::StartupFailed {
+            tool: name.to_owned(),
+            reason,
+        });
     }
     let (go_tx, go_rx) = oneshot::channel();
     let status = ready_status(entry, proc.tool_pid);
     {
         let mut st = entry.state.lock();
-        let task = inner.config.runtime.spawn(supervise(inner.clone(), entry.clone(), proc, go_rx));
+        let task = inner
+            .config
+            .runtime
+            .spawn(supervise(inner.clone(), entry.clone(), proc, go_rx));
         st.supervisor = Some(task);
         let reason = format!("started, pid {}", st.pid.unwrap_or(0));
         inner.set_status(name, entry, &mut st, status, Some(reason));
@@ -312,7 +394,12 @@ pub(crate) async fn start_one(inner: &Arc<Inner>, entry: &Arc<ToolEntry>) -> Res
 }
 
 /// Watches one run: stop requests, exits, restarts with backoff.
-async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProcess, go: oneshot::Receiver<()>) {
+async fn supervise(
+    inner: Arc<Inner>,
+    entry: Arc<ToolEntry>,
+    mut proc: ToolProcess,
+    go: oneshot::Receiver<()>,
+) {
     let _ = go.await;
     let def = &entry.def;
     let name = def.name.as_str();
@@ -336,7 +423,13 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
             entry.state.lock().last_exit = Some(exit);
             let what = describe_exit(exit);
             if stop_asked(&entry) || inner.shut_down.load(Ordering::SeqCst) {
-                finish(&inner, &entry, ToolStatus::Stopped, format!("stopped ({what})"), false);
+                finish(
+                    &inner,
+                    &entry,
+                    ToolStatus::Stopped,
+                    format!("stopped ({what})"),
+                    false,
+                );
                 return;
             }
             let failed = exit != ExitStatus::Code(0);
@@ -346,7 +439,11 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
                 crate::RestartPolicy::Always => true,
             };
             if !wanted {
-                let status = if failed { ToolStatus::Degraded } else { ToolStatus::Stopped };
+                let status = if failed {
+                    ToolStatus::Degraded
+                } else {
+                    ToolStatus::Stopped
+                };
                 finish(&inner, &entry, status, what, failed);
                 return;
             }
@@ -354,7 +451,10 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
                 let mut st = entry.state.lock();
                 if st.restarts >= def.max_restarts {
                     drop(st);
-                    let reason = format!("{what}; gave up after max_restarts = {} restarts", def.max_restarts);
+                    let reason = format!(
+                        "{what}; gave up after max_restarts = {} restarts",
+                        def.max_restarts
+                    );
                     finish(&inner, &entry, ToolStatus::Degraded, reason, true);
                     return;
                 }
@@ -365,7 +465,9 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
                 inner.set_status(name, &entry, &mut st, ToolStatus::Starting, Some(reason));
                 st.restarts
             };
-            let backoff = BACKOFF_START.saturating_mul(1u32 << (restarts - 1).min(20)).min(BACKOFF_CAP);
+            let backoff = BACKOFF_START
+                .saturating_mul(1u32 << (restarts - 1).min(20))
+                .min(BACKOFF_CAP);
             let wake = Instant::now() + backoff;
             while Instant::now() < wake {
                 tokio::select! {
@@ -394,7 +496,13 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
                 Readiness::Ready => {
                     let mut st = entry.state.lock();
                     let reason = format!("restarted, pid {}", proc.tool_pid);
-                    inner.set_status(name, &entry, &mut st, ready_status(&entry, proc.tool_pid), Some(reason));
+                    inner.set_status(
+                        name,
+                        &entry,
+                        &mut st,
+                        ready_status(&entry, proc.tool_pid),
+                        Some(reason),
+                    );
                     break;
                 }
                 Readiness::Exited(e) => exit = e,
@@ -407,7 +515,13 @@ async fn supervise(inner: Arc<Inner>, entry: Arc<ToolEntry>, mut proc: ToolProce
                 Readiness::StopRequested => {
                     let exit = terminate(&inner, &entry, &mut proc).await;
                     entry.state.lock().last_exit = Some(exit);
-                    finish(&inner, &entry, ToolStatus::Stopped, "stopped while restarting".into(), false);
+                    finish(
+                        &inner,
+                        &entry,
+                        ToolStatus::Stopped,
+                        "stopped while restarting".into(),
+                        false,
+                    );
                     return;
                 }
             }
@@ -428,7 +542,13 @@ pub(crate) async fn stop_one(inner: &Inner, entry: &ToolEntry) {
             None => {
                 // Not running. A Degraded tool that is explicitly stopped becomes Stopped.
                 if st.status() == ToolStatus::Degraded {
-                    inner.set_status(&entry.def.name, entry, &mut st, ToolStatus::Stopped, Some("stopped".into()));
+                    inner.set_status(
+                        &entry.def.name,
+                        entry,
+                        &mut st,
+                        ToolStatus::Stopped,
+                        Some("stopped".into()),
+                    );
                 }
                 None
             }
@@ -449,8 +569,14 @@ pub(crate) fn stop_blocking(inner: &Inner, entry: &ToolEntry) {
     };
     entry.stop_notify.notify_one();
     if let Some(shim) = shim {
-        let first = if entry.stop_signal == libc::SIGKILL { kill_all_signal() } else { entry.stop_signal };
-        if shim.signal(first) && !shim.wait_exit_blocking(Duration::from_millis(entry.def.stop_timeout_ms)) {
+        let first = if entry.stop_signal == libc::SIGKILL {
+            kill_all_signal()
+        } else {
+            entry.stop_signal
+        };
+        if shim.signal(first)
+            && !shim.wait_exit_blocking(Duration::from_millis(entry.def.stop_timeout_ms))
+        {
             shim.signal(kill_all_signal());
             if !shim.wait_exit_blocking(KILL_ALL_GRACE) {
                 shim.signal(libc::SIGKILL);
@@ -461,5 +587,11 @@ pub(crate) fn stop_blocking(inner: &Inner, entry: &ToolEntry) {
     let mut st = entry.state.lock();
     st.pid = None;
     st.shim = None;
-    inner.set_status(&entry.def.name, entry, &mut st, ToolStatus::Stopped, Some("shut down".into()));
+    inner.set_status(
+        &entry.def.name,
+        entry,
+        &mut st,
+        ToolStatus::Stopped,
+        Some("shut down".into()),
+    );
 }

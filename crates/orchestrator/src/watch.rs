@@ -37,7 +37,10 @@ impl Drop for WatchHandle {
 
 pub(crate) fn start(orch: Orchestrator, debounce: Duration) -> Result<WatchHandle> {
     let root = orch.config().root.clone();
-    let watch_err = |e: notify::Error| OrchestratorError::Watch { path: root.clone(), reason: e.to_string() };
+    let watch_err = |e: notify::Error| OrchestratorError::Watch {
+        path: root.clone(),
+        reason: e.to_string(),
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
         let Ok(events) = result else { return };
@@ -52,14 +55,18 @@ pub(crate) fn start(orch: Orchestrator, debounce: Duration) -> Result<WatchHandl
         }
     })
     .map_err(watch_err)?;
-    debouncer.watch(&root, RecursiveMode::Recursive).map_err(watch_err)?;
+    debouncer
+        .watch(&root, RecursiveMode::Recursive)
+        .map_err(watch_err)?;
     let canonical_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
     let runtime = orch.config().runtime.clone();
     let task = runtime.spawn(async move {
         let mut quiet_until: HashMap<String, Instant> = HashMap::new();
         while let Some(paths) = rx.recv().await {
-            let relative: Vec<PathBuf> =
-                paths.iter().filter_map(|p| relative_to(p, &canonical_root, &root)).collect();
+            let relative: Vec<PathBuf> = paths
+                .iter()
+                .filter_map(|p| relative_to(p, &canonical_root, &root))
+                .collect();
             if relative.is_empty() {
                 continue;
             }
@@ -71,12 +78,18 @@ pub(crate) fn start(orch: Orchestrator, debounce: Duration) -> Result<WatchHandl
             }
         }
     });
-    Ok(WatchHandle { _debouncer: debouncer, task: task.abort_handle() })
+    Ok(WatchHandle {
+        _debouncer: debouncer,
+        task: task.abort_handle(),
+    })
 }
 
 /// The path relative to the project root, or `None` when outside it or under `.dxforge/`.
 fn relative_to(path: &Path, canonical_root: &Path, root: &Path) -> Option<PathBuf> {
-    let rel = path.strip_prefix(canonical_root).or_else(|_| path.strip_prefix(root)).ok()?;
+    let rel = path
+        .strip_prefix(canonical_root)
+        .or_else(|_| path.strip_prefix(root))
+        .ok()?;
     match rel.components().next() {
         Some(Component::Normal(first)) if first == ".dxforge" => None,
         None => None,
@@ -85,14 +98,22 @@ fn relative_to(path: &Path, canonical_root: &Path, root: &Path) -> Option<PathBu
 }
 
 /// Running tools (in start order) with a glob matching any path, outside their quiet period.
-fn matching_running_tools(orch: &Orchestrator, paths: &[PathBuf], quiet: &HashMap<String, Instant>) -> Vec<String> {
+fn matching_running_tools(
+    orch: &Orchestrator,
+    paths: &[PathBuf],
+    quiet: &HashMap<String, Instant>,
+) -> Vec<String> {
     let now = Instant::now();
     let reg = orch.inner.registry.read();
     reg.order
         .iter()
         .filter_map(|n| reg.tools.get(n))
         .filter(|e| quiet.get(&e.def.name).is_none_or(|until| now >= *until))
-        .filter(|e| e.watch.as_ref().is_some_and(|set| paths.iter().any(|p| set.is_match(p))))
+        .filter(|e| {
+            e.watch
+                .as_ref()
+                .is_some_and(|set| paths.iter().any(|p| set.is_match(p)))
+        })
         .filter(|e| is_up(e.state.lock().status()))
         .map(|e| e.def.name.clone())
         .collect()

@@ -28,8 +28,15 @@ fn main() {
         match args[i].as_str() {
             "--record" => {
                 let path = next(&mut i);
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-                let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap();
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
                 unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
                 let ms = ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000;
                 writeln!(f, "start {} {ms}", std::process::id()).unwrap();
@@ -48,7 +55,8 @@ fn main() {
                 out.flush().unwrap();
             }
             "--serve-tcp" => {
-                let listener = TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                let listener =
+                    TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
                 std::thread::spawn(move || {
                     for conn in listener.incoming() {
                         drop(conn);
@@ -56,7 +64,8 @@ fn main() {
                 });
             }
             "--serve-http" => {
-                let listener = TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                let listener =
+                    TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
                 std::thread::spawn(move || {
                     for mut conn in listener.incoming().flatten() {
                         let mut buf = [0u8; 1024];
@@ -96,8 +105,13 @@ fn double_fork(pidfile: &str) {
             let grandchild = libc::fork();
             if grandchild == 0 {
                 let pid = libc::getpid().to_string();
-                let tmp = std::ffi::CString::new(format!("{}.tmp", pidfile.to_str().unwrap())).unwrap();
-                let fd = libc::open(tmp.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+                let tmp =
+                    std::ffi::CString::new(format!("{}.tmp", pidfile.to_str().unwrap())).unwrap();
+                let fd = libc::open(
+                    tmp.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                    0o644,
+                );
                 libc::write(fd, pid.as_ptr().cast(), pid.len());
                 libc::close(fd);
                 libc::rename(tmp.as_ptr(), pidfile.as_ptr());

@@ -8,13 +8,22 @@ use common::*;
 #[test]
 #[ignore = "helper host process, run by tools_die_with_their_host"]
 fn host_process() {
-    let Ok(dir) = std::env::var("DXFORGE_TEST_HOST_DIR") else { return };
+    let Ok(dir) = std::env::var("DXFORGE_TEST_HOST_DIR") else {
+        return;
+    };
     let dir = std::path::PathBuf::from(dir);
     let p = Project::new();
     let pidfile = dir.join("grandchild.pid");
-    p.orch.register_tool(tool("forker", &["--double-fork", pidfile.to_str().unwrap()])).unwrap();
+    p.orch
+        .register_tool(tool(
+            "forker",
+            &["--double-fork", pidfile.to_str().unwrap()],
+        ))
+        .unwrap();
     let status = RT.block_on(p.orch.ensure_running("forker")).unwrap();
-    let dxforge_orchestrator::ToolStatus::Running(pid) = status else { panic!() };
+    let dxforge_orchestrator::ToolStatus::Running(pid) = status else {
+        panic!()
+    };
     std::fs::write(dir.join("tool.pid.tmp"), pid.to_string()).unwrap();
     std::fs::rename(dir.join("tool.pid.tmp"), dir.join("tool.pid")).unwrap();
     std::thread::sleep(std::time::Duration::from_secs(60));
@@ -34,6 +43,12 @@ fn tools_die_with_their_host() {
     assert!(proc_state(tool_pid).is_some_and(|s| s != 'Z'));
     host.kill().unwrap();
     host.wait().unwrap();
-    wait_until(10, "tool killed and reaped after host death", || gone(tool_pid));
-    wait_until(10, "escaped grandchild killed and reaped after host death", || gone(grandchild));
+    wait_until(10, "tool killed and reaped after host death", || {
+        gone(tool_pid)
+    });
+    wait_until(
+        10,
+        "escaped grandchild killed and reaped after host death",
+        || gone(grandchild),
+    );
 }

@@ -13,8 +13,14 @@ fn ensure_running_spawns_and_stop_stops() {
     p.orch.register_tool(tool("svc", &[])).unwrap();
     assert_eq!(p.orch.status("svc").unwrap(), ToolStatus::Stopped);
     let status = p.block(p.orch.ensure_running("svc")).unwrap();
-    let ToolStatus::Running(pid) = status else { panic!("expected Running, got {status:?}") };
-    assert_eq!(proc_state(pid).map(|s| s != 'Z'), Some(true), "tool process {pid} must be alive");
+    let ToolStatus::Running(pid) = status else {
+        panic!("expected Running, got {status:?}")
+    };
+    assert_eq!(
+        proc_state(pid).map(|s| s != 'Z'),
+        Some(true),
+        "tool process {pid} must be alive"
+    );
     assert_eq!(p.orch.state("svc").unwrap().pid, Some(pid));
     p.block(p.orch.stop("svc")).unwrap();
     assert_eq!(p.orch.status("svc").unwrap(), ToolStatus::Stopped);
@@ -25,7 +31,9 @@ fn ensure_running_spawns_and_stop_stops() {
 fn ensure_running_is_idempotent_and_keeps_the_pid() {
     let p = Project::new();
     let record = p.path("starts");
-    p.orch.register_tool(tool("svc", &["--record", record.to_str().unwrap()])).unwrap();
+    p.orch
+        .register_tool(tool("svc", &["--record", record.to_str().unwrap()]))
+        .unwrap();
     let first = p.block(p.orch.ensure_running("svc")).unwrap();
     for _ in 0..5 {
         assert_eq!(p.block(p.orch.ensure_running("svc")).unwrap(), first);
@@ -39,7 +47,9 @@ fn ensure_running_is_idempotent_and_keeps_the_pid() {
 fn fifty_threads_spawn_exactly_one_process() {
     let p = Project::new();
     let record = p.path("starts");
-    p.orch.register_tool(tool("svc", &["--record", record.to_str().unwrap()])).unwrap();
+    p.orch
+        .register_tool(tool("svc", &["--record", record.to_str().unwrap()]))
+        .unwrap();
     let barrier = Arc::new(std::sync::Barrier::new(50));
     let handles: Vec<_> = (0..50)
         .map(|_| {
@@ -48,16 +58,27 @@ fn fifty_threads_spawn_exactly_one_process() {
             std::thread::spawn(move || {
                 barrier.wait();
                 // Each thread drives the future with its own tiny executor.
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(orch.ensure_running("svc")).unwrap()
             })
         })
         .collect();
     let statuses: Vec<ToolStatus> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert!(statuses.iter().all(|s| *s == statuses[0]), "all callers see the same status: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == statuses[0]),
+        "all callers see the same status: {statuses:?}"
+    );
     wait_until(10, "start recorded", || !lines(&record).is_empty());
     std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(lines(&record).len(), 1, "exactly one spawn: {:?}", lines(&record));
+    assert_eq!(
+        lines(&record).len(),
+        1,
+        "exactly one spawn: {:?}",
+        lines(&record)
+    );
 }
 
 #[test]
@@ -66,7 +87,17 @@ fn dependencies_start_in_order_after_tcp_health() {
     let port = free_port();
     let order = p.path("order");
     let o = order.to_str().unwrap();
-    let mut db = tool("db", &["--sleep", "300", "--record", o, "--serve-tcp", &port.to_string()]);
+    let mut db = tool(
+        "db",
+        &[
+            "--sleep",
+            "300",
+            "--record",
+            o,
+            "--serve-tcp",
+            &port.to_string(),
+        ],
+    );
     db.health = Some(HealthCheck::Tcp(format!("127.0.0.1:{port}")));
     db.health_interval_ms = 50;
     let mut web = tool("web", &["--record", o]);
@@ -80,7 +111,11 @@ fn dependencies_start_in_order_after_tcp_health() {
     // web can only have started after db's port answered.
     wait_until(10, "both started", || lines(&order).len() == 2);
     let db_pid = p.orch.state("db").unwrap().pid.unwrap();
-    assert!(lines(&order)[0].starts_with(&format!("start {db_pid} ")), "{:?}", lines(&order));
+    assert!(
+        lines(&order)[0].starts_with(&format!("start {db_pid} ")),
+        "{:?}",
+        lines(&order)
+    );
     assert_eq!(p.orch.tool_names(), vec!["db", "web"]);
     // Stopping the dependency stops its dependent first.
     p.block(p.orch.stop("db")).unwrap();
@@ -96,7 +131,10 @@ fn http_health_check_makes_a_tool_healthy() {
     api.health = Some(HealthCheck::Http(format!("http://127.0.0.1:{port}/health")));
     api.health_interval_ms = 50;
     p.orch.register_tool(api).unwrap();
-    assert_eq!(p.block(p.orch.ensure_running("api")).unwrap(), ToolStatus::Healthy);
+    assert_eq!(
+        p.block(p.orch.ensure_running("api")).unwrap(),
+        ToolStatus::Healthy
+    );
 }
 
 #[test]
@@ -108,7 +146,10 @@ fn command_health_check_that_never_passes_degrades_the_tool() {
     t.startup_timeout_ms = 500;
     p.orch.register_tool(t).unwrap();
     let err = p.block(p.orch.ensure_running("t")).unwrap_err();
-    assert!(matches!(err, OrchestratorError::StartupFailed { .. }), "{err}");
+    assert!(
+        matches!(err, OrchestratorError::StartupFailed { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("startup_timeout_ms"), "{err}");
     let state = p.orch.state("t").unwrap();
     assert_eq!(state.status, ToolStatus::Degraded);
@@ -129,25 +170,45 @@ fn priority_breaks_ties_in_start_order() {
     assert_eq!(p.orch.tool_names(), vec!["b", "a", "c"]);
     p.block(p.orch.ensure_all_running()).unwrap();
     let states = p.orch.states();
-    assert_eq!(states.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["b", "a", "c"]);
-    assert!(states.iter().all(|s| matches!(s.status, ToolStatus::Running(_))));
+    assert_eq!(
+        states.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        vec!["b", "a", "c"]
+    );
+    assert!(
+        states
+            .iter()
+            .all(|s| matches!(s.status, ToolStatus::Running(_)))
+    );
     p.block(p.orch.stop_all()).unwrap();
-    assert!(p.orch.states().iter().all(|s| s.status == ToolStatus::Stopped));
+    assert!(
+        p.orch
+            .states()
+            .iter()
+            .all(|s| s.status == ToolStatus::Stopped)
+    );
 }
 
 #[test]
 fn execute_tool_returns_exit_code_and_output() {
     let p = Project::new();
-    p.orch.register_tool(tool("lint", &["--exit", "0"])).unwrap();
-    let args: Vec<String> = ["--print", "hello", "--eprint", "oops", "--exit", "3"].map(String::from).to_vec();
+    p.orch
+        .register_tool(tool("lint", &["--exit", "0"]))
+        .unwrap();
+    let args: Vec<String> = ["--print", "hello", "--eprint", "oops", "--exit", "3"]
+        .map(String::from)
+        .to_vec();
     let out = p.block(p.orch.execute_tool("lint", &args)).unwrap();
     assert_eq!(out.exit_code, Some(3));
     assert_eq!(out.signal, None);
     assert_eq!(out.stdout, b"hello\n");
     assert_eq!(out.stderr, b"oops\n");
-    let ok = p.block(p.orch.execute_tool("lint", &["--exit".into(), "0".into()])).unwrap();
+    let ok = p
+        .block(p.orch.execute_tool("lint", &["--exit".into(), "0".into()]))
+        .unwrap();
     assert_eq!(ok.exit_code, Some(0));
-    let crash = p.block(p.orch.execute_tool("lint", &["--crash".into()])).unwrap();
+    let crash = p
+        .block(p.orch.execute_tool("lint", &["--crash".into()]))
+        .unwrap();
     assert_eq!(crash.exit_code, None);
     assert_eq!(crash.signal, Some(libc::SIGABRT));
     // A one-shot run does not change the tool's status.
@@ -161,9 +222,14 @@ fn execute_tool_starts_dependencies_first() {
     let mut lint = tool("lint", &[]);
     lint.dependencies = vec!["db".into()];
     p.orch.register_tool(lint).unwrap();
-    let out = p.block(p.orch.execute_tool("lint", &["--exit".into(), "0".into()])).unwrap();
+    let out = p
+        .block(p.orch.execute_tool("lint", &["--exit".into(), "0".into()]))
+        .unwrap();
     assert_eq!(out.exit_code, Some(0));
-    assert!(matches!(p.orch.status("db").unwrap(), ToolStatus::Running(_)));
+    assert!(matches!(
+        p.orch.status("db").unwrap(),
+        ToolStatus::Running(_)
+    ));
 }
 
 #[test]
@@ -174,23 +240,42 @@ fn stopping_a_tool_that_is_not_running_is_a_no_op() {
     p.block(p.orch.stop("svc")).unwrap();
     assert_eq!(p.orch.status("svc").unwrap(), ToolStatus::Stopped);
     assert!(events.try_recv().is_err(), "no status change, no event");
-    assert!(matches!(p.block(p.orch.stop("nope")), Err(OrchestratorError::UnknownTool { .. })));
+    assert!(matches!(
+        p.block(p.orch.stop("nope")),
+        Err(OrchestratorError::UnknownTool { .. })
+    ));
 }
 
 #[test]
 fn missing_binary_degrades_with_the_path() {
     let p = Project::new();
-    p.orch.register_tool(dxforge_orchestrator::DxToolDefinition::new("ghost", "./bin/not-there")).unwrap();
+    p.orch
+        .register_tool(dxforge_orchestrator::DxToolDefinition::new(
+            "ghost",
+            "./bin/not-there",
+        ))
+        .unwrap();
     let err = p.block(p.orch.ensure_running("ghost")).unwrap_err();
-    assert!(matches!(err, OrchestratorError::BinaryNotFound { .. }), "{err}");
+    assert!(
+        matches!(err, OrchestratorError::BinaryNotFound { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("bin/not-there"), "{err}");
     let state = p.orch.state("ghost").unwrap();
     assert_eq!(state.status, ToolStatus::Degraded);
     assert!(state.last_error.unwrap().contains("bin/not-there"));
 
-    p.orch.register_tool(dxforge_orchestrator::DxToolDefinition::new("nopath", "no-such-tool-on-path-xyz")).unwrap();
+    p.orch
+        .register_tool(dxforge_orchestrator::DxToolDefinition::new(
+            "nopath",
+            "no-such-tool-on-path-xyz",
+        ))
+        .unwrap();
     let err = p.block(p.orch.ensure_running("nopath")).unwrap_err();
-    assert!(err.to_string().contains("no-such-tool-on-path-xyz"), "{err}");
+    assert!(
+        err.to_string().contains("no-such-tool-on-path-xyz"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,9 +283,17 @@ fn non_executable_binary_degrades_with_the_path() {
     let p = Project::new();
     std::fs::create_dir_all(p.path("bin")).unwrap();
     std::fs::write(p.path("bin/plain"), "not a program").unwrap();
-    p.orch.register_tool(dxforge_orchestrator::DxToolDefinition::new("plain", "bin/plain")).unwrap();
+    p.orch
+        .register_tool(dxforge_orchestrator::DxToolDefinition::new(
+            "plain",
+            "bin/plain",
+        ))
+        .unwrap();
     let err = p.block(p.orch.ensure_running("plain")).unwrap_err();
-    assert!(matches!(err, OrchestratorError::NotExecutable { .. }), "{err}");
+    assert!(
+        matches!(err, OrchestratorError::NotExecutable { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("bin/plain"), "{err}");
     assert_eq!(p.orch.status("plain").unwrap(), ToolStatus::Degraded);
 }
@@ -208,12 +301,22 @@ fn non_executable_binary_degrades_with_the_path() {
 #[test]
 fn dependency_failure_names_the_dependency_and_does_not_start_the_dependent() {
     let p = Project::new();
-    p.orch.register_tool(dxforge_orchestrator::DxToolDefinition::new("db", "./missing-db")).unwrap();
+    p.orch
+        .register_tool(dxforge_orchestrator::DxToolDefinition::new(
+            "db",
+            "./missing-db",
+        ))
+        .unwrap();
     let mut web = tool("web", &[]);
     web.dependencies = vec!["db".into()];
     p.orch.register_tool(web).unwrap();
     let err = p.block(p.orch.ensure_running("web")).unwrap_err();
-    let OrchestratorError::DependencyFailed { tool, dependency, .. } = &err else { panic!("{err}") };
+    let OrchestratorError::DependencyFailed {
+        tool, dependency, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
     assert_eq!((tool.as_str(), dependency.as_str()), ("web", "db"));
     assert_eq!(p.orch.status("web").unwrap(), ToolStatus::Stopped);
 }
@@ -245,11 +348,19 @@ fn re_registering_a_running_tool_is_an_error_and_a_stopped_one_replaces_it() {
     let p = Project::new();
     p.orch.register_tool(tool("svc", &[])).unwrap();
     p.block(p.orch.ensure_running("svc")).unwrap();
-    let err = p.orch.register_tool(tool("svc", &["--print", "x"])).unwrap_err();
-    assert!(matches!(err, OrchestratorError::ToolRunning { .. }), "{err}");
+    let err = p
+        .orch
+        .register_tool(tool("svc", &["--print", "x"]))
+        .unwrap_err();
+    assert!(
+        matches!(err, OrchestratorError::ToolRunning { .. }),
+        "{err}"
+    );
     assert_eq!(p.orch.definition("svc").unwrap().args, Vec::<String>::new());
     p.block(p.orch.stop("svc")).unwrap();
-    p.orch.register_tool(tool("svc", &["--print", "x"])).unwrap();
+    p.orch
+        .register_tool(tool("svc", &["--print", "x"]))
+        .unwrap();
     assert_eq!(p.orch.definition("svc").unwrap().args, vec!["--print", "x"]);
 }
 
@@ -264,8 +375,15 @@ fn shutdown_blocking_from_a_plain_thread_stops_everything() {
     p.block(p.orch.ensure_running("b")).unwrap();
     let pids: Vec<u32> = p.orch.states().iter().map(|s| s.pid.unwrap()).collect();
     let orch = p.orch.clone();
-    std::thread::spawn(move || orch.shutdown_blocking()).join().unwrap();
-    assert!(p.orch.states().iter().all(|s| s.status == ToolStatus::Stopped));
+    std::thread::spawn(move || orch.shutdown_blocking())
+        .join()
+        .unwrap();
+    assert!(
+        p.orch
+            .states()
+            .iter()
+            .all(|s| s.status == ToolStatus::Stopped)
+    );
     for pid in pids {
         wait_until(10, "tool gone", || gone(pid));
     }
@@ -281,7 +399,10 @@ fn shutdown_blocking_inside_a_runtime_thread_does_not_deadlock() {
     let pid = p.orch.state("a").unwrap().pid.unwrap();
     let orch = p.orch.clone();
     // On a current-thread runtime nothing else can run while we block.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move { orch.shutdown_blocking() });
     wait_until(10, "tool gone", || gone(pid));
     assert_eq!(p.orch.status("a").unwrap(), ToolStatus::Stopped);

@@ -10,7 +10,12 @@ use dxforge_orchestrator::ToolStatus;
 #[test]
 fn output_goes_to_the_log_file_and_recent_lines() {
     let p = Project::new();
-    p.orch.register_tool(tool("talker", &["--print", "hello out", "--eprint", "hello err"])).unwrap();
+    p.orch
+        .register_tool(tool(
+            "talker",
+            &["--print", "hello out", "--eprint", "hello err"],
+        ))
+        .unwrap();
     let mut logs = p.orch.subscribe_logs();
     p.block(p.orch.ensure_running("talker")).unwrap();
     let log = p.path(".dxforge/logs/talker.log");
@@ -21,8 +26,16 @@ fn output_goes_to_the_log_file_and_recent_lines() {
     assert_eq!(file_lines, vec!["hello err", "hello out"]);
     let recent = p.orch.recent_logs("talker", 10).unwrap();
     assert_eq!(recent.len(), 2);
-    assert!(recent.iter().any(|l| l.stream == "stdout" && l.line == "hello out"));
-    assert!(recent.iter().any(|l| l.stream == "stderr" && l.line == "hello err"));
+    assert!(
+        recent
+            .iter()
+            .any(|l| l.stream == "stdout" && l.line == "hello out")
+    );
+    assert!(
+        recent
+            .iter()
+            .any(|l| l.stream == "stderr" && l.line == "hello err")
+    );
     let mut got = Vec::new();
     while let Ok((tool, line)) = logs.try_recv() {
         assert_eq!(tool, "talker");
@@ -35,33 +48,54 @@ fn output_goes_to_the_log_file_and_recent_lines() {
 #[test]
 fn recent_lines_keep_only_the_last_ones() {
     let p = Project::new();
-    p.orch.register_tool(tool("chatty", &["--lines", "250"])).unwrap();
+    p.orch
+        .register_tool(tool("chatty", &["--lines", "250"]))
+        .unwrap();
     p.block(p.orch.ensure_running("chatty")).unwrap();
     wait_until(10, "all lines captured", || {
-        p.orch.recent_logs("chatty", 1).unwrap().first().is_some_and(|l| l.line == "line 249")
+        p.orch
+            .recent_logs("chatty", 1)
+            .unwrap()
+            .first()
+            .is_some_and(|l| l.line == "line 249")
     });
     // The buffer holds recent_lines = 100.
     let all = p.orch.recent_logs("chatty", 1000).unwrap();
     assert_eq!(all.len(), 100);
     assert_eq!(all[0].line, "line 150");
-    let last3: Vec<String> = p.orch.recent_logs("chatty", 3).unwrap().into_iter().map(|l| l.line).collect();
+    let last3: Vec<String> = p
+        .orch
+        .recent_logs("chatty", 3)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
     assert_eq!(last3, vec!["line 247", "line 248", "line 249"]);
 }
 
 #[test]
 fn log_files_rotate_by_size() {
     let p = Project::with_log_limit(1_000);
-    p.orch.register_tool(tool("chatty", &["--lines", "300"])).unwrap();
+    p.orch
+        .register_tool(tool("chatty", &["--lines", "300"]))
+        .unwrap();
     p.block(p.orch.ensure_running("chatty")).unwrap();
     let log = p.path(".dxforge/logs/chatty.log");
     let rotated = p.path(".dxforge/logs/chatty.log.1");
-    wait_until(10, "last line written", || lines(&log).last().is_some_and(|l| l == "line 299"));
+    wait_until(10, "last line written", || {
+        lines(&log).last().is_some_and(|l| l == "line 299")
+    });
     assert!(rotated.exists(), "rotated file exists");
     assert!(std::fs::metadata(&log).unwrap().len() <= 1_000);
     assert!(std::fs::metadata(&rotated).unwrap().len() <= 1_000);
     // The rotated file holds the lines right before the current file's first.
     let first_current: usize = lines(&log)[0].trim_start_matches("line ").parse().unwrap();
-    let last_rotated: usize = lines(&rotated).last().unwrap().trim_start_matches("line ").parse().unwrap();
+    let last_rotated: usize = lines(&rotated)
+        .last()
+        .unwrap()
+        .trim_start_matches("line ")
+        .parse()
+        .unwrap();
     assert_eq!(last_rotated + 1, first_current);
 }
 
@@ -74,8 +108,12 @@ fn watch_restarts_a_tool_on_a_matching_change_and_ignores_dxforge() {
     t.watch = vec!["src/**/*.rs".into(), ".dxforge/**".into()];
     p.orch.register_tool(t).unwrap();
     p.orch.register_tool(tool("other", &[])).unwrap();
-    let ToolStatus::Running(first) = p.block(p.orch.ensure_running("server")).unwrap() else { panic!() };
-    let ToolStatus::Running(other) = p.block(p.orch.ensure_running("other")).unwrap() else { panic!() };
+    let ToolStatus::Running(first) = p.block(p.orch.ensure_running("server")).unwrap() else {
+        panic!()
+    };
+    let ToolStatus::Running(other) = p.block(p.orch.ensure_running("other")).unwrap() else {
+        panic!()
+    };
     let _watch = p.orch.watch(Duration::from_millis(100)).unwrap();
     std::thread::sleep(Duration::from_millis(300));
 
@@ -86,11 +124,17 @@ fn watch_restarts_a_tool_on_a_matching_change_and_ignores_dxforge() {
     assert_eq!(p.orch.status("server").unwrap(), ToolStatus::Running(first));
 
     std::fs::write(p.path("src/main.rs"), "fn main() {}").unwrap();
-    wait_until(10, "server restarted with a new pid", || {
-        matches!(p.orch.status("server").unwrap(), ToolStatus::Running(pid) if pid != first)
-    });
+    wait_until(
+        10,
+        "server restarted with a new pid",
+        || matches!(p.orch.status("server").unwrap(), ToolStatus::Running(pid) if pid != first),
+    );
     wait_until(10, "old process gone", || gone(first));
-    assert_eq!(p.orch.status("other").unwrap(), ToolStatus::Running(other), "non-matching tool untouched");
+    assert_eq!(
+        p.orch.status("other").unwrap(),
+        ToolStatus::Running(other),
+        "non-matching tool untouched"
+    );
 }
 
 #[test]
@@ -99,7 +143,15 @@ fn a_tool_writing_its_own_watched_files_does_not_restart_forever() {
     std::fs::create_dir_all(p.path("gen")).unwrap();
     let out = p.path("gen/out.txt");
     let record = p.path("starts");
-    let mut t = tool("writer", &["--record", record.to_str().unwrap(), "--touch", out.to_str().unwrap()]);
+    let mut t = tool(
+        "writer",
+        &[
+            "--record",
+            record.to_str().unwrap(),
+            "--touch",
+            out.to_str().unwrap(),
+        ],
+    );
     t.watch = vec!["gen/*".into()];
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("writer")).unwrap();
@@ -122,7 +174,9 @@ fn dropping_the_watch_handle_stops_watching() {
     let mut t = tool("server", &[]);
     t.watch = vec!["src/*".into()];
     p.orch.register_tool(t).unwrap();
-    let ToolStatus::Running(first) = p.block(p.orch.ensure_running("server")).unwrap() else { panic!() };
+    let ToolStatus::Running(first) = p.block(p.orch.ensure_running("server")).unwrap() else {
+        panic!()
+    };
     let watch = p.orch.watch(Duration::from_millis(100)).unwrap();
     drop(watch);
     std::fs::write(p.path("src/a"), "x").unwrap();

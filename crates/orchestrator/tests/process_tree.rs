@@ -11,38 +11,65 @@ use dxforge_orchestrator::{ExitStatus, RestartPolicy, ToolStatus};
 fn stop_kills_a_double_forked_grandchild_and_leaves_no_zombie() {
     let p = Project::new();
     let pidfile = p.path("grandchild.pid");
-    p.orch.register_tool(tool("forker", &["--double-fork", pidfile.to_str().unwrap()])).unwrap();
+    p.orch
+        .register_tool(tool(
+            "forker",
+            &["--double-fork", pidfile.to_str().unwrap()],
+        ))
+        .unwrap();
     let status = p.block(p.orch.ensure_running("forker")).unwrap();
-    let ToolStatus::Running(tool_pid) = status else { panic!("{status:?}") };
+    let ToolStatus::Running(tool_pid) = status else {
+        panic!("{status:?}")
+    };
     let grandchild = read_pid(&pidfile);
-    assert_eq!(proc_state(grandchild).map(|s| s != 'Z'), Some(true), "grandchild alive before stop");
+    assert_eq!(
+        proc_state(grandchild).map(|s| s != 'Z'),
+        Some(true),
+        "grandchild alive before stop"
+    );
     // It really left the tool's process group and session.
     let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
-    assert_ne!(fields[2], tool_pid.to_string(), "grandchild must be outside the tool's process group");
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
+    assert_ne!(
+        fields[2],
+        tool_pid.to_string(),
+        "grandchild must be outside the tool's process group"
+    );
 
     p.block(p.orch.stop("forker")).unwrap();
     assert_eq!(p.orch.status("forker").unwrap(), ToolStatus::Stopped);
     // Gone means reaped: not even a zombie entry is left.
     wait_until(10, "grandchild reaped", || gone(grandchild));
     wait_until(10, "tool reaped", || gone(tool_pid));
-    wait_until(10, "no zombie children of the host", || our_zombies().is_empty());
+    wait_until(10, "no zombie children of the host", || {
+        our_zombies().is_empty()
+    });
 }
 
 #[test]
 fn a_tool_ignoring_sigterm_is_killed_after_stop_timeout() {
     let p = Project::new();
     let pidfile = p.path("grandchild.pid");
-    let mut t = tool("stubborn", &["--ignore-term", "--double-fork", pidfile.to_str().unwrap()]);
+    let mut t = tool(
+        "stubborn",
+        &["--ignore-term", "--double-fork", pidfile.to_str().unwrap()],
+    );
     t.stop_timeout_ms = 400;
     p.orch.register_tool(t).unwrap();
-    let ToolStatus::Running(pid) = p.block(p.orch.ensure_running("stubborn")).unwrap() else { panic!() };
+    let ToolStatus::Running(pid) = p.block(p.orch.ensure_running("stubborn")).unwrap() else {
+        panic!()
+    };
     let grandchild = read_pid(&pidfile);
     let started = Instant::now();
     p.block(p.orch.stop("stubborn")).unwrap();
     // It ignored SIGTERM, so only the SIGKILL after stop_timeout_ms ended it.
     assert!(started.elapsed() >= Duration::from_millis(400));
-    assert_eq!(p.orch.state("stubborn").unwrap().last_exit, Some(ExitStatus::Signal(libc::SIGKILL)));
+    assert_eq!(
+        p.orch.state("stubborn").unwrap().last_exit,
+        Some(ExitStatus::Signal(libc::SIGKILL))
+    );
     wait_until(10, "tool reaped", || gone(pid));
     wait_until(10, "grandchild reaped", || gone(grandchild));
 }
@@ -51,34 +78,66 @@ fn a_tool_ignoring_sigterm_is_killed_after_stop_timeout() {
 fn a_crashing_tool_leaves_no_descendants_behind() {
     let p = Project::new();
     let pidfile = p.path("grandchild.pid");
-    let mut t = tool("crashy", &["--double-fork", pidfile.to_str().unwrap(), "--sleep", "200", "--crash"]);
+    let mut t = tool(
+        "crashy",
+        &[
+            "--double-fork",
+            pidfile.to_str().unwrap(),
+            "--sleep",
+            "200",
+            "--crash",
+        ],
+    );
     t.restart = RestartPolicy::Never;
     t.stop_timeout_ms = 300;
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("crashy")).unwrap();
     let grandchild = read_pid(&pidfile);
-    wait_until(10, "tool degraded after its crash", || p.orch.status("crashy").unwrap() == ToolStatus::Degraded);
+    wait_until(10, "tool degraded after its crash", || {
+        p.orch.status("crashy").unwrap() == ToolStatus::Degraded
+    });
     let state = p.orch.state("crashy").unwrap();
     assert_eq!(state.last_exit, Some(ExitStatus::Signal(libc::SIGABRT)));
     assert!(state.last_error.unwrap().contains("signal 6"));
-    wait_until(10, "orphaned grandchild killed and reaped", || gone(grandchild));
+    wait_until(10, "orphaned grandchild killed and reaped", || {
+        gone(grandchild)
+    });
 }
 
 #[test]
 fn crashes_restart_with_backoff_then_degrade() {
     let p = Project::new();
     let record = p.path("starts");
-    let mut t = tool("flaky", &["--record", record.to_str().unwrap(), "--sleep", "50", "--exit", "7"]);
+    let mut t = tool(
+        "flaky",
+        &[
+            "--record",
+            record.to_str().unwrap(),
+            "--sleep",
+            "50",
+            "--exit",
+            "7",
+        ],
+    );
     t.restart = RestartPolicy::OnFailure;
     t.max_restarts = 3;
     p.orch.register_tool(t).unwrap();
     let mut events = p.orch.subscribe();
     p.block(p.orch.ensure_running("flaky")).unwrap();
-    wait_until(20, "degraded after max_restarts", || p.orch.status("flaky").unwrap() == ToolStatus::Degraded);
+    wait_until(20, "degraded after max_restarts", || {
+        p.orch.status("flaky").unwrap() == ToolStatus::Degraded
+    });
     let state = p.orch.state("flaky").unwrap();
     assert_eq!(state.restarts, 3);
     assert_eq!(state.last_exit, Some(ExitStatus::Code(7)));
-    assert!(state.last_error.as_deref().unwrap().contains("max_restarts"), "{state:?}");
+    assert!(
+        state
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("max_restarts"),
+        "{state:?}"
+    );
     // One initial start plus three restarts.
     assert_eq!(lines(&record).len(), 4);
     // Backoff: the waits between exits and restarts are 100, 200 and 400 ms.
@@ -89,25 +148,41 @@ fn crashes_restart_with_backoff_then_degrade() {
         }
     }
     assert_eq!(restart_reasons.len(), 3, "{restart_reasons:?}");
-    assert!(restart_reasons[2].contains("restart 3/3"), "{restart_reasons:?}");
+    assert!(
+        restart_reasons[2].contains("restart 3/3"),
+        "{restart_reasons:?}"
+    );
 }
 
 #[test]
 fn backoff_doubles_between_restarts() {
     let p = Project::new();
     let record = p.path("starts");
-    let mut t = tool("flaky", &["--record", record.to_str().unwrap(), "--exit", "1"]);
+    let mut t = tool(
+        "flaky",
+        &["--record", record.to_str().unwrap(), "--exit", "1"],
+    );
     t.max_restarts = 4;
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("flaky")).unwrap();
-    wait_until(30, "degraded", || p.orch.status("flaky").unwrap() == ToolStatus::Degraded);
+    wait_until(30, "degraded", || {
+        p.orch.status("flaky").unwrap() == ToolStatus::Degraded
+    });
     // Each line is "start <pid> <monotonic ms>"; the gap before restart n is
     // at least the backoff 100 ms * 2^(n-1) (a lower bound, not a speed claim).
-    let starts: Vec<u64> = lines(&record).iter().map(|l| l.split(' ').nth(2).unwrap().parse().unwrap()).collect();
+    let starts: Vec<u64> = lines(&record)
+        .iter()
+        .map(|l| l.split(' ').nth(2).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(starts.len(), 5);
     for (n, pair) in starts.windows(2).enumerate() {
         let backoff = 100u64 << n;
-        assert!(pair[1] - pair[0] >= backoff, "gap before restart {} was {} ms", n + 1, pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] >= backoff,
+            "gap before restart {} was {} ms",
+            n + 1,
+            pair[1] - pair[0]
+        );
     }
 }
 
@@ -119,7 +194,9 @@ fn a_tool_that_exits_at_once_without_restarts_is_degraded() {
     p.orch.register_tool(t).unwrap();
     // No health check: it is Running once spawned; the exit follows.
     p.block(p.orch.ensure_running("oneshot")).unwrap();
-    wait_until(10, "degraded", || p.orch.status("oneshot").unwrap() == ToolStatus::Degraded);
+    wait_until(10, "degraded", || {
+        p.orch.status("oneshot").unwrap() == ToolStatus::Degraded
+    });
     let state = p.orch.state("oneshot").unwrap();
     assert_eq!(state.last_exit, Some(ExitStatus::Code(4)));
     assert_eq!(state.pid, None);
@@ -130,21 +207,35 @@ fn a_tool_that_exits_at_once_without_restarts_is_degraded() {
 fn a_tool_that_exits_at_once_before_its_health_check_fails_to_start() {
     let p = Project::new();
     let mut t = tool("oneshot", &["--exit", "5"]);
-    t.health = Some(dxforge_orchestrator::HealthCheck::Tcp(format!("127.0.0.1:{}", free_port())));
+    t.health = Some(dxforge_orchestrator::HealthCheck::Tcp(format!(
+        "127.0.0.1:{}",
+        free_port()
+    )));
     t.health_interval_ms = 50;
     p.orch.register_tool(t).unwrap();
     let err = p.block(p.orch.ensure_running("oneshot")).unwrap_err();
-    assert!(err.to_string().contains("exited with code 5 while starting"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("exited with code 5 while starting"),
+        "{err}"
+    );
     assert_eq!(p.orch.status("oneshot").unwrap(), ToolStatus::Degraded);
 }
 
 #[test]
 fn a_clean_exit_with_on_failure_policy_is_stopped() {
     let p = Project::new();
-    p.orch.register_tool(tool("done", &["--exit", "0"])).unwrap();
+    p.orch
+        .register_tool(tool("done", &["--exit", "0"]))
+        .unwrap();
     p.block(p.orch.ensure_running("done")).unwrap();
-    wait_until(10, "stopped", || p.orch.status("done").unwrap() == ToolStatus::Stopped);
-    assert_eq!(p.orch.state("done").unwrap().last_exit, Some(ExitStatus::Code(0)));
+    wait_until(10, "stopped", || {
+        p.orch.status("done").unwrap() == ToolStatus::Stopped
+    });
+    assert_eq!(
+        p.orch.state("done").unwrap().last_exit,
+        Some(ExitStatus::Code(0))
+    );
 }
 
 #[test]
@@ -154,12 +245,18 @@ fn stop_during_restart_backoff_stops_cleanly() {
     t.max_restarts = 100;
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("flaky")).unwrap();
-    wait_until(10, "restarting", || p.orch.state("flaky").unwrap().restarts >= 2);
+    wait_until(10, "restarting", || {
+        p.orch.state("flaky").unwrap().restarts >= 2
+    });
     p.block(p.orch.stop("flaky")).unwrap();
     assert_eq!(p.orch.status("flaky").unwrap(), ToolStatus::Stopped);
     let restarts = p.orch.state("flaky").unwrap().restarts;
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(p.orch.state("flaky").unwrap().restarts, restarts, "no restart after stop");
+    assert_eq!(
+        p.orch.state("flaky").unwrap().restarts,
+        restarts,
+        "no restart after stop"
+    );
     assert_eq!(p.orch.status("flaky").unwrap(), ToolStatus::Stopped);
 }
 
@@ -170,9 +267,18 @@ fn ensure_running_on_a_degraded_tool_starts_it_afresh() {
     t.restart = RestartPolicy::Never;
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("t")).unwrap();
-    wait_until(10, "degraded", || p.orch.status("t").unwrap() == ToolStatus::Degraded);
+    wait_until(10, "degraded", || {
+        p.orch.status("t").unwrap() == ToolStatus::Degraded
+    });
     p.block(p.orch.stop("t")).unwrap();
-    assert_eq!(p.orch.status("t").unwrap(), ToolStatus::Stopped, "stop turns Degraded into Stopped");
+    assert_eq!(
+        p.orch.status("t").unwrap(),
+        ToolStatus::Stopped,
+        "stop turns Degraded into Stopped"
+    );
     p.orch.register_tool(tool("t", &[])).unwrap();
-    assert!(matches!(p.block(p.orch.ensure_running("t")).unwrap(), ToolStatus::Running(_)));
+    assert!(matches!(
+        p.block(p.orch.ensure_running("t")).unwrap(),
+        ToolStatus::Running(_)
+    ));
 }

@@ -13,14 +13,20 @@ fn arb_health() -> impl Strategy<Value = Option<HealthCheck>> {
     prop_oneof![
         Just(None),
         "[a-z0-9.]{1,12}:[0-9]{1,5}".prop_map(|a| Some(HealthCheck::Tcp(a))),
-        "http://[a-z0-9.]{1,12}(:[0-9]{1,5})?/[a-z/]{0,10}".prop_map(|u| Some(HealthCheck::Http(u))),
+        "http://[a-z0-9.]{1,12}(:[0-9]{1,5})?/[a-z/]{0,10}"
+            .prop_map(|u| Some(HealthCheck::Http(u))),
         prop::collection::vec("[a-z_-]{1,8}", 1..4).prop_map(|c| Some(HealthCheck::Command(c))),
     ]
 }
 
 fn arb_definition() -> impl Strategy<Value = DxToolDefinition> {
     (
-        ("[a-z][a-z0-9_-]{0,15}", "[a-zA-Z0-9_./-]{1,30}", prop::collection::vec("[^\0]{0,12}", 0..5), any::<u32>()),
+        (
+            "[a-z][a-z0-9_-]{0,15}",
+            "[a-zA-Z0-9_./-]{1,30}",
+            prop::collection::vec("[^\0]{0,12}", 0..5),
+            any::<u32>(),
+        ),
         (
             prop::option::of("[a-z0-9_/]{1,12}"),
             prop::collection::btree_map("[A-Z_][A-Z0-9_]{0,8}", "[^\0]{0,10}", 0..4),
@@ -29,32 +35,47 @@ fn arb_definition() -> impl Strategy<Value = DxToolDefinition> {
             any::<u64>(),
         ),
         (
-            prop_oneof![Just(RestartPolicy::Never), Just(RestartPolicy::OnFailure), Just(RestartPolicy::Always)],
+            prop_oneof![
+                Just(RestartPolicy::Never),
+                Just(RestartPolicy::OnFailure),
+                Just(RestartPolicy::Always)
+            ],
             any::<u32>(),
-            prop::sample::select(vec!["SIGTERM", "SIGINT", "TERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "15"]),
+            prop::sample::select(vec![
+                "SIGTERM", "SIGINT", "TERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "15",
+            ]),
             any::<u64>(),
-            prop::collection::vec(prop::sample::select(vec!["src/**/*.rs", "*.toml", "assets/*", "**/*.{js,ts}"]), 0..3),
+            prop::collection::vec(
+                prop::sample::select(vec!["src/**/*.rs", "*.toml", "assets/*", "**/*.{js,ts}"]),
+                0..3,
+            ),
         ),
     )
-        .prop_map(|((name, binary_path, args, priority), (cwd, env, health, hi, st), (restart, mr, sig, sto, watch))| {
-            DxToolDefinition {
-                name,
-                binary_path,
-                args,
-                priority,
-                dependencies: vec![],
-                cwd: cwd.map(Into::into),
-                env: env.into_iter().collect::<BTreeMap<_, _>>(),
-                health,
-                health_interval_ms: hi,
-                startup_timeout_ms: st,
-                restart,
-                max_restarts: mr,
-                stop_signal: sig.to_owned(),
-                stop_timeout_ms: sto,
-                watch: watch.into_iter().map(str::to_owned).collect(),
-            }
-        })
+        .prop_map(
+            |(
+                (name, binary_path, args, priority),
+                (cwd, env, health, hi, st),
+                (restart, mr, sig, sto, watch),
+            )| {
+                DxToolDefinition {
+                    name,
+                    binary_path,
+                    args,
+                    priority,
+                    dependencies: vec![],
+                    cwd: cwd.map(Into::into),
+                    env: env.into_iter().collect::<BTreeMap<_, _>>(),
+                    health,
+                    health_interval_ms: hi,
+                    startup_timeout_ms: st,
+                    restart,
+                    max_restarts: mr,
+                    stop_signal: sig.to_owned(),
+                    stop_timeout_ms: sto,
+                    watch: watch.into_iter().map(str::to_owned).collect(),
+                }
+            },
+        )
 }
 
 /// Shared project for the process properties: 4 sleeper tools.

@@ -40,10 +40,15 @@ fn unknown_dependency_is_rejected_with_both_names() {
     let mut web = tool("web", &[]);
     web.dependencies = vec!["db".into()];
     let err = p.orch.register_tool(web).unwrap_err();
-    let OrchestratorError::UnknownDependency { tool, dependency } = &err else { panic!("{err}") };
+    let OrchestratorError::UnknownDependency { tool, dependency } = &err else {
+        panic!("{err}")
+    };
     assert_eq!((tool.as_str(), dependency.as_str()), ("web", "db"));
     assert!(p.orch.tool_names().is_empty(), "nothing registered");
-    assert!(matches!(p.orch.definition("web"), Err(OrchestratorError::UnknownTool { .. })));
+    assert!(matches!(
+        p.orch.definition("web"),
+        Err(OrchestratorError::UnknownTool { .. })
+    ));
 }
 
 #[test]
@@ -56,7 +61,9 @@ fn cycle_is_rejected_with_the_cycle_and_nothing_is_registered() {
     let mut c = tool("c", &[]);
     c.dependencies = vec!["a".into()];
     let err = p.orch.register_tools(vec![a, b, c]).unwrap_err();
-    let OrchestratorError::DependencyCycle { cycle } = &err else { panic!("{err}") };
+    let OrchestratorError::DependencyCycle { cycle } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(cycle, &vec!["a", "b", "c", "a"]);
     assert!(err.to_string().contains("a -> b -> c -> a"));
     assert!(p.orch.tool_names().is_empty());
@@ -68,7 +75,9 @@ fn self_dependency_is_a_cycle() {
     let mut a = tool("a", &[]);
     a.dependencies = vec!["a".into()];
     let err = p.orch.register_tools(vec![a]).unwrap_err();
-    let OrchestratorError::DependencyCycle { cycle } = &err else { panic!("{err}") };
+    let OrchestratorError::DependencyCycle { cycle } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(cycle, &vec!["a", "a"]);
 }
 
@@ -82,7 +91,10 @@ fn re_registration_that_would_create_a_cycle_is_rejected_and_keeps_the_old_defin
     let mut a2 = tool("a", &["--print", "new"]);
     a2.dependencies = vec!["b".into()];
     let err = p.orch.register_tool(a2).unwrap_err();
-    assert!(matches!(err, OrchestratorError::DependencyCycle { .. }), "{err}");
+    assert!(
+        matches!(err, OrchestratorError::DependencyCycle { .. }),
+        "{err}"
+    );
     assert!(p.orch.definition("a").unwrap().dependencies.is_empty());
 }
 
@@ -94,17 +106,59 @@ fn invalid_definitions_are_rejected_with_the_reason() {
         (DxToolDefinition::new("a/b", "x"), "cannot contain"),
         (DxToolDefinition::new("..", "x"), "cannot contain"),
         (DxToolDefinition::new("t", ""), "binary_path is empty"),
-        (DxToolDefinition { stop_signal: "SIGNOPE".into(), ..DxToolDefinition::new("t", "x") }, "SIGNOPE"),
-        (DxToolDefinition { watch: vec!["src/[".into()], ..DxToolDefinition::new("t", "x") }, "src/["),
-        (DxToolDefinition { health: Some(HealthCheck::Http("https://x".into())), ..DxToolDefinition::new("t", "x") }, "http://"),
-        (DxToolDefinition { health: Some(HealthCheck::Command(vec![])), ..DxToolDefinition::new("t", "x") }, "health.command"),
-        (DxToolDefinition { health_interval_ms: 0, ..DxToolDefinition::new("t", "x") }, "health_interval_ms"),
-        (DxToolDefinition { args: vec!["a\0b".into()], ..DxToolDefinition::new("t", "x") }, "NUL"),
+        (
+            DxToolDefinition {
+                stop_signal: "SIGNOPE".into(),
+                ..DxToolDefinition::new("t", "x")
+            },
+            "SIGNOPE",
+        ),
+        (
+            DxToolDefinition {
+                watch: vec!["src/[".into()],
+                ..DxToolDefinition::new("t", "x")
+            },
+            "src/[",
+        ),
+        (
+            DxToolDefinition {
+                health: Some(HealthCheck::Http("https://x".into())),
+                ..DxToolDefinition::new("t", "x")
+            },
+            "http://",
+        ),
+        (
+            DxToolDefinition {
+                health: Some(HealthCheck::Command(vec![])),
+                ..DxToolDefinition::new("t", "x")
+            },
+            "health.command",
+        ),
+        (
+            DxToolDefinition {
+                health_interval_ms: 0,
+                ..DxToolDefinition::new("t", "x")
+            },
+            "health_interval_ms",
+        ),
+        (
+            DxToolDefinition {
+                args: vec!["a\0b".into()],
+                ..DxToolDefinition::new("t", "x")
+            },
+            "NUL",
+        ),
     ];
     for (def, needle) in cases {
         let err = p.orch.register_tool(def.clone()).unwrap_err();
-        assert!(matches!(err, OrchestratorError::InvalidDefinition { .. }), "{def:?}: {err}");
-        assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+        assert!(
+            matches!(err, OrchestratorError::InvalidDefinition { .. }),
+            "{def:?}: {err}"
+        );
+        assert!(
+            err.to_string().contains(needle),
+            "{err} should mention {needle}"
+        );
     }
     assert!(p.orch.tool_names().is_empty());
 }
@@ -112,7 +166,10 @@ fn invalid_definitions_are_rejected_with_the_reason() {
 #[test]
 fn duplicate_names_in_one_set_are_rejected() {
     let p = Project::new();
-    let err = p.orch.register_tools(vec![tool("a", &[]), tool("a", &[])]).unwrap_err();
+    let err = p
+        .orch
+        .register_tools(vec![tool("a", &[]), tool("a", &[])])
+        .unwrap_err();
     assert!(err.to_string().contains("twice"), "{err}");
 }
 

@@ -10,7 +10,11 @@ use dxforge_orchestrator::{DxToolDefinition, Orchestrator, OrchestratorConfig};
 
 /// One multi-thread runtime per test binary (long-lived worker threads).
 pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 });
 
 /// Path of the helper tool binary.
@@ -79,7 +83,11 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A free local TCP port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The process state letter from /proc/<pid>/stat, or None when gone.
@@ -99,9 +107,15 @@ pub fn our_zombies() -> Vec<u32> {
     let me = std::process::id().to_string();
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(close) = stat.rfind(')') else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
         if fields.first() == Some(&"Z") && fields.get(1) == Some(&me.as_str()) {
             out.push(pid);
@@ -113,10 +127,16 @@ pub fn our_zombies() -> Vec<u32> {
 /// Reads a pid written by the helper into `path` (waits for it).
 pub fn read_pid(path: &Path) -> u32 {
     wait_until(10, "pid file", || path.exists());
-    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Lines of a file (empty when missing).
 pub fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
