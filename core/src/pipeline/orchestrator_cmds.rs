@@ -178,15 +178,39 @@ pub(super) async fn stop(forge: &DxForge, tools: &[String]) -> Result<PipelineOu
     Ok(outcome)
 }
 
+/// Recent output of a tool: the in-memory buffer of this handle, or — when
+/// this handle never ran the tool (no `dxforge up` is serving) — the tail of
+/// its log file from earlier runs.
 pub(super) fn logs(forge: &DxForge, tool: &str, lines: usize) -> Result<PipelineOutcome> {
-    let logs = forge.logs(tool, lines)?;
-    let text = logs
-        .iter()
-        .map(|l| l.line.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let mut logs: Vec<String> = forge
+        .logs(tool, lines)?
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    if logs.is_empty() {
+        let file = forge
+            .root()
+            .join(STATE_DIR)
+            .join("logs")
+            .join(format!("{tool}.log"));
+        logs = log_file_tail(&file, lines)?;
+    }
     Ok(PipelineOutcome::new(
-        text,
+        logs.join("\n"),
         json!({ "tool": tool, "lines": logs }),
     ))
+}
+
+fn log_file_tail(path: &Path, lines: usize) -> Result<Vec<String>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    Ok(all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect())
 }
