@@ -253,6 +253,24 @@ impl Orchestrator {
             .unwrap_or(Err(OrchestratorError::ShutDown))
     }
 
+    /// Like [`on_runtime`](Self::on_runtime), but dropping the returned
+    /// future aborts the task (whose own drop guards then clean up).
+    async fn on_runtime_abortable<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+        impl<T> Drop for AbortOnDrop<T> {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let mut task = AbortOnDrop(self.inner.config.runtime.spawn(fut));
+        (&mut task.0)
+            .await
+            .unwrap_or(Err(OrchestratorError::ShutDown))
+    }
+
     /// Starts every registered tool, in start order.
     pub async fn ensure_all_running(&self) -> Result<()> {
         for name in self.tool_names() {
@@ -269,7 +287,7 @@ impl Orchestrator {
         let inner = self.inner.clone();
         let args = args.to_vec();
         let name = name.to_owned();
-        self.on_runtime(async move {
+        self.on_runtime_abortable(async move {
             let deps = {
                 let reg = inner.registry.read();
                 closure_in_order(&name, &reg.order, |n| reg.deps_of(n))

@@ -76,7 +76,8 @@ pub(crate) fn resolve_binary(tool: &str, binary: &str, root: &Path) -> Result<Pa
                 path: candidate,
             })
         }
-        Ok(_) => Ok(candidate),
+        // Absolute, so that the tool's `cwd` cannot change what is executed.
+        Ok(_) => Ok(std::path::absolute(&candidate).unwrap_or(candidate)),
     }
 }
 
@@ -176,10 +177,14 @@ pub(crate) fn spawn_tool(
     let spawned = cmd.spawn();
     drop(write_end);
     let child = spawned.map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => OrchestratorError::BinaryNotFound {
-            tool: tool.clone(),
-            path: spec.program.into(),
-        },
+        // Only "not found" when the file itself is gone (a missing `#!`
+        // interpreter also fails with ENOENT).
+        std::io::ErrorKind::NotFound if !spec.program.exists() => {
+            OrchestratorError::BinaryNotFound {
+                tool: tool.clone(),
+                path: spec.program.into(),
+            }
+        }
         std::io::ErrorKind::PermissionDenied => OrchestratorError::NotExecutable {
             tool: tool.clone(),
             path: spec.program.into(),

@@ -337,6 +337,10 @@ pub(crate) async fn start_one(
     }
     let mut proc = match begin_run(inner, entry) {
         Ok(p) => p,
+        Err(OrchestratorError::ShutDown) => {
+            finish(inner, entry, ToolStatus::Stopped, "shut down".into(), false);
+            return Err(OrchestratorError::ShutDown);
+        }
         Err(e) => {
             finish(inner, entry, ToolStatus::Degraded, e.to_string(), true);
             return Err(e);
@@ -371,6 +375,16 @@ pub(crate) async fn start_one(
         }
     };
     if let Some(reason) = failure {
+        if inner.shut_down.load(Ordering::SeqCst) {
+            finish(
+                inner,
+                entry,
+                ToolStatus::Stopped,
+                "shut down while starting".into(),
+                false,
+            );
+            return Err(OrchestratorError::ShutDown);
+        }
         finish(inner, entry, ToolStatus::Degraded, reason.clone(), true);
         return Err(OrchestratorError::StartupFailed {
             tool: name.to_owned(),

@@ -407,3 +407,69 @@ fn shutdown_blocking_inside_a_runtime_thread_does_not_deadlock() {
     wait_until(10, "tool gone", || gone(pid));
     assert_eq!(p.orch.status("a").unwrap(), ToolStatus::Stopped);
 }
+
+#[test]
+fn dropping_an_execute_tool_future_kills_its_process_tree() {
+    let p = Project::new();
+    let pidfile = p.path("grandchild.pid");
+    p.orch.register_tool(tool("long", &[])).unwrap();
+    let args: Vec<String> = [
+        "--double-fork",
+        pidfile.to_str().unwrap(),
+        "--sleep",
+        "60000",
+    ]
+    .map(String::from)
+    .to_vec();
+    let orch = p.orch.clone();
+    let pidfile2 = pidfile.clone();
+    p.block(async move {
+        let run = orch.execute_tool("long", &args);
+        // Give up on the run as soon as its grandchild exists.
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::select! {
+                _ = run => panic!("the run should not finish by itself"),
+                _ = async { while !pidfile2.exists() { tokio::time::sleep(std::time::Duration::from_millis(20)).await } } => {}
+            }
+        });
+        waited.await.unwrap();
+    });
+    let grandchild = read_pid(&pidfile);
+    wait_until(
+        10,
+        "grandchild of the abandoned run killed and reaped",
+        || gone(grandchild),
+    );
+}
+
+#[test]
+fn an_executable_that_cannot_be_executed_is_a_spawn_error_naming_the_path() {
+    let p = Project::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(p.path("bin")).unwrap();
+    // A script whose interpreter does not exist: exec fails (ENOENT) in the
+    // tool process, behind the shim, and must still reach the caller.
+    std::fs::write(p.path("bin/garbage"), "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(
+        p.path("bin/garbage"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    p.orch
+        .register_tool(dxforge_orchestrator::DxToolDefinition::new(
+            "garbage",
+            "bin/garbage",
+        ))
+        .unwrap();
+    let err = p.block(p.orch.ensure_running("garbage")).unwrap_err();
+    assert!(
+        matches!(err, OrchestratorError::SpawnFailed { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bin/garbage"), "{err}");
+    assert!(err.to_string().contains("No such file"), "{err}");
+    assert_eq!(p.orch.status("garbage").unwrap(), ToolStatus::Degraded);
+    let out = p.block(p.orch.execute_tool("garbage", &[]));
+    assert!(out.is_err());
+    wait_until(10, "no zombie shim left", || our_zombies().is_empty());
+}
