@@ -1,0 +1,163 @@
+//! Checked conversions at the boundary: C strings and arrays in, owned
+//! strings and lists out.
+//!
+//! Every pointer from C is checked for NULL and every string for UTF-8
+//! before anything else happens, so bad input fails with
+//! `DXFORGE_ERROR_INVALID_ARGUMENT` naming the parameter and changes nothing.
+
+use std::ffi::{CStr, CString, c_char};
+
+use dxforge::Result;
+
+use crate::error::invalid;
+
+/// A required string parameter.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(invalid(name, "is NULL"));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes.to_str().map_err(|e| {
+        invalid(
+            name,
+            format!(
+                "is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// An optional string parameter (NULL means "not given").
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        unsafe { str_arg(ptr, name) }.map(Some)
+    }
+}
+
+/// An array of `count` strings; NULL is allowed only when `count` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `count` readable string pointers (each as in [`str_arg`]).
+pub(crate) unsafe fn str_array_arg(
+    ptr: *const *const c_char,
+    count: usize,
+    name: &str,
+) -> Result<Vec<String>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(invalid(name, format!("is NULL but its count is {count}")));
+    }
+    // SAFETY: `count` readable elements per the caller's contract.
+    let items = unsafe { std::slice::from_raw_parts(ptr, count) };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| unsafe { str_arg(p, &format!("{name}[{i}]")) }.map(str::to_owned))
+        .collect()
+}
+
+/// A required output pointer; it is set to its empty value at once so that
+/// a failed call leaves NULL/0 behind.
+///
+/// # Safety
+/// `ptr` is NULL or valid for writes of `T`.
+pub(crate) unsafe fn out_arg<'a, T>(ptr: *mut T, name: &str, empty: T) -> Result<&'a mut T> {
+    if ptr.is_null() {
+        return Err(invalid(name, "is NULL"));
+    }
+    // SAFETY: non-NULL and writable per the caller's contract.
+    unsafe {
+        ptr.write(empty);
+        Ok(&mut *ptr)
+    }
+}
+
+/// A library-owned C string (interior NULs, which C strings cannot carry,
+/// are removed).
+pub(crate) fn c_string(text: impl Into<Vec<u8>>) -> CString {
+    let bytes: Vec<u8> = text.into();
+    CString::new(bytes).unwrap_or_else(|e| {
+        let cleaned: Vec<u8> = e.into_vec().into_iter().filter(|&b| b != 0).collect();
+        CString::new(cleaned).unwrap_or_default()
+    })
+}
+
+/// Hands a string to C; free it with `dxforge_string_free`.
+pub(crate) fn string_out(text: impl Into<Vec<u8>>) -> *mut c_char {
+    c_string(text).into_raw()
+}
+
+/// Frees a string returned by dxforge (`char **out` parameters). NULL is a no-op.
+///
+/// Ownership: takes ownership of `s`; do not use it afterwards, and never pass
+/// a string that dxforge did not allocate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        crate::error::guard_value((), || {
+            // SAFETY: `s` came from `CString::into_raw` in `string_out`.
+            drop(unsafe { CString::from_raw(s) });
+        });
+    }
+}
+
+/// A list of strings owned by the library (e.g. tool names).
+///
+/// Read `count` and `items` freely; never modify them. Free with
+/// `dxforge_string_list_free`.
+#[repr(C)]
+pub struct dxforge_string_list {
+    /// Number of strings.
+    pub count: usize,
+    /// `count` NUL-terminated UTF-8 strings.
+    pub items: *const *const c_char,
+}
+
+/// The public list followed by the storage it points into; the public part
+/// comes first so that a `dxforge_string_list *` is a pointer to this box.
+#[repr(C)]
+struct StringListBox {
+    public: dxforge_string_list,
+    pointers: Vec<*const c_char>,
+    strings: Vec<CString>,
+}
+
+pub(crate) fn string_list_out(items: impl IntoIterator<Item = String>) -> *mut dxforge_string_list {
+    let strings: Vec<CString> = items.into_iter().map(c_string).collect();
+    let pointers: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    let mut boxed = Box::new(StringListBox {
+        public: dxforge_string_list {
+            count: pointers.len(),
+            items: std::ptr::null(),
+        },
+        pointers,
+        strings,
+    });
+    boxed.public.items = boxed.pointers.as_ptr();
+    Box::into_raw(boxed).cast()
+}
+
+/// Frees a list returned by dxforge. NULL is a no-op.
+///
+/// Ownership: takes ownership of `list` and of every string in it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_string_list_free(list: *mut dxforge_string_list) {
+    if !list.is_null() {
+        crate::error::guard_value((), || {
+            // SAFETY: `list` is the first field of a `StringListBox` made by `string_list_out`.
+            drop(unsafe { Box::from_raw(list.cast::<StringListBox>()) });
+        });
+    }
+}

@@ -1,0 +1,232 @@
+//! Error codes, the thread-local last error, and the entry-point guard.
+//!
+//! Every fallible function returns `int`: `DXFORGE_OK` (0) or a negative
+//! `dxforge_error_code`, `-(ErrorKind as i32)`. The message and code of the
+//! last failure on the calling thread stay readable through
+//! [`dxforge_last_error_message`] / [`dxforge_last_error_code`] until the next
+//! fallible dxforge call on that thread (each one resets them on entry).
+
+use std::cell::RefCell;
+use std::ffi::{CString, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use dxforge::{Error, ErrorKind};
+
+/// Error codes returned by every fallible dxforge function (0 or negative).
+///
+/// The value is the negated number of the core's error kind; the stable name
+/// of a code (e.g. `"NOT_FOUND"`, the `code` string of the Python and Node
+/// bindings) comes from `dxforge_error_code_name`.
+///
+/// cbindgen:prefix-with-name=false
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_error_code {
+    /// Success.
+    DXFORGE_OK = 0,
+    /// Catch-all for errors without a more precise kind.
+    DXFORGE_ERROR_OTHER = -1,
+    /// A command string was malformed (`dxforge_run_pipeline`).
+    DXFORGE_ERROR_USAGE = -2,
+    /// An argument is invalid: NULL, not UTF-8, empty, wrong options version…
+    DXFORGE_ERROR_INVALID_ARGUMENT = -3,
+    /// The named thing (tool, package, snapshot, task) does not exist.
+    DXFORGE_ERROR_NOT_FOUND = -4,
+    /// `dxforge.toml`, `dxpkg.toml` or another configuration is malformed.
+    DXFORGE_ERROR_CONFIG = -5,
+    /// Unknown dependency or dependency cycle.
+    DXFORGE_ERROR_DEPENDENCY = -6,
+    /// A tool could not be started or never became ready.
+    DXFORGE_ERROR_TOOL_FAILED = -7,
+    /// An I/O error.
+    DXFORGE_ERROR_IO = -8,
+    /// A lock is held by another process.
+    DXFORGE_ERROR_BUSY = -9,
+    /// A path would escape the project root.
+    DXFORGE_ERROR_UNSAFE_PATH = -10,
+    /// Remote object storage failed (unreachable, credentials, server error).
+    DXFORGE_ERROR_REMOTE = -11,
+    /// Stored data failed its hash check.
+    DXFORGE_ERROR_INTEGRITY = -12,
+    /// A wait ran out of time.
+    DXFORGE_ERROR_TIMEOUT = -13,
+    /// The handle was closed (`dxforge_close`).
+    DXFORGE_ERROR_CLOSED = -14,
+    /// The handle was created in another process (before `fork()`).
+    DXFORGE_ERROR_FORKED = -15,
+    /// The feature is not built yet.
+    DXFORGE_ERROR_NOT_IMPLEMENTED = -16,
+    /// Internal error: a panic was caught at the boundary (a bug; please report it).
+    DXFORGE_ERROR_INTERNAL = -17,
+}
+
+/// The C code of an error: `-(kind as i32)`, the one conversion of this binding.
+pub(crate) fn code_of(kind: ErrorKind) -> c_int {
+    -(kind as i32)
+}
+
+struct LastError {
+    code: c_int,
+    message: CString,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { code: 0, message: CString::default() });
+}
+
+fn set_last_error(code: c_int, message: String) -> c_int {
+    // An interior NUL would cut the message; replace it rather than lose it.
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|cell| *cell.borrow_mut() = LastError { code, message });
+    code
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.code != 0 {
+            *last = LastError {
+                code: 0,
+                message: CString::default(),
+            };
+        }
+    });
+}
+
+/// Records `err` as the thread's last error and returns its code.
+pub(crate) fn fail(err: &Error) -> c_int {
+    set_last_error(code_of(err.kind()), err.to_string())
+}
+
+/// An `InvalidArgument` error naming the parameter.
+pub(crate) fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        name: name.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Runs the body of a fallible entry point: resets the last error, catches
+/// panics (-> `DXFORGE_ERROR_INTERNAL`) and converts errors once, by kind.
+pub(crate) fn guard(body: impl FnOnce() -> dxforge::Result<()>) -> c_int {
+    clear_last_error();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(err)) => fail(&err),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            fail(&Error::Internal { message })
+        }
+    }
+}
+
+/// Runs an infallible accessor or free function: a panic is swallowed and
+/// `fallback` returned, so nothing unwinds into C.
+pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// The message of the last failed dxforge call on this thread, or `""` when
+/// the last call succeeded. Never NULL.
+///
+/// Ownership: the string belongs to the library and stays valid until the
+/// next fallible dxforge call on the same thread; copy it to keep it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dxforge_last_error_message() -> *const c_char {
+    static EMPTY: &[u8] = b"\0";
+    guard_value(EMPTY.as_ptr().cast(), || {
+        LAST_ERROR.with(|cell| cell.borrow().message.as_ptr())
+    })
+}
+
+/// The code of the last failed dxforge call on this thread (a negative
+/// `dxforge_error_code`), or `DXFORGE_OK` when the last call succeeded.
+#[unsafe(no_mangle)]
+pub extern "C" fn dxforge_last_error_code() -> c_int {
+    guard_value(0, || LAST_ERROR.with(|cell| cell.borrow().code))
+}
+
+/// The stable name of an error code: `"OK"` for 0, `"NOT_FOUND"` for
+/// `DXFORGE_ERROR_NOT_FOUND`, …, `"UNKNOWN"` for a value that is no code.
+/// These are the `code` strings of the Python and Node bindings.
+///
+/// Ownership: a static string; never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn dxforge_error_code_name(code: c_int) -> *const c_char {
+    static NAMES: [&str; 17] = [
+        "OTHER\0",
+        "USAGE\0",
+        "INVALID_ARGUMENT\0",
+        "NOT_FOUND\0",
+        "CONFIG\0",
+        "DEPENDENCY\0",
+        "TOOL_FAILED\0",
+        "IO\0",
+        "BUSY\0",
+        "UNSAFE_PATH\0",
+        "REMOTE\0",
+        "INTEGRITY\0",
+        "TIMEOUT\0",
+        "CLOSED\0",
+        "FORKED\0",
+        "NOT_IMPLEMENTED\0",
+        "INTERNAL\0",
+    ];
+    let name = match code {
+        0 => "OK\0",
+        -17..=-1 => NAMES[(-code - 1) as usize],
+        _ => "UNKNOWN\0",
+    };
+    name.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    #[test]
+    fn every_core_kind_has_its_c_code_and_name() {
+        for kind in ErrorKind::ALL {
+            let code = code_of(kind);
+            assert!(code < 0);
+            let name = unsafe { CStr::from_ptr(dxforge_error_code_name(code)) };
+            assert_eq!(name.to_str().unwrap(), kind.code(), "{kind:?}");
+        }
+        assert_eq!(
+            code_of(ErrorKind::Internal),
+            dxforge_error_code::DXFORGE_ERROR_INTERNAL as c_int
+        );
+        assert_eq!(
+            code_of(ErrorKind::NotFound),
+            dxforge_error_code::DXFORGE_ERROR_NOT_FOUND as c_int
+        );
+        assert_eq!(
+            code_of(ErrorKind::Other),
+            dxforge_error_code::DXFORGE_ERROR_OTHER as c_int
+        );
+        let unknown = unsafe { CStr::from_ptr(dxforge_error_code_name(-18)) };
+        assert_eq!(unknown.to_str().unwrap(), "UNKNOWN");
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_its_message_and_success_clears_it() {
+        let code = guard(|| panic!("boom in test"));
+        assert_eq!(code, dxforge_error_code::DXFORGE_ERROR_INTERNAL as c_int);
+        assert_eq!(dxforge_last_error_code(), code);
+        let message = unsafe { CStr::from_ptr(dxforge_last_error_message()) };
+        assert!(message.to_str().unwrap().contains("boom in test"));
+        assert_eq!(guard(|| Ok(())), 0);
+        assert_eq!(dxforge_last_error_code(), 0);
+        assert_eq!(
+            unsafe { CStr::from_ptr(dxforge_last_error_message()) }.to_bytes(),
+            b""
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! `dxforge_tool_options`: the C form of `DxToolDefinition`.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_int};
+use std::path::PathBuf;
+
+use dxforge::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
+
+use crate::convert::{opt_str_arg, str_arg, str_array_arg};
+use crate::error::{guard, invalid};
+
+/// The current version of `dxforge_tool_options`; pass it to
+/// `dxforge_tool_options_init`.
+pub const DXFORGE_TOOL_OPTIONS_VERSION: u32 = 1;
+
+/// How readiness of a tool is checked (`dxforge_tool_options.health_kind`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_health_kind {
+    /// No check: ready once spawned.
+    None = 0,
+    /// Ready when a TCP connection to `health_target` (`host:port`) succeeds.
+    Tcp = 1,
+    /// Ready when `GET health_target` (a plain `http://` URL) answers 2xx.
+    Http = 2,
+    /// Ready when the command `health_command` exits with status 0.
+    Command = 3,
+}
+
+/// What to do when a tool exits on its own (`dxforge_tool_options.restart`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_restart_policy {
+    /// Never restart.
+    Never = 0,
+    /// Restart after a non-zero exit or a signal (the default).
+    OnFailure = 1,
+    /// Restart after any exit.
+    Always = 2,
+}
+
+/// A tool to register with `dxforge_register_tool`.
+///
+/// Initialise it with `dxforge_tool_options_init(&opts, DXFORGE_TOOL_OPTIONS_VERSION)`
+/// (which sets every default), then set at least `name` and `binary_path`.
+/// Every pointer is borrowed for the duration of the call only; dxforge
+/// copies what it keeps. String arrays may be NULL when their count is 0.
+/// Enumerations are stored as `uint32_t` so that a wrong value is an error,
+/// not undefined behaviour.
+#[repr(C)]
+pub struct dxforge_tool_options {
+    /// Must be `DXFORGE_TOOL_OPTIONS_VERSION`.
+    pub version: u32,
+    /// Unique tool name (required).
+    pub name: *const c_char,
+    /// Absolute path; relative to the project root if it contains `/`; else
+    /// looked up on `PATH` when the tool starts (required).
+    pub binary_path: *const c_char,
+    /// Arguments passed by `dxforge_ensure_running`.
+    pub args: *const *const c_char,
+    /// Number of `args`.
+    pub args_count: usize,
+    /// Names of tools (already registered) that must be ready first.
+    pub dependencies: *const *const c_char,
+    /// Number of `dependencies`.
+    pub dependencies_count: usize,
+    /// Lower starts first among tools not ordered by dependencies.
+    pub priority: u32,
+    /// Working directory relative to the project root; NULL = the root.
+    pub cwd: *const c_char,
+    /// Extra environment variables as `"KEY=VALUE"` strings.
+    pub env: *const *const c_char,
+    /// Number of `env` entries.
+    pub env_count: usize,
+    /// A `dxforge_health_kind`.
+    pub health_kind: u32,
+    /// `host:port` (TCP) or URL (HTTP); ignored for other kinds.
+    pub health_target: *const c_char,
+    /// Program and arguments of a command health check.
+    pub health_command: *const *const c_char,
+    /// Number of `health_command` words.
+    pub health_command_count: usize,
+    /// How often the health check runs while waiting for readiness.
+    pub health_interval_ms: u64,
+    /// How long the tool may take to become ready before it is degraded.
+    pub startup_timeout_ms: u64,
+    /// A `dxforge_restart_policy`.
+    pub restart: u32,
+    /// Restarts allowed (with backoff) before the tool is degraded.
+    pub max_restarts: u32,
+    /// Signal name sent to the whole process tree on stop; NULL = `"SIGTERM"`.
+    pub stop_signal: *const c_char,
+    /// Grace period after the stop signal, then SIGKILL to the whole tree.
+    pub stop_timeout_ms: u64,
+    /// Globs (relative to the root) whose changes restart the tool in watch mode.
+    pub watch: *const *const c_char,
+    /// Number of `watch` globs.
+    pub watch_count: usize,
+}
+
+/// Fills `opts` with the defaults for `version` (all pointers NULL, counts
+/// 0, health none, restart on-failure, max_restarts 5, health_interval_ms
+/// 500, startup_timeout_ms 30000, stop_timeout_ms 5000).
+/// Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` when `opts` is NULL or `version`
+/// is not a version this library knows.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_tool_options_init(
+    opts: *mut dxforge_tool_options,
+    version: u32,
+) -> c_int {
+    guard(|| {
+        if opts.is_null() {
+            return Err(invalid("opts", "is NULL"));
+        }
+        check_version(version)?;
+        let d = DxToolDefinition::default();
+        let defaults = dxforge_tool_options {
+            version,
+            name: std::ptr::null(),
+            binary_path: std::ptr::null(),
+            args: std::ptr::null(),
+            args_count: 0,
+            dependencies: std::ptr::null(),
+            dependencies_count: 0,
+            priority: d.priority,
+            cwd: std::ptr::null(),
+            env: std::ptr::null(),
+            env_count: 0,
+            health_kind: dxforge_health_kind::None as u32,
+            health_target: std::ptr::null(),
+            health_command: std::ptr::null(),
+            health_command_count: 0,
+            health_interval_ms: d.health_interval_ms,
+            startup_timeout_ms: d.startup_timeout_ms,
+            restart: restart_code(d.restart) as u32,
+            max_restarts: d.max_restarts,
+            stop_signal: std::ptr::null(),
+            stop_timeout_ms: d.stop_timeout_ms,
+            watch: std::ptr::null(),
+            watch_count: 0,
+        };
+        // SAFETY: non-NULL and writable per the documented contract.
+        unsafe { opts.write(defaults) };
+        Ok(())
+    })
+}
+
+fn check_version(version: u32) -> Result<()> {
+    if version == DXFORGE_TOOL_OPTIONS_VERSION {
+        Ok(())
+    } else {
+        Err(invalid(
+            "opts.version",
+            format!(
+                "is {version}; this library knows version {DXFORGE_TOOL_OPTIONS_VERSION} (DXFORGE_TOOL_OPTIONS_VERSION)"
+            ),
+        ))
+    }
+}
+
+fn restart_code(policy: RestartPolicy) -> dxforge_restart_policy {
+    match policy {
+        RestartPolicy::Never => dxforge_restart_policy::Never,
+        RestartPolicy::Always => dxforge_restart_policy::Always,
+        _ => dxforge_restart_policy::OnFailure,
+    }
+}
+
+/// Converts C options into a definition, checking every field.
+///
+/// # Safety
+/// `opts` is NULL or points to a readable `dxforge_tool_options` whose
+/// pointers follow the documented contract.
+pub(crate) unsafe fn definition_from(
+    opts: *const dxforge_tool_options,
+) -> Result<DxToolDefinition> {
+    if opts.is_null() {
+        return Err(invalid("opts", "is NULL"));
+    }
+    // SAFETY: readable per the caller's contract.
+    let o = unsafe { &*opts };
+    check_version(o.version)?;
+    let name = unsafe { str_arg(o.name, "opts.name") }?;
+    let binary = unsafe { str_arg(o.binary_path, "opts.binary_path") }?;
+    let mut def = DxToolDefinition::new(name, binary);
+    def.args = unsafe { str_array_arg(o.args, o.args_count, "opts.args") }?;
+    def.dependencies =
+        unsafe { str_array_arg(o.dependencies, o.dependencies_count, "opts.dependencies") }?;
+    def.priority = o.priority;
+    def.cwd = unsafe { opt_str_arg(o.cwd, "opts.cwd") }?.map(PathBuf::from);
+    def.env = env_from(unsafe { str_array_arg(o.env, o.env_count, "opts.env") }?)?;
+    def.health = match o.health_kind {
+        0 => None,
+        1 => Some(HealthCheck::Tcp(
+            unsafe { str_arg(o.health_target, "opts.health_target") }?.to_owned(),
+        )),
+        2 => Some(HealthCheck::Http(
+            unsafe { str_arg(o.health_target, "opts.health_target") }?.to_owned(),
+        )),
+        3 => Some(HealthCheck::Command(unsafe {
+            str_array_arg(
+                o.health_command,
+                o.health_command_count,
+                "opts.health_command",
+            )
+        }?)),
+        other => {
+            return Err(invalid(
+                "opts.health_kind",
+                format!("{other} is not a dxforge_health_kind (0..=3)"),
+            ));
+        }
+    };
+    def.health_interval_ms = o.health_interval_ms;
+    def.startup_timeout_ms = o.startup_timeout_ms;
+    def.restart = match o.restart {
+        0 => RestartPolicy::Never,
+        1 => RestartPolicy::OnFailure,
+        2 => RestartPolicy::Always,
+        other => {
+            return Err(invalid(
+                "opts.restart",
+                format!("{other} is not a dxforge_restart_policy (0..=2)"),
+            ));
+        }
+    };
+    def.max_restarts = o.max_restarts;
+    if let Some(signal) = unsafe { opt_str_arg(o.stop_signal, "opts.stop_signal") }? {
+        def.stop_signal = signal.to_owned();
+    }
+    def.stop_timeout_ms = o.stop_timeout_ms;
+    def.watch = unsafe { str_array_arg(o.watch, o.watch_count, "opts.watch") }?;
+    Ok(def)
+}
+
+fn env_from(entries: Vec<String>) -> Result<BTreeMap<String, String>> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| match entry.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(invalid(
+                format!("opts.env[{i}]"),
+                format!("`{entry}` is not KEY=VALUE"),
+            )),
+        })
+        .collect()
+}

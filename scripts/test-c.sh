@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds and tests the C binding of dxforge (bindings/c):
+#   1. builds libdxforge.so / libdxforge.a (debug) and regenerates include/dxforge.h,
+#      failing when the committed header is stale;
+#   2. writes dxforge.pc (prefix = the target directory) and compiles everything
+#      through `pkg-config --cflags --libs dxforge`;
+#   3. compiles the header as C11 and as C++17 with -Wall -Wextra -pedantic -Werror;
+#   4. runs the C tests (API, lifecycle and callbacks, the shared scenarios)
+#      against the shared library, once more under valgrind, and once linked statically;
+#   5. builds and runs examples/c.
+# Usage: scripts/test-c.sh            (from anywhere; exits non-zero on any failure)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+step() { printf '\n==> [c] %s\n' "$*"; }
+
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+libdir="$target_dir/debug"
+out="$target_dir/dxforge-c"
+mkdir -p "$out/pkgconfig" "$out/bin"
+
+if ! command -v pkg-config >/dev/null 2>&1; then
+    step "installing pkg-config"
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq pkgconf) >/dev/null
+    else
+        python3 -m pip install --quiet pkgconf && ln -sf "$(command -v pkgconf)" "$out/bin/pkg-config"
+        export PATH="$out/bin:$PATH"
+    fi
+fi
+
+step "build libdxforge (debug) and regenerate include/dxforge.h"
+cargo build -p dxforge-c --locked
+if ! git diff --quiet HEAD -- include/dxforge.h 2>/dev/null; then
+    git --no-pager diff --stat HEAD -- include/dxforge.h || true
+    echo "include/dxforge.h is stale: it differs from what cbindgen generates from bindings/c." >&2
+    echo "Commit the regenerated header." >&2
+    exit 1
+fi
+
+version="$(sed -n 's/^#define DXFORGE_VERSION "\(.*\)"$/\1/p' include/dxforge.h)"
+sed -e "s|@PREFIX@|$target_dir|" -e "s|@LIBDIR@|$libdir|" -e "s|@INCLUDEDIR@|$repo/include|" \
+    -e "s|@VERSION@|$version|" bindings/c/dxforge.pc.in >"$out/pkgconfig/dxforge.pc"
+export PKG_CONFIG_PATH="$out/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+[ "$(pkg-config --modversion dxforge)" = "$version" ]
+
+CFLAGS=(-std=c11 -Wall -Wextra -pedantic -Werror -Wundef -D_XOPEN_SOURCE=700 -g)
+CXXFLAGS=(-std=c++17 -Wall -Wextra -pedantic -Werror -Wundef -g)
+read -r -a PC_CFLAGS <<<"$(pkg-config --cflags dxforge)"
+read -r -a PC_LIBS <<<"$(pkg-config --libs dxforge)"
+RPATH=("-Wl,-rpath,$(pkg-config --variable=libdir dxforge)")
+
+step "compile the header as C11 and C++17"
+printf '#include "dxforge.h"\nint main(void) { return dxforge_version() == 0; }\n' >"$out/header_only.c"
+cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" -c "$out/header_only.c" -o "$out/header_only.o"
+c++ "${CXXFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/test_cxx.cpp -o "$out/test_cxx" "${PC_LIBS[@]}" "${RPATH[@]}"
+
+step "compile the C tests against the shared library"
+for t in test_api test_lifecycle test_scenarios; do
+    cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" "tests/c/$t.c" -o "$out/$t" "${PC_LIBS[@]}" "${RPATH[@]}" -lpthread
+done
+tools="$repo/tests/scenarios/tools"
+
+step "run the C tests"
+"$out/test_cxx"
+"$out/test_api" "$tools"
+"$out/test_lifecycle" "$tools"
+"$out/test_scenarios" "$repo/tests/scenarios"
+
+step "static link (libdxforge.a -lpthread -ldl -lm)"
+cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/test_api.c -o "$out/test_api_static" \
+    "$libdir/libdxforge.a" -lpthread -ldl -lm
+if ldd "$out/test_api_static" | grep -q libdxforge; then
+    echo "test_api_static is linked to libdxforge.so, not libdxforge.a" >&2
+    exit 1
+fi
+"$out/test_api_static" "$tools"
+
+step "valgrind (leak check)"
+VALGRIND=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible
+    --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 --child-silent-after-fork=yes
+    --suppressions="$repo/tests/c/valgrind.supp")
+"${VALGRIND[@]}" "$out/test_api" "$tools"
+"${VALGRIND[@]}" "$out/test_lifecycle" "$tools"
+"${VALGRIND[@]}" "$out/test_scenarios" "$repo/tests/scenarios"
+
+step "example (examples/c)"
+cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" examples/c/status.c -o "$out/example_status" "${PC_LIBS[@]}" "${RPATH[@]}"
+"$out/example_status" "$repo/examples/demo"
+
+echo
+echo "C binding: all tests passed"

@@ -1,0 +1,75 @@
+/*
+ * Helpers shared by the dxforge C tests: temporary projects, free ports,
+ * polling with a deadline.
+ */
+#ifndef DXFORGE_TEST_SUPPORT_H
+#define DXFORGE_TEST_SUPPORT_H
+
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A fresh empty directory under $TMPDIR (or /tmp); `buf` receives its path. */
+static inline const char *make_temp_dir(char *buf, size_t size) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, size, "%s/dxforge-c-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(buf);
+}
+
+/* Removes a directory tree made by a test (paths are ours; no quoting issues). */
+static inline void remove_tree(const char *path) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "warning: could not remove %s\n", path);
+    }
+}
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+static inline int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int port = -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+        getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
+        port = ntohs(addr.sin_port);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return port;
+}
+
+static inline double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* Writes `text` to `path`; returns 0 on success. */
+static inline int write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    fputs(text, f);
+    return fclose(f);
+}
+
+#endif
