@@ -1,0 +1,404 @@
+//! `DxToolDefinition`, `HealthCheck` and `RestartPolicy`: what a host registers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// How a tool is restarted when it exits on its own.
+#[pyclass(module = "dxforge", eq, hash, frozen, from_py_object)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RestartPolicy {
+    /// Never restart.
+    #[pyo3(name = "NEVER")]
+    Never,
+    /// Restart after a non-zero exit or a signal (the default).
+    #[pyo3(name = "ON_FAILURE")]
+    OnFailure,
+    /// Restart after any exit.
+    #[pyo3(name = "ALWAYS")]
+    Always,
+}
+
+#[pymethods]
+impl RestartPolicy {
+    /// The name used in `dxforge.toml`: `"never"`, `"on-failure"`, `"always"`.
+    #[getter]
+    fn value(&self) -> &'static str {
+        match self {
+            RestartPolicy::Never => "never",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Always => "always",
+        }
+    }
+}
+
+impl From<RestartPolicy> for dxforge::RestartPolicy {
+    fn from(p: RestartPolicy) -> Self {
+        match p {
+            RestartPolicy::Never => dxforge::RestartPolicy::Never,
+            RestartPolicy::OnFailure => dxforge::RestartPolicy::OnFailure,
+            RestartPolicy::Always => dxforge::RestartPolicy::Always,
+        }
+    }
+}
+
+impl From<dxforge::RestartPolicy> for RestartPolicy {
+    fn from(p: dxforge::RestartPolicy) -> Self {
+        match p {
+            dxforge::RestartPolicy::Never => RestartPolicy::Never,
+            dxforge::RestartPolicy::OnFailure => RestartPolicy::OnFailure,
+            dxforge::RestartPolicy::Always => RestartPolicy::Always,
+        }
+    }
+}
+
+/// A `RestartPolicy` or its `dxforge.toml` name.
+#[derive(FromPyObject)]
+enum RestartArg {
+    Policy(RestartPolicy),
+    Name(String),
+}
+
+impl RestartArg {
+    fn into_core(self) -> PyResult<dxforge::RestartPolicy> {
+        match self {
+            RestartArg::Policy(p) => Ok(p.into()),
+            RestartArg::Name(name) => match name.as_str() {
+                "never" => Ok(dxforge::RestartPolicy::Never),
+                "on-failure" => Ok(dxforge::RestartPolicy::OnFailure),
+                "always" => Ok(dxforge::RestartPolicy::Always),
+                other => Err(PyValueError::new_err(format!(
+                    "restart: unknown policy {other:?} (expected \"never\", \"on-failure\" or \"always\")"
+                ))),
+            },
+        }
+    }
+}
+
+/// How readiness of a tool is checked: `HealthCheck.tcp("127.0.0.1:5432")`,
+/// `HealthCheck.http("http://127.0.0.1:8080/health")` or
+/// `HealthCheck.command(["pg_isready"])`.
+#[pyclass(module = "dxforge", eq, frozen, from_py_object)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub(crate) inner: dxforge::HealthCheck,
+}
+
+#[pymethods]
+impl HealthCheck {
+    /// Ready when a TCP connection to `address` (`host:port`) succeeds.
+    #[staticmethod]
+    fn tcp(address: String) -> Self {
+        Self {
+            inner: dxforge::HealthCheck::Tcp(address),
+        }
+    }
+
+    /// Ready when `GET url` answers 2xx (plain `http://` only).
+    #[staticmethod]
+    fn http(url: String) -> Self {
+        Self {
+            inner: dxforge::HealthCheck::Http(url),
+        }
+    }
+
+    /// Ready when the command (program plus arguments) exits with status 0.
+    #[staticmethod]
+    fn command(argv: Vec<String>) -> Self {
+        Self {
+            inner: dxforge::HealthCheck::Command(argv),
+        }
+    }
+
+    /// `"tcp"`, `"http"` or `"command"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner {
+            dxforge::HealthCheck::Tcp(_) => "tcp",
+            dxforge::HealthCheck::Http(_) => "http",
+            dxforge::HealthCheck::Command(_) => "command",
+        }
+    }
+
+    /// The address (tcp), URL (http) or argv (command).
+    #[getter]
+    fn target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.inner {
+            dxforge::HealthCheck::Tcp(s) | dxforge::HealthCheck::Http(s) => {
+                Ok(s.into_pyobject(py)?.into_any())
+            }
+            dxforge::HealthCheck::Command(argv) => argv.into_pyobject(py),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.inner {
+            dxforge::HealthCheck::Tcp(s) => format!("HealthCheck.tcp({s:?})"),
+            dxforge::HealthCheck::Http(s) => format!("HealthCheck.http({s:?})"),
+            dxforge::HealthCheck::Command(argv) => format!("HealthCheck.command({argv:?})"),
+        }
+    }
+}
+
+/// A developer tool: a local binary plus how to run, check and stop it.
+///
+/// Every field has the same meaning and default as `[tools.NAME]` in
+/// `dxforge.toml`; fields can be read and assigned after construction.
+#[pyclass(module = "dxforge", eq, from_py_object)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DxToolDefinition {
+    pub(crate) inner: dxforge::DxToolDefinition,
+}
+
+#[pymethods]
+impl DxToolDefinition {
+    #[new]
+    #[pyo3(signature = (
+        name, binary_path, *, args = Vec::new(), priority = 0, dependencies = Vec::new(), cwd = None,
+        env = BTreeMap::new(), health = None, health_interval_ms = 500, startup_timeout_ms = 30_000,
+        restart = None, max_restarts = 5, stop_signal = "SIGTERM", stop_timeout_ms = 5_000,
+        watch = Vec::new(),
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: String,
+        binary_path: String,
+        args: Vec<String>,
+        priority: u32,
+        dependencies: Vec<String>,
+        cwd: Option<PathBuf>,
+        env: BTreeMap<String, String>,
+        health: Option<HealthCheck>,
+        health_interval_ms: u64,
+        startup_timeout_ms: u64,
+        restart: Option<RestartArg>,
+        max_restarts: u32,
+        stop_signal: &str,
+        stop_timeout_ms: u64,
+        watch: Vec<String>,
+    ) -> PyResult<Self> {
+        let restart = match restart {
+            Some(r) => r.into_core()?,
+            None => dxforge::RestartPolicy::default(),
+        };
+        Ok(Self {
+            inner: dxforge::DxToolDefinition {
+                name,
+                binary_path,
+                args,
+                priority,
+                dependencies,
+                cwd,
+                env,
+                health: health.map(|h| h.inner),
+                health_interval_ms,
+                startup_timeout_ms,
+                restart,
+                max_restarts,
+                stop_signal: stop_signal.to_owned(),
+                stop_timeout_ms,
+                watch,
+            },
+        })
+    }
+
+    /// Unique name of the tool within one `DxForge`.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    #[setter]
+    fn set_name(&mut self, v: String) {
+        self.inner.name = v;
+    }
+
+    /// Absolute path; relative to the project root if it contains `/`; else looked up on `PATH`.
+    #[getter]
+    fn binary_path(&self) -> &str {
+        &self.inner.binary_path
+    }
+    #[setter]
+    fn set_binary_path(&mut self, v: String) {
+        self.inner.binary_path = v;
+    }
+
+    /// Arguments passed to the binary by `ensure_running`.
+    #[getter]
+    fn args(&self) -> Vec<String> {
+        self.inner.args.clone()
+    }
+    #[setter]
+    fn set_args(&mut self, v: Vec<String>) {
+        self.inner.args = v;
+    }
+
+    /// Lower starts first among tools not ordered by dependencies.
+    #[getter]
+    fn priority(&self) -> u32 {
+        self.inner.priority
+    }
+    #[setter]
+    fn set_priority(&mut self, v: u32) {
+        self.inner.priority = v;
+    }
+
+    /// Names of tools that must be running (or healthy) before this one starts.
+    #[getter]
+    fn dependencies(&self) -> Vec<String> {
+        self.inner.dependencies.clone()
+    }
+    #[setter]
+    fn set_dependencies(&mut self, v: Vec<String>) {
+        self.inner.dependencies = v;
+    }
+
+    /// Working directory, relative to the project root.
+    #[getter]
+    fn cwd(&self) -> Option<PathBuf> {
+        self.inner.cwd.clone()
+    }
+    #[setter]
+    fn set_cwd(&mut self, v: Option<PathBuf>) {
+        self.inner.cwd = v;
+    }
+
+    /// Extra environment variables.
+    #[getter]
+    fn env(&self) -> BTreeMap<String, String> {
+        self.inner.env.clone()
+    }
+    #[setter]
+    fn set_env(&mut self, v: BTreeMap<String, String>) {
+        self.inner.env = v;
+    }
+
+    /// Readiness check; without one a tool is ready once it is running.
+    #[getter]
+    fn health(&self) -> Option<HealthCheck> {
+        self.inner.health.clone().map(|inner| HealthCheck { inner })
+    }
+    #[setter]
+    fn set_health(&mut self, v: Option<HealthCheck>) {
+        self.inner.health = v.map(|h| h.inner);
+    }
+
+    /// How often the health check runs while waiting for readiness.
+    #[getter]
+    fn health_interval_ms(&self) -> u64 {
+        self.inner.health_interval_ms
+    }
+    #[setter]
+    fn set_health_interval_ms(&mut self, v: u64) {
+        self.inner.health_interval_ms = v;
+    }
+
+    /// How long a tool may take to become ready before it is degraded.
+    #[getter]
+    fn startup_timeout_ms(&self) -> u64 {
+        self.inner.startup_timeout_ms
+    }
+    #[setter]
+    fn set_startup_timeout_ms(&mut self, v: u64) {
+        self.inner.startup_timeout_ms = v;
+    }
+
+    /// What to do when the tool exits on its own.
+    #[getter]
+    fn restart(&self) -> RestartPolicy {
+        self.inner.restart.into()
+    }
+    #[setter]
+    fn set_restart(&mut self, v: RestartArg) -> PyResult<()> {
+        self.inner.restart = v.into_core()?;
+        Ok(())
+    }
+
+    /// Restarts allowed (with exponential backoff) before the tool is degraded.
+    #[getter]
+    fn max_restarts(&self) -> u32 {
+        self.inner.max_restarts
+    }
+    #[setter]
+    fn set_max_restarts(&mut self, v: u32) {
+        self.inner.max_restarts = v;
+    }
+
+    /// Signal sent to the whole process tree on stop, e.g. `"SIGTERM"`.
+    #[getter]
+    fn stop_signal(&self) -> &str {
+        &self.inner.stop_signal
+    }
+    #[setter]
+    fn set_stop_signal(&mut self, v: String) {
+        self.inner.stop_signal = v;
+    }
+
+    /// Grace period after `stop_signal`, then `SIGKILL` to the whole tree.
+    #[getter]
+    fn stop_timeout_ms(&self) -> u64 {
+        self.inner.stop_timeout_ms
+    }
+    #[setter]
+    fn set_stop_timeout_ms(&mut self, v: u64) {
+        self.inner.stop_timeout_ms = v;
+    }
+
+    /// Globs (relative to the project root) that restart the tool in watch mode.
+    #[getter]
+    fn watch(&self) -> Vec<String> {
+        self.inner.watch.clone()
+    }
+    #[setter]
+    fn set_watch(&mut self, v: Vec<String>) {
+        self.inner.watch = v;
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let d = &self.inner;
+        let fields: [(&str, Bound<'_, PyAny>); 15] = [
+            ("name", d.name.as_str().into_pyobject(py)?.into_any()),
+            (
+                "binary_path",
+                d.binary_path.as_str().into_pyobject(py)?.into_any(),
+            ),
+            ("args", d.args.as_slice().into_pyobject(py)?),
+            ("priority", d.priority.into_pyobject(py)?.into_any()),
+            ("dependencies", d.dependencies.as_slice().into_pyobject(py)?),
+            (
+                "cwd",
+                d.cwd
+                    .as_deref()
+                    .map(|c| c.display().to_string())
+                    .into_pyobject(py)?,
+            ),
+            ("env", (&d.env).into_pyobject(py)?.into_any()),
+            ("health", self.health().into_pyobject(py)?),
+            (
+                "health_interval_ms",
+                d.health_interval_ms.into_pyobject(py)?.into_any(),
+            ),
+            (
+                "startup_timeout_ms",
+                d.startup_timeout_ms.into_pyobject(py)?.into_any(),
+            ),
+            ("restart", self.restart().into_pyobject(py)?.into_any()),
+            ("max_restarts", d.max_restarts.into_pyobject(py)?.into_any()),
+            (
+                "stop_signal",
+                d.stop_signal.as_str().into_pyobject(py)?.into_any(),
+            ),
+            (
+                "stop_timeout_ms",
+                d.stop_timeout_ms.into_pyobject(py)?.into_any(),
+            ),
+            ("watch", d.watch.as_slice().into_pyobject(py)?),
+        ];
+        let parts: PyResult<Vec<String>> = fields
+            .iter()
+            .map(|(k, v)| Ok(format!("{k}={}", v.repr()?.to_str()?)))
+            .collect();
+        Ok(format!("DxToolDefinition({})", parts?.join(", ")))
+    }
+}

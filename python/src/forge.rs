@@ -1,0 +1,128 @@
+//! The `dxforge.DxForge` handle: open, close, context manager, fork rules.
+//!
+//! A `DxForge` wraps one core [`dxforge::DxForge`]. Blocking calls release the
+//! GIL (`py.detach`) and run on the core's single runtime. Closing (`close()`,
+//! leaving a `with` block, or the object being freed) stops every tool the
+//! handle started; that may block up to the longest `stop_timeout_ms`, always
+//! with the GIL released.
+//!
+//! After `os.fork()`, a handle inherited from the parent raises `ForkedError`
+//! on every call in the child (the tools belong to the parent); open a new
+//! `DxForge` in the child instead.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+
+use crate::error::{check, to_pyerr};
+use crate::status::py_str;
+
+/// The dxforge engine for one project directory.
+#[pyclass(name = "DxForge", module = "dxforge", frozen)]
+pub struct PyDxForge {
+    // `None` only while being dropped (see `Drop`).
+    inner: Option<dxforge::DxForge>,
+}
+
+impl PyDxForge {
+    /// The core handle. Always present outside `Drop`.
+    pub(crate) fn core(&self) -> PyResult<&dxforge::DxForge> {
+        match &self.inner {
+            Some(inner) => Ok(inner),
+            None => Python::attach(|py| Err(to_pyerr(py, &dxforge::Error::Closed))),
+        }
+    }
+
+    /// A clone of the core handle for a future that outlives this call.
+    pub(crate) fn core_owned(&self) -> PyResult<dxforge::DxForge> {
+        self.core().cloned()
+    }
+}
+
+/// Runs a core future to completion on the core runtime with the GIL released.
+pub(crate) fn block_on<F, T>(py: Python<'_>, future: F) -> PyResult<T>
+where
+    F: Future<Output = dxforge::Result<T>> + Send,
+    T: Send,
+{
+    let result = py.detach(|| dxforge::runtime::block_on(future));
+    check(py, result.and_then(|inner| inner))
+}
+
+#[pymethods]
+impl PyDxForge {
+    /// Opens the project at `root` (default: the current directory), reading
+    /// its `dxforge.toml` if there is one. Nothing is started.
+    #[new]
+    #[pyo3(signature = (root = None))]
+    fn new(py: Python<'_>, root: Option<PathBuf>) -> PyResult<Self> {
+        let opened = py.detach(|| match root {
+            Some(root) => dxforge::DxForge::open(root),
+            None => dxforge::DxForge::new(),
+        });
+        Ok(Self {
+            inner: Some(check(py, opened)?),
+        })
+    }
+
+    /// The project root (canonical, absolute).
+    #[getter]
+    fn root(&self) -> PyResult<PathBuf> {
+        Ok(self.core()?.root().to_path_buf())
+    }
+
+    /// `True` once `close()` ran (on this handle or in a `with` block).
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.core()?.is_closed())
+    }
+
+    /// Stops every tool this handle started and closes it. Idempotent; later
+    /// calls raise `ClosedError`. In a forked child, raises `ForkedError`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let core = self.core()?;
+        check(py, py.detach(|| core.shutdown()))
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes the handle (stopping its tools); exceptions propagate.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyAny>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.inner {
+            Some(core) => {
+                let state = if core.is_closed() { " closed" } else { "" };
+                format!(
+                    "<DxForge root={}{state}>",
+                    py_str(&core.root().display().to_string())
+                )
+            }
+            None => "<DxForge>".to_owned(),
+        }
+    }
+}
+
+impl Drop for PyDxForge {
+    fn drop(&mut self) {
+        // The last clone of the core handle stops its tools, which can take
+        // seconds: never do that while holding the GIL (an event callback
+        // thread may be waiting for it).
+        if let Some(inner) = self.inner.take() {
+            Python::attach(|py| py.detach(move || drop(inner)));
+        }
+    }
+}
