@@ -1,0 +1,86 @@
+//! Errors: every `dxforge::Error` becomes a JavaScript `Error` whose `code`
+//! property is the core's stable code (`'NOT_FOUND'`, `'CLOSED'`, …).
+//!
+//! The conversion happens once, from [`dxforge::Error::code`]; no variant is
+//! matched here. Synchronous methods throw, Promise methods reject. A Rust
+//! panic anywhere in the glue or the core becomes an error with code
+//! `'INTERNAL'` rather than crossing into Node.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
+use napi::Env;
+
+use crate::runtime::CatchPanic;
+
+/// The `code` of a thrown error: one of the core's stable codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(&'static str);
+
+impl AsRef<str> for ErrorCode {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+/// Result of a synchronous method: `Err` is thrown with its code.
+pub type JsResult<T> = napi::Result<T, ErrorCode>;
+
+fn coded(e: &dxforge::Error) -> napi::Error<ErrorCode> {
+    napi::Error::new(ErrorCode(e.code()), e.to_string())
+}
+
+/// Runs a synchronous entry point: converts its error and contains panics.
+pub(crate) fn sync<T>(f: impl FnOnce() -> dxforge::Result<T>) -> JsResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(coded(&e)),
+        Err(payload) => Err(coded(&panic_error(payload))),
+    }
+}
+
+/// Builds the JavaScript error object on the JS thread and wraps it so that
+/// napi rejects the Promise with exactly that object (code included).
+fn js_error(env: &Env, e: &dxforge::Error) -> napi::Error {
+    napi::Error::from(JsError::from(coded(e)).into_unknown(*env))
+}
+
+/// Runs `fut` on the core runtime and returns a Promise of `convert(value)`;
+/// `convert` runs on the JS thread. Errors reject with a coded `Error`.
+pub(crate) fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = dxforge::Result<T>> + Send + 'static,
+    C: FnOnce(T) -> V + 'static,
+{
+    let fut = CatchPanic(Box::pin(fut));
+    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, result| match result {
+        Ok(value) => Ok(convert(value)),
+        Err(e) => Err(js_error(env, &e)),
+    })
+}
+
+/// The error a caught panic is reported as.
+pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> dxforge::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+    dxforge::Error::Internal { message }
+}
+
+/// An `INVALID_ARGUMENT` error naming the parameter (or field) and what is wrong.
+pub(crate) fn invalid_argument(name: &str, reason: impl Into<String>) -> dxforge::Error {
+    dxforge::Error::InvalidArgument { name: name.to_owned(), reason: reason.into() }
+}
+
+/// Every error `code` this package can produce, in the core's numeric order
+/// (the C binding's `dxforge_error_code` is minus the index plus one).
+#[napi_derive::napi]
+pub fn error_codes() -> Vec<&'static str> {
+    dxforge::ErrorKind::ALL.iter().map(|k| k.code()).collect()
+}

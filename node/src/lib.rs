@@ -1,0 +1,27 @@
+//! # dxforge for Node
+//!
+//! The napi-rs glue of the `dxforge` npm package: a thin `DxForge` class
+//! around the Rust core's handle. Each module converts and delegates for one
+//! part of the core:
+//!
+//! - [`forge`]: opening and closing the handle;
+//! - [`orchestrator`], [`definition`], [`status`]: the Sovereign Orchestrator;
+//! - [`events`]: status-change callbacks and watch mode;
+//! - [`pipeline`]: `runPipeline` command strings;
+//! - [`error`]: `Error` objects with the core's stable `code`;
+//! - [`runtime`]: every Promise runs on the core's one tokio runtime.
+//!
+//! Caveats a user meets: long work returns Promises and never blocks the
+//! event loop; callbacks run on the JS thread and do not keep the process
+//! alive (see [`events`]).
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod definition;
+pub mod error;
+pub mod events;
+pub mod forge;
+pub mod orchestrator;
+pub mod pipeline;
+pub mod runtime;
+pub mod status;
