@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+use pyo3::BoundObject;
 use pyo3::prelude::*;
 
 use crate::error::{raise, to_pyerr};
@@ -37,15 +38,36 @@ fn ensure_bridge(py: Python<'_>) -> PyResult<()> {
 
 /// Wraps a core future as a Python awaitable (an `asyncio.Future` of the
 /// running event loop); the core error becomes its `DxForgeError`.
+///
+/// The future runs on a runtime thread without the GIL; the result (or the
+/// error) is converted later, by the bridge, on a blocking thread that holds
+/// the GIL. Cancelling the awaitable drops the core future (for
+/// `execute_tool_async` that kills the run's process tree).
 pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = dxforge::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     ensure_bridge(py)?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        future
-            .await
-            .map_err(|e| Python::attach(|py| to_pyerr(py, &e)))
-    })
+    pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(Deferred(future.await)) })
+}
+
+/// A core result converted only when the bridge holds the GIL.
+struct Deferred<T>(dxforge::Result<T>);
+
+impl<'py, T: IntoPyObject<'py>> IntoPyObject<'py> for Deferred<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        match self.0 {
+            Ok(value) => Ok(value
+                .into_pyobject(py)
+                .map_err(Into::into)?
+                .into_any()
+                .into_bound()),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
 }

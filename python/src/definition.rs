@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::status::py_str;
+
 /// How a tool is restarted when it exits on its own.
 #[pyclass(module = "dxforge", eq, hash, frozen, from_py_object)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,9 +137,12 @@ impl HealthCheck {
 
     fn __repr__(&self) -> String {
         match &self.inner {
-            dxforge::HealthCheck::Tcp(s) => format!("HealthCheck.tcp({s:?})"),
-            dxforge::HealthCheck::Http(s) => format!("HealthCheck.http({s:?})"),
-            dxforge::HealthCheck::Command(argv) => format!("HealthCheck.command({argv:?})"),
+            dxforge::HealthCheck::Tcp(s) => format!("HealthCheck.tcp({})", py_str(s)),
+            dxforge::HealthCheck::Http(s) => format!("HealthCheck.http({})", py_str(s)),
+            dxforge::HealthCheck::Command(argv) => {
+                let items: Vec<String> = argv.iter().map(|a| py_str(a)).collect();
+                format!("HealthCheck.command([{}])", items.join(", "))
+            }
         }
     }
 }
