@@ -7,10 +7,12 @@
 
 #include <stdio.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +72,11 @@ static inline int write_file(const char *path, const char *text) {
     }
     fputs(text, f);
     return fclose(f);
+}
+
+/* Creates a directory (one level); 1 when it exists afterwards. */
+static inline int mkdir_p_ok(const char *path) {
+    return mkdir(path, 0755) == 0 || errno == EEXIST;
 }
 
 #endif

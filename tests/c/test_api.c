@@ -12,6 +12,8 @@
 #include "support.h"
 
 static const char *tools_dir;
+/* Set (DXFORGE_TEST_NO_SPAWN=1) under valgrind 3.19, which lacks pidfd_open. */
+static int no_spawn;
 static char exit_with[4096];
 
 static void test_version(void) {
@@ -255,10 +257,12 @@ static void test_pipeline(DxForge *forge) {
     CHECK(strstr(dxforge_pipeline_outcome_json(outcome), "\"report\"") != NULL);
     dxforge_pipeline_outcome_free(outcome);
     outcome = NULL;
-    CHECK_OK(dxforge_run_pipeline(forge, "run lint -- 4 'two words'", &outcome));
-    CHECK(outcome != NULL && dxforge_pipeline_outcome_exit_code(outcome) == 4);
-    CHECK(outcome != NULL && strstr(dxforge_pipeline_outcome_text(outcome), "two words") != NULL);
-    dxforge_pipeline_outcome_free(outcome);
+    if (!no_spawn) {
+        CHECK_OK(dxforge_run_pipeline(forge, "run lint -- 4 'two words'", &outcome));
+        CHECK(outcome != NULL && dxforge_pipeline_outcome_exit_code(outcome) == 4);
+        CHECK(outcome != NULL && strstr(dxforge_pipeline_outcome_text(outcome), "two words") != NULL);
+        dxforge_pipeline_outcome_free(outcome);
+    }
     outcome = NULL;
     CHECK_ERR(dxforge_run_pipeline(forge, "frobnicate", &outcome), DXFORGE_ERROR_USAGE, "frobnicate");
     CHECK(outcome == NULL);
@@ -330,7 +334,10 @@ int main(int argc, char **argv) {
     CHECK_OK(dxforge_open(dir, &forge));
     test_register_bad_input(forge);
     test_register_and_query(forge);
-    test_execute(forge);
+    no_spawn = getenv("DXFORGE_TEST_NO_SPAWN") != NULL;
+    if (!no_spawn) {
+        test_execute(forge);
+    }
     test_pipeline(forge);
     test_thread_local_errors(forge);
     test_close(forge);
