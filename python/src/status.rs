@@ -195,8 +195,8 @@ impl ToolEvent {
     }
 
     /// Status after the change.
-    #[getter]
-    fn new<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, ToolStatus>> {
+    #[getter(new)]
+    fn new_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, ToolStatus>> {
         ToolStatus::member(py, self.inner.new)
     }
 

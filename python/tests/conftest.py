@@ -25,8 +25,10 @@ def free_port() -> int:
         return port
 
 
-def pid_alive(pid: int) -> bool:
+def pid_alive(pid: int | None) -> bool:
     """True while `pid` exists and is not a zombie."""
+    if pid is None:
+        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"

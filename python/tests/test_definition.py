@@ -135,7 +135,7 @@ def test_wrong_positional_types_and_bad_values() -> None:
     with pytest.raises(TypeError):
         DxToolDefinition("t")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        DxToolDefinition("t", "t", "positional-args")  # type: ignore[misc]
+        DxToolDefinition("t", "t", "positional-args")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="sometimes"):
         DxToolDefinition("t", "t", restart="sometimes")  # type: ignore[arg-type]
     with pytest.raises(OverflowError):

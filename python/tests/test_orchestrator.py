@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,10 @@ from conftest import free_port, pid_alive, tool, write_tool
 from dxforge import ToolStatus
 
 
-def wait_until(predicate: object, timeout: float = 10.0) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.02)
     return False
@@ -143,7 +144,7 @@ def test_wrong_argument_types_raise_type_error(forge: dxforge.DxForge) -> None:
     with pytest.raises(TypeError):
         forge.status(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        forge.execute_tool("x", "not-a-list")  # type: ignore[arg-type]
+        forge.execute_tool("x", "not-a-list")  # a str is a Sequence[str] to mypy, not to dxforge
     with pytest.raises(TypeError):
         forge.logs("x", "ten")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -158,7 +159,7 @@ def test_every_method_raises_closed_error_after_close(project: Path) -> None:
     forge.close()
     assert forge.closed
     forge.close()  # idempotent
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: forge.register_tool(dxforge.DxToolDefinition("u", "/bin/true")),
         lambda: forge.tool("t"),
         lambda: forge.tool_names(),
@@ -202,7 +203,9 @@ def test_context_manager_stops_tools_when_the_block_raises(project: Path, sleepe
             forge.ensure_running("sleep")
             pid = forge.state("sleep").pid
             raise KeyError("boom")
-    assert pid is not None and wait_until(lambda: not pid_alive(pid))
+    assert pid is not None
+    dead = pid
+    assert wait_until(lambda: not pid_alive(dead))
 
 
 def test_dropping_the_last_reference_stops_its_tools(project: Path, sleeper: Path) -> None:
