@@ -106,7 +106,10 @@ impl TryFrom<HealthCheck> for dxforge::HealthCheck {
             (Some(addr), None, None) => Ok(Self::Tcp(addr)),
             (None, Some(url), None) => Ok(Self::Http(url)),
             (None, None, Some(cmd)) => Ok(Self::Command(cmd)),
-            _ => Err(invalid_argument("health", "set exactly one of `tcp`, `http` or `command`")),
+            _ => Err(invalid_argument(
+                "health",
+                "set exactly one of `tcp`, `http` or `command`",
+            )),
         }
     }
 }
@@ -114,9 +117,18 @@ impl TryFrom<HealthCheck> for dxforge::HealthCheck {
 impl From<dxforge::HealthCheck> for HealthCheck {
     fn from(h: dxforge::HealthCheck) -> Self {
         match h {
-            dxforge::HealthCheck::Tcp(a) => Self { tcp: Some(a), ..Self::default() },
-            dxforge::HealthCheck::Http(u) => Self { http: Some(u), ..Self::default() },
-            dxforge::HealthCheck::Command(c) => Self { command: Some(c), ..Self::default() },
+            dxforge::HealthCheck::Tcp(a) => Self {
+                tcp: Some(a),
+                ..Self::default()
+            },
+            dxforge::HealthCheck::Http(u) => Self {
+                http: Some(u),
+                ..Self::default()
+            },
+            dxforge::HealthCheck::Command(c) => Self {
+                command: Some(c),
+                ..Self::default()
+            },
         }
     }
 }
@@ -178,9 +190,12 @@ impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
         let cwd = def
             .cwd
             .map(|p| {
-                p.into_os_string()
-                    .into_string()
-                    .map_err(|p| invalid_argument("cwd", format!("{} is not valid UTF-8", PathBuf::from(p).display())))
+                p.into_os_string().into_string().map_err(|p| {
+                    invalid_argument(
+                        "cwd",
+                        format!("{} is not valid UTF-8", PathBuf::from(p).display()),
+                    )
+                })
             })
             .transpose()?;
         Ok(Self {
@@ -200,5 +215,56 @@ impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
             stop_timeout_ms: Some(ms(def.stop_timeout_ms)),
             watch: Some(def.watch),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_fields_take_the_core_defaults() {
+        let js = DxToolDefinition {
+            name: "web".into(),
+            binary_path: "bin/web".into(),
+            ..Default::default()
+        };
+        let def = dxforge::DxToolDefinition::try_from(js).unwrap();
+        assert_eq!(def, dxforge::DxToolDefinition::new("web", "bin/web"));
+    }
+
+    #[test]
+    fn every_field_round_trips_through_the_js_shape() {
+        let mut def = dxforge::DxToolDefinition::new("db", "/usr/bin/db");
+        def.args = vec!["--port".into(), "5432".into()];
+        def.priority = 3;
+        def.dependencies = vec!["net".into()];
+        def.cwd = Some("data".into());
+        def.env.insert("A".into(), "1".into());
+        def.health = Some(dxforge::HealthCheck::Command(vec!["pg_isready".into()]));
+        def.health_interval_ms = 70;
+        def.startup_timeout_ms = 9000;
+        def.restart = dxforge::RestartPolicy::Always;
+        def.max_restarts = 2;
+        def.stop_signal = "SIGINT".into();
+        def.stop_timeout_ms = 1500;
+        def.watch = vec!["src/**".into()];
+        let js = DxToolDefinition::try_from(def.clone()).unwrap();
+        assert_eq!(dxforge::DxToolDefinition::try_from(js).unwrap(), def);
+    }
+
+    #[test]
+    fn health_check_needs_exactly_one_kind() {
+        let none = HealthCheck::default();
+        let two = HealthCheck {
+            tcp: Some("127.0.0.1:1".into()),
+            http: Some("http://x/".into()),
+            command: None,
+        };
+        for bad in [none, two] {
+            let err = dxforge::HealthCheck::try_from(bad).unwrap_err();
+            assert_eq!(err.code(), "INVALID_ARGUMENT");
+            assert!(err.to_string().contains("health"), "{err}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
 use napi::Env;
+use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
 
 use crate::runtime::CatchPanic;
 
@@ -49,7 +49,11 @@ fn js_error(env: &Env, e: &dxforge::Error) -> napi::Error {
 
 /// Runs `fut` on the core runtime and returns a Promise of `convert(value)`;
 /// `convert` runs on the JS thread. Errors reject with a coded `Error`.
-pub(crate) fn promise<'env, T, V, F, C>(env: &'env Env, fut: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
+pub(crate) fn promise<'env, T, V, F, C>(
+    env: &'env Env,
+    fut: F,
+    convert: C,
+) -> napi::Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
@@ -57,10 +61,13 @@ where
     C: FnOnce(T) -> V + 'static,
 {
     let fut = CatchPanic(Box::pin(fut));
-    env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, result| match result {
-        Ok(value) => Ok(convert(value)),
-        Err(e) => Err(js_error(env, &e)),
-    })
+    env.spawn_future_with_callback(
+        async move { Ok(fut.await) },
+        move |env, result| match result {
+            Ok(value) => Ok(convert(value)),
+            Err(e) => Err(js_error(env, &e)),
+        },
+    )
 }
 
 /// The error a caught panic is reported as.
@@ -75,7 +82,10 @@ pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> dxforge::Error {
 
 /// An `INVALID_ARGUMENT` error naming the parameter (or field) and what is wrong.
 pub(crate) fn invalid_argument(name: &str, reason: impl Into<String>) -> dxforge::Error {
-    dxforge::Error::InvalidArgument { name: name.to_owned(), reason: reason.into() }
+    dxforge::Error::InvalidArgument {
+        name: name.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// Every error `code` this package can produce, in the core's numeric order

@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
+use napi::Result;
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::Result;
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, invalid_argument, sync};
@@ -27,23 +27,33 @@ impl DxForge {
     /// Calls `callback` on the JS thread for every status change until
     /// `unsubscribe(id)` or `close()`. Returns the subscription id. The
     /// subscription does not keep the process alive.
-    #[napi(ts_args_type = "callback: (event: ToolEvent) => void")]
-    pub fn on_status_change(&self, callback: Function<'_, ToolEvent, ()>) -> Result<u32, ErrorCode> {
+    #[napi(strict, ts_args_type = "callback: (event: ToolEvent) => void")]
+    pub fn on_status_change(
+        &self,
+        callback: Function<'_, ToolEvent, ()>,
+    ) -> Result<u32, ErrorCode> {
         sync(|| {
             let forge = self.forge()?;
             let tsfn = callback
                 .build_threadsafe_function::<ToolEvent>()
                 .weak::<true>()
                 .build()
-                .map_err(|e| invalid_argument("callback", e.reason.clone()))?;
+                .map_err(|e| {
+                    invalid_argument("callback", format!("expected a function ({})", e.reason))
+                })?;
             let id = forge.on_status_change(move |event| {
                 // Fails only while Node is tearing the environment down, when
                 // nobody is left to receive the event.
-                let _ = tsfn.call(ToolEvent::from(event), ThreadsafeFunctionCallMode::NonBlocking);
+                let _ = tsfn.call(
+                    ToolEvent::from(event),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
             })?;
             u32::try_from(id.0).map_err(|_| {
                 let _ = forge.unsubscribe(id);
-                dxforge::Error::Internal { message: "subscription ids exhausted".to_owned() }
+                dxforge::Error::Internal {
+                    message: "subscription ids exhausted".to_owned(),
+                }
             })
         })
     }
@@ -51,7 +61,10 @@ impl DxForge {
     /// Cancels a subscription; its callback is released. Unknown ids are ignored.
     #[napi]
     pub fn unsubscribe(&self, id: u32) -> Result<(), ErrorCode> {
-        sync(|| self.forge()?.unsubscribe(dxforge::SubscriptionId(id.into())))
+        sync(|| {
+            self.forge()?
+                .unsubscribe(dxforge::SubscriptionId(id.into()))
+        })
     }
 
     /// Starts watch mode: running tools whose `watch` globs match a changed

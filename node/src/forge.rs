@@ -10,8 +10,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use napi::Env;
-use napi::bindgen_prelude::PromiseRaw;
 use napi::Result;
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::error::{ErrorCode, promise, sync};
@@ -42,7 +42,11 @@ impl DxForge {
 
     fn wrap(inner: dxforge::DxForge) -> Self {
         let root = inner.root().to_string_lossy().into_owned();
-        Self { inner: Some(inner), root, closed: AtomicBool::new(false) }
+        Self {
+            inner: Some(inner),
+            root,
+            closed: AtomicBool::new(false),
+        }
     }
 }
 
@@ -92,7 +96,9 @@ impl DxForge {
                 let handle = dxforge::runtime::handle()?;
                 match handle.spawn_blocking(move || inner.shutdown()).await {
                     Ok(result) => result,
-                    Err(e) => Err(dxforge::Error::Internal { message: format!("shutdown task failed: {e}") }),
+                    Err(e) => Err(dxforge::Error::Internal {
+                        message: format!("shutdown task failed: {e}"),
+                    }),
                 }
             },
             |()| (),
@@ -104,7 +110,9 @@ impl Drop for DxForge {
     fn drop(&mut self) {
         // The core stops tools when its last clone drops, which can block for
         // a stop timeout: never do that on the JS thread (GC finalizer).
-        let Some(inner) = self.inner.take() else { return };
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
         if inner.is_closed() {
             return;
         }

@@ -4,8 +4,8 @@
 //! runtime; queries are synchronous and cheap (a lock and a copy).
 
 use napi::Env;
-use napi::bindgen_prelude::PromiseRaw;
 use napi::Result;
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::definition::DxToolDefinition;
@@ -43,16 +43,28 @@ impl DxForge {
     /// to be ready; resolves with the tool's status. A running tool is left
     /// alone (same PID).
     #[napi]
-    pub fn ensure_running<'env>(&self, env: &'env Env, name: String) -> napi::Result<PromiseRaw<'env, ToolStatus>> {
+    pub fn ensure_running<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+    ) -> napi::Result<PromiseRaw<'env, ToolStatus>> {
         let forge = self.forge_owned();
-        promise(env, async move { forge?.ensure_running(&name).await }, ToolStatus::from)
+        promise(
+            env,
+            async move { forge?.ensure_running(&name).await },
+            ToolStatus::from,
+        )
     }
 
     /// Starts every registered tool in dependency order.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ensure_all_running<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         let forge = self.forge_owned();
-        promise(env, async move { forge?.ensure_all_running().await }, |()| ())
+        promise(
+            env,
+            async move { forge?.ensure_all_running().await },
+            |()| (),
+        )
     }
 
     /// Ensures `name`'s dependencies run, then runs `name` to completion with
@@ -66,7 +78,11 @@ impl DxForge {
     ) -> napi::Result<PromiseRaw<'env, ExecOutput>> {
         let forge = self.forge_owned();
         let args = args.unwrap_or_default();
-        promise(env, async move { forge?.execute_tool(&name, &args).await }, ExecOutput::from)
+        promise(
+            env,
+            async move { forge?.execute_tool(&name, &args).await },
+            ExecOutput::from,
+        )
     }
 
     /// Current status of a tool, e.g. `{ status: 'running', pid: 4242 }` or

@@ -21,7 +21,11 @@ pub struct PipelineOutcome {
 
 impl From<dxforge::PipelineOutcome> for PipelineOutcome {
     fn from(o: dxforge::PipelineOutcome) -> Self {
-        Self { exit_code: o.exit_code, text: o.text, json: o.json }
+        Self {
+            exit_code: o.exit_code,
+            text: o.text,
+            json: o.json,
+        }
     }
 }
 
@@ -32,8 +36,16 @@ impl DxForge {
     /// tools and resolves (they keep running until `stop`/`close`). A malformed
     /// command rejects with code `USAGE`.
     #[napi]
-    pub fn run_pipeline<'env>(&self, env: &'env Env, command: String) -> napi::Result<PromiseRaw<'env, PipelineOutcome>> {
+    pub fn run_pipeline<'env>(
+        &self,
+        env: &'env Env,
+        command: String,
+    ) -> napi::Result<PromiseRaw<'env, PipelineOutcome>> {
         let forge = self.forge_owned();
-        promise(env, async move { forge?.run_pipeline(&command).await }, PipelineOutcome::from)
+        promise(
+            env,
+            async move { forge?.run_pipeline(&command).await },
+            PipelineOutcome::from,
+        )
     }
 }

@@ -16,8 +16,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use napi::bindgen_prelude::{
-    AsyncRuntime, AsyncRuntimeGuard, AsyncRuntimeRejection, AsyncRuntimeTask, register_async_runtime,
-    retain_current_module_for_unload_safety,
+    AsyncRuntime, AsyncRuntimeGuard, AsyncRuntimeRejection, AsyncRuntimeTask,
+    register_async_runtime, retain_current_module_for_unload_safety,
 };
 
 /// The napi async backend that delegates to `dxforge::runtime`.
@@ -57,7 +57,9 @@ unsafe impl AsyncRuntime for CoreRuntime {
 
     fn start(&self) -> napi::Result<()> {
         retain_current_module_for_unload_safety();
-        dxforge::runtime::runtime().map(|_| ()).map_err(runtime_error)
+        dxforge::runtime::runtime()
+            .map(|_| ())
+            .map_err(runtime_error)
     }
 
     fn shutdown(&self) -> napi::Result<()> {

@@ -59,8 +59,14 @@ pub struct ExitStatus {
 impl From<dxforge::ExitStatus> for ExitStatus {
     fn from(e: dxforge::ExitStatus) -> Self {
         match e {
-            dxforge::ExitStatus::Code(c) => Self { code: Some(c), signal: None },
-            dxforge::ExitStatus::Signal(s) => Self { code: None, signal: Some(s) },
+            dxforge::ExitStatus::Code(c) => Self {
+                code: Some(c),
+                signal: None,
+            },
+            dxforge::ExitStatus::Signal(s) => Self {
+                code: None,
+                signal: Some(s),
+            },
         }
     }
 }
@@ -114,7 +120,13 @@ pub struct ToolEvent {
 
 impl From<&dxforge::ToolEvent> for ToolEvent {
     fn from(e: &dxforge::ToolEvent) -> Self {
-        Self { tool: e.tool.clone(), old: e.old.into(), new: e.new.into(), pid: e.pid, reason: e.reason.clone() }
+        Self {
+            tool: e.tool.clone(),
+            old: e.old.into(),
+            new: e.new.into(),
+            pid: e.pid,
+            reason: e.reason.clone(),
+        }
     }
 }
 
@@ -158,6 +170,9 @@ pub struct LogLine {
 
 impl From<dxforge::LogLine> for LogLine {
     fn from(l: dxforge::LogLine) -> Self {
-        Self { stream: l.stream.to_owned(), line: l.line }
+        Self {
+            stream: l.stream.to_owned(),
+            line: l.line,
+        }
     }
 }
