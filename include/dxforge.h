@@ -30,6 +30,11 @@
 #define DXFORGE_TOOL_OPTIONS_VERSION 1
 
 /**
+ * The current version of `dxforge_install_options`.
+ */
+#define DXFORGE_INSTALL_OPTIONS_VERSION 1
+
+/**
  * The status of a tool. Exactly one holds at any time.
  */
 typedef enum dxforge_tool_status {
@@ -72,6 +77,80 @@ typedef enum dxforge_exit_kind {
    */
   DXFORGE_EXIT_KIND_SIGNAL = 2,
 } dxforge_exit_kind;
+
+/**
+ * The traffic light of a file: what an upgrade would do to the user's copy.
+ */
+typedef enum dxforge_traffic_light {
+  /**
+   * The file does not exist, already equals the new content, or is unmodified since install.
+   */
+  DXFORGE_TRAFFIC_LIGHT_GREEN = 0,
+  /**
+   * The user modified the file and the new content merges cleanly.
+   */
+  DXFORGE_TRAFFIC_LIGHT_YELLOW = 1,
+  /**
+   * The changes conflict (or the file is binary): the user's file is kept, `<file>.new` is written.
+   */
+  DXFORGE_TRAFFIC_LIGHT_RED = 2,
+} dxforge_traffic_light;
+
+/**
+ * What an operation does (or, in a dry run, would do) to one file.
+ */
+typedef enum dxforge_file_action {
+  /**
+   * Nothing to write: the file already has the right content (or is already gone).
+   */
+  DXFORGE_FILE_ACTION_NONE = 0,
+  /**
+   * The file did not exist and is written.
+   */
+  DXFORGE_FILE_ACTION_CREATE = 1,
+  /**
+   * The file is replaced by the new (or merged) content.
+   */
+  DXFORGE_FILE_ACTION_WRITE = 2,
+  /**
+   * The user's file is left untouched; upstream content goes to `<file>.new`.
+   */
+  DXFORGE_FILE_ACTION_WRITE_NEW = 3,
+  /**
+   * The file is deleted (it was unmodified since install).
+   */
+  DXFORGE_FILE_ACTION_DELETE = 4,
+  /**
+   * The file is kept because the user modified it; dxforge stops tracking it.
+   */
+  DXFORGE_FILE_ACTION_KEEP = 5,
+} dxforge_file_action;
+
+/**
+ * Where a task is in its life. `SUCCEEDED`, `FAILED` and `DROPPED` are final.
+ */
+typedef enum dxforge_task_status {
+  /**
+   * Waiting in the queue.
+   */
+  DXFORGE_TASK_STATUS_QUEUED = 0,
+  /**
+   * A consumer is working on it.
+   */
+  DXFORGE_TASK_STATUS_RUNNING = 1,
+  /**
+   * Done; its report is in the state's JSON.
+   */
+  DXFORGE_TASK_STATUS_SUCCEEDED = 2,
+  /**
+   * Done with an error (the state's error message).
+   */
+  DXFORGE_TASK_STATUS_FAILED = 3,
+  /**
+   * Evicted from a full queue (oldest first) or discarded at shutdown; never ran.
+   */
+  DXFORGE_TASK_STATUS_DROPPED = 4,
+} dxforge_task_status;
 
 /**
  * Error codes returned by every fallible dxforge function (0 or negative).
@@ -197,6 +276,28 @@ typedef enum dxforge_restart_policy {
 } dxforge_restart_policy;
 
 /**
+ * The seed's background tasks (`dxforge_enqueue`'s `kind`).
+ */
+typedef enum dxforge_task_kind {
+  /**
+   * Snapshot the project tree for rollback.
+   */
+  DXFORGE_TASK_KIND_CACHE_CURRENT_STATE = 0,
+  /**
+   * Upload snapshots to the `[remote]` S3-compatible bucket.
+   */
+  DXFORGE_TASK_KIND_SYNC_TO_CLOUDFLARE_R2 = 1,
+  /**
+   * Resolve a package spec (`name@req`, the `arg`) into the local cache.
+   */
+  DXFORGE_TASK_KIND_PREFETCH_PACKAGE = 2,
+  /**
+   * Walk the codebase and write `.dxforge/analysis.json`.
+   */
+  DXFORGE_TASK_KIND_ANALYZE_CODEBASE_PATTERNS = 3,
+} dxforge_task_kind;
+
+/**
  * The engine for one project, opaque to C (`DxForge *`).
  *
  * Made by `dxforge_open`, released by `dxforge_free`. One handle may be used
@@ -210,6 +311,19 @@ typedef struct DxForge DxForge;
  * `dxforge_pipeline_outcome_free`.
  */
 typedef struct dxforge_pipeline_outcome dxforge_pipeline_outcome;
+
+/**
+ * The state of one task (opaque). Read it with the `dxforge_task_state_*`
+ * accessors; free it with `dxforge_task_state_free`.
+ */
+typedef struct dxforge_task_state dxforge_task_state;
+
+/**
+ * The result of a Traffic Branching operation (opaque): per-file verdicts,
+ * the packages involved, and the whole report as JSON. Read it with the
+ * `dxforge_traffic_report_*` accessors; free it with `dxforge_traffic_report_free`.
+ */
+typedef struct dxforge_traffic_report dxforge_traffic_report;
 
 /**
  * A list of strings owned by the library (e.g. tool names).
@@ -469,6 +583,85 @@ typedef struct dxforge_log_lines {
    */
   const struct dxforge_log_line *lines;
 } dxforge_log_lines;
+
+/**
+ * Options of the mutating Traffic Branching calls. Initialise with
+ * `dxforge_install_options_init(&opts, DXFORGE_INSTALL_OPTIONS_VERSION)`;
+ * passing NULL instead of options means the defaults.
+ */
+typedef struct dxforge_install_options {
+  /**
+   * Must be `DXFORGE_INSTALL_OPTIONS_VERSION`.
+   */
+  uint32_t version;
+  /**
+   * Compute and return the plan without writing anything.
+   */
+  bool dry_run;
+} dxforge_install_options;
+
+/**
+ * The verdict for one file of a `dxforge_traffic_report`. Read-only; it
+ * belongs to its report and is valid until the report is freed.
+ */
+typedef struct dxforge_file_report {
+  /**
+   * Project-relative path, `/`-separated.
+   */
+  const char *path;
+  /**
+   * The package shipping (or that shipped) the file; `""` when none.
+   */
+  const char *package;
+  /**
+   * The light.
+   */
+  enum dxforge_traffic_light light;
+  /**
+   * Why, in a few words.
+   */
+  const char *reason;
+  /**
+   * What is (or would be) done to the file.
+   */
+  enum dxforge_file_action action;
+  /**
+   * Number of conflicting regions (Red after a conflicting merge); the
+   * regions themselves are in the report's JSON.
+   */
+  size_t conflict_count;
+} dxforge_file_report;
+
+/**
+ * Queue counters (filled by `dxforge_counters`). `queued` and `running` are current
+ * values, the others totals since the worker started.
+ */
+typedef struct dxforge_queue_counters {
+  /**
+   * Tasks ever enqueued.
+   */
+  uint64_t enqueued;
+  /**
+   * Tasks waiting now.
+   */
+  uint64_t queued;
+  /**
+   * Tasks running now.
+   */
+  uint64_t running;
+  /**
+   * Tasks finished successfully.
+   */
+  uint64_t succeeded;
+  /**
+   * Tasks finished with an error.
+   */
+  uint64_t failed;
+  /**
+   * Tasks dropped (evicted from a full queue, or discarded at shutdown).
+   */
+  uint64_t dropped;
+} dxforge_queue_counters;
 
 #ifdef __cplusplus
 extern "C" {
@@ -770,6 +963,248 @@ void dxforge_exec_result_free(struct dxforge_exec_result *result);
  * Ownership: takes ownership of `lines` and every string in it.
  */
 void dxforge_log_lines_free(struct dxforge_log_lines *lines);
+
+/**
+ * Fills `opts` with the defaults for `version` (`dry_run` false).
+ * Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` when `opts` is NULL or `version` is unknown.
+ */
+int dxforge_install_options_init(struct dxforge_install_options *opts, uint32_t version);
+
+/**
+ * The seed's query: the traffic light of replacing `path` (project-relative,
+ * or absolute inside the root) with the `content_len` bytes at `content`.
+ * Reads only; writes nothing.
+ * Errors: `DXFORGE_ERROR_UNSAFE_PATH` (path outside the root),
+ * `DXFORGE_ERROR_INVALID_ARGUMENT`.
+ */
+int dxforge_analyze_traffic_safety(const struct DxForge *forge, const char *path, const void *content, size_t content_len, enum dxforge_traffic_light *out_light);
+
+/**
+ * The full verdict for replacing `path` with `content`: a report with one
+ * file (light, reason, conflicting regions in the JSON). Reads only.
+ * On success `*out` is owned by the caller: free it with `dxforge_traffic_report_free`.
+ */
+int dxforge_check_file(const struct DxForge *forge, const char *path, const void *content, size_t content_len, struct dxforge_traffic_report **out);
+
+/**
+ * Installs package `name` at the highest version matching `version_req`
+ * (NULL or `""` = any) with its dependencies, and records it in
+ * `[dependencies]` of `dxforge.toml`. With `opts->dry_run`, returns the plan
+ * and writes nothing. `opts` may be NULL (defaults).
+ * On success `*out` is owned by the caller: free it with `dxforge_traffic_report_free`.
+ * Errors: `DXFORGE_ERROR_NOT_FOUND` (package), `DXFORGE_ERROR_INVALID_ARGUMENT`
+ * (name or version), `DXFORGE_ERROR_DEPENDENCY`, `DXFORGE_ERROR_UNSAFE_PATH`,
+ * `DXFORGE_ERROR_BUSY`, `DXFORGE_ERROR_CONFIG` (no registry).
+ */
+int dxforge_install_package(struct DxForge *forge, const char *name, const char *version_req, const struct dxforge_install_options *opts, struct dxforge_traffic_report **out);
+
+/**
+ * Installs every package of `[dependencies]` in `dxforge.toml`. `opts` may
+ * be NULL. On success `*out` is owned by the caller (`dxforge_traffic_report_free`).
+ */
+int dxforge_install_all_dependencies(struct DxForge *forge, const struct dxforge_install_options *opts, struct dxforge_traffic_report **out);
+
+/**
+ * Upgrades package `name` (NULL = every package) to the newest versions
+ * `[dependencies]` allows, merging the user's edits. `opts` may be NULL.
+ * On success `*out` is owned by the caller (`dxforge_traffic_report_free`).
+ */
+int dxforge_update(struct DxForge *forge, const char *name, const struct dxforge_install_options *opts, struct dxforge_traffic_report **out);
+
+/**
+ * Removes package `name`: files unmodified since install are deleted, files
+ * the user modified are kept (action `KEEP`) and reported. `opts` may be NULL.
+ * On success `*out` is owned by the caller (`dxforge_traffic_report_free`).
+ * Errors: `DXFORGE_ERROR_NOT_FOUND` when the package is not installed.
+ */
+int dxforge_remove_package(struct DxForge *forge, const char *name, const struct dxforge_install_options *opts, struct dxforge_traffic_report **out);
+
+/**
+ * The plan `dxforge_update` would apply to `name` (NULL = every package);
+ * writes nothing. On success `*out` is owned by the caller (`dxforge_traffic_report_free`).
+ */
+int dxforge_diff(const struct DxForge *forge, const char *name, struct dxforge_traffic_report **out);
+
+/**
+ * Whether the report is a plan only (dry run, diff, check): nothing was written.
+ * `false` for NULL.
+ */
+bool dxforge_traffic_report_dry_run(const struct dxforge_traffic_report *report);
+
+/**
+ * Whether any file of the report ended Red (the CLI exits with 3 then).
+ */
+bool dxforge_traffic_report_has_red(const struct dxforge_traffic_report *report);
+
+/**
+ * Number of files in the report (0 for NULL).
+ */
+size_t dxforge_traffic_report_file_count(const struct dxforge_traffic_report *report);
+
+/**
+ * File `index` of the report, or NULL when out of range.
+ *
+ * Ownership: borrowed from `report`; valid until it is freed.
+ */
+const struct dxforge_file_report *dxforge_traffic_report_file(const struct dxforge_traffic_report *report, size_t index);
+
+/**
+ * Number of packages the operation installed, upgraded or removed.
+ */
+size_t dxforge_traffic_report_package_count(const struct dxforge_traffic_report *report);
+
+/**
+ * Name of package `index`, or NULL when out of range. Borrowed from `report`.
+ */
+const char *dxforge_traffic_report_package_name(const struct dxforge_traffic_report *report, size_t index);
+
+/**
+ * Version of package `index` (the one installed, or removed), or NULL when
+ * out of range. Borrowed from `report`.
+ */
+const char *dxforge_traffic_report_package_version(const struct dxforge_traffic_report *report, size_t index);
+
+/**
+ * The whole report as JSON (what the CLI prints with `--json`, including
+ * conflict regions and previous versions). Borrowed from `report`; NULL for NULL.
+ */
+const char *dxforge_traffic_report_json(const struct dxforge_traffic_report *report);
+
+/**
+ * Frees a report. NULL is a no-op.
+ *
+ * Ownership: takes ownership of `report` and of everything borrowed from it.
+ */
+void dxforge_traffic_report_free(struct dxforge_traffic_report *report);
+
+/**
+ * The upper-case name of a light (`"GREEN"`, `"YELLOW"`, `"RED"`), as the CLI
+ * prints it; `"UNKNOWN"` otherwise. A static string.
+ */
+const char *dxforge_traffic_light_name(int light);
+
+/**
+ * Queues a background task and returns its id in `*out_task_id` at once:
+ * never blocks and never waits on the runtime. When the queue is full the
+ * oldest queued task is dropped (state `DROPPED`, counted).
+ *
+ * `kind` is a `dxforge_task_kind`; `arg` is the package spec (`name` or
+ * `name@req`) for `DXFORGE_TASK_KIND_PREFETCH_PACKAGE` and must be NULL otherwise.
+ * Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` (unknown kind, missing or extra `arg`).
+ */
+int dxforge_enqueue(const struct DxForge *forge, uint32_t kind, const char *arg, uint64_t *out_task_id);
+
+/**
+ * The current state of task `task_id`. On success `*out` is owned by the
+ * caller: free it with `dxforge_task_state_free`.
+ * Errors: `DXFORGE_ERROR_NOT_FOUND` for an id never issued by this handle
+ * (or whose final state was forgotten).
+ */
+int dxforge_task(const struct DxForge *forge, uint64_t task_id, struct dxforge_task_state **out);
+
+/**
+ * Waits at most `timeout_ms` for task `task_id` to reach a final state
+ * (blocks the calling thread). On success `*out` is owned by the caller:
+ * free it with `dxforge_task_state_free`.
+ * Errors: `DXFORGE_ERROR_TIMEOUT`, `DXFORGE_ERROR_NOT_FOUND`.
+ */
+int dxforge_wait(const struct DxForge *forge, uint64_t task_id, uint64_t timeout_ms, struct dxforge_task_state **out);
+
+/**
+ * The status of a task state (`DXFORGE_TASK_STATUS_QUEUED` for NULL).
+ */
+enum dxforge_task_status dxforge_task_state_status(const struct dxforge_task_state *state);
+
+/**
+ * The error message of a `FAILED` task, else NULL. Borrowed from `state`.
+ */
+const char *dxforge_task_state_error(const struct dxforge_task_state *state);
+
+/**
+ * The state as JSON, e.g. `{"state":"succeeded","detail":{"snapshot":{…}}}`
+ * (the report of a succeeded task). Borrowed from `state`; NULL for NULL.
+ */
+const char *dxforge_task_state_json(const struct dxforge_task_state *state);
+
+/**
+ * Frees a task state. NULL is a no-op.
+ */
+void dxforge_task_state_free(struct dxforge_task_state *state);
+
+/**
+ * The name of a task status (`"queued"`, `"running"`, `"succeeded"`,
+ * `"failed"`, `"dropped"`; `"unknown"` otherwise). A static string.
+ */
+const char *dxforge_task_status_name(int status);
+
+/**
+ * Writes the queue counters into `*out` (caller-allocated; nothing to free).
+ */
+int dxforge_counters(const struct DxForge *forge, struct dxforge_queue_counters *out);
+
+/**
+ * Takes a snapshot of the project tree now (blocking; respects
+ * `.gitignore`, skips `.dxforge/`). `*out_id` receives its id; `out_json`
+ * (may be NULL) its summary. Both strings are owned by the caller: free them
+ * with `dxforge_string_free`.
+ */
+int dxforge_snapshot(const struct DxForge *forge, char **out_id, char **out_json);
+
+/**
+ * The ids of the local snapshots, oldest first. On success `*out` is owned
+ * by the caller: free it with `dxforge_string_list_free`.
+ */
+int dxforge_snapshots(const struct DxForge *forge, struct dxforge_string_list **out);
+
+/**
+ * The local snapshots with their summaries (id, created, reason, files,
+ * bytes, …) as a JSON array, oldest first. Free `*out_json` with `dxforge_string_free`.
+ */
+int dxforge_snapshots_json(const struct DxForge *forge, char **out_json);
+
+/**
+ * Rolls the project tree back to snapshot `id`; a safety snapshot of the
+ * current tree is taken first (its id is in the report: restore it to undo).
+ * `out_json` (may be NULL) receives the report, owned by the caller
+ * (`dxforge_string_free`).
+ * Errors: `DXFORGE_ERROR_NOT_FOUND` (unknown id), `DXFORGE_ERROR_INTEGRITY`
+ * (a stored object failed its hash check; nothing restored).
+ */
+int dxforge_restore(const struct DxForge *forge, const char *id, char **out_json);
+
+/**
+ * Deletes snapshot objects no snapshot refers to. `out_json` (may be NULL)
+ * receives the report (`dxforge_string_free`).
+ */
+int dxforge_gc_snapshots(const struct DxForge *forge, char **out_json);
+
+/**
+ * Uploads the local snapshots to `[remote]` (only missing objects; blocks).
+ * `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+ * Errors: `DXFORGE_ERROR_CONFIG` (no `[remote]`, credentials missing),
+ * `DXFORGE_ERROR_REMOTE` (unreachable, wrong credentials, server error).
+ */
+int dxforge_push(const struct DxForge *forge, char **out_json);
+
+/**
+ * Fetches snapshot `id` from `[remote]` (every object's hash verified) and
+ * restores it (blocks). `out_json` (may be NULL) receives the report
+ * (`dxforge_string_free`).
+ */
+int dxforge_pull(const struct DxForge *forge, const char *id, char **out_json);
+
+/**
+ * Analyses the codebase now (blocking) and writes `.dxforge/analysis.json`.
+ * `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+ */
+int dxforge_analyze(const struct DxForge *forge, char **out_json);
+
+/**
+ * Caches package `spec` (`name` or `name@req`) and its dependencies from the
+ * registry, hashes verified (blocking); a later install works with the
+ * registry gone. `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+ */
+int dxforge_prefetch(const struct DxForge *forge, const char *spec, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -57,16 +57,29 @@ cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" -c "$out/header_only.c" -o "$out/header_only
 c++ "${CXXFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/test_cxx.cpp -o "$out/test_cxx" "${PC_LIBS[@]}" "${RPATH[@]}"
 
 step "compile the C tests against the shared library"
-for t in test_api test_lifecycle test_scenarios; do
+C_TESTS=(test_api test_lifecycle test_scenarios test_traffic test_worker)
+for t in "${C_TESTS[@]}"; do
     cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" "tests/c/$t.c" -o "$out/$t" "${PC_LIBS[@]}" "${RPATH[@]}" -lpthread
 done
 tools="$repo/tests/scenarios/tools"
+registry="$repo/examples/registry"
+# The worker test's push/pull round trip needs the local S3-compatible server
+# that scripts/test.sh starts; start it here too when run alone and installed.
+if [ -z "${DXFORGE_TEST_S3_ENDPOINT:-}" ] && command -v s3s-fs >/dev/null 2>&1; then
+    eval "$(bash scripts/s3-server.sh start)"
+    trap 'bash scripts/s3-server.sh stop' EXIT
+fi
+run_all() { # $1 = binary suffix
+    "$out/test_api$1" "$tools"
+    "$out/test_lifecycle$1" "$tools"
+    "$out/test_scenarios$1" "$repo/tests/scenarios"
+    "$out/test_traffic$1" "$registry"
+    "$out/test_worker$1" "$registry"
+}
 
 step "run the C tests"
 "$out/test_cxx"
-"$out/test_api" "$tools"
-"$out/test_lifecycle" "$tools"
-"$out/test_scenarios" "$repo/tests/scenarios"
+run_all ""
 
 step "static link (libdxforge.a -lpthread -ldl -lm)"
 cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/test_api.c -o "$out/test_api_static" \
@@ -79,13 +92,11 @@ fi
 
 step "AddressSanitizer + LeakSanitizer (every C test, real processes)"
 ASAN=(-fsanitize=address -fno-omit-frame-pointer)
-for t in test_api test_lifecycle test_scenarios leak_canary; do
+for t in "${C_TESTS[@]}" leak_canary; do
     cc "${CFLAGS[@]}" "${ASAN[@]}" "${PC_CFLAGS[@]}" "tests/c/$t.c" -o "$out/${t}_asan" "${PC_LIBS[@]}" "${RPATH[@]}" -lpthread
 done
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
-"$out/test_api_asan" "$tools"
-"$out/test_lifecycle_asan" "$tools"
-"$out/test_scenarios_asan" "$repo/tests/scenarios"
+run_all _asan
 # The canary leaks on purpose: the checker must catch it, or its silence above means nothing.
 if "$out/leak_canary_asan" >"$out/leak_canary_asan.log" 2>&1; then
     echo "LeakSanitizer missed the deliberate leak of tests/c/leak_canary.c" >&2

@@ -74,6 +74,31 @@ static inline int write_file(const char *path, const char *text) {
     return fclose(f);
 }
 
+/* The whole content of `path` (NUL-terminated, caller frees) or NULL; `*len` gets its size. */
+static inline char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long size;
+    if (f == NULL) {
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = (char *)malloc((size_t)size + 1)) != NULL) {
+        size_t got = fread(buf, 1, (size_t)size, f);
+        buf[got] = '\0';
+        if (len) {
+            *len = got;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static inline int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 /* Creates a directory (one level); 1 when it exists afterwards. */
 static inline int mkdir_p_ok(const char *path) {
     return mkdir(path, 0755) == 0 || errno == EEXIST;

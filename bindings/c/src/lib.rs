@@ -52,6 +52,8 @@ mod orchestrator;
 mod pipeline;
 mod tool_options;
 mod tool_results;
+mod traffic;
+mod worker;
 
 pub use convert::{dxforge_string_free, dxforge_string_list, dxforge_string_list_free};
 pub use error::{
@@ -69,3 +71,5 @@ pub use orchestrator::*;
 pub use pipeline::*;
 pub use tool_options::*;
 pub use tool_results::*;
+pub use traffic::*;
+pub use worker::*;

@@ -1,0 +1,438 @@
+//! Shadow Worker calls: enqueue (never blocks), task state, wait, counters,
+//! snapshots and restore, remote sync, analysis, prefetch.
+//!
+//! `dxforge_enqueue` returns at once. `dxforge_wait`, `dxforge_push` and
+//! `dxforge_pull` block the calling thread on the core's runtime; snapshot,
+//! restore, gc, analyze and prefetch do blocking file-system work on it.
+//! Reports come back as JSON strings (the CLI's `--json` shapes).
+
+use std::ffi::{CString, c_char, c_int};
+use std::time::Duration;
+
+use dxforge::dxforge_worker::{TaskId, TaskState, WorkerError};
+use dxforge::runtime::block_on;
+use dxforge::{BackgroundTask, Error, Result};
+
+use crate::convert::dxforge_string_list;
+use crate::convert::{c_string, opt_str_arg, out_arg, str_arg, string_list_out, string_out};
+use crate::error::{guard, guard_value, invalid};
+use crate::forge::{DxForge, forge_arg};
+
+/// The seed's background tasks (`dxforge_enqueue`'s `kind`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_task_kind {
+    /// Snapshot the project tree for rollback.
+    CacheCurrentState = 0,
+    /// Upload snapshots to the `[remote]` S3-compatible bucket.
+    SyncToCloudflareR2 = 1,
+    /// Resolve a package spec (`name@req`, the `arg`) into the local cache.
+    PrefetchPackage = 2,
+    /// Walk the codebase and write `.dxforge/analysis.json`.
+    AnalyzeCodebasePatterns = 3,
+}
+
+/// Where a task is in its life. `SUCCEEDED`, `FAILED` and `DROPPED` are final.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_task_status {
+    /// Waiting in the queue.
+    Queued = 0,
+    /// A consumer is working on it.
+    Running = 1,
+    /// Done; its report is in the state's JSON.
+    Succeeded = 2,
+    /// Done with an error (the state's error message).
+    Failed = 3,
+    /// Evicted from a full queue (oldest first) or discarded at shutdown; never ran.
+    Dropped = 4,
+}
+
+/// Queue counters (filled by `dxforge_counters`). `queued` and `running` are current
+/// values, the others totals since the worker started.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct dxforge_queue_counters {
+    /// Tasks ever enqueued.
+    pub enqueued: u64,
+    /// Tasks waiting now.
+    pub queued: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks finished successfully.
+    pub succeeded: u64,
+    /// Tasks finished with an error.
+    pub failed: u64,
+    /// Tasks dropped (evicted from a full queue, or discarded at shutdown).
+    pub dropped: u64,
+}
+
+/// The state of one task (opaque). Read it with the `dxforge_task_state_*`
+/// accessors; free it with `dxforge_task_state_free`.
+pub struct dxforge_task_state {
+    status: dxforge_task_status,
+    error: Option<CString>,
+    json: CString,
+}
+
+impl dxforge_task_state {
+    fn new(state: &TaskState) -> Result<Box<Self>> {
+        let (status, error) = match state {
+            TaskState::Queued => (dxforge_task_status::Queued, None),
+            TaskState::Running => (dxforge_task_status::Running, None),
+            TaskState::Succeeded(_) => (dxforge_task_status::Succeeded, None),
+            TaskState::Failed(message) => (
+                dxforge_task_status::Failed,
+                Some(c_string(message.as_str())),
+            ),
+            TaskState::Dropped => (dxforge_task_status::Dropped, None),
+        };
+        Ok(Box::new(Self {
+            status,
+            error,
+            json: c_string(crate::json::to_string(state)?),
+        }))
+    }
+}
+
+/// Queues a background task and returns its id in `*out_task_id` at once:
+/// never blocks and never waits on the runtime. When the queue is full the
+/// oldest queued task is dropped (state `DROPPED`, counted).
+///
+/// `kind` is a `dxforge_task_kind`; `arg` is the package spec (`name` or
+/// `name@req`) for `DXFORGE_TASK_KIND_PREFETCH_PACKAGE` and must be NULL otherwise.
+/// Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` (unknown kind, missing or extra `arg`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_enqueue(
+    forge: *const DxForge,
+    kind: u32,
+    arg: *const c_char,
+    out_task_id: *mut u64,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out_task_id, "out_task_id", 0) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        let arg = unsafe { opt_str_arg(arg, "arg") }?;
+        let task = match (kind, arg) {
+            (2, Some(spec)) => BackgroundTask::PrefetchPackage(spec.to_owned()),
+            (2, None) => {
+                return Err(invalid(
+                    "arg",
+                    "is NULL; PREFETCH_PACKAGE needs a package spec",
+                ));
+            }
+            (0..=3, Some(_)) => return Err(invalid("arg", "must be NULL for this task kind")),
+            (0, None) => BackgroundTask::CacheCurrentState,
+            (1, None) => BackgroundTask::SyncToCloudflareR2,
+            (3, None) => BackgroundTask::AnalyzeCodebasePatterns,
+            (other, _) => {
+                return Err(invalid(
+                    "kind",
+                    format!("{other} is not a dxforge_task_kind (0..=3)"),
+                ));
+            }
+        };
+        *out = forge.inner.enqueue(task)?.0;
+        Ok(())
+    })
+}
+
+/// The current state of task `task_id`. On success `*out` is owned by the
+/// caller: free it with `dxforge_task_state_free`.
+/// Errors: `DXFORGE_ERROR_NOT_FOUND` for an id never issued by this handle
+/// (or whose final state was forgotten).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_task(
+    forge: *const DxForge,
+    task_id: u64,
+    out: *mut *mut dxforge_task_state,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        let state =
+            forge
+                .inner
+                .task(TaskId(task_id))?
+                .ok_or(Error::Worker(WorkerError::UnknownTask {
+                    id: TaskId(task_id),
+                }))?;
+        *out = Box::into_raw(dxforge_task_state::new(&state)?);
+        Ok(())
+    })
+}
+
+/// Waits at most `timeout_ms` for task `task_id` to reach a final state
+/// (blocks the calling thread). On success `*out` is owned by the caller:
+/// free it with `dxforge_task_state_free`.
+/// Errors: `DXFORGE_ERROR_TIMEOUT`, `DXFORGE_ERROR_NOT_FOUND`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_wait(
+    forge: *const DxForge,
+    task_id: u64,
+    timeout_ms: u64,
+    out: *mut *mut dxforge_task_state,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        let state = block_on(
+            forge
+                .inner
+                .wait(TaskId(task_id), Duration::from_millis(timeout_ms)),
+        )??;
+        *out = Box::into_raw(dxforge_task_state::new(&state)?);
+        Ok(())
+    })
+}
+
+/// The status of a task state (`DXFORGE_TASK_STATUS_QUEUED` for NULL).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_task_state_status(
+    state: *const dxforge_task_state,
+) -> dxforge_task_status {
+    // SAFETY: NULL or a live state per the documented contract.
+    guard_value(dxforge_task_status::Queued, || {
+        unsafe { state.as_ref() }.map_or(dxforge_task_status::Queued, |s| s.status)
+    })
+}
+
+/// The error message of a `FAILED` task, else NULL. Borrowed from `state`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_task_state_error(
+    state: *const dxforge_task_state,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: as above.
+        unsafe { state.as_ref() }
+            .and_then(|s| s.error.as_ref())
+            .map_or(std::ptr::null(), |e| e.as_ptr())
+    })
+}
+
+/// The state as JSON, e.g. `{"state":"succeeded","detail":{"snapshot":{…}}}`
+/// (the report of a succeeded task). Borrowed from `state`; NULL for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_task_state_json(
+    state: *const dxforge_task_state,
+) -> *const c_char {
+    // SAFETY: as above.
+    guard_value(std::ptr::null(), || {
+        unsafe { state.as_ref() }.map_or(std::ptr::null(), |s| s.json.as_ptr())
+    })
+}
+
+/// Frees a task state. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_task_state_free(state: *mut dxforge_task_state) {
+    if !state.is_null() {
+        // SAFETY: from `Box::into_raw` in `dxforge_task` / `dxforge_wait`.
+        guard_value((), || drop(unsafe { Box::from_raw(state) }));
+    }
+}
+
+/// The name of a task status (`"queued"`, `"running"`, `"succeeded"`,
+/// `"failed"`, `"dropped"`; `"unknown"` otherwise). A static string.
+#[unsafe(no_mangle)]
+pub extern "C" fn dxforge_task_status_name(status: c_int) -> *const c_char {
+    let name: &str = match status {
+        0 => "queued\0",
+        1 => "running\0",
+        2 => "succeeded\0",
+        3 => "failed\0",
+        4 => "dropped\0",
+        _ => "unknown\0",
+    };
+    name.as_ptr().cast()
+}
+
+/// Writes the queue counters into `*out` (caller-allocated; nothing to free).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_counters(
+    forge: *const DxForge,
+    out: *mut dxforge_queue_counters,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out, "out", dxforge_queue_counters::default()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        let c = forge.inner.counters()?;
+        *out = dxforge_queue_counters {
+            enqueued: c.enqueued,
+            queued: c.queued,
+            running: c.running,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            dropped: c.dropped,
+        };
+        Ok(())
+    })
+}
+
+/// Sets an optional `char **` output to a JSON string (if the caller wants it).
+unsafe fn json_out<T: serde::Serialize>(out: *mut *mut c_char, value: &T) -> Result<()> {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable per the documented contract.
+        unsafe { out.write(string_out(crate::json::to_string(value)?)) };
+    }
+    Ok(())
+}
+
+/// Clears an optional `char **` output on entry, so a failure leaves NULL.
+unsafe fn clear_opt(out: *mut *mut c_char) {
+    if !out.is_null() {
+        // SAFETY: as above.
+        unsafe { out.write(std::ptr::null_mut()) };
+    }
+}
+
+/// Takes a snapshot of the project tree now (blocking; respects
+/// `.gitignore`, skips `.dxforge/`). `*out_id` receives its id; `out_json`
+/// (may be NULL) its summary. Both strings are owned by the caller: free them
+/// with `dxforge_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_snapshot(
+    forge: *const DxForge,
+    out_id: *mut *mut c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let out_id = unsafe { out_arg(out_id, "out_id", std::ptr::null_mut()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        let summary = forge.inner.snapshot()?;
+        unsafe { json_out(out_json, &summary) }?;
+        *out_id = string_out(summary.id);
+        Ok(())
+    })
+}
+
+/// The ids of the local snapshots, oldest first. On success `*out` is owned
+/// by the caller: free it with `dxforge_string_list_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_snapshots(
+    forge: *const DxForge,
+    out: *mut *mut dxforge_string_list,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        *out = string_list_out(forge.inner.snapshots()?.into_iter().map(|s| s.id));
+        Ok(())
+    })
+}
+
+/// The local snapshots with their summaries (id, created, reason, files,
+/// bytes, …) as a JSON array, oldest first. Free `*out_json` with `dxforge_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_snapshots_json(
+    forge: *const DxForge,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        *out = string_out(crate::json::to_string(&forge.inner.snapshots()?)?);
+        Ok(())
+    })
+}
+
+/// Rolls the project tree back to snapshot `id`; a safety snapshot of the
+/// current tree is taken first (its id is in the report: restore it to undo).
+/// `out_json` (may be NULL) receives the report, owned by the caller
+/// (`dxforge_string_free`).
+/// Errors: `DXFORGE_ERROR_NOT_FOUND` (unknown id), `DXFORGE_ERROR_INTEGRITY`
+/// (a stored object failed its hash check; nothing restored).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_restore(
+    forge: *const DxForge,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let id = unsafe { str_arg(id, "id") }?;
+        let report = forge.inner.restore(id)?;
+        unsafe { json_out(out_json, &report) }
+    })
+}
+
+/// Deletes snapshot objects no snapshot refers to. `out_json` (may be NULL)
+/// receives the report (`dxforge_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_gc_snapshots(
+    forge: *const DxForge,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let report = forge.inner.gc_snapshots()?;
+        unsafe { json_out(out_json, &report) }
+    })
+}
+
+/// Uploads the local snapshots to `[remote]` (only missing objects; blocks).
+/// `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+/// Errors: `DXFORGE_ERROR_CONFIG` (no `[remote]`, credentials missing),
+/// `DXFORGE_ERROR_REMOTE` (unreachable, wrong credentials, server error).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_push(forge: *const DxForge, out_json: *mut *mut c_char) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let report = block_on(forge.inner.push())??;
+        unsafe { json_out(out_json, &report) }
+    })
+}
+
+/// Fetches snapshot `id` from `[remote]` (every object's hash verified) and
+/// restores it (blocks). `out_json` (may be NULL) receives the report
+/// (`dxforge_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_pull(
+    forge: *const DxForge,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let id = unsafe { str_arg(id, "id") }?;
+        let report = block_on(forge.inner.pull(id))??;
+        unsafe { json_out(out_json, &report) }
+    })
+}
+
+/// Analyses the codebase now (blocking) and writes `.dxforge/analysis.json`.
+/// `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_analyze(
+    forge: *const DxForge,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let report = forge.inner.analyze()?;
+        unsafe { json_out(out_json, &report) }
+    })
+}
+
+/// Caches package `spec` (`name` or `name@req`) and its dependencies from the
+/// registry, hashes verified (blocking); a later install works with the
+/// registry gone. `out_json` (may be NULL) receives the report (`dxforge_string_free`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_prefetch(
+    forge: *const DxForge,
+    spec: *const c_char,
+    out_json: *mut *mut c_char,
+) -> c_int {
+    guard(|| {
+        unsafe { clear_opt(out_json) };
+        let forge = unsafe { forge_arg(forge) }?;
+        let spec = unsafe { str_arg(spec, "spec") }?;
+        let report = forge.inner.prefetch(spec)?;
+        unsafe { json_out(out_json, &report) }
+    })
+}
