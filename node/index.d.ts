@@ -94,6 +94,155 @@ export declare class DxForge {
    * command rejects with code `USAGE`.
    */
   runPipeline(command: string): Promise<PipelineOutcome>
+  /**
+   * The seed's query: the traffic light of replacing `path` (project-relative,
+   * or absolute inside the root) with `newContent`. Reads only.
+   */
+  analyzeTrafficSafety(path: string, newContent: string | Buffer): Promise<TrafficLight>
+  /**
+   * Full verdict (light, reason, conflicting regions) of replacing `path`
+   * with `newContent`. Reads only.
+   */
+  check(path: string, newContent: string | Buffer): Promise<FileReport>
+  /**
+   * Installs `name` at the highest version matching `versionReq` (default:
+   * any) with its dependencies, and records it in `[dependencies]`. With
+   * `{ dryRun: true }` resolves with the plan and writes nothing. Red files
+   * keep the user's content; upstream goes to `<file>.new`.
+   */
+  installPackage(name: string, versionReq?: string | undefined | null, options?: InstallOptions | undefined | null): Promise<InstallReport>
+  /** Installs every package of `dxforge.toml`'s `[dependencies]`. */
+  installAllDependencies(options?: InstallOptions | undefined | null): Promise<InstallReport>
+  /** Upgrades `name` (or every package) to the newest versions `[dependencies]` allows. */
+  update(name?: string | undefined | null, options?: InstallOptions | undefined | null): Promise<InstallReport>
+  /**
+   * Removes a package: unmodified files are deleted, files the user
+   * modified are kept (action `keep`) and reported.
+   */
+  removePackage(name: string, options?: InstallOptions | undefined | null): Promise<RemoveReport>
+  /** The plan `update(name)` would apply; writes nothing. */
+  diff(name?: string | undefined | null): Promise<InstallReport>
+  /**
+   * Finishes or undoes an install that a killed process left half-done
+   * (every package operation also does this first).
+   */
+  recoverTraffic(): Promise<Recovery>
+  /**
+   * Queues a background task and returns its id at once; never blocks.
+   * `packageSpec` (`name@req`) is required for `'PrefetchPackage'` and
+   * refused for the other kinds. When the queue is full the oldest queued
+   * task is dropped.
+   */
+  enqueue(task: BackgroundTaskKind, packageSpec?: string | undefined | null): number
+  /** A task's state, or `null` for an id never issued (or long forgotten). */
+  task(id: number): TaskState | null
+  /**
+   * Resolves with the task's final state (`succeeded`, `failed` or
+   * `dropped`); rejects with `TIMEOUT` after `timeoutMs` (default: no
+   * practical limit, about 49 days) or `NOT_FOUND` for an unknown id.
+   */
+  wait(id: number, timeoutMs?: number | undefined | null): Promise<TaskState>
+  /** Queue counters (enqueued, queued, running, succeeded, failed, dropped). */
+  counters(): Counters
+  /**
+   * Takes a snapshot of the project tree now (content-addressed, honours
+   * `.gitignore`, skips `.dxforge/`).
+   */
+  snapshot(): Promise<SnapshotSummary>
+  /** Local snapshots, oldest first. */
+  snapshots(): Promise<Array<SnapshotSummary>>
+  /**
+   * Rolls the tree back to snapshot `id`; a safety snapshot of the current
+   * tree is taken first (`safetySnapshot`, restore it to undo).
+   */
+  restore(id: string): Promise<RestoreReport>
+  /** Deletes snapshot objects no snapshot refers to. */
+  gcSnapshots(): Promise<GcReport>
+  /**
+   * Uploads snapshots to `[remote]` (only objects it lacks). Rejects with
+   * `CONFIG` without `[remote]` and `REMOTE` when the server refuses.
+   */
+  push(): Promise<SyncReport>
+  /**
+   * Fetches snapshot `id` from `[remote]` (every object's hash verified)
+   * and restores it.
+   */
+  pull(id: string): Promise<SyncReport>
+  /** Analyses the codebase and writes `.dxforge/analysis.json`. */
+  analyze(): Promise<AnalysisReport>
+  /**
+   * Caches a package (`name@req` or `name`) and its dependencies from the
+   * registry, hashes verified, so a later install works without it.
+   */
+  prefetch(spec: string): Promise<PrefetchReport>
+}
+
+/** The full analysis, as written to `.dxforge/analysis.json`. */
+export interface AnalysisReport {
+  /** RFC 3339 time of the analysis. */
+  generated: string
+  /** Files walked (not ignored). */
+  files: number
+  /** Lines in recognised source files. */
+  lines: number
+  /** Files of unrecognised types (counted, not read). */
+  otherFiles: number
+  /** Per language, most lines first. */
+  languages: Array<LanguageStats>
+  /** Package usage; absent when the project has no registry. */
+  packages?: PackageAnalysis
+}
+
+/** Summary of an analysis task (the full report is in `.dxforge/analysis.json`). */
+export interface AnalysisSummary {
+  /** Where the full report was written. */
+  path: string
+  /** Files walked. */
+  files: number
+  /** Lines in recognised source files. */
+  lines: number
+  /** Languages seen. */
+  languages: number
+  /** Packages referenced in code. */
+  packagesReferenced: number
+  /** Referenced but not installed. */
+  referencedNotInstalled: number
+  /** Installed but never referenced. */
+  installedNotReferenced: number
+  /** Installed files the user modified. */
+  modifiedFiles: number
+}
+
+/** Work the Shadow Worker can do in the background (the seed's `BackgroundTask`). */
+export type BackgroundTaskKind = 'CacheCurrentState' | 'SyncToCloudflareR2' | 'PrefetchPackage' | 'AnalyzeCodebasePatterns'
+
+/** One region where the user's edit and the upstream change collide. */
+export interface ConflictRegion {
+  /** Lines of the user's file. */
+  ours: LineRange
+  /** Lines of the recorded base (pristine) content. */
+  base: LineRange
+  /** Lines of the new upstream content. */
+  theirs: LineRange
+}
+
+/**
+ * A point-in-time view of the queue: `queued` and `running` are current
+ * values, the others totals since the worker started.
+ */
+export interface Counters {
+  /** Tasks ever enqueued. */
+  enqueued: number
+  /** Tasks waiting now. */
+  queued: number
+  /** Tasks running now. */
+  running: number
+  /** Tasks finished successfully. */
+  succeeded: number
+  /** Tasks finished with an error. */
+  failed: number
+  /** Tasks dropped (evicted from a full queue, or discarded at close). */
+  dropped: number
 }
 
 /**
@@ -170,6 +319,37 @@ export interface ExitStatus {
   signal?: number
 }
 
+/** What an operation does to one file. */
+export type FileAction = 'create' | 'none' | 'write' | 'write_new' | 'delete' | 'keep'
+
+/** The verdict for one file. */
+export interface FileReport {
+  /** Project-relative path, `/`-separated. */
+  path: string
+  /** The package shipping (or that shipped) the file; empty when none. */
+  package: string
+  /** The light. */
+  light: TrafficLight
+  /** Why, in a few words. */
+  reason: string
+  /** What is done to the file. */
+  action: FileAction
+  /** Conflicting regions (Red after a conflicting merge). */
+  conflicts: Array<ConflictRegion>
+}
+
+/** What garbage collection of the snapshot store removed. */
+export interface GcReport {
+  /** Objects still referenced by some manifest. */
+  kept: number
+  /** Unreferenced objects deleted. */
+  removed: number
+  /** Bytes freed. */
+  bytesFreed: number
+  /** Leftover temporary files deleted. */
+  tempFilesRemoved: number
+}
+
 /** Readiness check: set exactly one of the fields. */
 export interface HealthCheck {
   /** Ready when a TCP connection to `host:port` succeeds. */
@@ -180,12 +360,86 @@ export interface HealthCheck {
   command?: Array<string>
 }
 
+/** Options of the mutating package operations. */
+export interface InstallOptions {
+  /** Compute and return the plan without writing anything. */
+  dryRun?: boolean
+}
+
+/** Result of `installPackage`, `installAllDependencies`, `update` and `diff`. */
+export interface InstallReport {
+  /** True when nothing was written (the plan only). */
+  dryRun: boolean
+  /** Packages installed or upgraded. */
+  packages: Array<ResolvedPackage>
+  /** One entry per file touched by the plan. */
+  files: Array<FileReport>
+  /** Whether `dxforge.toml` `[dependencies]` was (or would be) changed. */
+  manifestUpdated: boolean
+  /** Whether any file ended Red (the CLI exits with 3). */
+  hasRed: boolean
+}
+
+/** Totals for one language. */
+export interface LanguageStats {
+  /** Language name. */
+  language: string
+  /** Files. */
+  files: number
+  /** Lines (a last line without newline counts). */
+  lines: number
+  /** Lines holding only whitespace. */
+  blankLines: number
+  /** Bytes. */
+  bytes: number
+}
+
+/** A range of lines. */
+export interface LineRange {
+  /** First line (1-based). */
+  start: number
+  /** Number of lines. */
+  count: number
+}
+
 /** One captured line of a tool's output. */
 export interface LogLine {
   /** `'stdout'` or `'stderr'`. */
   stream: string
   /** The line without its trailing newline (lossy UTF-8). */
   line: string
+}
+
+/** A file installed by a package that the user has edited since. */
+export interface ModifiedFile {
+  /** The package that installed it. */
+  package: string
+  /** Project-relative path. */
+  path: string
+}
+
+/** The package half of the analysis (absent when no registry is configured). */
+export interface PackageAnalysis {
+  /** Per package, sorted by name. */
+  packages: Array<PackageUsage>
+  /** Referenced in code but not in `dxforge.lock`. */
+  referencedNotInstalled: Array<string>
+  /** In `dxforge.lock`, with `detect` patterns, but never referenced. */
+  installedNotReferenced: Array<string>
+  /** Installed files the user has modified. */
+  modifiedFiles: Array<ModifiedFile>
+}
+
+/** Usage of one registry package that has `detect` patterns, or that is installed. */
+export interface PackageUsage {
+  /** Package name. */
+  name: string
+  /** Installed version (from `dxforge.lock`), if installed. */
+  installedVersion?: string
+  /** Number of references found. */
+  referenceCount: number
+  /** The references, sorted (the first few only). */
+  references: Array<Reference>
 }
 
 /**
@@ -201,8 +455,151 @@ export interface PipelineOutcome {
   json: any
 }
 
+/** One package copied into the local cache. */
+export interface PrefetchedPackage {
+  /** Package name. */
+  name: string
+  /** Version cached. */
+  version: string
+  /** Whether a verified copy was already there. */
+  alreadyCached: boolean
+}
+
+/** Result of `prefetch`. */
+export interface PrefetchReport {
+  /** The spec asked for (`name@req` or `name`). */
+  spec: string
+  /** The package and its dependencies, as cached. */
+  packages: Array<PrefetchedPackage>
+}
+
+/** What `recoverTraffic` found. */
+export type Recovery = 'clean' | 'rolled_back' | 'rolled_forward'
+
+/** One place a package's `detect` pattern occurs. */
+export interface Reference {
+  /** Project-relative file. */
+  file: string
+  /** 1-based line. */
+  line: number
+  /** The pattern found. */
+  pattern: string
+}
+
+/** Result of `removePackage`. */
+export interface RemoveReport {
+  /** True when nothing was written. */
+  dryRun: boolean
+  /** The removed package. */
+  package: string
+  /** Its version. */
+  version: string
+  /** Per file: `delete` (unmodified), `keep` (modified by the user) or `none` (already gone). */
+  files: Array<FileReport>
+  /** Whether `dxforge.toml` `[dependencies]` was (or would be) changed. */
+  manifestUpdated: boolean
+}
+
+/** A package an operation installs or upgrades. */
+export interface ResolvedPackage {
+  /** Package name. */
+  name: string
+  /** Version installed by this operation. */
+  version: string
+  /** Version installed before, if any. */
+  previous?: string
+}
+
 /** Restart policy applied when a tool exits without being asked to stop. */
 export type RestartPolicy = 'never' | 'on-failure' | 'always'
+
+/** What a restore changed. */
+export interface RestoreReport {
+  /** The snapshot the tree now matches. */
+  restored: string
+  /** The snapshot of the tree as it was just before; restore it to undo. */
+  safetySnapshot: string
+  /** Files and links written (created or replaced). */
+  written: number
+  /** Files and links deleted. */
+  deleted: number
+  /** Files whose content was right but executable bit was not. */
+  modeChanged: number
+  /** Entries already identical. */
+  unchanged: number
+}
+
+/** What a snapshot contains and what taking it cost. */
+export interface SnapshotSummary {
+  /** `YYYYMMDDTHHMMSSZ-xxxxxxxx`. */
+  id: string
+  /** RFC 3339 creation time (UTC). */
+  created: string
+  /** Why it was taken. */
+  reason: string
+  /** Regular files in it. */
+  files: number
+  /** Symbolic links in it. */
+  symlinks: number
+  /** Total bytes of its files. */
+  bytes: number
+  /** Files read and hashed while taking it (0 when listed later). */
+  hashed: number
+  /** Files whose hash came from the stat cache (0 when listed later). */
+  reused: number
+  /** New objects written to the store (0 when listed later). */
+  newObjects: number
+  /** Paths skipped because their names are not UTF-8. */
+  skipped: Array<string>
+}
+
+/** What a push or pull transferred. */
+export interface SyncReport {
+  /** Objects uploaded (push) or downloaded (pull). */
+  objectsSent: number
+  /** Bytes of those objects. */
+  bytesSent: number
+  /** Objects already on the other side, not transferred. */
+  objectsSkipped: number
+  /** Manifests uploaded (push) or downloaded (pull). */
+  manifestsSent: number
+  /** Manifests already on the other side. */
+  manifestsSkipped: number
+  /** The snapshots involved. */
+  snapshots: Array<string>
+  /** For a pull: the restore that brought the tree to the pulled snapshot. */
+  restore?: RestoreReport
+}
+
+/** What a finished task did; exactly the field named by `kind` is set. */
+export interface TaskReport {
+  /** Which report. */
+  kind?: TaskReportKind
+  /** The snapshot taken. */
+  snapshot?: SnapshotSummary
+  /** What the push sent. */
+  sync?: SyncReport
+  /** What was cached. */
+  prefetch?: PrefetchReport
+  /** A summary of `.dxforge/analysis.json`. */
+  analysis?: AnalysisSummary
+}
+
+/** Which kind of report a finished task has. */
+export type TaskReportKind = 'snapshot' | 'sync' | 'prefetch' | 'analysis'
+
+/** A task's state: `{ state: 'succeeded', report }`, `{ state: 'failed', error }`, `{ state: 'queued' }`, … */
+export interface TaskState {
+  /** Which state. */
+  state: TaskStateKind
+  /** What the task did (`succeeded` only). */
+  report?: TaskReport
+  /** The error's message (`failed` only). */
+  error?: string
+}
+
+/** Where a task is in its life; `succeeded`, `failed` and `dropped` are final. */
+export type TaskStateKind = 'queued' | 'running' | 'succeeded' | 'failed' | 'dropped'
 
 /** A status change, delivered to `onStatusChange` callbacks. */
 export interface ToolEvent {
@@ -249,3 +646,6 @@ export interface ToolStatus {
 
 /** Name of a tool's status. */
 export type ToolStatusKind = 'stopped' | 'starting' | 'running' | 'healthy' | 'degraded'
+
+/** Safety of replacing a file with new upstream content. */
+export type TrafficLight = 'green' | 'yellow' | 'red'

@@ -836,6 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.DxForge = nativeBinding.DxForge
+module.exports.BackgroundTaskKind = nativeBinding.BackgroundTaskKind
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.FileAction = nativeBinding.FileAction
+module.exports.Recovery = nativeBinding.Recovery
 module.exports.RestartPolicy = nativeBinding.RestartPolicy
+module.exports.TaskReportKind = nativeBinding.TaskReportKind
+module.exports.TaskStateKind = nativeBinding.TaskStateKind
 module.exports.ToolStatusKind = nativeBinding.ToolStatusKind
+module.exports.TrafficLight = nativeBinding.TrafficLight

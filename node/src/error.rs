@@ -7,13 +7,10 @@
 //! `'INTERNAL'` rather than crossing into Node.
 
 use std::any::Any;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::Env;
-use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
-
-use crate::runtime::CatchPanic;
+use napi::bindgen_prelude::JsError;
 
 /// The `code` of a thrown error: one of the core's stable codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,31 +40,8 @@ pub(crate) fn sync<T>(f: impl FnOnce() -> dxforge::Result<T>) -> JsResult<T> {
 
 /// Builds the JavaScript error object on the JS thread and wraps it so that
 /// napi rejects the Promise with exactly that object (code included).
-fn js_error(env: &Env, e: &dxforge::Error) -> napi::Error {
+pub(crate) fn js_error(env: &Env, e: &dxforge::Error) -> napi::Error {
     napi::Error::from(JsError::from(coded(e)).into_unknown(*env))
-}
-
-/// Runs `fut` on the core runtime and returns a Promise of `convert(value)`;
-/// `convert` runs on the JS thread. Errors reject with a coded `Error`.
-pub(crate) fn promise<'env, T, V, F, C>(
-    env: &'env Env,
-    fut: F,
-    convert: C,
-) -> napi::Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = dxforge::Result<T>> + Send + 'static,
-    C: FnOnce(T) -> V + 'static,
-{
-    let fut = CatchPanic(Box::pin(fut));
-    env.spawn_future_with_callback(
-        async move { Ok(fut.await) },
-        move |env, result| match result {
-            Ok(value) => Ok(convert(value)),
-            Err(e) => Err(js_error(env, &e)),
-        },
-    )
 }
 
 /// The error a caught panic is reported as.

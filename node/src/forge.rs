@@ -14,7 +14,8 @@ use napi::Result;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
-use crate::error::{ErrorCode, promise, sync};
+use crate::error::{ErrorCode, sync};
+use crate::promise::{promise, run_blocking};
 
 /// The engine for one project (orchestrator, worker, package manager).
 #[napi]
@@ -93,13 +94,7 @@ impl DxForge {
             env,
             async move {
                 let Some(inner) = inner else { return Ok(()) };
-                let handle = dxforge::runtime::handle()?;
-                match handle.spawn_blocking(move || inner.shutdown()).await {
-                    Ok(result) => result,
-                    Err(e) => Err(dxforge::Error::Internal {
-                        message: format!("shutdown task failed: {e}"),
-                    }),
-                }
+                run_blocking(move || inner.shutdown()).await
             },
             |()| (),
         )

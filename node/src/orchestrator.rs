@@ -9,8 +9,9 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::definition::DxToolDefinition;
-use crate::error::{ErrorCode, invalid_argument, promise, sync};
+use crate::error::{ErrorCode, invalid_argument, sync};
 use crate::forge::DxForge;
+use crate::promise::promise;
 use crate::status::{ExecOutput, LogLine, ToolState, ToolStatus};
 
 /// Lines returned by `logs` when `n` is not given.

@@ -4,8 +4,8 @@ use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
-use crate::error::promise;
 use crate::forge::DxForge;
+use crate::promise::promise;
 
 /// What a command produced. A command that ran but reports a problem (a Red
 /// file, a tool exiting non-zero) has a non-zero `exitCode`; it is not an error.
