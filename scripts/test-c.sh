@@ -65,9 +65,14 @@ tools="$repo/tests/scenarios/tools"
 registry="$repo/examples/registry"
 # The worker test's push/pull round trip needs the local S3-compatible server
 # that scripts/test.sh starts; start it here too when run alone and installed.
+# A server that was already running (someone else's) is reused and left running.
 if [ -z "${DXFORGE_TEST_S3_ENDPOINT:-}" ] && command -v s3s-fs >/dev/null 2>&1; then
-    eval "$(bash scripts/s3-server.sh start)"
-    trap 'bash scripts/s3-server.sh stop' EXIT
+    if s3_env="$(bash scripts/s3-server.sh env 2>/dev/null)"; then
+        eval "$s3_env"
+    else
+        eval "$(bash scripts/s3-server.sh start)"
+        trap 'bash scripts/s3-server.sh stop' EXIT
+    fi
 fi
 run_all() { # $1 = binary suffix
     "$out/test_api$1" "$tools"
@@ -104,11 +109,11 @@ if "$out/leak_canary_asan" >"$out/leak_canary_asan.log" 2>&1; then
 fi
 grep -q "LeakSanitizer: detected memory leaks" "$out/leak_canary_asan.log"
 
-step "valgrind memcheck (API test without child processes: valgrind 3.19 lacks pidfd_open)"
+step "valgrind memcheck (API test without child processes or fork: valgrind 3.19 lacks pidfd_open)"
 VALGRIND=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
     --suppressions="$repo/tests/c/valgrind.supp")
-DXFORGE_TEST_NO_SPAWN=1 "${VALGRIND[@]}" "$out/test_api" "$tools"
+DXFORGE_TEST_VALGRIND=1 "${VALGRIND[@]}" "$out/test_api" "$tools"
 cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/leak_canary.c -o "$out/leak_canary" "${PC_LIBS[@]}" "${RPATH[@]}"
 if "${VALGRIND[@]}" "$out/leak_canary" >"$out/leak_canary_vg.log" 2>&1; then
     echo "valgrind missed the deliberate leak of tests/c/leak_canary.c" >&2
