@@ -28,6 +28,11 @@ if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1 \
 fi
 
 step "node --test"
+# The push/pull test needs a local S3-compatible server; scripts/test.sh starts
+# one and exports its DXFORGE_TEST_S3_* variables. Reuse a running one otherwise.
+if [ -z "${DXFORGE_TEST_S3_ENDPOINT:-}" ] && s3env="$(bash "$repo/scripts/s3-server.sh" env 2>/dev/null)"; then
+    eval "$s3env"
+fi
 node --test test/
 
 step "examples/node"

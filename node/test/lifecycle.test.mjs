@@ -34,6 +34,9 @@ test('close() stops running tools and every later call fails with CLOSED', async
     () => forge.unsubscribe(1),
     () => forge.watch(),
     () => forge.unwatch(),
+    () => forge.enqueue('CacheCurrentState'),
+    () => forge.task(1),
+    () => forge.counters(),
   ]
   for (const call of sync) assert.throws(call, { code: 'CLOSED' }, String(call))
   const promised = [
@@ -43,6 +46,23 @@ test('close() stops running tools and every later call fails with CLOSED', async
     () => forge.stop('lint'),
     () => forge.stopAll(),
     () => forge.runPipeline('status'),
+    () => forge.analyzeTrafficSafety('a.txt', 'x'),
+    () => forge.check('a.txt', 'x'),
+    () => forge.installPackage('button'),
+    () => forge.installAllDependencies(),
+    () => forge.update(),
+    () => forge.removePackage('button'),
+    () => forge.diff(),
+    () => forge.recoverTraffic(),
+    () => forge.wait(1),
+    () => forge.snapshot(),
+    () => forge.snapshots(),
+    () => forge.restore('20200101T000000Z-00000000'),
+    () => forge.gcSnapshots(),
+    () => forge.push(),
+    () => forge.pull('20200101T000000Z-00000000'),
+    () => forge.analyze(),
+    () => forge.prefetch('button'),
   ]
   for (const call of promised) await assert.rejects(call(), { code: 'CLOSED' }, String(call))
   await forge.close() // idempotent
