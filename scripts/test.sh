@@ -25,6 +25,15 @@ trap 'bash scripts/s3-server.sh stop' EXIT
 step "cargo test"
 cargo test --workspace --locked
 
+step "C binding: header freshness, C/C++ compile, C tests under sanitizers and valgrind, example"
+bash scripts/test-c.sh
+
+step "Python binding: build, pytest, stubtest, example"
+bash scripts/test-python.sh
+
+step "Node binding: build, node:test, example"
+bash scripts/test-node.sh
+
 step "main job on examples/demo"
 bash examples/demo.sh
 
