@@ -6,7 +6,8 @@
 //! `dxforge`, which re-exports these classes next to the exception hierarchy.
 //!
 //! The files mirror the core: [`forge`] (the handle), [`orchestrator`],
-//! [`events`], [`pipeline`], [`definition`] and [`status`] (value types),
+//! [`events`], [`pipeline`], [`traffic`], [`worker`], [`definition`] and
+//! [`status`] (value types), [`reports`] (dict conversion),
 //! [`asyncio`] (the awaitable bridge on the core's runtime), [`error`].
 #![warn(missing_docs)]
 
@@ -17,7 +18,10 @@ pub mod events;
 pub mod forge;
 pub mod orchestrator;
 pub mod pipeline;
+pub mod reports;
 pub mod status;
+pub mod traffic;
+pub mod worker;
 
 use pyo3::prelude::*;
 
@@ -35,6 +39,8 @@ fn _dxforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<status::ExecResult>()?;
     m.add_class::<status::LogLine>()?;
     m.add_class::<pipeline::PipelineOutcome>()?;
+    m.add_class::<traffic::TrafficLight>()?;
+    m.add_class::<worker::BackgroundTask>()?;
     m.add_function(wrap_pyfunction!(error::_error_kinds, m)?)?;
     Ok(())
 }

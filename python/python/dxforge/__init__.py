@@ -17,6 +17,7 @@ asyncio. Errors are :class:`DxForgeError` subclasses (see ``dxforge._errors``).
 from __future__ import annotations
 
 from dxforge._dxforge import (
+    BackgroundTask,
     DxForge,
     DxToolDefinition,
     ExecResult,
@@ -27,6 +28,7 @@ from dxforge._dxforge import (
     ToolEvent,
     ToolState,
     ToolStatus,
+    TrafficLight,
     __version__,
 )
 from dxforge._errors import (
@@ -59,6 +61,7 @@ from dxforge._errors import (
 )
 
 __all__ = [
+    "BackgroundTask",
     "BusyError",
     "ClosedError",
     "ConfigError",
@@ -92,6 +95,7 @@ __all__ = [
     "ToolFailedError",
     "ToolState",
     "ToolStatus",
+    "TrafficLight",
     "UnsafePathError",
     "UsageError",
     "__version__",

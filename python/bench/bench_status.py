@@ -1,0 +1,78 @@
+"""Per-call overhead of cheap queries from Python (compare with core/benches/status.rs).
+
+Times `forge.status("db")` (and a few neighbours) on a registered, stopped
+tool: R runs of N calls each, reporting the median and the spread per call.
+Run with the package installed: python python/bench/bench_status.py [--runs R] [--calls N] [--json]
+A release build gives the figures to report: maturin develop --release
+(the test script builds debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+import dxforge
+
+
+def per_call_ns(fn: Callable[[], object], calls: int, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / calls)
+    return samples
+
+
+def noop() -> None:
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true")
+    opts = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as root, dxforge.DxForge(root) as forge:
+        forge.register_tool(dxforge.DxToolDefinition("db", "/bin/true"))
+        status, state, names = forge.status, forge.state, forge.tool_names
+        cases: dict[str, Callable[[], object]] = {
+            "python_noop_call": noop,
+            "status_registered_tool": lambda: status("db"),
+            "state_registered_tool": lambda: state("db"),
+            "tool_names": names,
+        }
+        per_call_ns(cases["status_registered_tool"], opts.calls, 3)  # warm up
+        results = {}
+        for name, fn in cases.items():
+            samples = per_call_ns(fn, opts.calls, opts.runs)
+            results[name] = {
+                "median_ns": statistics.median(samples),
+                "min_ns": min(samples),
+                "max_ns": max(samples),
+            }
+        # The lambda wrapper itself costs one Python call: subtract it for the binding's own cost.
+        results["status_minus_lambda_ns"] = {
+            "median_ns": results["status_registered_tool"]["median_ns"] - results["python_noop_call"]["median_ns"]
+        }
+
+    if opts.json:
+        json.dump({"python": sys.version.split()[0], "runs": opts.runs, "calls": opts.calls, "results": results}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"Python {sys.version.split()[0]}, {opts.runs} runs x {opts.calls} calls, ns per call:")
+        for name, r in results.items():
+            extra = f"  (min {r['min_ns']:.0f}, max {r['max_ns']:.0f})" if "min_ns" in r else ""
+            print(f"  {name:<26} median {r['median_ns']:8.1f}{extra}")
+
+
+if __name__ == "__main__":
+    main()
