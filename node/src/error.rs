@@ -63,7 +63,7 @@ pub(crate) fn invalid_argument(name: &str, reason: impl Into<String>) -> dxforge
 }
 
 /// Every error `code` this package can produce, in the core's numeric order
-/// (the C binding's `dxforge_error_code` is minus the index plus one).
+/// (the C binding's `dxforge_error_code` of the code at index `i` is `-(i + 1)`).
 #[napi_derive::napi]
 pub fn error_codes() -> Vec<&'static str> {
     dxforge::ErrorKind::ALL.iter().map(|k| k.code()).collect()
