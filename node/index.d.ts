@@ -293,7 +293,7 @@ export interface DxToolDefinition {
 
 /**
  * Every error `code` this package can produce, in the core's numeric order
- * (the C binding's `dxforge_error_code` is minus the index plus one).
+ * (the C binding's `dxforge_error_code` of the code at index `i` is `-(i + 1)`).
  */
 export declare function errorCodes(): Array<string>
 
