@@ -71,12 +71,12 @@ test('close() stops running tools and every later call fails with CLOSED', async
 
 const child = fileURLToPath(new URL('./fixtures/subscribe-and-close.mjs', import.meta.url))
 
-function runChild(mode) {
-  return spawnSync(process.execPath, [child, tempDir(), mode], { encoding: 'utf8', timeout: 30000 })
+function runChild(t, mode) {
+  return spawnSync(process.execPath, [child, tempDir(t), mode], { encoding: 'utf8', timeout: 30000 })
 }
 
-test('a child process that subscribes, starts a tool and closes exits by itself', () => {
-  const r = runChild('close')
+test('a child process that subscribes, starts a tool and closes exits by itself', (t) => {
+  const r = runChild(t, 'close')
   assert.equal(r.signal, null, `the child had to be killed: ${r.stderr}`)
   assert.equal(r.status, 0, r.stderr)
   const lines = r.stdout.trim().split('\n')
@@ -85,9 +85,18 @@ test('a child process that subscribes, starts a tool and closes exits by itself'
   assert.equal(lines.at(-1), 'closed', r.stdout)
 })
 
-test('an idle subscription does not keep the process alive', () => {
-  const r = runChild('idle')
+test('an idle subscription does not keep the process alive', (t) => {
+  const r = runChild(t, 'idle')
   assert.equal(r.signal, null, `the child had to be killed: ${r.stderr}`)
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.stdout.trim(), 'subscribed')
+})
+
+test('a DxForge garbage-collected without close() stops its tools', (t) => {
+  const gcChild = fileURLToPath(new URL('./fixtures/gc-stops-tools.mjs', import.meta.url))
+  const r = spawnSync(process.execPath, ['--expose-gc', gcChild, tempDir(t)], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  assert.match(lines[0], /^pid \d+$/)
+  assert.equal(lines[1], 'stopped', r.stdout)
 })
