@@ -20,6 +20,15 @@ python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9,<2' 'pyt
 step "maturin develop (debug build, profile from pyproject.toml)"
 maturin develop --quiet
 
+step "local S3-compatible server (for the push/pull test)"
+# Reuses a running one (scripts/test.sh starts it); without s3s-fs installed
+# that single test is skipped and pytest says so.
+if s3_env="$(bash "$repo/scripts/s3-server.sh" start 2>/dev/null)"; then
+    eval "$s3_env"
+else
+    echo "s3s-fs not installed: test_push_then_pull_into_another_project will be skipped"
+fi
+
 step "pytest"
 python -m pytest -q tests
 

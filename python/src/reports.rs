@@ -2,7 +2,7 @@
 //!
 //! Reports (install plans, snapshots, task states, analyses...) are returned
 //! as dicts and lists in the same shape as the core's serde form (the shape of
-//! the command line's `--json` documents); `dxforge/_types.py` describes each
+//! the command line's `--json` documents); `dxforge/reports.py` describes each
 //! one as a `TypedDict` for type checkers.
 
 use pyo3::prelude::*;

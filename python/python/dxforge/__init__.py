@@ -12,6 +12,8 @@ One handle, :class:`DxForge`, per project directory::
 
 Blocking calls release the GIL; ``*_async`` variants return awaitables for
 asyncio. Errors are :class:`DxForgeError` subclasses (see ``dxforge._errors``).
+Worker and Traffic Branching reports are plain dicts typed in
+:mod:`dxforge.reports`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dxforge._dxforge import (
     TrafficLight,
     __version__,
 )
+from dxforge import reports
 from dxforge._errors import (
     BusyError,
     ClosedError,
@@ -100,4 +103,5 @@ __all__ = [
     "UsageError",
     "__version__",
     "error_class",
+    "reports",
 ]
