@@ -5,7 +5,7 @@
 //! * Registry: a directory `<registry>/<name>/<version>/{dxpkg.toml,files/}`
 //!   ([`registry`]), resolved with semver ([`resolve`]).
 //! * `dxforge.lock` records each installed file's pristine BLAKE3 hash
-//!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`store`]).
+//!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`base`]).
 //! * Upgrades three-way merge with gix-merge ([`merge`]); the light per file
 //!   follows [`light`].
 //! * Every mutating operation is one crash-safe transaction ([`txn`]).
@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod base;
 mod crash;
 pub mod error;
 pub mod light;

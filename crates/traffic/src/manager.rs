@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::TrafficLight;
+use crate::base::BaseStore;
 use crate::error::{Result, TrafficError};
 use crate::light::classify;
 use crate::lockfile::Lockfile;
@@ -19,7 +20,7 @@ use crate::resolve::{Upgrade, resolve};
 use crate::safety::{
     parse_requirement, parse_spec, project_relative, resolve_target, validate_package_name,
 };
-use crate::store::{BaseStore, hash_hex, read_optional};
+use crate::store::{hash_hex, read_optional};
 use crate::txn::{self, Changes, ProjectLock};
 
 /// Options of the mutating operations.
@@ -125,9 +126,7 @@ impl TrafficManager {
             return Ok(());
         }
         let bases = Self::base_store(root);
-        for data in plan.new_bases.values() {
-            bases.put_unsynced(data)?;
-        }
+        bases.put_pack(&plan.new_bases)?;
         let mut writes = plan.writes.clone();
         writes.extend(manifest);
         let changes = Changes {

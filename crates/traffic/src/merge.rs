@@ -46,6 +46,9 @@ pub struct MergeOutcome {
 /// Merge `ours` (the user's file) and `theirs` (new upstream) on top of `base`.
 pub fn merge3(base: &[u8], ours: &[u8], theirs: &[u8]) -> MergeOutcome {
     let mut input = imara::InternedInput::default();
+    // Sized up front: growing the interner's table while interning is a large share of the cost.
+    let lines = |d: &[u8]| u32::try_from(bytecount_lines(d)).unwrap_or(u32::MAX);
+    input.reserve(lines(base), lines(ours).saturating_add(lines(theirs)));
     let mut merged = Vec::with_capacity(ours.len().max(theirs.len()));
     let merge = Merge::new(&mut input, ours, base, theirs, imara::Algorithm::Histogram);
     let style = Conflict::Keep {
@@ -167,4 +170,8 @@ fn line_range((start, count): (u32, u32)) -> LineRange {
         start: start + 1,
         count,
     }
+}
+
+fn bytecount_lines(data: &[u8]) -> usize {
+    data.iter().filter(|b| **b == b'\n').count() + 1
 }

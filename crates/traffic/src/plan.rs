@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::TrafficLight;
+use crate::base::BaseStore;
 use crate::error::{Result, TrafficError};
 use crate::light::classify;
 use crate::lockfile::{LockedPackage, Lockfile};
@@ -13,7 +14,7 @@ use crate::manifest::PackageManifest;
 use crate::registry::{PackageSource, Registry};
 use crate::report::{FileAction, FileReport, ResolvedPackage};
 use crate::safety::resolve_target;
-use crate::store::{BaseStore, hash_hex, read_optional};
+use crate::store::{hash_hex, read_optional};
 
 /// What planning needs to look at.
 pub struct Ctx<'a> {

@@ -1,7 +1,5 @@
-//! File primitives: BLAKE3 hashing, atomic writes (temp file in the same
-//! directory, fsync, rename) and the content-addressed base store
-//! `.dxforge/base/<2 hex>/<64 hex>` holding the pristine content of every
-//! installed file.
+//! File primitives: BLAKE3 hashing, binary detection, atomic writes (temp
+//! file in the same directory, fsync, rename).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,67 +75,5 @@ pub fn sync_parent(path: &Path) {
         && let Ok(dir) = std::fs::File::open(parent)
     {
         let _ = dir.sync_all();
-    }
-}
-
-/// The content-addressed store of pristine file contents.
-#[derive(Debug, Clone)]
-pub struct BaseStore {
-    dir: PathBuf,
-}
-
-impl BaseStore {
-    /// The store rooted at `dir` (normally `<root>/.dxforge/base`).
-    pub fn new(dir: PathBuf) -> Self {
-        BaseStore { dir }
-    }
-
-    fn object_path(&self, hash: &str) -> PathBuf {
-        self.dir.join(&hash[..2]).join(hash)
-    }
-
-    /// Content stored under `hash`, verified; `None` if absent or corrupt.
-    pub fn get(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        if !is_hash(hash) {
-            return Ok(None);
-        }
-        match read_optional(&self.object_path(hash))? {
-            Some(data) if hash_hex(&data) == hash => Ok(Some(data)),
-            // A corrupt object is as good as a missing one: callers fall back to the registry.
-            _ => Ok(None),
-        }
-    }
-
-    /// Store `data`; returns its hash. Idempotent; written atomically.
-    pub fn put(&self, data: &[u8]) -> Result<String> {
-        let hash = hash_hex(data);
-        let path = self.object_path(&hash);
-        if path.exists() {
-            return Ok(hash);
-        }
-        let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent)
-            .map_err(|e| TrafficError::io("create directory", parent, e))?;
-        write_atomic(&path, data)?;
-        Ok(hash)
-    }
-}
-
-impl BaseStore {
-    /// Like [`BaseStore::put`] but without fsync: the transaction flushes
-    /// the whole filesystem once before its commit point.
-    pub fn put_unsynced(&self, data: &[u8]) -> Result<String> {
-        let hash = hash_hex(data);
-        let path = self.object_path(&hash);
-        if path.exists() {
-            return Ok(hash);
-        }
-        let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent)
-            .map_err(|e| TrafficError::io("create directory", parent, e))?;
-        let tmp = temp_path_for(&path, &format!("b{}", std::process::id()));
-        std::fs::write(&tmp, data).map_err(|e| TrafficError::io("write", &tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| TrafficError::io("rename", &path, e))?;
-        Ok(hash)
     }
 }

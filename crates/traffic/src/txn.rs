@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::crash;
 use crate::error::{Result, TrafficError};
 use crate::report::Recovery;
-use crate::store::{hash_hex, read_optional, sync_parent, temp_path_for, write_atomic};
+use crate::store::{hash_hex, read_optional, temp_path_for, write_atomic};
 
 /// Held while a transaction (or recovery) runs.
 #[derive(Debug)]
@@ -241,13 +241,15 @@ fn roll_forward(journal: &Journal) -> Result<()> {
     Ok(())
 }
 
+/// Renames are made durable by one `syncfs` before the journal is removed,
+/// not by one directory fsync each.
 fn rename_if_staged(r: &Rename) -> Result<()> {
-    if r.temp.exists() {
-        std::fs::rename(&r.temp, &r.target)
-            .map_err(|e| TrafficError::io("rename", &r.target, e))?;
-        sync_parent(&r.target);
+    match std::fs::rename(&r.temp, &r.target) {
+        Ok(()) => Ok(()),
+        // Already renamed by an earlier, interrupted roll forward.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(TrafficError::io("rename", &r.target, e)),
     }
-    Ok(())
 }
 
 /// Remove directories left empty by a deletion, up to (not including) the root.
