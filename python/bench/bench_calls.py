@@ -1,8 +1,10 @@
-"""Per-call overhead of cheap queries from Python (compare with core/benches/status.rs).
+"""Per-call overhead of cheap calls from Python.
 
-Times `forge.status("db")` (and a few neighbours) on a registered, stopped
-tool: R runs of N calls each, reporting the median and the spread per call.
-Run with the package installed: python python/bench/bench_status.py [--runs R] [--calls N] [--json]
+Times `forge.status("db")` (compare with core/benches/status.rs) and a few
+neighbours on a registered, stopped tool, and `forge.enqueue(task)` (compare
+with crates/worker/benches/enqueue.rs) on a queue kept full: R runs of N calls
+each, reporting the median and the spread per call.
+Run with the package installed: python python/bench/bench_calls.py [--runs R] [--calls N] [--json]
 A release build gives the figures to report: maturin develop --release
 (the test script builds debug).
 """
@@ -41,14 +43,25 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     opts = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as root, dxforge.DxForge(root) as forge:
+    with tempfile.TemporaryDirectory() as root:
+        with open(f"{root}/dxforge.toml", "w") as config:
+            config.write('[project]\nname = "bench"\n\n[worker]\nconcurrency = 1\n')
+        run(root, opts)
+
+
+def run(root: str, opts: argparse.Namespace) -> None:
+    with dxforge.DxForge(root) as forge:
         forge.register_tool(dxforge.DxToolDefinition("db", "/bin/true"))
-        status, state, names = forge.status, forge.state, forge.tool_names
+        status, state, names, enqueue = forge.status, forge.state, forge.tool_names, forge.enqueue
+        # No registry is configured, so a consumer fails each prefetch at once;
+        # with one consumer the 1024-slot queue stays full (every call evicts).
+        task = dxforge.BackgroundTask.prefetch_package("button@^1.2")
         cases: dict[str, Callable[[], object]] = {
             "python_noop_call": noop,
             "status_registered_tool": lambda: status("db"),
             "state_registered_tool": lambda: state("db"),
             "tool_names": names,
+            "enqueue_prefetch_task": lambda: enqueue(task),
         }
         per_call_ns(cases["status_registered_tool"], opts.calls, 3)  # warm up
         results = {}
@@ -60,9 +73,9 @@ def main() -> None:
                 "max_ns": max(samples),
             }
         # The lambda wrapper itself costs one Python call: subtract it for the binding's own cost.
-        results["status_minus_lambda_ns"] = {
-            "median_ns": results["status_registered_tool"]["median_ns"] - results["python_noop_call"]["median_ns"]
-        }
+        noop_ns = results["python_noop_call"]["median_ns"]
+        for name in ("status_registered_tool", "enqueue_prefetch_task"):
+            results[name + "_minus_lambda"] = {"median_ns": results[name]["median_ns"] - noop_ns}
 
     if opts.json:
         json.dump({"python": sys.version.split()[0], "runs": opts.runs, "calls": opts.calls, "results": results}, sys.stdout, indent=2)
