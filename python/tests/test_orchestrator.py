@@ -316,3 +316,21 @@ def test_pid_of_running_tool_is_its_real_process(forge: dxforge.DxForge, sleeper
     assert wait_until(pidfile.exists)
     assert forge.state("sleep").pid == int(pidfile.read_text())
     os.kill(int(pidfile.read_text()), 0)
+
+
+def test_interpreter_exit_without_close_neither_hangs_nor_leaks_tools(tmp_path: Path, sleeper: Path) -> None:
+    import subprocess
+    import sys
+
+    script = f"""
+import dxforge
+forge = dxforge.DxForge({str(tmp_path)!r})
+forge.register_tool(dxforge.DxToolDefinition("s", {str(sleeper)!r}, stop_timeout_ms=1000))
+forge.on_status_change(lambda e: None)
+forge.ensure_running("s")
+print(forge.state("s").pid, flush=True)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pid = int(proc.stdout.strip())
+    assert wait_until(lambda: not pid_alive(pid))
