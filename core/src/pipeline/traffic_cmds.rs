@@ -97,6 +97,9 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     if report.packages.is_empty() && report.files.is_empty() {
         text.push_str("nothing to do\n");
     }
+    if report.manifest_updated {
+        text.push_str("dxforge.toml: [dependencies] updated\n");
+    }
     if report.dry_run {
         text.push_str("dry run: nothing written\n");
     }
@@ -115,8 +118,146 @@ fn remove_outcome(report: &RemoveReport) -> Result<PipelineOutcome> {
     for f in &report.files {
         file_line(&mut text, f);
     }
+    if report.manifest_updated {
+        text.push_str("dxforge.toml: [dependencies] updated\n");
+    }
     if report.dry_run {
         text.push_str("dry run: nothing written\n");
     }
     Ok(PipelineOutcome::new(text.trim_end(), to_json(report)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::pipeline::{EXIT_OK, EXIT_RED, PipelineOutcome};
+    use crate::{DxForge, ErrorKind, runtime};
+
+    fn example_registry() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/registry")
+            .canonicalize()
+            .unwrap()
+    }
+
+    fn project(deps: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[project]\nname = \"t\"\n\n[registry]\npath = \"{}\"\n\n[dependencies]\n{deps}",
+            example_registry().display()
+        );
+        std::fs::write(dir.path().join("dxforge.toml"), toml).unwrap();
+        dir
+    }
+
+    fn run(forge: &DxForge, command: &str) -> crate::Result<PipelineOutcome> {
+        runtime::block_on(forge.run_pipeline(command)).unwrap()
+    }
+
+    #[test]
+    fn add_prints_one_line_per_file_and_records_the_dependency() {
+        let dir = project("");
+        let forge = DxForge::open(dir.path()).unwrap();
+        let out = run(&forge, "add button@~1.2").unwrap();
+        assert_eq!(out.exit_code, EXIT_OK);
+        assert!(out.text.contains("button 1.2.0 (new)"), "{}", out.text);
+        assert!(
+            out.text
+                .contains("GREEN   components/ui/button.tsx  new file"),
+            "{}",
+            out.text
+        );
+        assert_eq!(out.json["packages"][0]["name"], "button");
+        assert_eq!(out.json["files"].as_array().unwrap().len(), 3);
+        let toml = std::fs::read_to_string(dir.path().join("dxforge.toml")).unwrap();
+        assert!(toml.contains("button = \"~1.2\""), "{toml}");
+        // `install` re-reads [dependencies] written by `add`.
+        let out = run(&forge, "install").unwrap();
+        assert!(
+            out.text
+                .contains("GREEN   lib/utils.ts  already up to date"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn conflicting_update_exits_red_and_dry_run_diff_writes_nothing() {
+        let dir = project("button = \"~1.2\"\n");
+        let forge = DxForge::open(dir.path()).unwrap();
+        run(&forge, "install").unwrap();
+        let file = dir.path().join("components/ui/button.tsx");
+        let mine = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("variant = \"default\"", "variant = \"outline\"");
+        std::fs::write(&file, &mine).unwrap();
+        let toml = std::fs::read_to_string(dir.path().join("dxforge.toml"))
+            .unwrap()
+            .replace("~1.2", "^1.2");
+        std::fs::write(dir.path().join("dxforge.toml"), toml).unwrap();
+
+        let plan = run(&forge, "diff").unwrap();
+        assert_eq!(plan.exit_code, EXIT_RED);
+        assert_eq!(plan.json["dry_run"], true);
+        assert!(!dir.path().join("components/ui/button.tsx.new").exists());
+
+        let out = run(&forge, "update button").unwrap();
+        assert_eq!(out.exit_code, EXIT_RED);
+        assert!(
+            out.text.contains("RED     components/ui/button.tsx"),
+            "{}",
+            out.text
+        );
+        assert!(out.text.contains("conflict: your lines"), "{}", out.text);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), mine);
+        assert!(dir.path().join("components/ui/button.tsx.new").exists());
+        assert_eq!(out.json["files"][1]["light"], "red");
+    }
+
+    #[test]
+    fn check_and_remove_commands() {
+        let dir = project("");
+        let forge = DxForge::open(dir.path()).unwrap();
+        run(&forge, "add card").unwrap();
+        std::fs::write(dir.path().join("other.txt"), "replacement\n").unwrap();
+        let same = run(
+            &forge,
+            "check components/ui/card.tsx --with components/ui/card.tsx",
+        )
+        .unwrap();
+        assert_eq!(
+            (same.exit_code, same.json["light"].as_str()),
+            (EXIT_OK, Some("green"))
+        );
+        let with = dir.path().join("other.txt");
+        let yellow = run(
+            &forge,
+            &format!("check components/ui/card.tsx --with {}", with.display()),
+        )
+        .unwrap();
+        assert_eq!(
+            (yellow.exit_code, yellow.json["light"].as_str()),
+            (EXIT_OK, Some("yellow")),
+            "{}",
+            yellow.text
+        );
+        // A file dxforge did not install, with other content: Red, exit 3.
+        std::fs::write(dir.path().join("mine.txt"), "mine\n").unwrap();
+        let red = run(&forge, &format!("check mine.txt --with {}", with.display())).unwrap();
+        assert_eq!(red.exit_code, EXIT_RED, "{}", red.text);
+        assert!(red.text.starts_with("RED     mine.txt"), "{}", red.text);
+        let out = run(&forge, "remove card").unwrap();
+        assert!(
+            out.text
+                .contains("GREEN   components/ui/card.tsx  unmodified since install; deleted"),
+            "{}",
+            out.text
+        );
+        assert!(!dir.path().join("components/ui/card.tsx").exists());
+        let err = run(&forge, "remove card").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        let err = run(&forge, "add ../evil").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
 }
