@@ -307,3 +307,111 @@ proptest! {
         prop_assert!(kinds_ok);
     }
 }
+
+/// The entries of a snapshot's manifest, as JSON.
+fn manifest_entries(root: &std::path::Path, id: &str) -> serde_json::Value {
+    let bytes = fs::read(root.join(format!(".dxforge/snapshots/manifests/{id}.json"))).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["entries"].clone()
+}
+
+/// Past one file-system timestamp tick, so stat data is trusted by the next scan.
+fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(25));
+}
+
+#[test]
+fn incremental_scans_see_in_place_edits_new_files_deletions_and_gitignore_edits() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, ".gitignore", b"*.log\n");
+    write(root, "src/a.rs", b"a");
+    write(root, "src/deep/b.rs", b"b");
+    write(root, "src/debug.log", b"ignored for now");
+    tick();
+    let w = worker(root, &rt);
+    w.snapshot().unwrap();
+    tick();
+
+    // In place: no directory changes, so the known paths are just stat'ed.
+    write(root, "src/a.rs", b"A");
+    let s = w.snapshot().unwrap();
+    assert_eq!((s.files, s.hashed, s.full_walk), (3, 1, false), "{s:?}");
+    let entries = manifest_entries(root, &s.id);
+    assert_eq!(entries[1]["hash"], blake3::hash(b"A").to_hex().as_str());
+    tick();
+
+    // Editing .gitignore in place un-ignores a file without touching any directory.
+    write(root, ".gitignore", b"# nothing ignored\n");
+    let s = w.snapshot().unwrap();
+    assert!(s.full_walk, "an ignore file changed");
+    let paths: Vec<String> = manifest_entries(root, &s.id)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [".gitignore", "src/a.rs", "src/debug.log", "src/deep/b.rs"]
+    );
+    tick();
+
+    // New and deleted files change their directory.
+    fs::remove_file(root.join("src/deep/b.rs")).unwrap();
+    write(root, "src/deep/c.rs", b"c");
+    write(root, "new/dir/d.rs", b"d");
+    let s = w.snapshot().unwrap();
+    assert!(s.full_walk, "directories changed");
+    let paths: Vec<String> = manifest_entries(root, &s.id)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ".gitignore",
+            "new/dir/d.rs",
+            "src/a.rs",
+            "src/debug.log",
+            "src/deep/c.rs"
+        ]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, .. ProptestConfig::default() })]
+
+    /// An incremental snapshot (stat cache and directory cache in use) records exactly
+    /// what a snapshot without any cache records.
+    #[test]
+    fn incremental_snapshot_equals_a_fresh_one(
+        initial in tree_strategy(),
+        changes in tree_strategy(),
+        deletions in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        wait in any::<bool>(),
+    ) {
+        let rt = runtime();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_tree(root, &initial);
+        if wait { tick(); }
+        let w = worker(root, &rt);
+        w.snapshot().unwrap();
+        if wait { tick(); }
+        let existing: Vec<String> = read_tree(root).keys().cloned().collect();
+        for idx in &deletions {
+            if !existing.is_empty() {
+                let _ = fs::remove_file(root.join(idx.get(&existing)));
+            }
+        }
+        write_tree(root, &changes);
+        let incremental = w.snapshot().unwrap();
+        let cached = manifest_entries(root, &incremental.id);
+        fs::remove_file(root.join(".dxforge/snapshots/index")).unwrap();
+        let fresh = w.snapshot().unwrap();
+        prop_assert_eq!(cached, manifest_entries(root, &fresh.id));
+    }
+}

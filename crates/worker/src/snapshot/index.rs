@@ -1,11 +1,13 @@
 //! The stat cache (`snapshots/index`): for each file, the stat data seen when it was last
-//! hashed, so unchanged files are not read again (git's index idea).
+//! hashed, so unchanged files are not read again (git's index idea); and for each
+//! directory the walk entered, its stat data, so that when no directory and no ignore file
+//! changed the next scan can stat the known paths without walking (git's untracked cache).
 //!
 //! Racy timestamps: a file modified twice within one file-system timestamp tick keeps
 //! its mtime. So, like git, an entry is trusted only when the file's mtime is strictly
 //! older than a timestamp the file system itself issued *before* the file was hashed
-//! (the mtime of a stamp file written at the start of the scan). Files touched in the same
-//! tick as the scan are re-hashed next time.
+//! (the mtime of a stamp file written at the start of the scan). Files and directories
+//! touched in the same tick as the scan are re-checked next time.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +16,7 @@ use super::objects::ObjectId;
 use crate::error::{Result, WorkerError};
 use crate::fsutil;
 
-const MAGIC: &[u8; 8] = b"DXFIDX1\n";
+const MAGIC: &[u8; 8] = b"DXFIDX2\n";
 
 /// Stat data of a file when its content was hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,15 @@ pub(crate) struct StatKey {
 }
 
 impl StatKey {
+    /// Matches no real file: for files whose content changed while they were read.
+    pub(crate) const UNTRUSTED: StatKey = StatKey {
+        size: u64::MAX,
+        mtime_ns: i64::MAX,
+        ctime_ns: i64::MAX,
+        ino: u64::MAX,
+        mode: u32::MAX,
+    };
+
     pub(crate) fn of(meta: &std::fs::Metadata) -> StatKey {
         use std::os::unix::fs::MetadataExt;
         StatKey {
@@ -39,21 +50,36 @@ impl StatKey {
     }
 }
 
-/// Entries by project-relative path, plus the racy threshold of the scan that wrote them.
+/// Everything the previous scan saw, plus its racy threshold.
 #[derive(Debug, Default)]
 pub(crate) struct StatIndex {
     pub(crate) racy_threshold_ns: i64,
+    /// Files by project-relative path.
     pub(crate) entries: HashMap<String, (StatKey, ObjectId)>,
+    /// Symlinks: path, stat, target.
+    pub(crate) links: Vec<(String, StatKey, String)>,
+    /// Every directory the walk entered (the root is ""), with its stat.
+    pub(crate) dirs: Vec<(String, StatKey)>,
+    /// Ignore files that decide what the walk sees (`.gitignore` per directory,
+    /// `.git/info/exclude`), with their stat or `None` when absent.
+    pub(crate) ignore_files: Vec<(String, Option<StatKey>)>,
+    /// Paths skipped because their names are not UTF-8.
+    pub(crate) skipped: Vec<String>,
 }
 
 impl StatIndex {
+    /// Whether stat data recorded by the previous scan can be trusted.
+    pub(crate) fn trusts(&self, recorded: &StatKey, now: &StatKey) -> bool {
+        recorded == now && now.mtime_ns < self.racy_threshold_ns
+    }
+
     /// The cached hash of `path` if its stat data is unchanged and not racy.
     pub(crate) fn lookup(&self, path: &str, stat: &StatKey) -> Option<ObjectId> {
         let (cached, hash) = self.entries.get(path)?;
-        (cached == stat && stat.mtime_ns < self.racy_threshold_ns).then_some(*hash)
+        self.trusts(cached, stat).then_some(*hash)
     }
 
-    /// Loads the index; a missing or unreadable index is an empty one (everything is
+    /// Loads the index; a missing, old or damaged index is an empty one (everything is
     /// re-hashed), since it is only a cache.
     pub(crate) fn load(path: &Path) -> StatIndex {
         let bytes = match std::fs::read(path) {
@@ -63,7 +89,7 @@ impl StatIndex {
         match Self::decode(&bytes) {
             Some(index) => index,
             None => {
-                tracing::warn!(index = %path.display(), "snapshot stat cache is damaged; re-hashing every file");
+                tracing::warn!(index = %path.display(), "snapshot stat cache is unreadable; re-hashing every file");
                 StatIndex::default()
             }
         }
@@ -75,44 +101,86 @@ impl StatIndex {
             return None;
         }
         let racy_threshold_ns = r.i64()?;
-        let count = r.u64()? as usize;
-        let mut entries = HashMap::with_capacity(count.min(1 << 20));
-        for _ in 0..count {
-            let len = r.u32()? as usize;
-            let path = std::str::from_utf8(r.take(len)?).ok()?.to_owned();
+        let n = r.count()?;
+        let mut entries = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let path = r.string()?;
             let hash = ObjectId(r.take(32)?.try_into().ok()?);
-            let key = StatKey {
-                size: r.u64()?,
-                mtime_ns: r.i64()?,
-                ctime_ns: r.i64()?,
-                ino: r.u64()?,
-                mode: r.u32()?,
-            };
-            entries.insert(path, (key, hash));
+            entries.insert(path, (r.stat()?, hash));
         }
-        Some(StatIndex {
+        let n = r.count()?;
+        let mut links = Vec::with_capacity(n);
+        for _ in 0..n {
+            links.push((r.string()?, r.stat()?, r.string()?));
+        }
+        let n = r.count()?;
+        let mut dirs = Vec::with_capacity(n);
+        for _ in 0..n {
+            dirs.push((r.string()?, r.stat()?));
+        }
+        let n = r.count()?;
+        let mut ignore_files = Vec::with_capacity(n);
+        for _ in 0..n {
+            let path = r.string()?;
+            let stat = match r.take(1)?[0] {
+                0 => None,
+                _ => Some(r.stat()?),
+            };
+            ignore_files.push((path, stat));
+        }
+        let n = r.count()?;
+        let mut skipped = Vec::with_capacity(n);
+        for _ in 0..n {
+            skipped.push(r.string()?);
+        }
+        r.0.is_empty().then_some(StatIndex {
             racy_threshold_ns,
             entries,
+            links,
+            dirs,
+            ignore_files,
+            skipped,
         })
     }
 
     /// Writes the index atomically.
     pub(crate) fn save(&self, path: &Path) -> Result<()> {
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 100);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.racy_threshold_ns.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        let mut w = Writer(Vec::with_capacity(64 + self.entries.len() * 110));
+        w.0.extend_from_slice(MAGIC);
+        w.0.extend_from_slice(&self.racy_threshold_ns.to_le_bytes());
+        w.count(self.entries.len());
         for (p, (key, hash)) in &self.entries {
-            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-            out.extend_from_slice(p.as_bytes());
-            out.extend_from_slice(&hash.0);
-            out.extend_from_slice(&key.size.to_le_bytes());
-            out.extend_from_slice(&key.mtime_ns.to_le_bytes());
-            out.extend_from_slice(&key.ctime_ns.to_le_bytes());
-            out.extend_from_slice(&key.ino.to_le_bytes());
-            out.extend_from_slice(&key.mode.to_le_bytes());
+            w.string(p);
+            w.0.extend_from_slice(&hash.0);
+            w.stat(key);
         }
-        fsutil::write_atomic(path, &out, 0o644)
+        w.count(self.links.len());
+        for (p, key, target) in &self.links {
+            w.string(p);
+            w.stat(key);
+            w.string(target);
+        }
+        w.count(self.dirs.len());
+        for (p, key) in &self.dirs {
+            w.string(p);
+            w.stat(key);
+        }
+        w.count(self.ignore_files.len());
+        for (p, key) in &self.ignore_files {
+            w.string(p);
+            match key {
+                None => w.0.push(0),
+                Some(k) => {
+                    w.0.push(1);
+                    w.stat(k);
+                }
+            }
+        }
+        w.count(self.skipped.len());
+        for p in &self.skipped {
+            w.string(p);
+        }
+        fsutil::write_atomic(path, &w.0, 0o644)
     }
 
     /// Writes the stamp file and returns its mtime: a time the file system issued before
@@ -123,6 +191,25 @@ impl StatIndex {
         let meta =
             std::fs::metadata(stamp_path).map_err(|e| WorkerError::io("stat", stamp_path, e))?;
         Ok(fsutil::mtime_ns(&meta) as i64)
+    }
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn count(&mut self, n: usize) {
+        self.0.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    fn string(&mut self, s: &str) {
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn stat(&mut self, k: &StatKey) {
+        self.0.extend_from_slice(&k.size.to_le_bytes());
+        self.0.extend_from_slice(&k.mtime_ns.to_le_bytes());
+        self.0.extend_from_slice(&k.ctime_ns.to_le_bytes());
+        self.0.extend_from_slice(&k.ino.to_le_bytes());
+        self.0.extend_from_slice(&k.mode.to_le_bytes());
     }
 }
 
@@ -145,5 +232,23 @@ impl<'a> Reader<'a> {
     }
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    /// A count, bounded by what the remaining bytes could hold (damaged files).
+    fn count(&mut self) -> Option<usize> {
+        let n = self.u64()? as usize;
+        (n <= self.0.len()).then_some(n)
+    }
+    fn string(&mut self) -> Option<String> {
+        let len = self.u32()? as usize;
+        Some(std::str::from_utf8(self.take(len)?).ok()?.to_owned())
+    }
+    fn stat(&mut self) -> Option<StatKey> {
+        Some(StatKey {
+            size: self.u64()?,
+            mtime_ns: self.i64()?,
+            ctime_ns: self.i64()?,
+            ino: self.u64()?,
+            mode: self.u32()?,
+        })
     }
 }

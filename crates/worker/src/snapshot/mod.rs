@@ -12,6 +12,7 @@
 mod index;
 mod manifest;
 mod objects;
+mod rescan;
 mod restore;
 mod scan;
 
@@ -28,7 +29,7 @@ pub(crate) use objects::ObjectDir;
 
 use crate::error::{Result, WorkerError};
 use crate::fsutil::{self, StoreLock};
-use index::StatIndex;
+use index::{StatIndex, StatKey};
 
 /// What a snapshot contains and what taking it cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +54,9 @@ pub struct SnapshotSummary {
     pub new_objects: u64,
     /// Paths skipped because their names are not UTF-8.
     pub skipped: Vec<String>,
+    /// Whether the tree was walked (false: no directory changed since the previous
+    /// snapshot, so only the known paths were checked).
+    pub full_walk: bool,
 }
 
 impl SnapshotSummary {
@@ -68,6 +72,7 @@ impl SnapshotSummary {
             reused: 0,
             new_objects: 0,
             skipped: Vec::new(),
+            full_walk: false,
         }
     }
 }
@@ -145,19 +150,31 @@ impl SnapshotStore {
         let index_path = self.dir.join("index");
         let index = StatIndex::load(&index_path);
         let racy_threshold_ns = StatIndex::stamp(&self.dir.join("index.stamp"))?;
-        let scan = scan::scan(&self.root, &self.objects, &index)?;
+        let (scan, full_walk) = match rescan::rescan(&self.root, &self.objects, &index)? {
+            Some(scan) => (scan, false),
+            None => (scan::scan(&self.root, &self.objects, &index)?, true),
+        };
         drop(index);
 
         let mut next_index = StatIndex {
             racy_threshold_ns,
-            entries: Default::default(),
+            dirs: scan.dirs,
+            ignore_files: scan.ignore_files,
+            skipped: scan.skipped.clone(),
+            ..StatIndex::default()
         };
         next_index.entries.reserve(scan.items.len());
         let mut entries = Vec::with_capacity(scan.items.len());
         for item in scan.items {
-            if let (Some(stat), ManifestEntry::File { path, hash, .. }) = (&item.stat, &item.entry)
-            {
-                next_index.entries.insert(path.clone(), (*stat, *hash));
+            match &item.entry {
+                ManifestEntry::File { path, hash, .. } => {
+                    let stat = item.stat.unwrap_or(StatKey::UNTRUSTED);
+                    next_index.entries.insert(path.clone(), (stat, *hash));
+                }
+                ManifestEntry::Symlink { path, target } => {
+                    let stat = item.stat.unwrap_or(StatKey::UNTRUSTED);
+                    next_index.links.push((path.clone(), stat, target.clone()));
+                }
             }
             entries.push(item.entry);
         }
@@ -175,6 +192,7 @@ impl SnapshotStore {
         summary.reused = scan.reused;
         summary.new_objects = scan.new_objects;
         summary.skipped = scan.skipped;
+        summary.full_walk = full_walk;
         tracing::debug!(id = %summary.id, files = summary.files, hashed = summary.hashed, "snapshot taken");
         Ok((summary, manifest))
     }

@@ -29,6 +29,10 @@ pub(crate) struct Scan {
     pub(crate) new_objects: u64,
     /// Paths skipped because their names are not UTF-8.
     pub(crate) skipped: Vec<String>,
+    /// Directories walked, with their stat ("" is the root).
+    pub(crate) dirs: Vec<(String, StatKey)>,
+    /// Ignore files deciding the walk, with their stat (`None`: absent).
+    pub(crate) ignore_files: Vec<(String, Option<StatKey>)>,
 }
 
 struct Shared<'a> {
@@ -37,6 +41,8 @@ struct Shared<'a> {
     index: &'a StatIndex,
     items: Mutex<Vec<ScanItem>>,
     skipped: Mutex<Vec<String>>,
+    dirs: Mutex<Vec<(String, StatKey)>>,
+    ignore_files: Mutex<Vec<(String, Option<StatKey>)>>,
     error: Mutex<Option<WorkerError>>,
     hashed: AtomicU64,
     reused: AtomicU64,
@@ -51,6 +57,11 @@ pub(crate) fn scan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Resul
         index,
         items: Mutex::new(Vec::new()),
         skipped: Mutex::new(Vec::new()),
+        dirs: Mutex::new(Vec::new()),
+        ignore_files: Mutex::new(vec![(
+            ".git/info/exclude".to_owned(),
+            lstat_key(&root.join(".git/info/exclude")),
+        )]),
         error: Mutex::new(None),
         hashed: AtomicU64::new(0),
         reused: AtomicU64::new(0),
@@ -70,7 +81,16 @@ pub(crate) fn scan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Resul
         reused: shared.reused.into_inner(),
         new_objects: shared.new_objects.into_inner(),
         skipped,
+        dirs: shared.dirs.into_inner(),
+        ignore_files: shared.ignore_files.into_inner(),
     })
+}
+
+/// The stat of `path` (not following links), `None` when it does not exist.
+fn lstat_key(path: &Path) -> Option<StatKey> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| StatKey::of(&m))
 }
 
 struct Builder<'s, 'a> {
@@ -119,10 +139,26 @@ impl Visitor<'_, '_> {
         let Some(file_type) = entry.file_type() else {
             return Ok(());
         };
+        let shared = self.shared;
         if file_type.is_dir() {
+            // Recorded so the next scan can tell whether anything was added or removed here.
+            let rel = if entry.depth() == 0 {
+                Some(String::new())
+            } else {
+                walk::relative_utf8(shared.root, entry.path())
+            };
+            if let (Some(rel), Ok(meta)) = (rel, std::fs::symlink_metadata(entry.path())) {
+                let gitignore = if rel.is_empty() {
+                    ".gitignore".to_owned()
+                } else {
+                    format!("{rel}/.gitignore")
+                };
+                let key = lstat_key(&entry.path().join(".gitignore"));
+                shared.ignore_files.lock().push((gitignore, key));
+                shared.dirs.lock().push((rel, StatKey::of(&meta)));
+            }
             return Ok(());
         }
-        let shared = self.shared;
         let Some(rel) = walk::relative_utf8(shared.root, entry.path()) else {
             shared
                 .skipped
@@ -131,6 +167,11 @@ impl Visitor<'_, '_> {
             return Ok(());
         };
         if file_type.is_symlink() {
+            let meta = match std::fs::symlink_metadata(entry.path()) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(WorkerError::io("stat", entry.path(), e)),
+            };
             let target = match std::fs::read_link(entry.path()) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -145,7 +186,7 @@ impl Visitor<'_, '_> {
                     path: rel,
                     target: target.to_owned(),
                 },
-                stat: None,
+                stat: Some(StatKey::of(&meta)),
             });
             return Ok(());
         }

@@ -1,0 +1,177 @@
+//! Snapshots against `git add -A && git write-tree`, analysis against `tokei`, on the same
+//! generated 10,000-file tree in the same run. `benches/compare.sh` prints the ratios.
+//!
+//! - snapshot/first: a fresh store each iteration vs a fresh repository (`git init`).
+//! - snapshot/incremental: 10 files changed since the previous snapshot vs the same git
+//!   command on a repository whose index is current.
+//! - analyze: the full analysis (written to `.dxforge/analysis.json`) vs `tokei DIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use dxforge_worker::{BackgroundWorker, WorkerConfig};
+
+const DIRS: usize = 100;
+const FILES_PER_DIR: usize = 100;
+
+/// 10,000 source-like files (1–3 KiB) in 100 directories, plus a `.gitignore`.
+fn generate_tree(root: &Path) {
+    std::fs::write(root.join(".gitignore"), "target/\n*.tmp\n").unwrap();
+    for d in 0..DIRS {
+        let dir = root.join(format!("src/mod{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..FILES_PER_DIR {
+            let ext = ["rs", "ts", "py", "tsx"][f % 4];
+            let mut body = String::new();
+            for line in 0..(30 + (d * 7 + f * 13) % 60) {
+                body.push_str(&format!(
+                    "    let value_{line} = compute({d}, {f}, {line}); // <Button {line}\n"
+                ));
+                if line % 9 == 0 {
+                    body.push('\n');
+                }
+            }
+            std::fs::write(dir.join(format!("file{f:03}.{ext}")), body).unwrap();
+        }
+    }
+}
+
+fn git(root: &Path, script: &str) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(root)
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@localhost")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+}
+
+fn touch_ten(root: &Path, round: usize) {
+    for i in 0..10 {
+        let path = root.join(format!(
+            "src/mod{:03}/file{:03}.rs",
+            i * 9,
+            (i * 4) % FILES_PER_DIR
+        ));
+        std::fs::write(path, format!("// round {round} file {i}\nfn main() {{}}\n")).unwrap();
+    }
+}
+
+struct Trees {
+    _tmp: tempfile::TempDir,
+    ours: PathBuf,
+    theirs: PathBuf,
+}
+
+fn trees() -> Trees {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = tmp.path().join("ours");
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir_all(&ours).unwrap();
+    std::fs::create_dir_all(&theirs).unwrap();
+    generate_tree(&ours);
+    generate_tree(&theirs);
+    // Let the file-system clock move on, so no file is "racy" for either tool.
+    std::thread::sleep(Duration::from_millis(1100));
+    Trees {
+        _tmp: tmp,
+        ours,
+        theirs,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = trees();
+    let worker = BackgroundWorker::new(WorkerConfig::new(&t.ours, rt.handle().clone()));
+
+    let mut group = c.benchmark_group("snapshot_first");
+    group.sample_size(10);
+    group.bench_function("dxforge", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(t.ours.join(".dxforge"));
+            },
+            |()| worker.snapshot().unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("git", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(t.theirs.join(".git"));
+                git(&t.theirs, "git init -q");
+            },
+            |()| git(&t.theirs, "git add -A && git write-tree"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    // Both sides now have a current index/stat cache.
+    worker.snapshot().unwrap();
+    git(
+        &t.theirs,
+        "test -d .git || git init -q; git add -A && git write-tree",
+    );
+    let mut group = c.benchmark_group("snapshot_incremental_10_changed");
+    group.sample_size(20);
+    let mut round = 0;
+    group.bench_function("dxforge", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                touch_ten(&t.ours, round);
+            },
+            |()| {
+                let s = worker.snapshot().unwrap();
+                assert_eq!(s.hashed, 10, "{s:?}");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let mut round = 0;
+    group.bench_function("git", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                touch_ten(&t.theirs, round);
+            },
+            |()| git(&t.theirs, "git add -A && git write-tree"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("analyze");
+    group.sample_size(10);
+    group.bench_function("dxforge", |b| b.iter(|| worker.analyze().unwrap()));
+    if Command::new("tokei").arg("--version").output().is_ok() {
+        group.bench_function("tokei", |b| {
+            b.iter(|| {
+                let status = Command::new("tokei")
+                    .arg(&t.theirs)
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            })
+        });
+    } else {
+        println!("tokei not found on PATH: install it with `cargo install tokei` to compare");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,172 @@
+//! The incremental fast path: when no directory the previous walk entered and no ignore
+//! file has changed, the set of tracked paths cannot have changed either (adding, removing
+//! or renaming an entry changes its directory's mtime), so the known paths are stat'ed in
+//! parallel instead of walking the tree.
+//!
+//! Caveat: `.gitignore` files above the project root and the global excludes file are not
+//! watched; a change to them is seen at the next full walk (whenever any directory of the
+//! project changes).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::index::{StatIndex, StatKey};
+use super::manifest::ManifestEntry;
+use super::objects::{ObjectDir, ObjectId};
+use super::scan::{Scan, ScanItem};
+use crate::error::{Result, WorkerError};
+use crate::fsutil;
+
+/// The scan, or `None` when something changed and a full walk is needed.
+pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Result<Option<Scan>> {
+    if index.dirs.is_empty() {
+        return Ok(None);
+    }
+    for (rel, recorded) in &index.dirs {
+        let now = lstat(&dir_path(root, rel));
+        if !now.is_some_and(|(key, is_dir)| is_dir && index.trusts(recorded, &key)) {
+            return Ok(None);
+        }
+    }
+    for (rel, recorded) in &index.ignore_files {
+        let now = lstat(&fsutil::join_rel(root, rel)).map(|(key, _)| key);
+        let unchanged = match (recorded, now) {
+            (None, None) => true,
+            (Some(r), Some(n)) => index.trusts(r, &n),
+            _ => false,
+        };
+        if !unchanged {
+            return Ok(None);
+        }
+    }
+
+    let files: Vec<(&String, &(StatKey, ObjectId))> = index.entries.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let hashed = AtomicU64::new(0);
+    let reused = AtomicU64::new(0);
+    let new_objects = AtomicU64::new(0);
+    let walk_needed = AtomicBool::new(false);
+    let items = Mutex::new(Vec::with_capacity(files.len() + index.links.len()));
+    let error: Mutex<Option<WorkerError>> = Mutex::new(None);
+
+    let (hashed_ref, reused_ref, new_ref) = (&hashed, &reused, &new_objects);
+    let (walk_ref, items_ref, error_ref) = (&walk_needed, &items, &error);
+    std::thread::scope(|scope| {
+        for part in files.chunks(chunk) {
+            let (hashed, reused, new_objects) = (hashed_ref, reused_ref, new_ref);
+            let (walk_needed, items, error) = (walk_ref, items_ref, error_ref);
+            scope.spawn(move || {
+                let mut local = Vec::with_capacity(part.len());
+                for (rel, _) in part {
+                    if walk_needed.load(Ordering::Relaxed) || error.lock().is_some() {
+                        return;
+                    }
+                    let path = fsutil::join_rel(root, rel);
+                    let meta = match std::fs::symlink_metadata(&path) {
+                        Ok(m) if m.is_file() => m,
+                        // Gone or changed kind although its directory did not change: a
+                        // rename within the same tick. Walk to be sure.
+                        _ => {
+                            walk_needed.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    let stat = StatKey::of(&meta);
+                    let (hash, size, trusted) = match index.lookup(rel, &stat) {
+                        Some(hash) => {
+                            reused.fetch_add(1, Ordering::Relaxed);
+                            (hash, stat.size, true)
+                        }
+                        None => match objects.put_file(&path, stat.size) {
+                            Ok((hash, size, new)) => {
+                                hashed.fetch_add(1, Ordering::Relaxed);
+                                if new {
+                                    new_objects.fetch_add(1, Ordering::Relaxed);
+                                }
+                                (hash, size, size == stat.size)
+                            }
+                            Err(e) => {
+                                error.lock().get_or_insert(e);
+                                return;
+                            }
+                        },
+                    };
+                    local.push(ScanItem {
+                        entry: ManifestEntry::File {
+                            path: (*rel).clone(),
+                            hash,
+                            size,
+                            executable: stat.mode & 0o111 != 0,
+                        },
+                        stat: trusted.then_some(stat),
+                    });
+                }
+                items.lock().append(&mut local);
+            });
+        }
+    });
+    if let Some(err) = error.into_inner() {
+        return Err(err);
+    }
+    if walk_needed.into_inner() {
+        return Ok(None);
+    }
+    let mut items = items.into_inner();
+    for (rel, recorded, target) in &index.links {
+        let path = fsutil::join_rel(root, rel);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return Ok(None);
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(None);
+        }
+        let stat = StatKey::of(&meta);
+        let target = if index.trusts(recorded, &stat) {
+            target.clone()
+        } else {
+            let t =
+                std::fs::read_link(&path).map_err(|e| WorkerError::io("read link", &path, e))?;
+            match t.to_str() {
+                Some(t) => t.to_owned(),
+                None => return Ok(None),
+            }
+        };
+        items.push(ScanItem {
+            entry: ManifestEntry::Symlink {
+                path: rel.clone(),
+                target,
+            },
+            stat: Some(stat),
+        });
+    }
+    items.sort_unstable_by(|a, b| a.entry.path().cmp(b.entry.path()));
+    Ok(Some(Scan {
+        items,
+        hashed: hashed.into_inner(),
+        reused: reused.into_inner(),
+        new_objects: new_objects.into_inner(),
+        skipped: index.skipped.clone(),
+        dirs: index.dirs.clone(),
+        ignore_files: index.ignore_files.clone(),
+    }))
+}
+
+fn dir_path(root: &Path, rel: &str) -> std::path::PathBuf {
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        fsutil::join_rel(root, rel)
+    }
+}
+
+fn lstat(path: &Path) -> Option<(StatKey, bool)> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (StatKey::of(&m), m.is_dir()))
+}
