@@ -4,7 +4,8 @@
 //! GIL (`py.detach`) and run on the core's single runtime. Closing (`close()`,
 //! leaving a `with` block, or the object being freed) stops every tool the
 //! handle started; that may block up to the longest `stop_timeout_ms`, always
-//! with the GIL released.
+//! with the GIL released. `async with` / `close_async()` do the same on a
+//! blocking thread of the core runtime without blocking the event loop.
 //!
 //! After `os.fork()`, a handle inherited from the parent raises `ForkedError`
 //! on every call in the child (the tools belong to the parent); open a new
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 
+use crate::asyncio::awaitable;
 use crate::error::{check, to_pyerr};
 use crate::status::py_str;
 
@@ -100,6 +102,46 @@ impl PyDxForge {
     ) -> PyResult<bool> {
         self.close(py)?;
         Ok(false)
+    }
+
+    /// Awaitable `close()`: stops the tools on a blocking thread of the core
+    /// runtime, so the event loop keeps running meanwhile.
+    fn close_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let core = self.core_owned()?;
+        awaitable(py, async move {
+            match tokio::task::spawn_blocking(move || core.shutdown()).await {
+                Ok(result) => result,
+                Err(e) => Err(dxforge::Error::Internal {
+                    message: format!("close_async: {e}"),
+                }),
+            }
+        })
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let handle = slf.unbind();
+        awaitable(py, async move { Ok(handle) })
+    }
+
+    /// `async with` exit: awaits `close_async()`; exceptions propagate.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc_type: Option<Bound<'_, PyAny>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = self.core_owned()?;
+        awaitable(py, async move {
+            match tokio::task::spawn_blocking(move || core.shutdown()).await {
+                Ok(result) => result.map(|()| false),
+                Err(e) => Err(dxforge::Error::Internal {
+                    message: format!("__aexit__: {e}"),
+                }),
+            }
+        })
     }
 
     fn __repr__(&self) -> String {

@@ -147,3 +147,41 @@ def test_no_second_runtime_is_created(forge: dxforge.DxForge) -> None:
             continue
     assert any(n.startswith("dxforge-rt") for n in names), names
     assert not any(n.startswith("tokio-runtime") for n in names), names
+
+
+def test_async_with_stops_even_a_tool_that_ignores_sigterm(project: Path, tmp_path: Path) -> None:
+    stubborn = write_tool(
+        tmp_path,
+        "stubborn",
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(3600)\n",
+    )
+
+    async def main() -> int | None:
+        async with dxforge.DxForge(project) as forge:
+            assert isinstance(forge, dxforge.DxForge)
+            forge.register_tool(tool("stubborn", stubborn, stop_timeout_ms=500))
+            await forge.ensure_running_async("stubborn")
+            pid = forge.state("stubborn").pid
+            while not forge.logs("stubborn"):  # "up": SIGTERM is ignored from now on
+                await asyncio.sleep(0.01)
+        assert forge.closed
+        return pid
+
+    pid = asyncio.run(main())
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(pid)
+
+
+def test_close_async_is_idempotent_then_calls_raise_closed(project: Path) -> None:
+    forge = dxforge.DxForge(project)
+
+    async def main() -> None:
+        await forge.close_async()
+        await forge.close_async()  # idempotent, like close()
+        with pytest.raises(dxforge.ClosedError):
+            await forge.ensure_running_async("x")
+
+    asyncio.run(main())
+    assert forge.closed
