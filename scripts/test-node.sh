@@ -33,7 +33,7 @@ step "node --test"
 if [ -z "${DXFORGE_TEST_S3_ENDPOINT:-}" ] && s3env="$(bash "$repo/scripts/s3-server.sh" env 2>/dev/null)"; then
     eval "$s3env"
 fi
-node --test test/
+node --test test/*.test.mjs
 
 step "examples/node"
 for example in "$repo"/examples/node/*.mjs "$repo"/examples/node/*.cjs; do
