@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 
 import defaultExport, { DxForge, errorCodes } from 'dxforge'
+import * as namespace from 'dxforge'
 
 const require = createRequire(import.meta.url)
 
@@ -16,6 +17,7 @@ test('import and require give the same binding', () => {
   assert.equal(defaultExport.DxForge, DxForge)
   for (const name of Object.keys(cjs).filter((k) => !k.startsWith('__'))) {
     assert.ok(name in defaultExport, `${name} is reachable from ESM`)
+    assert.ok(name in namespace, `${name} is a named ESM export (add it to index.mjs)`)
   }
   assert.equal(typeof DxForge.open, 'function')
   assert.equal(typeof DxForge.prototype.ensureRunning, 'function')
