@@ -17,7 +17,7 @@ fi
 source .venv/bin/activate
 python -m pip install --quiet --disable-pip-version-check 'maturin>=1.9,<2' 'pytest>=8' 'mypy>=1.10'
 
-step "maturin develop (debug build, profile from pyproject.toml)"
+step "maturin develop (debug build)"
 maturin develop --quiet
 
 step "local S3-compatible server (for the push/pull test)"
