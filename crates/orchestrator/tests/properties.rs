@@ -78,11 +78,17 @@ fn arb_definition() -> impl Strategy<Value = DxToolDefinition> {
         )
 }
 
-/// Shared project for the process properties: 4 sleeper tools.
+/// Shared project for the process properties (tests run in parallel, so
+/// property 2 uses tools `idem0..3` and property 3 uses `cold0..3`).
 static SHARED: LazyLock<Project> = LazyLock::new(|| {
     let p = Project::new();
     for i in 0..4 {
-        p.orch.register_tool(tool(&format!("t{i}"), &[])).unwrap();
+        p.orch
+            .register_tool(tool(&format!("idem{i}"), &[]))
+            .unwrap();
+        p.orch
+            .register_tool(tool(&format!("cold{i}"), &[]))
+            .unwrap();
     }
     p
 });
@@ -115,7 +121,7 @@ proptest! {
     #[test]
     fn property_2_ensure_running_idempotence(tool in 0..4usize, calls in 1..8usize, threads in 1..4usize) {
         let p = &*SHARED;
-        let name = format!("t{tool}");
+        let name = format!("idem{tool}");
         let first = RT.block_on(p.orch.ensure_running(&name)).unwrap();
         let ToolStatus::Running(pid) = first else { panic!("{first:?}") };
         let handles: Vec<_> = (0..threads).map(|_| {
@@ -136,7 +142,7 @@ proptest! {
     #[test]
     fn property_3_stopped_to_running_transition(tool in 0..4usize) {
         let p = &*SHARED;
-        let name = format!("t{tool}");
+        let name = format!("cold{tool}");
         RT.block_on(p.orch.stop(&name)).unwrap();
         prop_assert_eq!(p.orch.status(&name).unwrap(), ToolStatus::Stopped);
         let status = RT.block_on(p.orch.ensure_running(&name)).unwrap();
