@@ -100,3 +100,12 @@ test('a DxForge garbage-collected without close() stops its tools', (t) => {
   assert.match(lines[0], /^pid \d+$/)
   assert.equal(lines[1], 'stopped', r.stdout)
 })
+
+test('new DxForge() without a root opens the current directory', (t) => {
+  const dir = tempDir(t)
+  const entry = fileURLToPath(new URL('../index.js', import.meta.url))
+  const code = `const { DxForge } = require(${JSON.stringify(entry)}); const f = new DxForge(); console.log(f.root); f.close()`
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: dir, encoding: 'utf8', timeout: 30000 })
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(r.stdout.trim(), dir)
+})
