@@ -97,12 +97,7 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     if report.packages.is_empty() && report.files.is_empty() {
         text.push_str("nothing to do\n");
     }
-    if report.manifest_updated {
-        text.push_str("dxforge.toml: [dependencies] updated\n");
-    }
-    if report.dry_run {
-        text.push_str("dry run: nothing written\n");
-    }
+    footer(&mut text, report.manifest_updated, report.dry_run);
     if report.has_red() {
         text.push_str("some files are RED: your version was kept; upstream is in <file>.new\n");
     }
@@ -118,13 +113,20 @@ fn remove_outcome(report: &RemoveReport) -> Result<PipelineOutcome> {
     for f in &report.files {
         file_line(&mut text, f);
     }
-    if report.manifest_updated {
-        text.push_str("dxforge.toml: [dependencies] updated\n");
+    footer(&mut text, report.manifest_updated, report.dry_run);
+    Ok(PipelineOutcome::new(text.trim_end(), to_json(report)?))
+}
+
+/// The closing lines shared by install and remove reports.
+fn footer(text: &mut String, manifest_updated: bool, dry_run: bool) {
+    match (manifest_updated, dry_run) {
+        (true, true) => text.push_str("dxforge.toml: [dependencies] would be updated\n"),
+        (true, false) => text.push_str("dxforge.toml: [dependencies] updated\n"),
+        _ => {}
     }
-    if report.dry_run {
+    if dry_run {
         text.push_str("dry run: nothing written\n");
     }
-    Ok(PipelineOutcome::new(text.trim_end(), to_json(report)?))
 }
 
 #[cfg(test)]
