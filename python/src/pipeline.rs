@@ -1,10 +1,10 @@
 //! `run_pipeline`: the command line's commands as one call.
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use crate::asyncio::awaitable;
 use crate::forge::{PyDxForge, block_on};
+use crate::reports::to_py;
 use crate::status::py_str;
 
 /// What a command produced. A command that ran but reports a problem (a Red
@@ -16,13 +16,9 @@ pub struct PipelineOutcome {
     json: Py<PyAny>,
 }
 
-static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 impl PipelineOutcome {
     fn convert(py: Python<'_>, outcome: dxforge::PipelineOutcome) -> PyResult<Self> {
-        // json.loads of the serialised document gives plain dict/list/str/int/float/bool/None.
-        let loads = JSON_LOADS.import(py, "json", "loads")?;
-        let json = loads.call1((outcome.json.to_string(),))?.unbind();
+        let json = to_py(py, &outcome.json)?.unbind();
         Ok(Self {
             exit_code: outcome.exit_code,
             text: outcome.text,
