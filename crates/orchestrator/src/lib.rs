@@ -108,3 +108,9 @@ pub use status::{ExecOutput, ExitStatus, LogLine, ToolEvent, ToolState, ToolStat
 
 mod orchestrator;
 pub use orchestrator::{Orchestrator, OrchestratorConfig, WatchHandle};
+
+// The handle is shared across threads and language bindings.
+const _: () = {
+    const fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+    assert_send_sync_clone::<Orchestrator>();
+};
