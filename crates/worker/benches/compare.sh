@@ -17,7 +17,7 @@ import json, os, sys
 base = sys.argv[1]
 
 def median_ns(group, name):
-    path = os.path.join(base, group, name, "new", "estimates.json")
+    path = os.path.join(base, group, name, "new", "estimates.json") if name else os.path.join(base, group, "new", "estimates.json")
     try:
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"]
@@ -41,6 +41,6 @@ for group, peer, target in (
     ours, theirs = median_ns(group, "dxforge"), median_ns(group, peer)
     ratio = f"{ours / theirs:.2f}x" if ours and theirs else "n/a"
     print(f"{group + ' vs ' + peer:34} {fmt(ours):>12} {fmt(theirs):>12} {ratio:>8} {'<=' + str(target) + 'x':>8}")
-enq = median_ns("enqueue", "full_queue")
+enq = median_ns("enqueue_full_queue", None)
 print(f"{'enqueue (criterion median/call)':34} {fmt(enq):>12}")
 PY

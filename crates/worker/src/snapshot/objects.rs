@@ -97,9 +97,7 @@ impl ObjectDir {
         if path.is_file() {
             return Ok(false);
         }
-        let parent = path.parent().unwrap_or(&self.dir);
-        fsutil::create_dir_all(parent)?;
-        fsutil::write_atomic(&path, bytes, 0o444)?;
+        write_object(&path, bytes)?;
         Ok(true)
     }
 
@@ -232,5 +230,44 @@ impl ObjectDir {
             }
         }
         Ok((ids, temps))
+    }
+}
+
+/// Writes an object: a uniquely named temp file in the shard directory (created read-only,
+/// so no chmod is needed), then a rename. The shard directory is created on demand. This
+/// is the hot path of a first snapshot, hence fewer system calls than `write_atomic`.
+fn write_object(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".dxforge-tmp-{}-{n}", std::process::id()));
+        let opened = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&tmp);
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
+                fsutil::create_dir_all(dir)?;
+                continue;
+            }
+            // A leftover of a crashed process with the same pid: take the next name.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 100 => continue,
+            Err(e) => return Err(WorkerError::io("create", &tmp, e)),
+        };
+        let written = file.write_all(bytes).and_then(|()| {
+            drop(file);
+            fs::rename(&tmp, path)
+        });
+        return written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            WorkerError::io("write object", path, e)
+        });
     }
 }
