@@ -10,10 +10,14 @@
 
 use std::future::Future;
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use pyo3::BoundObject;
 use pyo3::prelude::*;
 
 use crate::error::{raise, to_pyerr};
+use crate::forge::internal;
 
 /// Makes sure the bridge runs on this process's core runtime.
 fn ensure_bridge(py: Python<'_>) -> PyResult<()> {
@@ -49,7 +53,13 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     ensure_bridge(py)?;
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(Deferred(future.await)) })
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        // A panic in the core future becomes InternalError, not a PanicException.
+        let result = AssertUnwindSafe(future).catch_unwind().await;
+        Ok(Deferred(
+            result.unwrap_or_else(|panic| Err(internal(&*panic))),
+        ))
+    })
 }
 
 /// A core result converted only when the bridge holds the GIL.

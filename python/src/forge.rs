@@ -12,6 +12,7 @@
 //! `DxForge` in the child instead.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
@@ -42,14 +43,40 @@ impl PyDxForge {
     }
 }
 
+/// Runs a core call with the GIL released; a panic in it becomes
+/// `InternalError` instead of crossing into Python.
+pub(crate) fn detached<T, F>(py: Python<'_>, call: F) -> PyResult<T>
+where
+    F: FnOnce() -> dxforge::Result<T> + Send,
+    T: Send,
+{
+    check(py, py.detach(|| catch_panic(call)))
+}
+
+/// Runs `call`, turning a panic into [`dxforge::Error::Internal`].
+pub(crate) fn catch_panic<T>(call: impl FnOnce() -> dxforge::Result<T>) -> dxforge::Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| Err(internal(&*panic)))
+}
+
 /// Runs a core future to completion on the core runtime with the GIL released.
 pub(crate) fn block_on<F, T>(py: Python<'_>, future: F) -> PyResult<T>
 where
     F: Future<Output = dxforge::Result<T>> + Send,
     T: Send,
 {
-    let result = py.detach(|| dxforge::runtime::block_on(future));
-    check(py, result.and_then(|inner| inner))
+    detached(py, || {
+        dxforge::runtime::block_on(future).and_then(|inner| inner)
+    })
+}
+
+/// The core error for a caught panic, with its message.
+pub(crate) fn internal(panic: &(dyn std::any::Any + Send)) -> dxforge::Error {
+    let message = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_owned(),
+    };
+    dxforge::Error::Internal { message }
 }
 
 #[pymethods]
@@ -59,12 +86,12 @@ impl PyDxForge {
     #[new]
     #[pyo3(signature = (root = None))]
     fn new(py: Python<'_>, root: Option<PathBuf>) -> PyResult<Self> {
-        let opened = py.detach(|| match root {
+        let opened = detached(py, || match root {
             Some(root) => dxforge::DxForge::open(root),
             None => dxforge::DxForge::new(),
         });
         Ok(Self {
-            inner: Some(check(py, opened)?),
+            inner: Some(opened?),
         })
     }
 
@@ -84,7 +111,7 @@ impl PyDxForge {
     /// calls raise `ClosedError`. In a forked child, raises `ForkedError`.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let core = self.core()?;
-        check(py, py.detach(|| core.shutdown()))
+        detached(py, || core.shutdown())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -166,5 +193,20 @@ impl Drop for PyDxForge {
         if let Some(inner) = self.inner.take() {
             Python::attach(|py| py.detach(move || drop(inner)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_core_call_becomes_an_internal_error() {
+        let err = catch_panic(|| -> dxforge::Result<()> { panic!("boom {}", 42) }).unwrap_err();
+        assert_eq!(err.kind(), dxforge::ErrorKind::Internal);
+        assert!(err.to_string().contains("boom 42"), "{err}");
+        let err = catch_panic(|| -> dxforge::Result<()> { panic!("static") }).unwrap_err();
+        assert!(err.to_string().contains("static"), "{err}");
+        assert_eq!(catch_panic(|| Ok(7)).unwrap(), 7);
     }
 }

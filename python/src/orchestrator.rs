@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use crate::asyncio::awaitable;
 use crate::definition::DxToolDefinition;
 use crate::error::check;
-use crate::forge::{PyDxForge, block_on};
+use crate::forge::{PyDxForge, block_on, detached};
 use crate::status::{ExecResult, LogLine, ToolState, ToolStatus};
 
 /// A core status converted to its Python member once the GIL is held.
@@ -109,10 +109,9 @@ impl PyDxForge {
     #[pyo3(signature = (debounce_ms = 200))]
     fn watch(&self, py: Python<'_>, debounce_ms: u64) -> PyResult<()> {
         let core = self.core()?;
-        check(
-            py,
-            py.detach(|| core.watch(std::time::Duration::from_millis(debounce_ms))),
-        )
+        detached(py, || {
+            core.watch(std::time::Duration::from_millis(debounce_ms))
+        })
     }
 
     /// Turns watch mode off (tools keep running).

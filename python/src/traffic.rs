@@ -10,8 +10,7 @@ use dxforge::dxforge_traffic::InstallOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::check;
-use crate::forge::PyDxForge;
+use crate::forge::{PyDxForge, detached};
 use crate::reports::to_py;
 
 /// Safety of replacing a file with new upstream content.
@@ -84,11 +83,7 @@ impl PyDxForge {
     ) -> PyResult<TrafficLight> {
         let core = self.core()?;
         let content = new_content.to_vec();
-        check(
-            py,
-            py.detach(|| core.analyze_traffic_safety(&path, &content)),
-        )
-        .map(TrafficLight::from)
+        detached(py, || core.analyze_traffic_safety(&path, &content)).map(TrafficLight::from)
     }
 
     /// The full verdict (light, reason, action, conflicting regions) of
@@ -101,7 +96,7 @@ impl PyDxForge {
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
         let content = new_content.to_vec();
-        let report = check(py, py.detach(|| core.check(&path, &content)))?;
+        let report = detached(py, || core.check(&path, &content))?;
         to_py(py, &report)
     }
 
@@ -119,10 +114,7 @@ impl PyDxForge {
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
         let opts = InstallOptions { dry_run };
-        let report = check(
-            py,
-            py.detach(|| core.install_package(name, version_req, &opts)),
-        )?;
+        let report = detached(py, || core.install_package(name, version_req, &opts))?;
         to_py(py, &report)
     }
 
@@ -135,7 +127,7 @@ impl PyDxForge {
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
         let opts = InstallOptions { dry_run };
-        let report = check(py, py.detach(|| core.install_all_dependencies(&opts)))?;
+        let report = detached(py, || core.install_all_dependencies(&opts))?;
         to_py(py, &report)
     }
 
@@ -151,7 +143,7 @@ impl PyDxForge {
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
         let opts = InstallOptions { dry_run };
-        let report = check(py, py.detach(|| core.update(name, &opts)))?;
+        let report = detached(py, || core.update(name, &opts))?;
         to_py(py, &report)
     }
 
@@ -166,7 +158,7 @@ impl PyDxForge {
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
         let opts = InstallOptions { dry_run };
-        let report = check(py, py.detach(|| core.remove_package(name, &opts)))?;
+        let report = detached(py, || core.remove_package(name, &opts))?;
         to_py(py, &report)
     }
 
@@ -174,7 +166,7 @@ impl PyDxForge {
     #[pyo3(signature = (name = None))]
     fn diff<'py>(&self, py: Python<'py>, name: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let report = check(py, py.detach(|| core.diff(name)))?;
+        let report = detached(py, || core.diff(name))?;
         to_py(py, &report)
     }
 
@@ -182,7 +174,7 @@ impl PyDxForge {
     /// `"clean"`, `"rolled_back"` or `"rolled_forward"`.
     fn recover_traffic<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let recovery = check(py, py.detach(|| core.recover_traffic()))?;
+        let recovery = detached(py, || core.recover_traffic())?;
         to_py(py, &recovery)
     }
 }

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 
 use crate::asyncio::awaitable;
 use crate::error::check;
-use crate::forge::{PyDxForge, block_on};
+use crate::forge::{PyDxForge, block_on, detached};
 use crate::reports::{Report, to_py};
 use crate::status::py_str;
 
@@ -155,14 +155,14 @@ impl PyDxForge {
     /// Takes a snapshot of the project tree now (respecting `.gitignore`).
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let summary = check(py, py.detach(|| core.snapshot()))?;
+        let summary = detached(py, || core.snapshot())?;
         to_py(py, &summary)
     }
 
     /// Local snapshots, oldest first.
     fn snapshots<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let list = check(py, py.detach(|| core.snapshots()))?;
+        let list = detached(py, || core.snapshots())?;
         to_py(py, &list)
     }
 
@@ -170,14 +170,14 @@ impl PyDxForge {
     /// tree is taken first (its id is in the report, to undo).
     fn restore<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let report = check(py, py.detach(|| core.restore(id)))?;
+        let report = detached(py, || core.restore(id))?;
         to_py(py, &report)
     }
 
     /// Deletes snapshot objects no snapshot refers to.
     fn gc_snapshots<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let report = check(py, py.detach(|| core.gc_snapshots()))?;
+        let report = detached(py, || core.gc_snapshots())?;
         to_py(py, &report)
     }
 
@@ -212,7 +212,7 @@ impl PyDxForge {
     /// `.dxforge/analysis.json`; returns the report.
     fn analyze<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let report = check(py, py.detach(|| core.analyze()))?;
+        let report = detached(py, || core.analyze())?;
         to_py(py, &report)
     }
 
@@ -220,7 +220,7 @@ impl PyDxForge {
     /// the registry, hashes verified.
     fn prefetch<'py>(&self, py: Python<'py>, spec: &str) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let report = check(py, py.detach(|| core.prefetch(spec)))?;
+        let report = detached(py, || core.prefetch(spec))?;
         to_py(py, &report)
     }
 }
