@@ -123,7 +123,7 @@ fn skipped_note(s: &SnapshotSummary) -> String {
 
 fn sync_text(verb: &str, r: &SyncReport) -> String {
     let mut text = format!(
-        "{verb} {} objects ({}), {} already there; {} manifests sent, {} already there",
+        "{verb} {} objects ({}), {} already there; {verb} {} manifests, {} already there",
         r.objects_sent,
         human_bytes(r.bytes_sent),
         r.objects_skipped,
