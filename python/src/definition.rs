@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::status::py_str;
 
@@ -34,6 +35,24 @@ impl RestartPolicy {
             RestartPolicy::Always => "always",
         }
     }
+
+    /// Pickles as the member itself.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+        let name = slf.get().value().replace('-', "_").to_uppercase();
+        enum_reduce(slf.as_any(), name)
+    }
+}
+
+/// `__reduce__` of a simple enum member: `getattr(Class, "MEMBER")`, so
+/// unpickling gives back the member itself.
+pub(crate) fn enum_reduce<'py>(
+    member: &Bound<'py, PyAny>,
+    name: String,
+) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+    let getattr = member.py().import("builtins")?.getattr("getattr")?;
+    Ok((getattr, (member.get_type().into_any(), name)))
 }
 
 impl From<RestartPolicy> for dxforge::RestartPolicy {
@@ -133,6 +152,15 @@ impl HealthCheck {
             }
             dxforge::HealthCheck::Command(argv) => argv.into_pyobject(py),
         }
+    }
+
+    /// Pickles as the constructor call (`HealthCheck.tcp(address)`, ...).
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>,))> {
+        let this = slf.get();
+        let constructor = slf.get_type().getattr(this.kind())?;
+        Ok((constructor, (this.target(slf.py())?,)))
     }
 
     fn __repr__(&self) -> String {
@@ -358,6 +386,29 @@ impl DxToolDefinition {
     #[setter]
     fn set_watch(&mut self, v: Vec<String>) {
         self.inner.watch = v;
+    }
+
+    /// Pickling and `copy` support: the constructor's arguments.
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<((String, String), Bound<'py, PyDict>)> {
+        let d = &self.inner;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("args", &d.args)?;
+        kwargs.set_item("priority", d.priority)?;
+        kwargs.set_item("dependencies", &d.dependencies)?;
+        kwargs.set_item("cwd", d.cwd.as_deref())?;
+        kwargs.set_item("env", &d.env)?;
+        kwargs.set_item("health", self.health())?;
+        kwargs.set_item("health_interval_ms", d.health_interval_ms)?;
+        kwargs.set_item("startup_timeout_ms", d.startup_timeout_ms)?;
+        kwargs.set_item("restart", self.restart())?;
+        kwargs.set_item("max_restarts", d.max_restarts)?;
+        kwargs.set_item("stop_signal", &d.stop_signal)?;
+        kwargs.set_item("stop_timeout_ms", d.stop_timeout_ms)?;
+        kwargs.set_item("watch", &d.watch)?;
+        Ok(((d.name.clone(), d.binary_path.clone()), kwargs))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

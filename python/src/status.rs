@@ -41,6 +41,13 @@ impl ToolStatus {
     fn __str__(&self) -> &'static str {
         self.core_name()
     }
+
+    /// Pickles as the member itself.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+        crate::definition::enum_reduce(slf.as_any(), slf.get().core_name().to_uppercase())
+    }
 }
 
 /// The enum members, fetched once from the class so returned values are the

@@ -43,6 +43,13 @@ impl TrafficLight {
     fn __str__(&self) -> &'static str {
         self.value()
     }
+
+    /// Pickles as the member itself.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+        crate::definition::enum_reduce(slf.as_any(), slf.get().value().to_uppercase())
+    }
 }
 
 impl From<dxforge::TrafficLight> for TrafficLight {

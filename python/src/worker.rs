@@ -12,6 +12,7 @@ use std::time::Duration;
 use dxforge::dxforge_worker::TaskId;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 use crate::asyncio::awaitable;
 use crate::error::check;
@@ -69,6 +70,19 @@ impl BackgroundTask {
             dxforge::BackgroundTask::PrefetchPackage(_) => "prefetch_package",
             dxforge::BackgroundTask::AnalyzeCodebasePatterns => "analyze_codebase_patterns",
         }
+    }
+
+    /// Pickles as the constructor call.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let constructor = slf.get_type().getattr(slf.get().kind())?;
+        let args = match &slf.get().inner {
+            dxforge::BackgroundTask::PrefetchPackage(spec) => PyTuple::new(py, [spec.as_str()])?,
+            _ => PyTuple::empty(py),
+        };
+        Ok((constructor, args))
     }
 
     fn __repr__(&self) -> String {

@@ -161,3 +161,27 @@ def test_invalid_definitions_are_refused_at_registration(forge: dxforge.DxForge)
     with pytest.raises(TypeError):
         forge.register_tool({"name": "a", "binary_path": "/bin/true"})  # type: ignore[arg-type]
     assert forge.tool_names() == []
+
+
+def test_values_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    members = [dxforge.ToolStatus.HEALTHY, RestartPolicy.ON_FAILURE, dxforge.TrafficLight.YELLOW]
+    for member in members:
+        assert pickle.loads(pickle.dumps(member)) is member
+    values: list[object] = [
+        full_definition(),
+        HealthCheck.tcp("127.0.0.1:1"),
+        HealthCheck.command(["a", "b"]),
+        dxforge.BackgroundTask.prefetch_package("button@^1"),
+        dxforge.BackgroundTask.analyze_codebase_patterns(),
+    ]
+    for value in values:
+        back = pickle.loads(pickle.dumps(value))
+        assert back == value and back is not value
+        assert copy.deepcopy(value) == value
+    d = full_definition()
+    c = copy.copy(d)
+    c.args = ["changed"]
+    assert d.args == ["--port", "8080"]
