@@ -37,20 +37,21 @@ impl RestartPolicy {
     }
 
     /// Pickles as the member itself.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<EnumReduce<'py>> {
         let name = slf.get().value().replace('-', "_").to_uppercase();
         enum_reduce(slf.as_any(), name)
     }
 }
+
+/// What `__reduce__` of an enum member returns: `(getattr, (Class, "MEMBER"))`.
+pub(crate) type EnumReduce<'py> = (Bound<'py, PyAny>, (Bound<'py, PyAny>, String));
 
 /// `__reduce__` of a simple enum member: `getattr(Class, "MEMBER")`, so
 /// unpickling gives back the member itself.
 pub(crate) fn enum_reduce<'py>(
     member: &Bound<'py, PyAny>,
     name: String,
-) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+) -> PyResult<EnumReduce<'py>> {
     let getattr = member.py().import("builtins")?.getattr("getattr")?;
     Ok((getattr, (member.get_type().into_any(), name)))
 }

@@ -43,9 +43,7 @@ impl ToolStatus {
     }
 
     /// Pickles as the member itself.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<crate::definition::EnumReduce<'py>> {
         crate::definition::enum_reduce(slf.as_any(), slf.get().core_name().to_uppercase())
     }
 }

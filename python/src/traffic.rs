@@ -45,9 +45,7 @@ impl TrafficLight {
     }
 
     /// Pickles as the member itself.
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, String))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<crate::definition::EnumReduce<'py>> {
         crate::definition::enum_reduce(slf.as_any(), slf.get().value().to_uppercase())
     }
 }
