@@ -6,8 +6,11 @@
  *
  * Conventions: fallible functions return 0 (DXFORGE_OK) or a negative
  * dxforge_error_code; dxforge_last_error_message() explains the last failure
- * on the calling thread. Everything the library allocates is freed by its own
- * *_free function. See bindings/c/README.md.
+ * on the calling thread. Out-parameters come last and are set to NULL/0 on
+ * entry. Ownership: every pointer argument is borrowed for the duration of
+ * the call only; everything the library allocates is freed by its own *_free
+ * function (named in each function's documentation); strings read from an
+ * opaque report are borrowed from it. See bindings/c/README.md.
  */
 
 #ifndef DXFORGE_H

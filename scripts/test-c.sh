@@ -32,7 +32,10 @@ fi
 
 step "build libdxforge (debug) and regenerate include/dxforge.h"
 cargo build -p dxforge-c --locked
-if ! git diff --quiet HEAD -- include/dxforge.h 2>/dev/null; then
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    echo "not a git checkout: cannot compare include/dxforge.h with the committed one" >&2
+    exit 1
+elif ! git diff --quiet HEAD -- include/dxforge.h; then
     git --no-pager diff --stat HEAD -- include/dxforge.h || true
     echo "include/dxforge.h is stale: it differs from what cbindgen generates from bindings/c." >&2
     echo "Commit the regenerated header." >&2

@@ -223,6 +223,14 @@ static void test_register_and_query(DxForge *forge) {
     CHECK(lines != NULL && lines->count == 0);
     dxforge_log_lines_free(lines);
     CHECK_ERR(dxforge_logs(forge, "nope", 10, &lines), DXFORGE_ERROR_NOT_FOUND, "nope");
+
+    /* Non-ASCII UTF-8 names are fine. */
+    CHECK_OK(dxforge_tool_options_init(&opts, DXFORGE_TOOL_OPTIONS_VERSION));
+    opts.name = "caf\xc3\xa9-\xe6\x97\xa5";
+    opts.binary_path = exit_with;
+    CHECK_OK(dxforge_register_tool(forge, &opts));
+    CHECK_OK(dxforge_status(forge, "caf\xc3\xa9-\xe6\x97\xa5", &status, NULL));
+    CHECK_ERR(dxforge_status(forge, "caf\xc3", &status, NULL), DXFORGE_ERROR_INVALID_ARGUMENT, "name");
 }
 
 static void test_execute(DxForge *forge) {

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# C-vs-Rust per-call benchmark, in one run:
-#   1. the Rust baseline: criterion's status_registered_tool (core/benches/status.rs);
-#   2. the same query through the C API (release libdxforge.so, cc -O2).
-# Release builds are used here only, never in scripts/test-c.sh.
+# C-vs-Rust per-call benchmark, in one run (release builds here only, never in
+# scripts/test-c.sh):
+#   1. criterion's status_registered_tool (core/benches/status.rs), the Rust baseline;
+#   2. bench_calls (C, cc -O2, release libdxforge.so) and calls_rust (the same
+#      loops straight on the dxforge crate), alternated 3 times each;
+#   3. instructions per status call of both under callgrind (deterministic;
+#      difference of two loop lengths, so setup cancels out).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$repo"
 out="$repo/target/dxforge-c"
 mkdir -p "$out"
-cargo build -p dxforge-c --release --locked
+cargo build -p dxforge-c --release --locked --lib --example bench_calls_rust
 cc -std=c11 -O2 -Wall -Wextra -pedantic -Werror -Iinclude bindings/c/bench/bench_calls.c \
     -o "$out/bench_calls" -Ltarget/release -ldxforge -Wl,-rpath,"$repo/target/release"
-cargo bench -p dxforge --bench status --locked -- status_registered_tool 2>&1 | grep -A3 "^status_registered_tool"
-rust_ns="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' \
-    target/criterion/status_registered_tool/new/estimates.json)"
-c_out="$("$out/bench_calls")"
-echo "$c_out"
-c_ns="$(echo "$c_out" | sed -n 's/^c status_registered_tool: median \([0-9.]*\) ns.*/\1/p')"
-python3 -c "import sys; r, c = float(sys.argv[1]), float(sys.argv[2]); print(f'status: Rust {r:.1f} ns, C {c:.1f} ns, ratio C/Rust {c / r:.2f} (target <= 1.2)')" "$rust_ns" "$c_ns"
+rust_bin="$repo/target/release/examples/bench_calls_rust"
+
+echo "== criterion (Rust)"
+cargo bench -p dxforge --bench status --locked -- status_registered_tool 2>&1 | grep "^status_registered_tool"
+echo "== same loops, alternated"
+for _ in 1 2 3; do
+    "$out/bench_calls"
+    "$rust_bin"
+done
+echo "== callgrind instructions per status call"
+per_call() { # binary -> instructions per call
+    local a b
+    a=$(BENCH_CALLS=1000 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    b=$(BENCH_CALLS=21000 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    echo $(( (b - a) / 20000 ))
+}
+c_ir=$(per_call "$out/bench_calls")
+rust_ir=$(per_call "$rust_bin")
+python3 -c "import sys; c, r = int(sys.argv[1]), int(sys.argv[2]); print(f'status: C {c} instructions/call, Rust {r}, ratio C/Rust {c / r:.2f} (target <= 1.2)')" "$c_ir" "$rust_ir"

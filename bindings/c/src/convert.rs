@@ -7,7 +7,7 @@
 
 use std::ffi::{CStr, CString, c_char};
 
-use dxforge::Result;
+use dxforge_core::Result;
 
 use crate::error::invalid;
 
@@ -18,6 +18,24 @@ use crate::error::invalid;
 pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     if ptr.is_null() {
         return Err(invalid(name, "is NULL"));
+    }
+    // One pass for the common case, an ASCII name: find the NUL and check
+    // that no byte is >= 0x80 (then the bytes are valid UTF-8).
+    let start = ptr.cast::<u8>();
+    let mut len = 0usize;
+    loop {
+        // SAFETY: NUL-terminated per the caller's contract; we stop at the NUL.
+        let byte = unsafe { *start.add(len) };
+        if byte == 0 {
+            // SAFETY: `len` bytes before the NUL, all ASCII.
+            return Ok(unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(start, len))
+            });
+        }
+        if byte >= 0x80 {
+            break;
+        }
+        len += 1;
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) };

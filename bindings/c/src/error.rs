@@ -6,11 +6,11 @@
 //! [`dxforge_last_error_message`] / [`dxforge_last_error_code`] until the next
 //! fallible dxforge call on that thread (each one resets them on entry).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use dxforge::{Error, ErrorKind};
+use dxforge_core::{Error, ErrorKind};
 
 /// Error codes returned by every fallible dxforge function (0 or negative).
 ///
@@ -66,32 +66,27 @@ pub(crate) fn code_of(kind: ErrorKind) -> c_int {
     -(kind as i32)
 }
 
-struct LastError {
-    code: c_int,
-    message: CString,
-}
-
 thread_local! {
-    static LAST_ERROR: RefCell<LastError> = RefCell::new(LastError { code: 0, message: CString::default() });
+    /// The last error's code; a `const`-initialised `Cell` without a destructor,
+    /// so the check on every call's entry costs a few instructions.
+    static LAST_CODE: Cell<c_int> = const { Cell::new(0) };
+    /// The last error's message, touched only when a call fails (or after one).
+    static LAST_MESSAGE: RefCell<CString> = RefCell::new(CString::default());
 }
 
 fn set_last_error(code: c_int, message: String) -> c_int {
     // An interior NUL would cut the message; replace it rather than lose it.
     let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|cell| *cell.borrow_mut() = LastError { code, message });
+    LAST_MESSAGE.with(|cell| *cell.borrow_mut() = message);
+    LAST_CODE.with(|c| c.set(code));
     code
 }
 
 fn clear_last_error() {
-    LAST_ERROR.with(|cell| {
-        let mut last = cell.borrow_mut();
-        if last.code != 0 {
-            *last = LastError {
-                code: 0,
-                message: CString::default(),
-            };
-        }
-    });
+    if LAST_CODE.with(Cell::get) != 0 {
+        LAST_CODE.with(|c| c.set(0));
+        LAST_MESSAGE.with(|cell| *cell.borrow_mut() = CString::default());
+    }
 }
 
 /// Records `err` as the thread's last error and returns its code.
@@ -109,7 +104,7 @@ pub(crate) fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Err
 
 /// Runs the body of a fallible entry point: resets the last error, catches
 /// panics (-> `DXFORGE_ERROR_INTERNAL`) and converts errors once, by kind.
-pub(crate) fn guard(body: impl FnOnce() -> dxforge::Result<()>) -> c_int {
+pub(crate) fn guard(body: impl FnOnce() -> dxforge_core::Result<()>) -> c_int {
     clear_last_error();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => 0,
@@ -140,7 +135,7 @@ pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 pub extern "C" fn dxforge_last_error_message() -> *const c_char {
     static EMPTY: &[u8] = b"\0";
     guard_value(EMPTY.as_ptr().cast(), || {
-        LAST_ERROR.with(|cell| cell.borrow().message.as_ptr())
+        LAST_MESSAGE.with(|cell| cell.borrow().as_ptr())
     })
 }
 
@@ -148,7 +143,7 @@ pub extern "C" fn dxforge_last_error_message() -> *const c_char {
 /// `dxforge_error_code`), or `DXFORGE_OK` when the last call succeeded.
 #[unsafe(no_mangle)]
 pub extern "C" fn dxforge_last_error_code() -> c_int {
-    guard_value(0, || LAST_ERROR.with(|cell| cell.borrow().code))
+    guard_value(0, || LAST_CODE.with(Cell::get))
 }
 
 /// The stable name of an error code: `"OK"` for 0, `"NOT_FOUND"` for

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::sync::Arc;
 
-use dxforge::{SubscriptionId, ToolEvent};
+use dxforge_core::{SubscriptionId, ToolEvent};
 use parking_lot::ReentrantMutex;
 
 use crate::convert::{c_string, out_arg};

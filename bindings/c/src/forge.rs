@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ffi::{c_char, c_int};
 use std::sync::Arc;
 
-use dxforge::Result;
+use dxforge_core::Result;
 use parking_lot::Mutex;
 
 use crate::convert::{opt_str_arg, out_arg, string_out};
@@ -16,7 +16,7 @@ use crate::events::Subscription;
 /// Made by `dxforge_open`, released by `dxforge_free`. One handle may be used
 /// from several threads at once.
 pub struct DxForge {
-    pub(crate) inner: dxforge::DxForge,
+    pub(crate) inner: dxforge_core::DxForge,
     /// Callback subscriptions made through this handle, so that closing it
     /// can guarantee that no callback runs afterwards.
     pub(crate) subscriptions: Mutex<HashMap<u64, Arc<Subscription>>>,
@@ -59,8 +59,8 @@ pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForg
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let root = unsafe { opt_str_arg(root, "root") }?;
         let inner = match root {
-            Some(root) => dxforge::DxForge::open(root)?,
-            None => dxforge::DxForge::new()?,
+            Some(root) => dxforge_core::DxForge::open(root)?,
+            None => dxforge_core::DxForge::new()?,
         };
         *out = Box::into_raw(Box::new(DxForge {
             inner,

@@ -1,6 +1,6 @@
 //! JSON for the `_json` accessors.
 
-use dxforge::{Error, Result};
+use dxforge_core::{Error, Result};
 
 /// Serialises a core value; failure (impossible for our plain data types) is
 /// an internal error rather than a panic.

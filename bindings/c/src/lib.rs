@@ -3,7 +3,8 @@
 //! Builds `libdxforge.so` and `libdxforge.a`; `build.rs` generates
 //! `include/dxforge.h` from this crate with cbindgen (the doc comments below
 //! become the header's documentation). Everything here only converts and
-//! delegates to the core crate `dxforge`.
+//! delegates to the core crate `dxforge` (imported as `dxforge_core`: this
+//! library is itself named `dxforge`, so that it builds `libdxforge.so`).
 //!
 //! ## Conventions (one for the whole API)
 //!

@@ -8,7 +8,7 @@
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
-use dxforge::runtime::block_on;
+use dxforge_core::runtime::block_on;
 
 use crate::convert::dxforge_string_list;
 use crate::convert::{out_arg, str_arg, str_array_arg, string_list_out, string_out};
@@ -58,7 +58,7 @@ pub unsafe extern "C" fn dxforge_status(
         *out_status = status_of(status);
         if !out_pid.is_null() {
             let pid = match status {
-                dxforge::ToolStatus::Running(pid) => pid,
+                dxforge_core::ToolStatus::Running(pid) => pid,
                 _ => forge.inner.state(name)?.pid.unwrap_or(0),
             };
             // SAFETY: non-NULL and writable per the documented contract.

@@ -2,8 +2,8 @@
 
 use std::ffi::{CString, c_char, c_int};
 
-use dxforge::PipelineOutcome;
-use dxforge::runtime::block_on;
+use dxforge_core::PipelineOutcome;
+use dxforge_core::runtime::block_on;
 
 use crate::convert::{c_string, out_arg, str_arg};
 use crate::error::{guard, guard_value};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int};
 use std::path::PathBuf;
 
-use dxforge::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
+use dxforge_core::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
 
 use crate::convert::{opt_str_arg, str_arg, str_array_arg};
 use crate::error::{guard, invalid};

@@ -6,7 +6,7 @@
 
 use std::ffi::{CString, c_char};
 
-use dxforge::{ExecOutput, ExitStatus, LogLine, ToolState, ToolStatus};
+use dxforge_core::{ExecOutput, ExitStatus, LogLine, ToolState, ToolStatus};
 
 use crate::convert::c_string;
 use crate::error::guard_value;

@@ -8,9 +8,9 @@
 
 use std::ffi::{CString, c_char, c_int, c_void};
 
-use dxforge::Result;
-use dxforge::TrafficLight;
-use dxforge::dxforge_traffic::{
+use dxforge_core::Result;
+use dxforge_core::TrafficLight;
+use dxforge_core::dxforge_traffic::{
     FileAction, FileReport, InstallOptions, InstallReport, RemoveReport,
 };
 

@@ -9,9 +9,9 @@
 use std::ffi::{CString, c_char, c_int};
 use std::time::Duration;
 
-use dxforge::dxforge_worker::{TaskId, TaskState, WorkerError};
-use dxforge::runtime::block_on;
-use dxforge::{BackgroundTask, Error, Result};
+use dxforge_core::dxforge_worker::{TaskId, TaskState, WorkerError};
+use dxforge_core::runtime::block_on;
+use dxforge_core::{BackgroundTask, Error, Result};
 
 use crate::convert::dxforge_string_list;
 use crate::convert::{c_string, opt_str_arg, out_arg, str_arg, string_list_out, string_out};
