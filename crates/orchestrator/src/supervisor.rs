@@ -240,30 +240,26 @@ async fn terminate(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) -> 
     {
         tokio::time::timeout(limit, child.wait()).await
     }
-    // During shutdown `shutdown_blocking` sends the signals; only reap here.
-    if !inner.shut_down.load(Ordering::SeqCst) {
+    let stop_timeout = Duration::from_millis(entry.def.stop_timeout_ms);
+    if inner.shut_down.load(Ordering::SeqCst) {
+        // `shutdown_blocking` sends the stop signal and escalates after the
+        // tool's grace period; only reap here, or the grace would be cut short.
+        if let Ok(done) = wait(stop_timeout + KILL_ALL_GRACE * 2, &mut proc.child).await {
+            return done.map(exit_of).unwrap_or(ExitStatus::Code(-1));
+        }
+    } else {
         let first = if entry.stop_signal == libc::SIGKILL {
             kill_all_signal()
         } else {
             entry.stop_signal
         };
         proc.shim.signal(first);
-        if let Ok(done) = wait(
-            Duration::from_millis(entry.def.stop_timeout_ms),
-            &mut proc.child,
-        )
-        .await
-        {
+        if let Ok(done) = wait(stop_timeout, &mut proc.child).await {
             return done.map(exit_of).unwrap_or(ExitStatus::Code(-1));
         }
     }
     proc.shim.signal(kill_all_signal());
-    let grace = if inner.shut_down.load(Ordering::SeqCst) {
-        Duration::from_millis(entry.def.stop_timeout_ms) + KILL_ALL_GRACE * 2
-    } else {
-        KILL_ALL_GRACE
-    };
-    if let Ok(done) = wait(grace, &mut proc.child).await {
+    if let Ok(done) = wait(KILL_ALL_GRACE, &mut proc.child).await {
         return done.map(exit_of).unwrap_or(ExitStatus::Code(-1));
     }
     proc.shim.signal(libc::SIGKILL);

@@ -74,6 +74,28 @@ fn a_tool_ignoring_sigterm_is_killed_after_stop_timeout() {
     wait_until(10, "grandchild reaped", || gone(grandchild));
 }
 
+/// Regression: `shutdown_blocking` (what closing a `DxForge` does) used to
+/// escalate to SIGKILL at once, cutting a tool's grace period short.
+#[test]
+fn shutdown_gives_a_tool_ignoring_sigterm_its_full_stop_timeout() {
+    let p = Project::new();
+    let mut t = tool("stubborn", &["--ignore-term"]);
+    t.stop_timeout_ms = 400;
+    p.orch.register_tool(t).unwrap();
+    let ToolStatus::Running(pid) = p.block(p.orch.ensure_running("stubborn")).unwrap() else {
+        panic!()
+    };
+    let started = Instant::now();
+    p.orch.shutdown_blocking();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "killed after {:?}, before stop_timeout_ms",
+        started.elapsed()
+    );
+    assert_eq!(p.orch.status("stubborn").unwrap(), ToolStatus::Stopped);
+    wait_until(10, "tool reaped", || gone(pid));
+}
+
 #[test]
 fn a_crashing_tool_leaves_no_descendants_behind() {
     let p = Project::new();
