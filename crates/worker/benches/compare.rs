@@ -95,6 +95,8 @@ fn bench(c: &mut Criterion) {
     let t = trees();
     let worker = BackgroundWorker::new(WorkerConfig::new(&t.ours, rt.handle().clone()));
 
+    interleaved(&worker, &t);
+
     let mut group = c.benchmark_group("snapshot_first");
     group.sample_size(10);
     group.bench_function("dxforge", |b| {
@@ -171,6 +173,50 @@ fn bench(c: &mut Criterion) {
         println!("tokei not found on PATH: install it with `cargo install tokei` to compare");
     }
     group.finish();
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Alternates dxforge and git runs, so that load from other processes on the machine hits
+/// both sides alike; prints medians and ratios (compare.sh shows these lines too).
+fn interleaved(worker: &BackgroundWorker, t: &Trees) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let _ = std::fs::remove_dir_all(t.ours.join(".dxforge"));
+        let start = std::time::Instant::now();
+        worker.snapshot().unwrap();
+        ours.push(start.elapsed());
+        let _ = std::fs::remove_dir_all(t.theirs.join(".git"));
+        git(&t.theirs, "git init -q");
+        let start = std::time::Instant::now();
+        git(&t.theirs, "git add -A && git write-tree");
+        theirs.push(start.elapsed());
+    }
+    let (o, g) = (median(ours), median(theirs));
+    println!(
+        "interleaved first snapshot (5 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
+        o.as_secs_f64() / g.as_secs_f64()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..21 {
+        touch_ten(&t.ours, 1000 + round);
+        let start = std::time::Instant::now();
+        worker.snapshot().unwrap();
+        ours.push(start.elapsed());
+        touch_ten(&t.theirs, 1000 + round);
+        let start = std::time::Instant::now();
+        git(&t.theirs, "git add -A && git write-tree");
+        theirs.push(start.elapsed());
+    }
+    let (o, g) = (median(ours), median(theirs));
+    println!(
+        "interleaved incremental, 10 changed (21 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
+        o.as_secs_f64() / g.as_secs_f64()
+    );
 }
 
 criterion_group!(benches, bench);

@@ -178,14 +178,29 @@ impl SnapshotStore {
             }
             entries.push(item.entry);
         }
-        let manifest = self.store_manifest(Manifest::new(
-            entries,
-            reason.to_owned(),
-            fsutil::now_unix_ms(),
-        ))?;
-        // Objects were on disk before the manifest that names them; the manifest is before
-        // the index that trusts them.
-        next_index.save(&index_path)?;
+        // Objects are on disk before the manifest that names them. The index is written
+        // alongside the manifest (independent work) but only moved into place after the
+        // manifest is, so it never trusts content that no manifest records.
+        let staged_index = index_path.with_extension("next");
+        let (manifest, index_saved) = std::thread::scope(|scope| {
+            let saver = scope.spawn(|| next_index.save(&staged_index));
+            let manifest = self.store_manifest(Manifest::new(
+                entries,
+                reason.to_owned(),
+                fsutil::now_unix_ms(),
+            ));
+            let saved = saver.join().unwrap_or_else(|_| {
+                Err(WorkerError::Panicked {
+                    what: "stat cache writer",
+                    message: "thread panicked".to_owned(),
+                })
+            });
+            (manifest, saved)
+        });
+        let manifest = manifest?;
+        index_saved?;
+        std::fs::rename(&staged_index, &index_path)
+            .map_err(|e| WorkerError::io("rename", &index_path, e))?;
 
         let mut summary = SnapshotSummary::of(&manifest);
         summary.hashed = scan.hashed;
