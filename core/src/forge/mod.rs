@@ -35,7 +35,8 @@ pub struct DxForge {
 pub(crate) struct Inner {
     root: PathBuf,
     config: ProjectConfig,
-    pid: u32,
+    /// Fork generation at open: a handle never works across `fork()`.
+    generation: u64,
     closed: AtomicBool,
     orchestrator: Orchestrator,
     events: events::Subscriptions,
@@ -60,7 +61,8 @@ impl DxForge {
         if !root.is_dir() {
             return Err(Error::io(
                 &root,
-                std::io::Error::from(std::io::ErrorKind::NotADirectory),
+                // With the errno, so Python raises NotADirectoryError.
+                std::io::Error::from_raw_os_error(libc::ENOTDIR),
             ));
         }
         let config = ProjectConfig::load(&root)?;
@@ -96,7 +98,7 @@ impl DxForge {
                 events: events::Subscriptions::new(orchestrator.clone()),
                 root,
                 config,
-                pid: std::process::id(),
+                generation: runtime::fork_generation(),
                 closed: AtomicBool::new(false),
                 orchestrator,
                 traffic,
@@ -143,7 +145,7 @@ impl DxForge {
 
 impl Inner {
     fn check_pid(&self) -> Result<()> {
-        if std::process::id() != self.pid {
+        if runtime::fork_generation() != self.generation {
             Err(Error::Forked)
         } else {
             Ok(())

@@ -1,0 +1,56 @@
+//! The `DxForge` handle itself: opening, closing, errors.
+
+use dxforge::DxForge;
+
+#[test]
+fn opening_a_file_as_root_is_an_io_error_with_its_errno() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = DxForge::open(&file).unwrap_err();
+    assert_eq!(err.code(), "IO");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOTDIR));
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+#[test]
+fn a_closed_handle_refuses_every_call_and_closing_twice_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let clone = forge.clone();
+    forge.shutdown().unwrap();
+    forge.shutdown().unwrap();
+    assert!(clone.is_closed());
+    assert_eq!(clone.status("x").unwrap_err().code(), "CLOSED");
+    assert_eq!(clone.tool_names().unwrap_err().code(), "CLOSED");
+}
+
+#[test]
+fn run_pipeline_reports_usage_errors_and_unknown_tools_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let usage = dxforge::runtime::block_on(forge.run_pipeline("frobnicate"))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(usage.code(), "USAGE");
+    let unknown = dxforge::runtime::block_on(forge.run_pipeline("logs nope"))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(unknown.code(), "NOT_FOUND");
+    let status = dxforge::runtime::block_on(forge.run_pipeline("status"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.exit_code, 0);
+    assert_eq!(status.json["tools"], serde_json::json!([]));
+}
+
+#[test]
+fn block_on_inside_a_runtime_is_an_error_not_a_deadlock() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = rt
+        .block_on(async { dxforge::runtime::block_on(async {}) })
+        .unwrap_err();
+    assert!(err.to_string().contains("inside an async runtime"), "{err}");
+}
