@@ -66,6 +66,8 @@ test('watch mode restarts a running tool whose watched file changes; unwatch sto
     }),
     `restarted: ${JSON.stringify(forge.state('dev'))}`,
   )
+  // Let any restart still debounced from the same change finish first.
+  await new Promise((r) => setTimeout(r, 300))
   forge.unwatch()
   const after = forge.state('dev').pid
   writeFileSync(`${dir}/src/app.txt`, 'v3')
