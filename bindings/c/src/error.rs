@@ -90,6 +90,7 @@ fn clear_last_error() {
 }
 
 /// Records `err` as the thread's last error and returns its code.
+#[cold]
 pub(crate) fn fail(err: &Error) -> c_int {
     set_last_error(code_of(err.kind()), err.to_string())
 }
@@ -104,20 +105,25 @@ pub(crate) fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Err
 
 /// Runs the body of a fallible entry point: resets the last error, catches
 /// panics (-> `DXFORGE_ERROR_INTERNAL`) and converts errors once, by kind.
+/// Inlined so the success path of each entry point stays one function.
+#[inline(always)]
 pub(crate) fn guard(body: impl FnOnce() -> dxforge_core::Result<()>) -> c_int {
     clear_last_error();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => fail(&err),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            fail(&Error::Internal { message })
-        }
+        Err(payload) => panic_to_error(payload),
     }
+}
+
+#[cold]
+fn panic_to_error(payload: Box<dyn std::any::Any + Send>) -> c_int {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    fail(&Error::Internal { message })
 }
 
 /// Runs an infallible accessor or free function: a panic is swallowed and
