@@ -1,6 +1,7 @@
 // dxforge from Node on the demo project (examples/demo): start `web` (which
 // starts its dependency `db` first), watch status changes, run the one-shot
-// `lint` tool, read logs, plan a package install, then close (stops the tools).
+// `lint` tool, read logs, plan a package install, analyse the code in the
+// background, run a CLI command string, then close (stops the tools).
 //
 // Run: node examples/node/demo.mjs   (after `scripts/test-node.sh` or `npx napi build --platform` in node/)
 import { dirname, join } from 'node:path'
@@ -24,12 +25,16 @@ try {
 
   console.log('last db log lines:', forge.logs('db', 3).map((l) => l.line))
 
-  try {
-    const plan = await forge.runPipeline('add button --dry-run')
-    console.log(`add button --dry-run (exit ${plan.exitCode}):\n${plan.text}`)
-  } catch (e) {
-    console.log(`add button --dry-run: ${e.code}: ${e.message}`)
-  }
+  const plan = await forge.installPackage('button', '^1.2', { dryRun: true })
+  console.log(`installPackage('button', '^1.2', { dryRun: true }): ${plan.packages.map((p) => `${p.name}@${p.version}`).join(', ')}`)
+  for (const f of plan.files) console.log(`  ${f.light.toUpperCase().padEnd(6)} ${f.path}  (${f.reason})`)
+
+  const task = forge.enqueue('AnalyzeCodebasePatterns') // returns at once
+  const done = await forge.wait(task, 30_000)
+  console.log(`background task #${task}: ${done.state}, ${done.report.analysis.files} files, ${done.report.analysis.lines} lines analysed`)
+
+  const status = await forge.runPipeline('status')
+  console.log(`runPipeline('status'):\n${status.text}`)
 
   try {
     forge.status('nope')
