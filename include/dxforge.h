@@ -6,7 +6,7 @@
  *
  * Conventions: fallible functions return 0 (DXFORGE_OK) or a negative
  * dxforge_error_code; dxforge_last_error_message() explains the last failure
- * on the calling thread. Out-parameters come last and are set to NULL/0 on
+ * on the calling thread (a success does not reset it). Out-parameters come last and are set to NULL/0 on
  * entry. Ownership: every pointer argument is borrowed for the duration of
  * the call only; everything the library allocates is freed by its own *_free
  * function (named in each function's documentation); strings read from an
@@ -687,18 +687,29 @@ void dxforge_string_list_free(struct dxforge_string_list *list);
 
 /**
  * The message of the last failed dxforge call on this thread, or `""` when
- * the last call succeeded. Never NULL.
+ * none failed since the thread started (or since `dxforge_clear_last_error`).
+ * Successful calls do not change it: read it right after a call returned a
+ * negative code. Never NULL.
  *
  * Ownership: the string belongs to the library and stays valid until the
- * next fallible dxforge call on the same thread; copy it to keep it.
+ * next failing dxforge call (or `dxforge_clear_last_error`) on the same
+ * thread; copy it to keep it.
  */
 const char *dxforge_last_error_message(void);
 
 /**
  * The code of the last failed dxforge call on this thread (a negative
- * `dxforge_error_code`), or `DXFORGE_OK` when the last call succeeded.
+ * `dxforge_error_code`), or `DXFORGE_OK` when none failed since the thread
+ * started (or since `dxforge_clear_last_error`). Successful calls do not
+ * change it.
  */
 int dxforge_last_error_code(void);
+
+/**
+ * Forgets this thread's last error: afterwards `dxforge_last_error_code()`
+ * is `DXFORGE_OK` and the message `""` (the old message pointer becomes invalid).
+ */
+void dxforge_clear_last_error(void);
 
 /**
  * The stable name of an error code: `"OK"` for 0, `"NOT_FOUND"` for

@@ -47,10 +47,13 @@ static void test_open_bad_input(void) {
     CHECK_ERR(dxforge_open("/tmp", NULL), DXFORGE_ERROR_INVALID_ARGUMENT, "out");
     CHECK_ERR(dxforge_open("/tmp/\xff\xfe", &forge), DXFORGE_ERROR_INVALID_ARGUMENT, "root");
     CHECK(forge == NULL);
-    /* A success resets the thread's last error. */
+    /* A success keeps the thread's last failure (libgit2 style); clearing resets it. */
     char dir[4096];
     CHECK(make_temp_dir(dir, sizeof dir) != NULL);
     CHECK_OK(dxforge_open(dir, &forge));
+    CHECK(dxforge_last_error_code() == DXFORGE_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(dxforge_last_error_message(), "root") != NULL);
+    dxforge_clear_last_error();
     CHECK(dxforge_last_error_code() == DXFORGE_OK);
     CHECK_STR(dxforge_last_error_message(), "");
     dxforge_free(forge);

@@ -9,10 +9,11 @@
 //! ## Conventions (one for the whole API)
 //!
 //! - Every fallible function returns `int`: `DXFORGE_OK` (0) or a negative
-//!   `dxforge_error_code` (`-(ErrorKind as i32)`). The message is read with
-//!   `dxforge_last_error_message()`, thread-local and valid until the next
-//!   fallible dxforge call on that thread. Infallible accessors return their
-//!   value directly (NULL handle: NULL or 0).
+//!   `dxforge_error_code` (`-(ErrorKind as i32)`). As in libgit2, the message
+//!   of the last failure is read with `dxforge_last_error_message()`,
+//!   thread-local, valid until the next failing call on that thread; a
+//!   success does not reset it (`dxforge_clear_last_error` does). Infallible
+//!   accessors return their value directly (NULL handle: NULL or 0).
 //! - Results come through out-parameters (last), which are set to NULL/0 on
 //!   entry, so a failed call never leaves a dangling value behind.
 //! - Everything the library allocates is freed by its own `_free` function;
