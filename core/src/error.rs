@@ -290,6 +290,7 @@ fn worker_kind(e: &WorkerError) -> ErrorKind {
         WorkerError::NotBuiltYet { .. } => ErrorKind::NotImplemented,
         WorkerError::ShutDown => ErrorKind::Closed,
         WorkerError::Panicked { .. } => ErrorKind::Internal,
+        WorkerError::Traffic { source } => traffic_kind(source),
         _ => ErrorKind::Other,
     }
 }

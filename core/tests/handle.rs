@@ -54,3 +54,20 @@ fn block_on_inside_a_runtime_is_an_error_not_a_deadlock() {
         .unwrap_err();
     assert!(err.to_string().contains("inside an async runtime"), "{err}");
 }
+
+/// Regression: a prefetch of a package the registry does not have came back
+/// as kind OTHER, hiding the traffic error's kind.
+#[test]
+fn prefetch_of_an_unknown_package_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("registry")).unwrap();
+    std::fs::write(
+        dir.path().join("dxforge.toml"),
+        "[registry]\npath = \"registry\"\n",
+    )
+    .unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let err = forge.prefetch("no-such-package@^1").unwrap_err();
+    assert_eq!(err.code(), "NOT_FOUND", "{err}");
+    assert!(err.to_string().contains("no-such-package"), "{err}");
+}

@@ -163,9 +163,7 @@ def test_analyze_and_prefetch(tree: Path) -> None:
         state = forge.wait(forge.enqueue(BackgroundTask.prefetch_package("card@^0.1")), 60)
         assert state["state"] == "succeeded"
         assert all(p["already_cached"] for p in state["detail"]["packages"])  # type: ignore[typeddict-item]
-        # The core reports this as kind OTHER today (the worker wraps the
-        # registry's not-found error); the message names the package.
-        with pytest.raises(dxforge.DxForgeError, match="`nope` not found"):
+        with pytest.raises(dxforge.NotFoundError, match="`nope` not found"):
             forge.prefetch("nope")
 
 

@@ -169,11 +169,12 @@ pub enum WorkerError {
         /// Why (not configured, or the traffic manager's error).
         reason: String,
     },
-    /// A Traffic Branching operation failed.
-    #[error("package operation failed: {message}")]
+    /// A Traffic Branching operation failed (its error keeps its kind).
+    #[error("package operation failed: {source}")]
     Traffic {
-        /// The traffic manager's error message.
-        message: String,
+        /// The traffic manager's error.
+        #[source]
+        source: dxforge_traffic::TrafficError,
     },
     /// A feature this worker delegates to is not built yet.
     #[error("{feature} is not built yet")]

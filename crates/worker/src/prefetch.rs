@@ -74,8 +74,6 @@ fn from_traffic(err: TrafficError) -> WorkerError {
         TrafficError::NoRegistry => WorkerError::RegistryUnavailable {
             reason: err.to_string(),
         },
-        other => WorkerError::Traffic {
-            message: other.to_string(),
-        },
+        source => WorkerError::Traffic { source },
     }
 }

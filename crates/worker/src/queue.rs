@@ -187,7 +187,12 @@ impl TaskQueue {
 
     /// Waits until `id` is final or `timeout` passes.
     pub(crate) async fn wait(&self, id: TaskId, timeout: Duration) -> Result<TaskState> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        // A huge timeout (Duration::MAX from a binding's "forever") must not
+        // overflow the deadline: clamp it to a century.
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         loop {
             let notified = self.finished.notified();
             tokio::pin!(notified);

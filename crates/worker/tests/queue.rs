@@ -261,3 +261,16 @@ fn background_snapshot_task_reports_the_snapshot() {
         "{state:?}"
     );
 }
+
+/// Regression: `wait(id, Duration::MAX)` (a binding's "wait forever")
+/// overflowed the deadline and panicked.
+#[test]
+fn wait_with_an_unbounded_timeout_returns_the_final_state() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    common::write(dir.path(), "a.txt", b"a\n");
+    let worker = common::worker(dir.path(), &rt);
+    let id = worker.enqueue(BackgroundTask::CacheCurrentState);
+    let state = rt.block_on(worker.wait(id, Duration::MAX)).unwrap();
+    assert!(matches!(state, TaskState::Succeeded(_)), "{state:?}");
+}
