@@ -42,7 +42,8 @@ const results = {
 }
 const c = forge.counters()
 await forge.close()
-rmSync(dir, { recursive: true, force: true })
+// A running background task may still be writing under .dxforge/ (close() does not wait for it).
+rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
 
 console.log(`node ${process.version}, ${addon ? `addon ${addon}` : 'dxforge package build'}, ${ROUNDS} rounds x ${N} calls`)
 for (const [name, r] of Object.entries(results)) {

@@ -15,17 +15,26 @@ export const TOOLS = join(SCENARIOS, 'tools')
 export const EXIT_WITH = join(TOOLS, 'exit-with')
 export const TCP_SERVER = join(TOOLS, 'tcp-server')
 
-/** A fresh empty project directory; removed by `cleanup`. */
+/** Removes a directory; retries while a background task still writes into it. */
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })
+}
+
+/** A fresh empty project directory, removed after the test. */
 export function tempDir(t) {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'dxforge-node-')))
-  t?.after(() => rmSync(dir, { recursive: true, force: true }))
+  t?.after(() => removeDir(dir))
   return dir
 }
 
-/** A DxForge on a fresh empty project, closed after the test. */
+/** A DxForge on a fresh empty project, closed (then its directory removed) after the test. */
 export function tempForge(t) {
-  const forge = new DxForge(tempDir(t))
-  t.after(() => forge.close())
+  const dir = tempDir()
+  const forge = new DxForge(dir)
+  t.after(async () => {
+    await forge.close()
+    removeDir(dir)
+  })
   return forge
 }
 
