@@ -169,10 +169,7 @@ static void test_snapshot_restore(void) {
     CHECK_OK(dxforge_prefetch(forge, "button@^1.2", &json));
     CHECK(json != NULL && strstr(json, "button") != NULL && strstr(json, "utils") != NULL);
     dxforge_string_free(json);
-    /* The worker flattens Traffic errors into a message (WorkerError::Traffic), so
-     * the kind is OTHER rather than NOT_FOUND for now; the message names the package. */
-    CHECK(dxforge_prefetch(forge, "nosuchpackage", NULL) < 0);
-    CHECK(strstr(dxforge_last_error_message(), "nosuchpackage") != NULL);
+    CHECK_ERR(dxforge_prefetch(forge, "nosuchpackage", NULL), DXFORGE_ERROR_NOT_FOUND, "nosuchpackage");
     /* No [remote]: a configuration error. */
     CHECK_ERR(dxforge_push(forge, NULL), DXFORGE_ERROR_CONFIG, "remote");
     free(original);
