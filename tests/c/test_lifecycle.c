@@ -218,6 +218,66 @@ static void test_callback_may_unsubscribe_itself(DxForge *forge) {
     CHECK(s.calls == 1);
 }
 
+/* A slow callback: dxforge_close must wait for it to return, and call it no more. */
+struct slow {
+    pthread_mutex_t lock;
+    int entered;
+    int returned;
+    int calls_after_close;
+    int closed;
+};
+
+static void slow_callback(const dxforge_tool_event *event, void *user_data) {
+    struct slow *s = (struct slow *)user_data;
+    (void)event;
+    pthread_mutex_lock(&s->lock);
+    s->entered++;
+    if (s->closed) {
+        s->calls_after_close++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    sleep_ms(300);
+    pthread_mutex_lock(&s->lock);
+    s->returned++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void test_close_waits_for_running_callback(void) {
+    char dir[4096];
+    DxForge *forge = NULL;
+    struct slow s;
+    uint64_t id = 0;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.lock, NULL);
+    CHECK(make_temp_dir(dir, sizeof dir) != NULL);
+    CHECK_OK(dxforge_open(dir, &forge));
+    register_server(forge, "slowdb", free_port(), NULL, NULL);
+    CHECK_OK(dxforge_on_status_change(forge, slow_callback, &s, &id));
+    CHECK_OK(dxforge_ensure_running(forge, "slowdb", NULL));
+    double deadline = now_seconds() + 10;
+    int entered = 0;
+    while (!entered && now_seconds() < deadline) {
+        pthread_mutex_lock(&s.lock);
+        entered = s.entered;
+        pthread_mutex_unlock(&s.lock);
+        sleep_ms(5);
+    }
+    CHECK(entered);
+    CHECK_OK(dxforge_close(forge)); /* stops slowdb too: more events, none delivered */
+    pthread_mutex_lock(&s.lock);
+    CHECK(s.entered == s.returned); /* no callback is still running */
+    s.closed = 1;
+    pthread_mutex_unlock(&s.lock);
+    sleep_ms(400);
+    pthread_mutex_lock(&s.lock);
+    CHECK(s.calls_after_close == 0);
+    pthread_mutex_unlock(&s.lock);
+    CHECK_ERR(dxforge_unsubscribe(forge, id), DXFORGE_ERROR_INVALID_ARGUMENT, "id");
+    dxforge_free(forge);
+    pthread_mutex_destroy(&s.lock);
+    remove_tree(dir);
+}
+
 static void test_start_failure(DxForge *forge) {
     dxforge_tool_options opts;
     dxforge_tool_status status = DXFORGE_TOOL_STATUS_RUNNING;
@@ -299,6 +359,7 @@ int main(int argc, char **argv) {
     CHECK_OK(dxforge_open(dir, &forge));
     test_start_stop_with_callbacks(forge);
     test_callback_may_unsubscribe_itself(forge);
+    test_close_waits_for_running_callback();
     test_start_failure(forge);
     test_watch_restarts(forge, dir);
     test_stop_all_and_free(forge);

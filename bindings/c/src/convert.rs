@@ -180,3 +180,62 @@ pub unsafe extern "C" fn dxforge_string_list_free(list: *mut dxforge_string_list
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arg(bytes: &[u8]) -> Result<String> {
+        let owned = CString::new(bytes).unwrap();
+        unsafe { str_arg(owned.as_ptr(), "p") }.map(str::to_owned)
+    }
+
+    #[test]
+    fn str_arg_accepts_ascii_and_utf8_and_names_the_parameter_otherwise() {
+        assert_eq!(arg(b"").unwrap(), "");
+        assert_eq!(arg(b"db").unwrap(), "db");
+        assert_eq!(arg("café-日本".as_bytes()).unwrap(), "café-日本");
+        let err = arg(b"ab\xffcd").unwrap_err();
+        assert_eq!(err.kind(), dxforge_core::ErrorKind::InvalidArgument);
+        assert!(
+            err.to_string().contains("`p`") && err.to_string().contains("offset 2"),
+            "{err}"
+        );
+        assert!(arg(b"caf\xc3").is_err(), "truncated sequence");
+        let null = unsafe { str_arg(std::ptr::null(), "name") }.unwrap_err();
+        assert!(null.to_string().contains("`name`: is NULL"), "{null}");
+    }
+
+    #[test]
+    fn str_array_arg_names_the_bad_element_and_allows_null_when_empty() {
+        let a = CString::new("a").unwrap();
+        let items = [a.as_ptr(), std::ptr::null()];
+        let err = unsafe { str_array_arg(items.as_ptr(), 2, "args") }.unwrap_err();
+        assert!(err.to_string().contains("args[1]"), "{err}");
+        assert!(
+            unsafe { str_array_arg(std::ptr::null(), 0, "args") }
+                .unwrap()
+                .is_empty()
+        );
+        assert!(unsafe { str_array_arg(std::ptr::null(), 1, "args") }.is_err());
+        assert_eq!(
+            unsafe { str_array_arg(items.as_ptr(), 1, "args") }.unwrap(),
+            vec!["a".to_owned()]
+        );
+    }
+
+    #[test]
+    fn lists_and_strings_round_trip_through_their_free_functions() {
+        let list = string_list_out(vec!["x".to_owned(), "y\0z".to_owned()]);
+        let items = unsafe { std::slice::from_raw_parts((*list).items, (*list).count) };
+        let strings: Vec<_> = items
+            .iter()
+            .map(|&p| unsafe { CStr::from_ptr(p) }.to_str().unwrap())
+            .collect();
+        assert_eq!(strings, ["x", "yz"]);
+        unsafe { dxforge_string_list_free(list) };
+        let s = string_out("hello");
+        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "hello");
+        unsafe { dxforge_string_free(s) };
+    }
+}
