@@ -71,3 +71,37 @@ fn prefetch_of_an_unknown_package_is_not_found() {
     assert_eq!(err.code(), "NOT_FOUND", "{err}");
     assert!(err.to_string().contains("no-such-package"), "{err}");
 }
+
+/// Regression: `shutdown()` returned while a background task was still
+/// writing under `.dxforge/`; it now waits for running tasks to finish.
+#[test]
+fn shutdown_waits_for_a_running_background_task() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4000 {
+        let sub = dir.path().join(format!("src/m{}", i % 40));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(
+            sub.join(format!("f{i}.txt")),
+            format!("file {i}\n").repeat(20),
+        )
+        .unwrap();
+    }
+    let forge = DxForge::open(dir.path()).unwrap();
+    let id = forge
+        .enqueue(dxforge::BackgroundTask::CacheCurrentState)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !matches!(
+        forge.task(id).unwrap(),
+        Some(dxforge::dxforge_worker::TaskState::Running)
+    ) {
+        assert!(std::time::Instant::now() < deadline, "task never ran");
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    forge.shutdown().unwrap();
+    let manifests = dir.path().join(".dxforge/snapshots/manifests");
+    let count = std::fs::read_dir(&manifests)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(count, 1, "the running snapshot was abandoned by shutdown");
+}

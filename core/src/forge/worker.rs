@@ -53,13 +53,28 @@ impl WorkerPart {
             .get_or_init(|| BackgroundWorker::new(self.config.clone()))
     }
 
-    /// Every queued task gets its final state (`Dropped`); running ones finish.
+    /// Every queued task gets its final state (`Dropped`); running ones
+    /// finish, and closing the handle waits for them (up to
+    /// [`RUNNING_TASK_GRACE`]) so nothing writes under `.dxforge/` after
+    /// `close()` returns. Inside an async runtime it cannot block, so it
+    /// does not wait there.
     pub(crate) fn shutdown(&self) {
-        if let Some(worker) = self.worker.get() {
-            worker.shutdown();
+        let Some(worker) = self.worker.get() else {
+            return;
+        };
+        worker.shutdown();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + RUNNING_TASK_GRACE;
+        while worker.counters().running > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 }
+
+/// Longest wait of `close()` for background tasks already running.
+pub(crate) const RUNNING_TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl DxForge {
     fn worker(&self) -> Result<&BackgroundWorker> {
