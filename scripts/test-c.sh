@@ -125,6 +125,16 @@ fi
 grep -q "definitely lost" "$out/leak_canary_vg.log"
 
 step "example (examples/c)"
+# The demo uses fixed ports; another suite running the demo at the same time
+# would hold them, so wait (up to 2 minutes) until they are free.
+for _ in $(seq 1 240); do
+    busy=0
+    for port in 54330 38080; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy=1; fi
+    done
+    [ "$busy" = 0 ] && break
+    sleep 0.5
+done
 cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" examples/c/status.c -o "$out/example_status" "${PC_LIBS[@]}" "${RPATH[@]}"
 "$out/example_status" "$repo/examples/demo"
 
