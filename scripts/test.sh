@@ -23,7 +23,7 @@ eval "$(bash scripts/s3-server.sh start)"
 trap 'bash scripts/s3-server.sh stop' EXIT
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 step "C binding: header freshness, C/C++ compile, C tests under sanitizers and valgrind, example"
 bash scripts/test-c.sh

@@ -120,6 +120,14 @@ fn pid_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -270,12 +278,11 @@ fn up_serves_status_logs_run_and_stop_to_a_second_process() {
         ]
     );
 
-    let logs = p.dx(&["logs", "db", "-n", "5"]);
-    assert!(
-        String::from_utf8_lossy(&logs.stdout).contains("listening on"),
-        "{}",
-        text(&logs)
-    );
+    // The health check can pass before the reader has taken the tool's
+    // first line from its pipe: poll.
+    wait_until("db's first line in `dxforge logs`", || {
+        String::from_utf8_lossy(&p.dx(&["logs", "db", "-n", "5"]).stdout).contains("listening on")
+    });
     let run = p.dx(&["run", "lint"]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
