@@ -79,12 +79,18 @@ fn a_tool_ignoring_sigterm_is_killed_after_stop_timeout() {
 #[test]
 fn shutdown_gives_a_tool_ignoring_sigterm_its_full_stop_timeout() {
     let p = Project::new();
-    let mut t = tool("stubborn", &["--ignore-term"]);
+    // `--touch` runs after `--ignore-term`: once the file exists, SIGTERM is ignored.
+    let ready = p.path("ready");
+    let mut t = tool(
+        "stubborn",
+        &["--ignore-term", "--touch", ready.to_str().unwrap()],
+    );
     t.stop_timeout_ms = 400;
     p.orch.register_tool(t).unwrap();
     let ToolStatus::Running(pid) = p.block(p.orch.ensure_running("stubborn")).unwrap() else {
         panic!()
     };
+    wait_until(10, "SIGTERM handler installed", || ready.exists());
     let started = Instant::now();
     p.orch.shutdown_blocking();
     assert!(
