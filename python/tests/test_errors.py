@@ -64,11 +64,10 @@ def test_missing_root_is_a_file_not_found_error_with_errno(tmp_path: Path) -> No
 def test_a_file_as_root_is_not_a_directory(tmp_path: Path) -> None:
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(dxforge.IoError, match="not a directory") as info:
+    with pytest.raises(NotADirectoryError, match="Not a directory") as info:
         dxforge.DxForge(f)
-    # The core reports this one without an OS error number (it checks is_dir()
-    # itself), so it is a plain IoError rather than NotADirectoryError.
-    assert info.value.errno is None
+    assert isinstance(info.value, dxforge.IoError)
+    assert info.value.errno == errno.ENOTDIR
     assert str(f) in str(info.value)
 
 
