@@ -20,7 +20,8 @@ for part in "${parts[@]}"; do
     case "$part" in
         orchestrator)
             cargo bench -p dxforge-orchestrator --bench orchestrator -- \
-                --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^(cold|ensure|interleaved|std|  )' || true ;;
+                --warm-up-time 1 --measurement-time 3 2>&1 \
+                | grep -vE '^(Benchmarking|Found|  +[0-9]+ \(|  +change:|  +(No change|Change within|Performance))' || true ;;
         rss) bash scripts/bench-rss.sh ;;
         traffic) bash crates/traffic/benches/compare.sh ;;
         worker) bash crates/worker/benches/compare.sh ;;
