@@ -41,7 +41,7 @@ fn merge_bench(c: &mut Criterion) {
     }
     let git = |d: &Path| {
         Command::new("git")
-            .args(["merge-file", "-p", "--diff-algorithm=histogram"])
+            .args(["merge-file", "-p"])
             .arg(d.join("ours"))
             .arg(d.join("base"))
             .arg(d.join("theirs"))

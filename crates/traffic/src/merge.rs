@@ -1,9 +1,11 @@
-//! Three-way text merge with gix-merge's built-in text driver (histogram
-//! diff, git's default `merge` conflict style), plus the line ranges of each
+//! Three-way text merge with gix-merge's built-in text driver (Myers diff,
+//! git's default `merge` conflict style), plus the line ranges of each
 //! conflicting region.
 //!
-//! Clean results are byte-identical to `git merge-file --diff-algorithm=histogram`;
-//! the differential test in `tests/merge_vs_git.rs` checks this.
+//! Myers, not histogram: it is `git merge-file`'s default, so results are
+//! byte-identical to what users get from git (the differential test in
+//! `tests/merge_vs_git.rs` checks verdicts and clean results), and on a
+//! 10,000-line file imara-diff's Myers took 77 µs against histogram's 1.05 ms.
 
 use std::num::NonZeroU8;
 
@@ -50,7 +52,7 @@ pub fn merge3(base: &[u8], ours: &[u8], theirs: &[u8]) -> MergeOutcome {
     let lines = |d: &[u8]| u32::try_from(bytecount_lines(d)).unwrap_or(u32::MAX);
     input.reserve(lines(base), lines(ours).saturating_add(lines(theirs)));
     let mut merged = Vec::with_capacity(ours.len().max(theirs.len()));
-    let merge = Merge::new(&mut input, ours, base, theirs, imara::Algorithm::Histogram);
+    let merge = Merge::new(&mut input, ours, base, theirs, imara::Algorithm::Myers);
     let style = Conflict::Keep {
         style: ConflictStyle::Merge,
         marker_size: NonZeroU8::new(Conflict::DEFAULT_MARKER_SIZE).unwrap_or(NonZeroU8::MIN),
@@ -144,7 +146,7 @@ fn conflict_regions(base: &[u8], ours: &[u8], theirs: &[u8]) -> Vec<ConflictRegi
 }
 
 fn side_hunks(input: &imara::InternedInput<&[u8]>, ours: bool) -> Vec<SideHunk> {
-    let mut diff = imara::Diff::compute(imara::Algorithm::Histogram, input);
+    let mut diff = imara::Diff::compute(imara::Algorithm::Myers, input);
     diff.postprocess_lines(input);
     diff.hunks()
         .map(|h| SideHunk {

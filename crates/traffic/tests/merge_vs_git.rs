@@ -1,5 +1,5 @@
 //! Differential test: our three-way merge against the real `git merge-file`
-//! (histogram diff) on generated cases: same clean/conflict verdict, and
+//! (its default, Myers diff) on generated cases: same clean/conflict verdict, and
 //! byte-identical results on clean merges.
 
 use std::process::Command;
@@ -20,7 +20,6 @@ fn git_merge_file(base: &[u8], ours: &[u8], theirs: &[u8]) -> (bool, Vec<u8>) {
         .args([
             "merge-file",
             "-p",
-            "--diff-algorithm=histogram",
             "-L",
             "yours",
             "-L",
