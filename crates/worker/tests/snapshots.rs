@@ -314,6 +314,16 @@ fn manifest_entries(root: &std::path::Path, id: &str) -> serde_json::Value {
     serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["entries"].clone()
 }
 
+/// The paths a snapshot's manifest records, in manifest order.
+fn manifest_paths(root: &std::path::Path, id: &str) -> Vec<String> {
+    manifest_entries(root, id)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Past one file-system timestamp tick, so stat data is trusted by the next scan.
 fn tick() {
     std::thread::sleep(std::time::Duration::from_millis(25));
@@ -345,12 +355,7 @@ fn incremental_scans_see_in_place_edits_new_files_deletions_and_gitignore_edits(
     write(root, ".gitignore", b"# nothing ignored\n");
     let s = w.snapshot().unwrap();
     assert!(s.full_walk, "an ignore file changed");
-    let paths: Vec<String> = manifest_entries(root, &s.id)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap().to_owned())
-        .collect();
+    let paths = manifest_paths(root, &s.id);
     assert_eq!(
         paths,
         [".gitignore", "src/a.rs", "src/debug.log", "src/deep/b.rs"]
@@ -363,12 +368,7 @@ fn incremental_scans_see_in_place_edits_new_files_deletions_and_gitignore_edits(
     write(root, "new/dir/d.rs", b"d");
     let s = w.snapshot().unwrap();
     assert!(s.full_walk, "directories changed");
-    let paths: Vec<String> = manifest_entries(root, &s.id)
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap().to_owned())
-        .collect();
+    let paths = manifest_paths(root, &s.id);
     assert_eq!(
         paths,
         [
