@@ -280,6 +280,9 @@ fn finish(inner: &Inner, entry: &ToolEntry, status: ToolStatus, reason: String, 
         st.last_error = Some(reason.clone());
     }
     inner.set_status(&entry.def.name, entry, &mut st, status, Some(reason));
+    // `start_one` also waits for the supervisor to be gone, which is a change
+    // even when the status is not (`shutdown_blocking` already set Stopped).
+    entry.changed.notify_waiters();
 }
 
 fn ready_status(entry: &ToolEntry, pid: u32) -> ToolStatus {
@@ -311,10 +314,12 @@ pub(crate) async fn start_one(
             if is_up(st.status()) {
                 return Ok(Some(st.status()));
             }
+            // Checked before waiting on a supervisor: after a shutdown
+            // nothing may start, and nothing is worth waiting for.
+            if inner.shut_down.load(Ordering::SeqCst) {
+                return Err(OrchestratorError::ShutDown);
+            }
             if st.supervisor.is_none() {
-                if inner.shut_down.load(Ordering::SeqCst) {
-                    return Err(OrchestratorError::ShutDown);
-                }
                 st.restarts = 0;
                 st.last_error = None;
                 st.stop_requested = false;

@@ -408,6 +408,46 @@ fn shutdown_blocking_inside_a_runtime_thread_does_not_deadlock() {
     assert_eq!(p.orch.status("a").unwrap(), ToolStatus::Stopped);
 }
 
+/// Regression (hung CI for 90 minutes): `ensure_running` right after
+/// `shutdown_blocking`, while the stopped tool's supervisor task had not yet
+/// run its last step, waited for a wake-up that never came, because the
+/// supervisor's final status equalled the one shutdown had already set.
+#[test]
+fn ensure_running_after_shutdown_is_refused_while_supervisors_wind_down() {
+    let dir = tempfile::tempdir().unwrap();
+    // One worker, so that blocking it holds back the supervisor task.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let orch = dxforge_orchestrator::Orchestrator::new(dxforge_orchestrator::OrchestratorConfig {
+        root: dir.path().to_path_buf(),
+        log_dir: dir.path().join(".dxforge/logs"),
+        log_max_bytes: 1 << 20,
+        recent_lines: 10,
+        runtime: rt.handle().clone(),
+    });
+    orch.register_tool(tool("a", &[])).unwrap();
+    rt.block_on(orch.ensure_running("a")).unwrap();
+    let pid = orch.state("a").unwrap().pid.unwrap();
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        busy_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    });
+    busy_rx.recv().unwrap();
+    orch.shutdown_blocking();
+    let err = rt
+        .block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(20), orch.ensure_running("a")).await
+        })
+        .expect("ensure_running after shutdown must not hang")
+        .unwrap_err();
+    assert!(matches!(err, OrchestratorError::ShutDown), "{err}");
+    wait_until(10, "tool gone", || gone(pid));
+}
+
 #[test]
 fn dropping_an_execute_tool_future_kills_its_process_tree() {
     let p = Project::new();
