@@ -97,6 +97,7 @@ mod graph;
 mod health;
 mod logs;
 mod shim;
+mod sys;
 mod spawn;
 mod status;
 mod supervisor;

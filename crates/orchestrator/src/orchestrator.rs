@@ -317,11 +317,7 @@ impl Orchestrator {
                 leftover_grace_ms: def.stop_timeout_ms,
             };
             let started = Instant::now();
-            let mut proc = spawn_tool(
-                &spec,
-                std::process::Stdio::piped(),
-                std::process::Stdio::piped(),
-            )?;
+            let mut proc = spawn_tool(&spec, &inner.config.runtime)?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
             let out = async {
                 let mut buf = Vec::new();

@@ -1,109 +1,277 @@
-//! The per-tool reaper shim: code that runs between `fork` and `exec`.
+//! The per-tool reaper shim and the tool's last steps before `exec`.
 //!
-//! Everything in this module runs in a child forked from a (possibly
-//! multi-threaded) host, so it only makes async-signal-safe calls: raw
-//! syscalls on stack buffers, no allocation, no locks, no panics (every index
-//! is bounds-checked with `get`).
-//!
-//! Layout after [`pre_exec`] ran:
+//! Both run in processes made with `clone(CLONE_VM)`: they share the host's
+//! memory (no page tables are copied, which is what makes a spawn about as
+//! cheap as `posix_spawn`) but are separate processes with their own PIDs,
+//! descriptor tables, signal dispositions and child-subreaper flag. So the
+//! code here only touches its own stack and data the host keeps alive, makes
+//! system calls through [`crate::sys`] (never libc, whose `errno` lives in a
+//! host thread's storage), never allocates, never locks, never panics (every
+//! index is bounds-checked with `get`, arithmetic saturates).
 //!
 //! ```text
-//! host ── shim (setsid, subreaper, PDEATHSIG=kill-all) ── tool (own process group, PDEATHSIG=SIGKILL)
-//!                                                     └── orphans of the tool's tree (reparented here)
+//! host ─clone(VM)─ shim (setsid, subreaper) ─clone(VM|VFORK)─ tool (own process group, PDEATHSIG=SIGKILL) ─exec─
+//!                                          └── orphans of the tool's tree (reparented here)
 //! ```
 
-use libc::{c_int, pid_t};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-/// What the shim needs to know, captured by value before `fork`.
-#[derive(Clone, Copy)]
-pub(crate) struct ShimParams {
-    /// Write end of the pipe that carries the tool's PID back to the library.
-    pub pid_pipe: c_int,
+use libc::{c_char, c_int, pid_t};
+
+use crate::sys::{clone_on_stack, syscall3, syscall6};
+
+/// Value of [`ShimControl::tool_status`] until the shim knows the tool's status.
+pub(crate) const NO_STATUS: i32 = i32::MIN;
+
+/// Which step of starting the tool failed (`ShimControl::failed_step`).
+pub(crate) const STEP_NONE: i32 = 0;
+/// Redirecting stdin/stdout/stderr failed.
+pub(crate) const STEP_STDIO: i32 = 1;
+/// `chdir` to the tool's working directory failed.
+pub(crate) const STEP_CHDIR: i32 = 2;
+/// `execve` failed.
+pub(crate) const STEP_EXEC: i32 = 3;
+/// The shim could not create the tool process.
+pub(crate) const STEP_CLONE: i32 = 4;
+
+/// Written by the shim and the tool, read by the host; lives in the shim's
+/// memory block, which the host unmaps only after reaping the shim.
+#[repr(C)]
+pub(crate) struct ShimControl {
+    /// The tool's raw wait status, stored just before the shim exits.
+    pub tool_status: AtomicI32,
+    /// The `STEP_*` that failed before the tool's `exec`.
+    pub failed_step: AtomicI32,
+    /// `errno` of that failure.
+    pub failed_errno: AtomicI32,
+}
+
+/// What the shim and the tool need, prepared by the host before the clone.
+/// Valid only until the host has read the shim's reply.
+#[repr(C)]
+pub(crate) struct ShimArgs {
+    pub path: *const c_char,
+    pub argv: *const *const c_char,
+    pub envp: *const *const c_char,
+    pub cwd: *const c_char,
+    pub stdio: [c_int; 3],
+    /// Write end of the pipe that carries [`ShimReply`] back to the host.
+    pub reply_fd: c_int,
+    /// pidfd of the host process: readable once the host has died.
+    pub host_pidfd: c_int,
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
     /// never collides with a tool's `stop_signal`).
     pub kill_all: c_int,
     /// Grace between SIGTERM and SIGKILL for descendants left behind when the
     /// tool exits on its own.
     pub leftover_grace_ms: u64,
+    pub control: *const ShimControl,
+    /// Top of the stack the tool runs on until its `exec`.
+    pub tool_stack_top: *mut u8,
+}
+
+/// The shim's answer once the tool has exec'd (or failed to).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ShimReply {
+    pub tool_pid: i32,
+    pub failed_step: i32,
+    pub failed_errno: i32,
 }
 
 /// Most processes one /proc scan looks at; more are ignored for that pass
 /// (the kill loop repeats, so a busy machine still converges).
 const MAX_PROCS: usize = 1024;
 
-/// Runs in the forked child. In the shim it never returns; in the tool it
-/// returns `Ok(())` so that std goes on to `exec` the tool.
-///
-/// # Safety
-/// Must only be called from a `pre_exec` hook (after `fork`, before `exec`).
-pub(crate) unsafe fn pre_exec(p: ShimParams) -> std::io::Result<()> {
-    // SAFETY: plain syscalls on stack values in the freshly forked child.
+/// What the shim keeps after the host's [`ShimArgs`] are gone.
+#[derive(Clone, Copy)]
+struct ShimParams {
+    host_pidfd: c_int,
+    kill_all: c_int,
+    leftover_grace_ms: u64,
+    control: *const ShimControl,
+}
+
+unsafe fn sys_kill(pid: pid_t, sig: c_int) -> isize {
+    // SAFETY: kill has no memory effects.
+    unsafe { syscall3(libc::SYS_kill, pid as usize, sig as usize, 0) }
+}
+
+unsafe fn sys_open(path: *const c_char, flags: c_int) -> c_int {
+    // SAFETY: the caller passes a NUL-terminated path.
     unsafe {
-        // Block everything first: the shim collects signals with sigtimedwait,
-        // and no handler inherited from the host may ever run here.
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-        if libc::setsid() < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        libc::prctl(libc::PR_SET_PDEATHSIG, p.kill_all as libc::c_ulong, 0, 0, 0);
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0);
-        let tool = libc::fork();
-        if tool < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if tool == 0 {
-            become_tool();
-            return Ok(());
-        }
-        let bytes = tool.to_ne_bytes();
-        libc::write(p.pid_pipe, bytes.as_ptr().cast(), bytes.len());
-        // Closing every inherited descriptor (std's exec-error pipe among
-        // them) lets the host see EOF as soon as the tool has exec'd.
-        close_from(3);
-        shim_main(tool, p)
+        syscall6(
+            libc::SYS_openat,
+            libc::AT_FDCWD as usize,
+            path as usize,
+            (flags | libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+            0,
+            0,
+        ) as c_int
     }
 }
 
-/// The tool side of the second fork: own process group, default signal
-/// dispositions, empty mask, and death with its shim.
-unsafe fn become_tool() {
-    // SAFETY: async-signal-safe syscalls only.
+unsafe fn sys_close(fd: c_int) {
+    // SAFETY: closing a descriptor this process owns.
+    unsafe { syscall3(libc::SYS_close, fd as usize, 0, 0) };
+}
+
+unsafe fn sys_exit(code: c_int) -> ! {
+    // SAFETY: exit_group ends this process only (it is not a host thread).
+    unsafe { syscall3(libc::SYS_exit_group, code as usize, 0, 0) };
+    // exit_group does not return; stay here if it somehow did.
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+/// Entry of the shim process (from `clone_on_stack`); `arg` is `&ShimArgs`.
+pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
+    // SAFETY: the host keeps `ShimArgs` alive until it has read our reply.
+    let args = unsafe { &*(arg as *const ShimArgs) };
+    let p = ShimParams {
+        host_pidfd: args.host_pidfd,
+        kill_all: args.kill_all,
+        leftover_grace_ms: args.leftover_grace_ms,
+        control: args.control,
+    };
+    let reply_fd = args.reply_fd;
+    // SAFETY: raw syscalls; the tool runs on its own stack while we wait in
+    // the vfork, and reads the same `ShimArgs`.
     unsafe {
-        libc::setpgid(0, 0);
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
+        syscall3(libc::SYS_setsid, 0, 0, 0);
+        syscall6(
+            libc::SYS_prctl,
+            libc::PR_SET_CHILD_SUBREAPER as usize,
+            1,
+            0,
             0,
             0,
             0,
         );
-        for sig in 1..65 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
+        let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
+        let tool = clone_on_stack(
+            flags,
+            args.tool_stack_top,
+            std::ptr::null_mut(),
+            tool_entry,
+            arg,
+        );
+        let control = &*p.control;
+        let reply = if tool < 0 {
+            ShimReply {
+                tool_pid: 0,
+                failed_step: STEP_CLONE,
+                failed_errno: (-tool) as i32,
             }
+        } else {
+            ShimReply {
+                tool_pid: tool as i32,
+                failed_step: control.failed_step.load(Ordering::Acquire),
+                failed_errno: control.failed_errno.load(Ordering::Acquire),
+            }
+        };
+        syscall3(
+            libc::SYS_write,
+            reply_fd as usize,
+            (&raw const reply) as usize,
+            std::mem::size_of::<ShimReply>(),
+        );
+        // `args` is gone from here on. Drop every inherited descriptor but
+        // the host's pidfd, so that the host's pipes and sockets close when
+        // the host closes them.
+        close_all_but(p.host_pidfd);
+        if tool < 0 {
+            sys_exit(0);
         }
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        shim_main(tool as pid_t, p)
     }
 }
 
-unsafe fn close_from(first: c_int) {
-    // SAFETY: closing descriptors in the single-threaded shim.
+unsafe fn close_all_but(keep: c_int) {
+    let keep = keep.max(3) as usize;
+    // SAFETY: closing descriptors this process owns.
     unsafe {
-        if libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
+        if keep > 3 {
+            syscall3(libc::SYS_close_range, 3, keep - 1, 0);
+        }
+        syscall3(libc::SYS_close_range, keep + 1, u32::MAX as usize, 0);
+    }
+}
+
+/// Entry of the tool process: its last steps before `exec`.
+extern "C" fn tool_entry(arg: usize) -> ! {
+    // SAFETY: the shim waits (vfork) while we run, and the host keeps `args`
+    // alive until the shim replies.
+    let args = unsafe { &*(arg as *const ShimArgs) };
+    // SAFETY: the host keeps the control block mapped until the shim is reaped.
+    let control = unsafe { &*args.control };
+    let fail = |step: i32, ret: isize| -> ! {
+        control
+            .failed_errno
+            .store((-ret).clamp(0, i32::MAX as isize) as i32, Ordering::Release);
+        control.failed_step.store(step, Ordering::Release);
+        // SAFETY: ends the tool process.
+        unsafe { sys_exit(127) }
+    };
+    // SAFETY: raw syscalls on values prepared by the host.
+    unsafe {
+        syscall3(libc::SYS_setpgid, 0, 0, 0);
+        syscall6(
+            libc::SYS_prctl,
+            libc::PR_SET_PDEATHSIG as usize,
+            libc::SIGKILL as usize,
             0,
-        ) != 0
-        {
-            for fd in first..65_536 {
-                libc::close(fd);
+            0,
+            0,
+            0,
+        );
+        for (target, &fd) in args.stdio.iter().enumerate() {
+            let r = syscall3(libc::SYS_dup3, fd as usize, target, 0);
+            if r < 0 {
+                fail(STEP_STDIO, r);
             }
         }
+        if !args.cwd.is_null() {
+            let r = syscall3(libc::SYS_chdir, args.cwd as usize, 0, 0);
+            if r < 0 {
+                fail(STEP_CHDIR, r);
+            }
+        }
+        // Default dispositions for everything (as `std` does), so that no
+        // host handler can run here once signals are unblocked.
+        let default_action = [0u64; 4];
+        for sig in 1..65usize {
+            if sig != libc::SIGKILL as usize && sig != libc::SIGSTOP as usize {
+                syscall6(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    default_action.as_ptr() as usize,
+                    0,
+                    8,
+                    0,
+                    0,
+                );
+            }
+        }
+        let empty = 0u64;
+        syscall6(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK as usize,
+            (&raw const empty) as usize,
+            0,
+            8,
+            0,
+            0,
+        );
+        let r = syscall3(
+            libc::SYS_execve,
+            args.path as usize,
+            args.argv as usize,
+            args.envp as usize,
+        );
+        fail(STEP_EXEC, r)
     }
 }
 
@@ -113,20 +281,42 @@ fn now_ms() -> u64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1000) + (ts.tv_nsec as u64) / 1_000_000
+    unsafe {
+        syscall3(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC as usize,
+            (&raw mut ts) as usize,
+            0,
+        )
+    };
+    (ts.tv_sec as u64)
+        .saturating_mul(1000)
+        .saturating_add((ts.tv_nsec as u64) / 1_000_000)
 }
 
-/// The shim's loop: reap everything, forward signals, exit like the tool.
+/// The shim's loop: reap everything, forward signals, record the tool's
+/// status and exit once the whole tree is gone.
 unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
-    // SAFETY: async-signal-safe syscalls on stack values.
+    // SAFETY: raw syscalls on stack values; the control block stays mapped
+    // until the host has reaped us.
     unsafe {
-        let me = libc::getpid();
+        let me = syscall3(libc::SYS_getpid, 0, 0, 0) as pid_t;
         // Also set the group from this side, so forwarding works even if the
         // tool has not run its own setpgid yet.
-        libc::setpgid(tool, tool);
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
+        syscall3(libc::SYS_setpgid, tool as usize, tool as usize, 0);
+        // Every signal is blocked (the host blocked them around the clone);
+        // they arrive here as data.
+        let all = u64::MAX;
+        let sfd = syscall6(
+            libc::SYS_signalfd4,
+            usize::MAX,
+            (&raw const all) as usize,
+            8,
+            (libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as usize,
+            0,
+            0,
+        ) as c_int;
+        let mut host_fd = p.host_pidfd;
         let mut tool_status: Option<c_int> = None;
         let mut killing = false;
         let mut leftover_deadline: Option<u64> = None;
@@ -134,21 +324,30 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
             let mut no_children = false;
             loop {
                 let mut st: c_int = 0;
-                let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                let r = syscall6(
+                    libc::SYS_wait4,
+                    usize::MAX, // -1: any child
+                    (&raw mut st) as usize,
+                    (libc::WNOHANG | libc::__WALL) as usize,
+                    0,
+                    0,
+                    0,
+                );
                 if r > 0 {
-                    if r == tool {
+                    if r as pid_t == tool {
                         tool_status = Some(st);
                     }
                     continue;
                 }
-                if r < 0 && *libc::__errno_location() == libc::ECHILD {
+                if r == -(libc::ECHILD as isize) {
                     no_children = true;
                 }
                 break;
             }
             if let Some(st) = tool_status {
                 if no_children {
-                    exit_like(me, st);
+                    (*p.control).tool_status.store(st, Ordering::Release);
+                    sys_exit(0);
                 }
                 if !killing && leftover_deadline.is_none() {
                     // The tool is gone but left descendants: ask, then force.
@@ -160,7 +359,7 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
                 killing = true;
             }
             if killing {
-                libc::kill(-tool, libc::SIGKILL);
+                sys_kill(-tool, libc::SIGKILL);
                 signal_tree(me, libc::SIGKILL, 0);
             }
             let busy = killing || leftover_deadline.is_some();
@@ -168,43 +367,65 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
                 tv_sec: if busy { 0 } else { 1 },
                 tv_nsec: if busy { 20_000_000 } else { 0 },
             };
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let sig = libc::sigtimedwait(&all, &mut info, &ts);
-            if sig <= 0 || sig == libc::SIGCHLD {
-                continue;
-            }
-            if sig == p.kill_all {
+            let mut fds = [
+                libc::pollfd {
+                    fd: sfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: host_fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let ready = syscall6(
+                libc::SYS_ppoll,
+                fds.as_mut_ptr() as usize,
+                fds.len(),
+                (&raw const ts) as usize,
+                0,
+                8,
+                0,
+            );
+            if ready > 0 && fds[1].revents != 0 {
+                // The host died: nobody is left to stop the tree, so kill it.
                 killing = true;
-                continue;
+                host_fd = -1;
             }
-            // A stop (or any other) signal: forward it to the tool's group and
-            // to every descendant that left the group.
-            libc::kill(-tool, sig);
-            signal_tree(me, sig, tool);
-        }
-    }
-}
-
-/// Exits with the tool's wait status: same code, or the same signal.
-unsafe fn exit_like(me: pid_t, status: c_int) -> ! {
-    // SAFETY: async-signal-safe syscalls; `_exit` never returns.
-    unsafe {
-        if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
+            // The signalfd only wakes us; signals are taken with a zero
+            // timeout, which also works if the signalfd could not be made.
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
             };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-            libc::signal(sig, libc::SIG_DFL);
-            let mut only: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut only);
-            libc::sigaddset(&mut only, sig);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &only, std::ptr::null_mut());
-            libc::kill(me, sig);
-            libc::_exit(128 + sig);
+            let mut info = [0u8; 128];
+            loop {
+                let sig = syscall6(
+                    libc::SYS_rt_sigtimedwait,
+                    (&raw const all) as usize,
+                    info.as_mut_ptr() as usize,
+                    (&raw const zero) as usize,
+                    8,
+                    0,
+                    0,
+                ) as c_int;
+                if sig <= 0 {
+                    break;
+                }
+                if sig == libc::SIGCHLD {
+                    continue;
+                }
+                if sig == p.kill_all {
+                    killing = true;
+                    continue;
+                }
+                // A stop (or any other) signal: forward it to the tool's
+                // group and to every descendant that left the group.
+                sys_kill(-tool, sig);
+                signal_tree(me, sig, tool);
+            }
         }
-        libc::_exit(libc::WEXITSTATUS(status))
     }
 }
 
@@ -247,7 +468,7 @@ unsafe fn signal_tree(root: pid_t, sig: c_int, skip_pgrp: pid_t) {
             && (skip_pgrp == 0 || pgrp != skip_pgrp)
         {
             // SAFETY: sending a signal has no memory effects.
-            unsafe { libc::kill(pid, sig) };
+            unsafe { sys_kill(pid, sig) };
         }
     }
 }
@@ -255,18 +476,20 @@ unsafe fn signal_tree(root: pid_t, sig: c_int, skip_pgrp: pid_t) {
 /// Fills `out` with (pid, ppid, pgrp) of processes under /proc; returns how many.
 unsafe fn scan_proc(out: &mut [(pid_t, pid_t, pid_t)]) -> usize {
     let mut n = 0;
-    // SAFETY: raw open/getdents64/close on stack buffers.
+    // SAFETY: raw openat/getdents64/close on stack buffers.
     unsafe {
-        let dir = libc::open(
-            c"/proc".as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        );
+        let dir = sys_open(c"/proc".as_ptr(), libc::O_DIRECTORY);
         if dir < 0 {
             return 0;
         }
         let mut buf = [0u8; 4096];
         loop {
-            let got = libc::syscall(libc::SYS_getdents64, dir, buf.as_mut_ptr(), buf.len());
+            let got = syscall3(
+                libc::SYS_getdents64,
+                dir as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+            );
             if got <= 0 {
                 break;
             }
@@ -292,7 +515,7 @@ unsafe fn scan_proc(out: &mut [(pid_t, pid_t, pid_t)]) -> usize {
                         numeric = false;
                         break;
                     }
-                    pid = pid * 10 + (c - b'0') as pid_t;
+                    pid = pid.wrapping_mul(10).wrapping_add((c - b'0') as pid_t);
                     i += 1;
                 }
                 if numeric
@@ -304,10 +527,10 @@ unsafe fn scan_proc(out: &mut [(pid_t, pid_t, pid_t)]) -> usize {
                     *slot = (pid, ppid, pgrp);
                     n += 1;
                 }
-                off += reclen;
+                off = off.saturating_add(reclen);
             }
         }
-        libc::close(dir);
+        sys_close(dir);
     }
     n
 }
@@ -341,12 +564,12 @@ unsafe fn read_stat(pid: pid_t) -> Option<(pid_t, pid_t)> {
     let mut buf = [0u8; 512];
     // SAFETY: `path` is NUL-terminated; reads go into a stack buffer.
     let got = unsafe {
-        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        let fd = sys_open(path.as_ptr().cast(), 0);
         if fd < 0 {
             return None;
         }
-        let got = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
+        let got = syscall3(libc::SYS_read, fd as usize, buf.as_mut_ptr() as usize, buf.len());
+        sys_close(fd);
         got
     };
     if got <= 0 {

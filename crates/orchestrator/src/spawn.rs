@@ -1,19 +1,26 @@
-//! Host side of spawning: resolving the binary, forking through the shim,
-//! signalling and polling the shim through a pidfd.
+//! Host side of spawning: resolving the binary, cloning the shim, signalling,
+//! polling and reaping the shim through its pidfd.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use libc::c_int;
+use tokio::io::unix::AsyncFd;
 
 use crate::error::{OrchestratorError, Result};
-use crate::shim::{self, ShimParams};
+use crate::shim::{
+    self, NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE, ShimArgs, ShimControl, ShimReply,
+};
+use crate::sys::clone_on_stack;
 
 /// Signal the library sends to a shim to mean "SIGKILL the whole tree now".
 pub(crate) fn kill_all_signal() -> c_int {
@@ -94,7 +101,7 @@ pub(crate) struct SpawnSpec<'a> {
 /// A spawned tool: the shim (our direct child) and the tool's PID.
 pub(crate) struct ToolProcess {
     /// The shim; its exit status is the tool's.
-    pub child: tokio::process::Child,
+    pub child: ShimChild,
     /// pidfd of the shim: race-free signalling and polling from any thread.
     pub shim: Arc<ShimHandle>,
     /// PID of the real tool (the shim's child).
@@ -105,6 +112,12 @@ pub(crate) struct ToolProcess {
 #[derive(Debug)]
 pub(crate) struct ShimHandle {
     fd: OwnedFd,
+}
+
+impl AsRawFd for ShimHandle {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 impl ShimHandle {
@@ -136,91 +149,442 @@ impl ShimHandle {
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };
         r > 0
     }
+
+    /// Reaps the shim if it has exited; its status is the tool's (from the
+    /// control block), or the shim's own when it was killed first.
+    fn try_reap(&self, control: &ShimControl) -> std::io::Result<Option<std::process::ExitStatus>> {
+        // SAFETY: waitid on our own child through its pidfd.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                self.fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::__WALL,
+            )
+        };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: waitid filled `info` (si_pid stays 0 while it runs).
+        let (pid, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        let raw = match control.tool_status.load(Ordering::Acquire) {
+            NO_STATUS if code == libc::CLD_EXITED => (status & 0xff) << 8,
+            NO_STATUS => status & 0x7f,
+            tool => tool,
+        };
+        Ok(Some(std::process::ExitStatus::from_raw(raw)))
+    }
 }
 
-/// Spawns `spec` through the reaper shim. Must run on a runtime worker thread
-/// (tokio process API, and the shim's parent-death signal follows this thread).
-pub(crate) fn spawn_tool(
-    spec: &SpawnSpec<'_>,
-    stdout: Stdio,
-    stderr: Stdio,
-) -> Result<ToolProcess> {
-    let tool = spec.tool.to_owned();
+/// The memory a shim runs on (its stack, the tool's stack until `exec`, the
+/// control block), mapped by the host. Unmapped only once the shim is reaped.
+struct ShimMemory {
+    base: *mut u8,
+}
+
+// SAFETY: a plain mapping; the raw pointer is only an address.
+unsafe impl Send for ShimMemory {}
+// SAFETY: as above; shared access goes through the atomic control block.
+unsafe impl Sync for ShimMemory {}
+
+const PAGE: usize = 4096;
+/// The tool runs here only between clone and exec.
+const TOOL_STACK: usize = 32 * 1024;
+/// The shim's loop (a /proc scan keeps about 20 KiB of arrays).
+const SHIM_STACK: usize = 192 * 1024;
+/// guard | tool stack | guard | shim stack | control block
+const SHIM_MEMORY: usize = PAGE + TOOL_STACK + PAGE + SHIM_STACK + PAGE;
+
+impl ShimMemory {
+    fn new() -> std::io::Result<Self> {
+        // SAFETY: a fresh private anonymous mapping.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SHIM_MEMORY,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let memory = Self { base: base.cast() };
+        // SAFETY: both guard pages lie inside the mapping.
+        unsafe {
+            libc::mprotect(base, PAGE, libc::PROT_NONE);
+            libc::mprotect(memory.base.add(PAGE + TOOL_STACK).cast(), PAGE, libc::PROT_NONE);
+            let control = memory.control_ptr();
+            control.write(ShimControl {
+                tool_status: AtomicI32::new(NO_STATUS),
+                failed_step: AtomicI32::new(STEP_NONE),
+                failed_errno: AtomicI32::new(0),
+            });
+        }
+        Ok(memory)
+    }
+
+    fn control_ptr(&self) -> *mut ShimControl {
+        // SAFETY: the last page of the mapping.
+        unsafe { self.base.add(SHIM_MEMORY - PAGE).cast() }
+    }
+
+    fn control(&self) -> &ShimControl {
+        // SAFETY: initialised in `new`, mapped for as long as `self` lives.
+        unsafe { &*self.control_ptr() }
+    }
+
+    fn tool_stack_top(&self) -> *mut u8 {
+        // SAFETY: inside the mapping.
+        unsafe { self.base.add(PAGE + TOOL_STACK) }
+    }
+
+    fn shim_stack_top(&self) -> *mut u8 {
+        // SAFETY: inside the mapping.
+        unsafe { self.base.add(SHIM_MEMORY - PAGE) }
+    }
+}
+
+impl Drop for ShimMemory {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, no longer used by any process.
+        unsafe { libc::munmap(self.base.cast(), SHIM_MEMORY) };
+    }
+}
+
+/// The host's side of a shim: waiting for it and the tool's output pipes.
+pub(crate) struct ShimChild {
+    handle: Arc<ShimHandle>,
+    ready: AsyncFd<Arc<ShimHandle>>,
+    /// `None` once reaped (the mapping is then gone).
+    memory: Option<ShimMemory>,
+    status: Option<std::process::ExitStatus>,
+    runtime: tokio::runtime::Handle,
+    pub stdout: Option<tokio::net::unix::pipe::Receiver>,
+    pub stderr: Option<tokio::net::unix::pipe::Receiver>,
+}
+
+impl ShimChild {
+    fn reaped(&mut self, status: std::process::ExitStatus) -> std::process::ExitStatus {
+        self.status = Some(status);
+        self.memory = None;
+        status
+    }
+
+    /// The exit status if the shim has exited (reaping it), else `None`.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        Ok(self
+            .handle
+            .try_reap(memory.control())?
+            .map(|s| self.reaped(s)))
+    }
+
+    /// Waits for the shim to exit and reaps it. Cancel-safe.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(status);
+            }
+            let mut guard = self.ready.readable().await?;
+            let got = match &self.memory {
+                Some(memory) => self.handle.try_reap(memory.control())?,
+                None => None,
+            };
+            match got {
+                Some(status) => {
+                    drop(guard);
+                    return Ok(self.reaped(status));
+                }
+                None => guard.clear_ready(),
+            }
+        }
+    }
+}
+
+impl Drop for ShimChild {
+    fn drop(&mut self) {
+        if matches!(self.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // Still running: reap it in the background, and never unmap its
+        // memory while it may run (if the runtime is gone, it is leaked).
+        let orphan = Orphan {
+            handle: self.handle.clone(),
+            memory: self.memory.take(),
+        };
+        self.runtime.spawn(orphan.reap());
+    }
+}
+
+/// A shim nobody waits for any more.
+struct Orphan {
+    handle: Arc<ShimHandle>,
+    memory: Option<ShimMemory>,
+}
+
+impl Orphan {
+    async fn reap(mut self) {
+        let Ok(ready) = watch(self.handle.clone()) else {
+            return;
+        };
+        loop {
+            let Ok(mut guard) = ready.readable().await else {
+                return;
+            };
+            if self.try_reap() {
+                return;
+            }
+            guard.clear_ready();
+        }
+    }
+
+    fn try_reap(&mut self) -> bool {
+        let done = match &self.memory {
+            Some(memory) => matches!(self.handle.try_reap(memory.control()), Ok(Some(_))),
+            None => true,
+        };
+        if done {
+            self.memory = None;
+        }
+        done
+    }
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if !self.try_reap() {
+            std::mem::forget(self.memory.take());
+        }
+    }
+}
+
+/// Registers a shim's pidfd with the runtime (readable once it exits).
+fn watch(handle: Arc<ShimHandle>) -> std::io::Result<AsyncFd<Arc<ShimHandle>>> {
+    // SAFETY: the `Arc` keeps the pidfd open and unchanged for as long as the
+    // `AsyncFd` holds it.
+    unsafe { AsyncFd::register_with_interest(handle, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
+}
+
+/// A pipe as (read end, write end), both close-on-exec, both >= 3 so that
+/// they can never be clobbered while becoming the tool's stdio.
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: pipe2 fills two descriptors which we then own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(OrchestratorError::SpawnFailed {
-            tool,
-            path: spec.program.to_path_buf(),
-            source: std::io::Error::last_os_error(),
-        });
+        return Err(std::io::Error::last_os_error());
     }
     // SAFETY: both descriptors were just created and are owned here only.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let params = ShimParams {
-        pid_pipe: write_end.as_raw_fd(),
-        kill_all: kill_all_signal(),
-        leftover_grace_ms: spec.leftover_grace_ms,
-    };
-    let mut cmd = tokio::process::Command::new(spec.program);
-    cmd.args(spec.args)
-        .current_dir(spec.cwd)
-        .envs(spec.env)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
-    // SAFETY: the hook only makes async-signal-safe calls (see `shim`).
-    unsafe {
-        cmd.pre_exec(move || shim::pre_exec(params));
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}
+
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
     }
-    let spawned = cmd.spawn();
-    drop(write_end);
-    let child = spawned.map_err(|source| match source.kind() {
-        // Only "not found" when the file itself is gone (a missing `#!`
-        // interpreter also fails with ENOENT).
-        std::io::ErrorKind::NotFound if !spec.program.exists() => {
-            OrchestratorError::BinaryNotFound {
-                tool: tool.clone(),
-                path: spec.program.into(),
-            }
+    // SAFETY: duplicating a descriptor we own.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+fn cstring(tool: &str, what: &str, bytes: &[u8]) -> Result<CString> {
+    CString::new(bytes).map_err(|_| OrchestratorError::SpawnFailed {
+        tool: tool.to_owned(),
+        path: PathBuf::from(String::from_utf8_lossy(bytes).into_owned()),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what} contains a NUL byte"),
+        ),
+    })
+}
+
+/// The tool's environment: the host's, with the definition's `env` on top.
+fn environment(spec: &SpawnSpec<'_>) -> Result<Vec<CString>> {
+    let mut out = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        if key.to_str().is_some_and(|k| spec.env.contains_key(k)) {
+            continue;
         }
-        std::io::ErrorKind::PermissionDenied => OrchestratorError::NotExecutable {
-            tool: tool.clone(),
-            path: spec.program.into(),
-        },
-        _ => OrchestratorError::SpawnFailed {
-            tool: tool.clone(),
-            path: spec.program.into(),
-            source,
-        },
-    })?;
-    let io_err = |source: std::io::Error| OrchestratorError::SpawnFailed {
-        tool: tool.clone(),
-        path: spec.program.to_path_buf(),
+        let mut entry = key.into_vec();
+        entry.push(b'=');
+        entry.extend_from_slice(value.as_bytes());
+        out.push(cstring(spec.tool, "an environment variable", &entry)?);
+    }
+    for (key, value) in spec.env {
+        out.push(cstring(
+            spec.tool,
+            "an environment variable",
+            format!("{key}={value}").as_bytes(),
+        )?);
+    }
+    Ok(out)
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Spawns `spec` through a reaper shim (see `shim`), with stdin from
+/// `/dev/null` and stdout/stderr piped. Returns once the tool has exec'd.
+/// Any thread may call it; `runtime` drives the waits and the pipes.
+pub(crate) fn spawn_tool(
+    spec: &SpawnSpec<'_>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<ToolProcess> {
+    let tool = spec.tool;
+    let io_err = |path: &Path, source: std::io::Error| OrchestratorError::SpawnFailed {
+        tool: tool.to_owned(),
+        path: path.to_path_buf(),
         source,
     };
-    let shim_pid = child
-        .id()
-        .ok_or_else(|| io_err(std::io::Error::other("shim exited before it was tracked")))?;
-    // The shim wrote the tool's PID before the tool exec'd, and spawn returned
-    // only after that exec, so this read does not block.
-    let mut pid_bytes = [0u8; 4];
-    std::fs::File::from(read_end)
-        .read_exact(&mut pid_bytes)
-        .map_err(io_err)?;
-    let tool_pid = i32::from_ne_bytes(pid_bytes) as u32;
-    // SAFETY: pidfd_open on our own un-reaped child.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, shim_pid as c_int, 0) };
-    if raw < 0 {
-        return Err(io_err(std::io::Error::last_os_error()));
+    let path = cstring(tool, "the binary path", spec.program.as_os_str().as_bytes())?;
+    let cwd = cstring(tool, "the working directory", spec.cwd.as_os_str().as_bytes())?;
+    let mut argv = vec![path.clone()];
+    for arg in spec.args {
+        argv.push(cstring(tool, "an argument", arg.as_bytes())?);
+    }
+    let env = environment(spec)?;
+    let (argv_ptrs, env_ptrs) = (null_terminated(&argv), null_terminated(&env));
+
+    let program = spec.program;
+    let memory = ShimMemory::new().map_err(|e| io_err(program, e))?;
+    let (out_r, out_w) = pipe().map_err(|e| io_err(program, e))?;
+    let (err_r, err_w) = pipe().map_err(|e| io_err(program, e))?;
+    let (reply_r, reply_w) = pipe().map_err(|e| io_err(program, e))?;
+    let null = std::fs::File::open("/dev/null")
+        .map_err(|e| io_err(Path::new("/dev/null"), e))
+        .map(OwnedFd::from)
+        .and_then(|fd| above_stdio(fd).map_err(|e| io_err(Path::new("/dev/null"), e)))?;
+    // SAFETY: pidfd_open on our own process.
+    let host = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if host < 0 {
+        return Err(io_err(program, std::io::Error::last_os_error()));
     }
     // SAFETY: pidfd_open returned a fresh descriptor.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw as c_int) };
+    let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
+    let args = ShimArgs {
+        path: path.as_ptr(),
+        argv: argv_ptrs.as_ptr(),
+        envp: env_ptrs.as_ptr(),
+        cwd: cwd.as_ptr(),
+        stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+        reply_fd: reply_w.as_raw_fd(),
+        host_pidfd: host.as_raw_fd(),
+        kill_all: kill_all_signal(),
+        leftover_grace_ms: spec.leftover_grace_ms,
+        control: memory.control_ptr(),
+        tool_stack_top: memory.tool_stack_top(),
+    };
+    let mut pidfd: c_int = -1;
+    // SAFETY: every signal is blocked around the clone, so no host handler
+    // ever runs in the shim; the shim only uses its own stack, `args` (alive
+    // until its reply is read below) and `memory` (unmapped only once the
+    // shim is reaped).
+    let shim = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let shim = clone_on_stack(
+            (libc::CLONE_VM | libc::CLONE_PIDFD) as u64,
+            memory.shim_stack_top(),
+            &mut pidfd,
+            shim::shim_entry,
+            (&raw const args) as usize,
+        );
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        shim
+    };
+    if shim < 0 {
+        return Err(io_err(program, std::io::Error::from_raw_os_error((-shim) as i32)));
+    }
+    // SAFETY: CLONE_PIDFD stored a fresh descriptor.
+    let handle = Arc::new(ShimHandle {
+        fd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+    });
+    // The shim has its own copies now.
+    drop((out_w, err_w, reply_w, null, host));
+    let mut reply = ShimReply::default();
+    let got = {
+        let mut file = std::fs::File::from(reply_r);
+        // SAFETY: ShimReply is plain old data.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(
+                (&raw mut reply).cast::<u8>(),
+                std::mem::size_of::<ShimReply>(),
+            )
+        };
+        file.read_exact(bytes)
+    };
+    // The reply has been read: `args` and the strings it points at may go
+    // (they live until the end of this function).
+    let _enter = runtime.enter();
+    let ready = watch(handle.clone()).map_err(|e| io_err(program, e))?;
+    let mut child = ShimChild {
+        handle: handle.clone(),
+        ready,
+        memory: Some(memory),
+        status: None,
+        runtime: runtime.clone(),
+        stdout: None,
+        stderr: None,
+    };
+    if let Err(e) = got {
+        handle.signal(libc::SIGKILL);
+        return Err(io_err(program, e));
+    }
+    if reply.failed_step != STEP_NONE {
+        // The tool is gone already; the shim follows at once.
+        handle.wait_exit_blocking(Duration::from_secs(5));
+        let _ = child.try_wait();
+        let source = std::io::Error::from_raw_os_error(reply.failed_errno);
+        return Err(match reply.failed_step {
+            STEP_CHDIR => io_err(spec.cwd, source),
+            STEP_EXEC if source.kind() == std::io::ErrorKind::NotFound && !program.exists() => {
+                OrchestratorError::BinaryNotFound {
+                    tool: tool.to_owned(),
+                    path: program.into(),
+                }
+            }
+            STEP_EXEC if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                OrchestratorError::NotExecutable {
+                    tool: tool.to_owned(),
+                    path: program.into(),
+                }
+            }
+            _ => io_err(program, source),
+        });
+    }
+    let receiver = |fd: OwnedFd| {
+        tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|e| io_err(program, e))
+    };
+    child.stdout = Some(receiver(out_r)?);
+    child.stderr = Some(receiver(err_r)?);
     Ok(ToolProcess {
         child,
-        shim: Arc::new(ShimHandle { fd }),
-        tool_pid,
+        shim: handle,
+        tool_pid: reply.tool_pid as u32,
     })
 }
 

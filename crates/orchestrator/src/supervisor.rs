@@ -2,7 +2,6 @@
 //! and the stop sequence.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +16,7 @@ use crate::error::{OrchestratorError, Result};
 use crate::logs::{ToolLog, capture};
 use crate::orchestrator::OrchestratorConfig;
 use crate::spawn::{
-    ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal, resolve_binary,
+    ShimChild, ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal, resolve_binary,
     spawn_tool,
 };
 use crate::{ExitStatus, LogLine, ToolEvent, ToolStatus, health};
@@ -150,7 +149,7 @@ fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
         env: &def.env,
         leftover_grace_ms: def.stop_timeout_ms,
     };
-    let mut proc = spawn_tool(&spec, Stdio::piped(), Stdio::piped())?;
+    let mut proc = spawn_tool(&spec, &inner.config.runtime)?;
     if let Some(out) = proc.child.stdout.take() {
         inner.config.runtime.spawn(capture(
             out,
@@ -235,7 +234,7 @@ async fn wait_ready(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) ->
 async fn terminate(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) -> ExitStatus {
     async fn wait(
         limit: Duration,
-        child: &mut tokio::process::Child,
+        child: &mut ShimChild,
     ) -> std::result::Result<std::io::Result<std::process::ExitStatus>, tokio::time::error::Elapsed>
     {
         tokio::time::timeout(limit, child.wait()).await
