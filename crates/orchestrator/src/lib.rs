@@ -97,10 +97,10 @@ mod graph;
 mod health;
 mod logs;
 mod shim;
-mod sys;
 mod spawn;
 mod status;
 mod supervisor;
+mod sys;
 mod watch;
 
 pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy};

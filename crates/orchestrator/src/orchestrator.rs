@@ -216,9 +216,12 @@ impl Orchestrator {
     /// Dependencies start first (topological order, priority breaking ties),
     /// each waited on until `Healthy` (with a health check) or `Running`.
     /// On a running tool this changes nothing and returns at once. Concurrent
-    /// calls spawn exactly one process. The work runs on the configured
-    /// runtime, so this future can be polled by any executor; dropping it does
-    /// not cancel a start in progress.
+    /// calls spawn exactly one process. This future can be polled by any
+    /// executor. Dropping it never leaves a tool half-started: a start that
+    /// waits for a health check runs as a task on the configured runtime and
+    /// goes on without the caller; otherwise the tool is spawned on the
+    /// polling thread, which blocks about as long as a
+    /// `std::process::Command::spawn` does (until the tool has exec'd).
     pub async fn ensure_running(&self, name: &str) -> Result<ToolStatus> {
         // Fast path: a read lock and a status check, no allocation.
         {
@@ -233,14 +236,33 @@ impl Orchestrator {
                 return Ok(status);
             }
         }
+        if self.starts_without_waiting(name) {
+            // No await below suspends between a spawn and the hand-over of
+            // the process to its supervisor task, so this is cancel-safe, and
+            // it saves the hop to a runtime thread and back.
+            return start_with_dependencies(&self.inner, name).await;
+        }
         let inner = self.inner.clone();
         let name = name.to_owned();
         self.on_runtime(async move { start_with_dependencies(&inner, &name).await })
             .await
     }
 
-    /// Runs `fut` as a task on the configured runtime (a long-lived worker
-    /// thread: the shim's parent-death signal follows the spawning thread).
+    /// Whether starting `name` needs no health check: neither the tool nor a
+    /// dependency that is not up yet has one.
+    fn starts_without_waiting(&self, name: &str) -> bool {
+        let reg = self.inner.registry.read();
+        closure_in_order(name, &reg.order, |n| reg.deps_of(n))
+            .iter()
+            .all(|n| {
+                reg.tools
+                    .get(n)
+                    .is_some_and(|e| e.def.health.is_none() || is_up(e.state.lock().status()))
+            })
+    }
+
+    /// Runs `fut` as a task on the configured runtime, so that it goes on if
+    /// the caller stops polling.
     async fn on_runtime<T: Send + 'static>(
         &self,
         fut: impl std::future::Future<Output = Result<T>> + Send + 'static,

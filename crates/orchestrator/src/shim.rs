@@ -38,6 +38,9 @@ pub(crate) const STEP_CLONE: i32 = 4;
 /// memory block, which the host unmaps only after reaping the shim.
 #[repr(C)]
 pub(crate) struct ShimControl {
+    /// PID of the tool, written by the kernel when the shim creates it
+    /// (`CLONE_PARENT_SETTID`), so before the tool can run; 0 if it could not.
+    pub tool_pid: AtomicI32,
     /// The tool's raw wait status, stored just before the shim exits.
     pub tool_status: AtomicI32,
     /// The `STEP_*` that failed before the tool's `exec`.
@@ -55,7 +58,8 @@ pub(crate) struct ShimArgs {
     pub envp: *const *const c_char,
     pub cwd: *const c_char,
     pub stdio: [c_int; 3],
-    /// Write end of the pipe that carries [`ShimReply`] back to the host.
+    /// Write end of a close-on-exec pipe: the host sees EOF once the shim
+    /// has let go of it and the tool has exec'd or failed.
     pub reply_fd: c_int,
     /// pidfd of the host process: readable once the host has died.
     pub host_pidfd: c_int,
@@ -68,15 +72,6 @@ pub(crate) struct ShimArgs {
     pub control: *const ShimControl,
     /// Top of the stack the tool runs on until its `exec`.
     pub tool_stack_top: *mut u8,
-}
-
-/// The shim's answer once the tool has exec'd (or failed to).
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct ShimReply {
-    pub tool_pid: i32,
-    pub failed_step: i32,
-    pub failed_errno: i32,
 }
 
 /// Most processes one /proc scan looks at; more are ignored for that pass
@@ -136,9 +131,8 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
         leftover_grace_ms: args.leftover_grace_ms,
         control: args.control,
     };
-    let reply_fd = args.reply_fd;
-    // SAFETY: raw syscalls; the tool runs on its own stack while we wait in
-    // the vfork, and reads the same `ShimArgs`.
+    // SAFETY: raw syscalls; the tool runs on its own stack and reads the
+    // same `ShimArgs`, which the host keeps until the tool has exec'd.
     unsafe {
         syscall3(libc::SYS_setsid, 0, 0, 0);
         syscall6(
@@ -150,37 +144,27 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
             0,
             0,
         );
-        let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
+        // No CLONE_VFORK: the tool runs its last steps on its own stack
+        // while we go on; the host waits for the tool's exec itself.
+        let control = &*p.control;
+        let flags = (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::SIGCHLD) as u64;
         let tool = clone_on_stack(
             flags,
             args.tool_stack_top,
-            std::ptr::null_mut(),
+            control.tool_pid.as_ptr(),
             tool_entry,
             arg,
         );
-        let control = &*p.control;
-        let reply = if tool < 0 {
-            ShimReply {
-                tool_pid: 0,
-                failed_step: STEP_CLONE,
-                failed_errno: (-tool) as i32,
-            }
-        } else {
-            ShimReply {
-                tool_pid: tool as i32,
-                failed_step: control.failed_step.load(Ordering::Acquire),
-                failed_errno: control.failed_errno.load(Ordering::Acquire),
-            }
-        };
-        syscall3(
-            libc::SYS_write,
-            reply_fd as usize,
-            (&raw const reply) as usize,
-            std::mem::size_of::<ShimReply>(),
-        );
-        // `args` is gone from here on. Drop every inherited descriptor but
-        // the host's pidfd, so that the host's pipes and sockets close when
-        // the host closes them.
+        if tool < 0 {
+            control.failed_errno.store(
+                (-tool).clamp(0, i32::MAX as isize) as i32,
+                Ordering::Release,
+            );
+            control.failed_step.store(STEP_CLONE, Ordering::Release);
+        }
+        // Drop every inherited descriptor but the host's pidfd: the host's
+        // pipes and sockets then close when the host closes them, and the
+        // host's wait for the tool's exec no longer depends on us.
         close_all_but(p.host_pidfd);
         if tool < 0 {
             sys_exit(0);
@@ -202,8 +186,7 @@ unsafe fn close_all_but(keep: c_int) {
 
 /// Entry of the tool process: its last steps before `exec`.
 extern "C" fn tool_entry(arg: usize) -> ! {
-    // SAFETY: the shim waits (vfork) while we run, and the host keeps `args`
-    // alive until the shim replies.
+    // SAFETY: the host keeps `args` alive until we have exec'd or exited.
     let args = unsafe { &*(arg as *const ShimArgs) };
     // SAFETY: the host keeps the control block mapped until the shim is reaped.
     let control = unsafe { &*args.control };
@@ -568,7 +551,12 @@ unsafe fn read_stat(pid: pid_t) -> Option<(pid_t, pid_t)> {
         if fd < 0 {
             return None;
         }
-        let got = syscall3(libc::SYS_read, fd as usize, buf.as_mut_ptr() as usize, buf.len());
+        let got = syscall3(
+            libc::SYS_read,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        );
         sys_close(fd);
         got
     };

@@ -16,8 +16,8 @@ use crate::error::{OrchestratorError, Result};
 use crate::logs::{ToolLog, capture};
 use crate::orchestrator::OrchestratorConfig;
 use crate::spawn::{
-    ShimChild, ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal, resolve_binary,
-    spawn_tool,
+    ShimChild, ShimHandle, SpawnSpec, ToolProcess, describe_exit, exit_of, kill_all_signal,
+    resolve_binary, spawn_tool,
 };
 use crate::{ExitStatus, LogLine, ToolEvent, ToolStatus, health};
 

@@ -19,7 +19,15 @@ compile_error!("dxforge's orchestrator supports Linux on x86_64 and aarch64");
 /// # Safety
 /// The caller guarantees the arguments are valid for system call `nr`.
 #[inline(always)]
-pub(crate) unsafe fn syscall6(nr: i64, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> isize {
+pub(crate) unsafe fn syscall6(
+    nr: i64,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: usize,
+) -> isize {
     let ret: isize;
     // SAFETY: forwarded to the caller.
     #[cfg(target_arch = "x86_64")]
