@@ -19,7 +19,7 @@ for part in "${parts[@]}"; do
     printf '\n######## %s\n' "$part"
     case "$part" in
         orchestrator)
-            cargo bench -p dxforge-orchestrator --bench orchestrator -- \
+            cargo bench -p dxforge --bench orchestrator -- \
                 --warm-up-time 1 --measurement-time 3 2>&1 \
                 | grep -vE '^(Benchmarking|Found|  +[0-9]+ \(|  +change:|  +(No change|Change within|Performance))' || true ;;
         rss) bash scripts/bench-rss.sh ;;

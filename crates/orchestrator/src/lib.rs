@@ -32,33 +32,48 @@
 //! host a child subreaper. Yet PID 1 on the target machines does not reap
 //! orphans, and a tool's grandchild may double-fork out of the tool's process
 //! group. The orchestrator therefore puts a tiny *shim* process between
-//! itself and each tool, without any extra binary: the tool is spawned with
-//! `std`/tokio's `Command` plus a `pre_exec` hook that, in the forked child,
-//! blocks all signals, calls `setsid()`, sets `PR_SET_PDEATHSIG` and
-//! `PR_SET_CHILD_SUBREAPER` and forks again:
+//! itself and each tool, without any extra binary and without copying the
+//! host's memory:
 //!
-//! * the grandchild becomes the tool: its own process group, default signal
-//!   dispositions, an empty signal mask, `PDEATHSIG = SIGKILL`; it returns
-//!   from the hook and std execs the binary (so exec errors still reach the
-//!   caller through std's error pipe);
-//! * the middle process is the shim: it writes the tool's PID into a pipe
-//!   created before the spawn (that is the PID reported as `Running(pid)`),
-//!   closes every descriptor >= 3 (so std sees the exec), and then loops:
-//!   `waitpid(-1, WNOHANG)` reaps the tool and every orphan reparented to it;
-//!   `sigtimedwait` receives signals. A stop signal is forwarded to the
-//!   tool's process group and to every descendant that left it (found by
-//!   scanning `/proc` with raw `getdents64`/`open`/`read` on stack buffers);
-//!   a private real-time signal (`SIGRTMIN+4`, also its own parent-death
-//!   signal) means "SIGKILL the whole tree". When the tool exits on its own,
-//!   leftover descendants get SIGTERM, then SIGKILL after the tool's
-//!   `stop_timeout_ms`. Once the tool has exited and no child is left, the
-//!   shim exits with the tool's exit code, or re-raises the tool's fatal
-//!   signal, so the library sees the tool's real exit status.
+//! * the host creates the shim with `clone(CLONE_VM | CLONE_PIDFD)` on a
+//!   stack of its own (every signal blocked around the call): a separate
+//!   process that shares the host's memory, so no page tables are copied
+//!   (a `fork` of a large host costs about 0.5 ms on the reference machine;
+//!   this costs tens of microseconds). Its exit signal is 0, so a host that
+//!   reaps with `waitpid(-1)` never takes it;
+//! * the shim calls `setsid()` and `PR_SET_CHILD_SUBREAPER` and creates the
+//!   tool the same way (`CLONE_VM`, the kernel writing the tool's PID into
+//!   shared memory before the tool runs), then closes every descriptor it
+//!   inherited except a pidfd of the host;
+//! * the tool, on its own stack, joins its own process group, sets
+//!   `PDEATHSIG = SIGKILL`, redirects stdio, changes directory, resets every
+//!   signal disposition, unblocks signals and `execve`s. A failure at any
+//!   step is written into shared memory with its `errno`;
+//! * the host waits for EOF on a close-on-exec pipe that only the tool still
+//!   holds: EOF means the tool has exec'd (or failed). It spins, yielding the
+//!   CPU, for up to 2 ms first: sleeping there lets the scheduler put the new
+//!   tool's start-up on this thread's CPU and delays the wake-up by a time
+//!   slice. So `ensure_running` returns, like `std`'s `spawn`, once the exec
+//!   has happened, with exec errors reported (`BinaryNotFound`,
+//!   `NotExecutable`, `SpawnFailed` naming the binary or the directory);
+//! * the shim then loops: `wait4(-1, WNOHANG)` reaps the tool and every
+//!   orphan reparented to it; a `signalfd` and the host's pidfd wake it. A
+//!   stop signal is forwarded to the tool's process group and to every
+//!   descendant that left it (found by scanning `/proc` with raw
+//!   `getdents64`/`openat`/`read` on stack buffers); a private real-time
+//!   signal (`SIGRTMIN+4`) means "SIGKILL the whole tree", and so does the
+//!   host's death (its pidfd becomes readable). When the tool exits on its
+//!   own, leftover descendants get SIGTERM, then SIGKILL after the tool's
+//!   `stop_timeout_ms`. Once no child is left, the shim stores the tool's
+//!   wait status in shared memory and exits; the host reaps it through its
+//!   pidfd and reports the tool's real status (exit code or signal).
 //!
-//! The shim code runs after `fork` in a multi-threaded host, so it only makes
-//! async-signal-safe calls: no allocation, no locks, no panics. The library
-//! itself only ever waits for its own children (the shims, through tokio) and
-//! holds a pidfd per shim, so signals never hit a recycled PID.
+//! Code that runs in the shim and in the tool before `exec` touches only its
+//! own stack and memory the host keeps mapped until the shim is reaped, and
+//! makes system calls directly (libc would write `errno` into a host
+//! thread's storage): no allocation, no locks, no panics. The library only
+//! ever waits for its own shims, through their pidfds, so signals never hit
+//! a recycled PID.
 //!
 //! ## Stop sequence
 //!
@@ -75,20 +90,24 @@
 //! and supervision tasks keep it alive). Hosts call
 //! [`Orchestrator::shutdown_blocking`] (dxforge's `DxForge` does so on drop),
 //! which stops every tool with plain blocking syscalls. If the host process
-//! dies, each shim gets its parent-death signal and kills its tree.
+//! dies, each shim sees it through the host's pidfd and kills its tree.
 //!
 //! ## Threading caveats
 //!
-//! * All work runs on the runtime given in [`OrchestratorConfig::runtime`];
-//!   the async methods can be awaited from any executor.
-//! * `PR_SET_PDEATHSIG` fires when the *thread* that spawned the shim exits.
-//!   Spawns therefore happen on runtime worker threads, which live as long as
-//!   the runtime: use a multi-thread runtime that outlives the orchestrator
-//!   (a current-thread runtime driven by a short-lived thread would kill the
-//!   tools when that thread ends).
-//! * The library installs no signal handlers of its own; tokio's process
-//!   support may register its `SIGCHLD` handling in the host.
-//! * Linux only (pidfd, `PR_SET_CHILD_SUBREAPER`, `/proc`).
+//! * Supervision, health checks and output capture run on the runtime given
+//!   in [`OrchestratorConfig::runtime`]; use a multi-thread runtime that
+//!   outlives the orchestrator. The async methods can be awaited from any
+//!   executor.
+//! * A start with no health check to wait for spawns on the thread that
+//!   polls `ensure_running`, which blocks for about as long as
+//!   `std::process::Command::spawn` would (until the exec). A tool does not
+//!   depend on that thread: it keeps running when the thread ends.
+//! * The shims are clone children with no exit signal, so the host gets no
+//!   `SIGCHLD` for them. The library installs no signal handlers of its own;
+//!   tokio's process support registers its `SIGCHLD` handling once a
+//!   command health check has run.
+//! * Linux 5.4 or later (pidfds, `CLONE_PIDFD`, `PR_SET_CHILD_SUBREAPER`,
+//!   `/proc`), on x86_64 or aarch64.
 #![warn(missing_docs)]
 
 mod definition;

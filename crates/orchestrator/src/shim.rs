@@ -177,10 +177,16 @@ unsafe fn close_all_but(keep: c_int) {
     let keep = keep.max(3) as usize;
     // SAFETY: closing descriptors this process owns.
     unsafe {
-        if keep > 3 {
-            syscall3(libc::SYS_close_range, 3, keep - 1, 0);
+        let low = keep <= 3 || syscall3(libc::SYS_close_range, 3, keep - 1, 0) == 0;
+        let high = syscall3(libc::SYS_close_range, keep + 1, u32::MAX as usize, 0) == 0;
+        if !(low && high) {
+            // Before Linux 5.9: one by one.
+            for fd in 3..65_536usize {
+                if fd != keep {
+                    syscall3(libc::SYS_close, fd, 0, 0);
+                }
+            }
         }
-        syscall3(libc::SYS_close_range, keep + 1, u32::MAX as usize, 0);
     }
 }
 

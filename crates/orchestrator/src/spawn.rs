@@ -410,8 +410,12 @@ impl Drop for Orphan {
 /// slice (about 0.8 ms measured, for an exec that takes 0.1 ms).
 const EXEC_SPIN: Duration = Duration::from_millis(2);
 
+/// Longest wait for a tool's exec (an exec can block on a slow file system;
+/// past this the start is given up and the shim killed).
+const EXEC_LIMIT: Duration = Duration::from_secs(30);
+
 /// Reads `fd` until EOF: spinning (yielding the CPU each round) for up to
-/// [`EXEC_SPIN`], then blocking.
+/// [`EXEC_SPIN`], then blocking, up to [`EXEC_LIMIT`] in all.
 fn wait_for_eof(fd: OwnedFd) -> std::io::Result<()> {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
@@ -427,17 +431,24 @@ fn wait_for_eof(fd: OwnedFd) -> std::io::Result<()> {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if start.elapsed() < EXEC_SPIN {
+                let waited = start.elapsed();
+                if waited < EXEC_SPIN {
                     std::thread::yield_now();
-                } else {
-                    let mut pfd = libc::pollfd {
-                        fd: file.as_raw_fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    };
-                    // SAFETY: poll on one valid pollfd.
-                    unsafe { libc::poll(&mut pfd, 1, -1) };
+                    continue;
                 }
+                let Some(left) = EXEC_LIMIT.checked_sub(waited) else {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the tool did not exec within {} s", EXEC_LIMIT.as_secs()),
+                    ));
+                };
+                let mut pfd = libc::pollfd {
+                    fd: file.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: poll on one valid pollfd.
+                unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as c_int) };
             }
             Err(e) => return Err(e),
         }
@@ -531,6 +542,25 @@ pub(crate) fn spawn_tool(
     spec: &SpawnSpec<'_>,
     runtime: &tokio::runtime::Handle,
 ) -> Result<ToolProcess> {
+    // ETXTBSY: a binary just written is briefly still open for writing in a
+    // process another thread was creating at that moment (any fork or clone
+    // copies the descriptor table). A few short retries ride that out.
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..4 {
+        match spawn_once(spec, runtime) {
+            Err(OrchestratorError::SpawnFailed { source, .. })
+                if source.raw_os_error() == Some(libc::ETXTBSY) =>
+            {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    spawn_once(spec, runtime)
+}
+
+fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<ToolProcess> {
     let tool = spec.tool;
     let io_err = |path: &Path, source: std::io::Error| OrchestratorError::SpawnFailed {
         tool: tool.to_owned(),

@@ -1,9 +1,10 @@
-//! Orchestrator benchmarks.
+//! Orchestrator benchmarks, through the `DxForge` handle as hosts use it.
 //!
-//! * `cold_ensure_running`: spawn of a tiny binary (`sleep 3600`) through the
-//!   orchestrator (reaper shim, pid pipe, pidfd, log capture) until it is
-//!   `Running`, against a bare `std::process::Command::spawn` of the same
-//!   binary in the same run. Stopping/killing happens outside the timing.
+//! * `cold_ensure_running`: start of a tiny binary (`sleep 3600`) through the
+//!   orchestrator (reaper shim, exec wait, pidfd, log capture, status event)
+//!   until it is `Running`, against a bare `std::process::Command::spawn` of
+//!   the same binary with the same stdio in the same run. Both return once
+//!   the exec has happened. Stopping/killing happens outside the timing.
 //! * `ensure_running_hot`: `ensure_running` on a tool that is already
 //!   running (the future is polled once with a no-op waker, no executor).
 //!
@@ -16,47 +17,33 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use dxforge_orchestrator::{DxToolDefinition, Orchestrator, OrchestratorConfig};
+use dxforge::runtime::block_on;
+use dxforge::{DxForge, DxToolDefinition};
 
 const BINARY: &str = "/bin/sleep";
 
 struct Setup {
-    rt: tokio::runtime::Runtime,
-    orch: Orchestrator,
+    forge: DxForge,
     _dir: tempfile::TempDir,
 }
 
 fn setup() -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let orch = Orchestrator::new(OrchestratorConfig {
-        root: dir.path().to_path_buf(),
-        log_dir: dir.path().join(".dxforge/logs"),
-        log_max_bytes: 1 << 20,
-        recent_lines: 100,
-        runtime: rt.handle().clone(),
-    });
+    let forge = DxForge::open(dir.path()).unwrap();
     let mut cold = DxToolDefinition::new("cold", BINARY);
     cold.args = vec!["3600".into()];
     let mut hot = cold.clone();
     hot.name = "hot".into();
-    orch.register_tools(vec![cold, hot]).unwrap();
-    Setup {
-        rt,
-        orch,
-        _dir: dir,
-    }
+    forge.register_tool(cold).unwrap();
+    forge.register_tool(hot).unwrap();
+    Setup { forge, _dir: dir }
 }
 
 fn cold_once(s: &Setup) -> Duration {
     let start = Instant::now();
-    s.rt.block_on(s.orch.ensure_running("cold")).unwrap();
+    block_on(s.forge.ensure_running("cold")).unwrap().unwrap();
     let took = start.elapsed();
-    s.rt.block_on(s.orch.stop("cold")).unwrap();
+    block_on(s.forge.stop("cold")).unwrap().unwrap();
     took
 }
 
@@ -115,16 +102,12 @@ fn benches_spawn(c: &mut Criterion) {
                 .sum()
         })
     });
-    // The cost of hopping onto a runtime worker and back.
-    group.bench_function("runtime_hop", |b| {
-        b.iter(|| s.rt.block_on(s.rt.spawn(async { 1 })).unwrap())
-    });
     group.finish();
-    s.rt.block_on(s.orch.ensure_running("hot")).unwrap();
+    block_on(s.forge.ensure_running("hot")).unwrap().unwrap();
     c.bench_function("ensure_running_hot", |b| {
-        b.iter(|| poll_once(s.orch.ensure_running("hot")).unwrap())
+        b.iter(|| poll_once(s.forge.ensure_running("hot")).unwrap())
     });
-    s.orch.shutdown_blocking();
+    s.forge.shutdown().unwrap();
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -147,7 +130,7 @@ fn ratio_report() {
         b,
         c.as_secs_f64() / b.as_secs_f64()
     );
-    s.orch.shutdown_blocking();
+    s.forge.shutdown().unwrap();
 }
 
 criterion_group!(benches, benches_spawn);
