@@ -10,7 +10,7 @@
 //! index is bounds-checked with `get`, arithmetic saturates).
 //!
 //! ```text
-//! host ─clone(VM)─ shim (setsid, subreaper) ─clone(VM|VFORK)─ tool (own process group, PDEATHSIG=SIGKILL) ─exec─
+//! host ─clone(VM)─ shim (setsid, subreaper) ─clone(VM)─ tool (own process group, PDEATHSIG=SIGKILL) ─exec─
 //!                                          └── orphans of the tool's tree (reparented here)
 //! ```
 
