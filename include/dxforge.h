@@ -100,6 +100,24 @@ typedef enum dxforge_traffic_light {
 } dxforge_traffic_light;
 
 /**
+ * What `dxforge_recover_traffic` found.
+ */
+typedef enum dxforge_recovery {
+  /**
+   * No interrupted install.
+   */
+  DXFORGE_RECOVERY_CLEAN = 0,
+  /**
+   * An install killed before its commit point was undone: the old state is back.
+   */
+  DXFORGE_RECOVERY_ROLLED_BACK = 1,
+  /**
+   * An install killed after its commit point was completed: the new state is in place.
+   */
+  DXFORGE_RECOVERY_ROLLED_FORWARD = 2,
+} dxforge_recovery;
+
+/**
  * What an operation does (or, in a dry run, would do) to one file.
  */
 typedef enum dxforge_file_action {
@@ -1032,6 +1050,14 @@ int dxforge_update(struct DxForge *forge, const char *name, const struct dxforge
  * Errors: `DXFORGE_ERROR_NOT_FOUND` when the package is not installed.
  */
 int dxforge_remove_package(struct DxForge *forge, const char *name, const struct dxforge_install_options *opts, struct dxforge_traffic_report **out);
+
+/**
+ * Finishes or undoes an install that a killed process left half-done
+ * (opening a handle does this too; this call is for a handle that stays open
+ * while another process may have died installing). `*out` receives what was
+ * found. Errors: `DXFORGE_ERROR_BUSY` while another process installs.
+ */
+int dxforge_recover_traffic(struct DxForge *forge, enum dxforge_recovery *out);
 
 /**
  * The plan `dxforge_update` would apply to `name` (NULL = every package);

@@ -266,6 +266,18 @@ static void test_bad_input_changes_nothing(void) {
     remove_tree(dir);
 }
 
+static void test_recover_on_a_clean_project(void) {
+    char dir[4096];
+    DxForge *forge = open_project(dir, sizeof dir, NULL);
+    dxforge_recovery recovery = DXFORGE_RECOVERY_ROLLED_BACK;
+    CHECK_OK(dxforge_recover_traffic(forge, &recovery));
+    CHECK(recovery == DXFORGE_RECOVERY_CLEAN);
+    CHECK_ERR(dxforge_recover_traffic(NULL, &recovery), DXFORGE_ERROR_INVALID_ARGUMENT, "forge");
+    CHECK_ERR(dxforge_recover_traffic(forge, NULL), DXFORGE_ERROR_INVALID_ARGUMENT, "out");
+    dxforge_free(forge);
+    remove_tree(dir);
+}
+
 int main(int argc, char **argv) {
     char *dir = argc > 1 ? realpath(argv[1], NULL) : NULL;
     if (dir == NULL) {
@@ -279,5 +291,6 @@ int main(int argc, char **argv) {
     test_conflict_is_red_and_remove_keeps_edits();
     test_install_all_and_diff();
     test_bad_input_changes_nothing();
+    test_recover_on_a_clean_project();
     return check_summary("c_traffic");
 }

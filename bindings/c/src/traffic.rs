@@ -11,7 +11,7 @@ use std::ffi::{CString, c_char, c_int, c_void};
 use dxforge_core::Result;
 use dxforge_core::TrafficLight;
 use dxforge_core::dxforge_traffic::{
-    FileAction, FileReport, InstallOptions, InstallReport, RemoveReport,
+    FileAction, FileReport, InstallOptions, InstallReport, Recovery, RemoveReport,
 };
 
 use crate::convert::{c_string, opt_str_arg, out_arg, str_arg};
@@ -36,6 +36,18 @@ fn light_of(light: TrafficLight) -> dxforge_traffic_light {
         TrafficLight::Yellow => dxforge_traffic_light::Yellow,
         TrafficLight::Red => dxforge_traffic_light::Red,
     }
+}
+
+/// What `dxforge_recover_traffic` found.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dxforge_recovery {
+    /// No interrupted install.
+    Clean = 0,
+    /// An install killed before its commit point was undone: the old state is back.
+    RolledBack = 1,
+    /// An install killed after its commit point was completed: the new state is in place.
+    RolledForward = 2,
 }
 
 /// What an operation does (or, in a dry run, would do) to one file.
@@ -385,6 +397,27 @@ pub unsafe extern "C" fn dxforge_remove_package(
             out,
             dxforge_traffic_report::from_remove(&forge.inner.remove_package(name, &opts)?),
         )
+    })
+}
+
+/// Finishes or undoes an install that a killed process left half-done
+/// (opening a handle does this too; this call is for a handle that stays open
+/// while another process may have died installing). `*out` receives what was
+/// found. Errors: `DXFORGE_ERROR_BUSY` while another process installs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dxforge_recover_traffic(
+    forge: *mut DxForge,
+    out: *mut dxforge_recovery,
+) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out, "out", dxforge_recovery::Clean) }?;
+        let forge = unsafe { forge_arg(forge) }?;
+        *out = match forge.inner.recover_traffic()? {
+            Recovery::Clean => dxforge_recovery::Clean,
+            Recovery::RolledBack => dxforge_recovery::RolledBack,
+            Recovery::RolledForward => dxforge_recovery::RolledForward,
+        };
+        Ok(())
     })
 }
 
