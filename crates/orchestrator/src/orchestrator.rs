@@ -236,29 +236,28 @@ impl Orchestrator {
                 return Ok(status);
             }
         }
-        if self.starts_without_waiting(name) {
+        let order = dependency_order(&self.inner, name)?;
+        if self.starts_without_waiting(&order) {
             // No await below suspends between a spawn and the hand-over of
             // the process to its supervisor task, so this is cancel-safe, and
             // it saves the hop to a runtime thread and back.
-            return start_with_dependencies(&self.inner, name).await;
+            return start_in_order(&self.inner, name, &order).await;
         }
         let inner = self.inner.clone();
         let name = name.to_owned();
-        self.on_runtime(async move { start_with_dependencies(&inner, &name).await })
+        self.on_runtime(async move { start_in_order(&inner, &name, &order).await })
             .await
     }
 
-    /// Whether starting `name` needs no health check: neither the tool nor a
-    /// dependency that is not up yet has one.
-    fn starts_without_waiting(&self, name: &str) -> bool {
+    /// Whether starting `order` needs no health check: no tool in it that is
+    /// not up yet has one.
+    fn starts_without_waiting(&self, order: &[String]) -> bool {
         let reg = self.inner.registry.read();
-        closure_in_order(name, &reg.order, |n| reg.deps_of(n))
-            .iter()
-            .all(|n| {
-                reg.tools
-                    .get(n)
-                    .is_some_and(|e| e.def.health.is_none() || is_up(e.state.lock().status()))
-            })
+        order.iter().all(|n| {
+            reg.tools
+                .get(n)
+                .is_some_and(|e| e.def.health.is_none() || is_up(e.state.lock().status()))
+        })
     }
 
     /// Runs `fut` as a task on the configured runtime, so that it goes on if
@@ -532,17 +531,25 @@ fn state_of(entry: &ToolEntry) -> ToolState {
     }
 }
 
+/// `name`'s dependency closure in start order, `name` last.
+fn dependency_order(inner: &Inner, name: &str) -> Result<Vec<String>> {
+    let reg = inner.registry.read();
+    if !reg.tools.contains_key(name) {
+        return Err(OrchestratorError::UnknownTool {
+            name: name.to_owned(),
+        });
+    }
+    Ok(closure_in_order(name, &reg.order, |n| reg.deps_of(n)))
+}
+
 /// Starts `name`'s dependency closure in start order, then `name`.
 async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
-    let order = {
-        let reg = inner.registry.read();
-        if !reg.tools.contains_key(name) {
-            return Err(OrchestratorError::UnknownTool {
-                name: name.to_owned(),
-            });
-        }
-        closure_in_order(name, &reg.order, |n| reg.deps_of(n))
-    };
+    let order = dependency_order(inner, name)?;
+    start_in_order(inner, name, &order).await
+}
+
+/// Starts the tools of `order` (from [`dependency_order`]), then `name`.
+async fn start_in_order(inner: &Arc<Inner>, name: &str, order: &[String]) -> Result<ToolStatus> {
     for dep in order.iter().filter(|d| *d != name) {
         start_named(inner, dep)
             .await
