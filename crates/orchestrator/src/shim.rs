@@ -50,7 +50,7 @@ pub(crate) struct ShimControl {
 }
 
 /// What the shim and the tool need, prepared by the host before the clone.
-/// Valid only until the host has read the shim's reply.
+/// Valid only until the tool has exec'd (or failed to).
 #[repr(C)]
 pub(crate) struct ShimArgs {
     pub path: *const c_char,
@@ -60,7 +60,7 @@ pub(crate) struct ShimArgs {
     pub stdio: [c_int; 3],
     /// Write end of a close-on-exec pipe: the host sees EOF once the shim
     /// has let go of it and the tool has exec'd or failed.
-    pub reply_fd: c_int,
+    pub exec_fd: c_int,
     /// pidfd of the host process: readable once the host has died.
     pub host_pidfd: c_int,
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
@@ -123,7 +123,8 @@ unsafe fn sys_exit(code: c_int) -> ! {
 
 /// Entry of the shim process (from `clone_on_stack`); `arg` is `&ShimArgs`.
 pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
-    // SAFETY: the host keeps `ShimArgs` alive until it has read our reply.
+    // SAFETY: the host keeps `ShimArgs` alive until the tool has exec'd,
+    // which is after we are done with it.
     let args = unsafe { &*(arg as *const ShimArgs) };
     let p = ShimParams {
         host_pidfd: args.host_pidfd,

@@ -147,35 +147,6 @@ impl ShimHandle {
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };
         r > 0
     }
-
-    /// Reaps the shim if it has exited; its status is the tool's (from the
-    /// control block), or the shim's own when it was killed first.
-    fn try_reap(&self, control: &ShimControl) -> std::io::Result<Option<std::process::ExitStatus>> {
-        // SAFETY: waitid on our own child through its pidfd.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PIDFD,
-                self.fd.as_raw_fd() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::__WALL,
-            )
-        };
-        if r != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: waitid filled `info` (si_pid stays 0 while it runs).
-        let (pid, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
-        if pid == 0 {
-            return Ok(None);
-        }
-        let raw = match control.tool_status.load(Ordering::Acquire) {
-            NO_STATUS if code == libc::CLD_EXITED => (status & 0xff) << 8,
-            NO_STATUS => status & 0x7f,
-            tool => tool,
-        };
-        Ok(Some(std::process::ExitStatus::from_raw(raw)))
-    }
 }
 
 /// The memory a shim runs on (its stack, the tool's stack until `exec`, the
@@ -292,12 +263,79 @@ impl Drop for ShimMemory {
     }
 }
 
+/// A shim not reaped yet, with the memory it runs on.
+struct ShimReaper {
+    handle: Arc<ShimHandle>,
+    /// `None` once reaped (the mapping then goes back for reuse).
+    memory: Option<ShimMemory>,
+}
+
+impl ShimReaper {
+    /// Reaps the shim if it has exited; its status is the tool's (from the
+    /// control block), or the shim's own when it was killed first. `None`
+    /// while it runs (and once it has been reaped).
+    fn try_reap(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        // SAFETY: siginfo_t is plain old data; waitid on our own child.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                self.handle.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::__WALL,
+            )
+        };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: waitid filled `info` (si_pid stays 0 while it runs).
+        let (pid, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        let raw = match memory.control().tool_status.load(Ordering::Acquire) {
+            NO_STATUS if code == libc::CLD_EXITED => (status & 0xff) << 8,
+            NO_STATUS => status & 0x7f,
+            tool => tool,
+        };
+        self.memory = None;
+        Ok(Some(std::process::ExitStatus::from_raw(raw)))
+    }
+
+    /// Waits (`ready` is the shim's registered pidfd) and reaps. Cancel-safe.
+    async fn wait(
+        &mut self,
+        ready: &AsyncFd<Arc<ShimHandle>>,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        loop {
+            if self.memory.is_none() {
+                return Err(std::io::Error::other("the shim was reaped already"));
+            }
+            if let Some(status) = self.try_reap()? {
+                return Ok(status);
+            }
+            // Cleared before the next look, so an exit in between is seen.
+            ready.readable().await?.clear_ready();
+        }
+    }
+}
+
+impl Drop for ShimReaper {
+    /// Never unmaps memory a running shim may use: leaked instead.
+    fn drop(&mut self) {
+        if self.memory.is_some() && !matches!(self.try_reap(), Ok(Some(_))) {
+            std::mem::forget(self.memory.take());
+        }
+    }
+}
+
 /// The host's side of a shim: waiting for it and the tool's output pipes.
 pub(crate) struct ShimChild {
-    handle: Arc<ShimHandle>,
+    reaper: ShimReaper,
     ready: AsyncFd<Arc<ShimHandle>>,
-    /// `None` once reaped (the mapping is then gone).
-    memory: Option<ShimMemory>,
     status: Option<std::process::ExitStatus>,
     runtime: tokio::runtime::Handle,
     pub stdout: Option<tokio::net::unix::pipe::Receiver>,
@@ -305,45 +343,22 @@ pub(crate) struct ShimChild {
 }
 
 impl ShimChild {
-    fn reaped(&mut self, status: std::process::ExitStatus) -> std::process::ExitStatus {
-        self.status = Some(status);
-        self.memory = None;
-        status
-    }
-
     /// The exit status if the shim has exited (reaping it), else `None`.
     pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
-        if let Some(status) = self.status {
-            return Ok(Some(status));
+        if self.status.is_none() {
+            self.status = self.reaper.try_reap()?;
         }
-        let Some(memory) = &self.memory else {
-            return Ok(None);
-        };
-        Ok(self
-            .handle
-            .try_reap(memory.control())?
-            .map(|s| self.reaped(s)))
+        Ok(self.status)
     }
 
     /// Waits for the shim to exit and reaps it. Cancel-safe.
     pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        loop {
-            if let Some(status) = self.try_wait()? {
-                return Ok(status);
-            }
-            let mut guard = self.ready.readable().await?;
-            let got = match &self.memory {
-                Some(memory) => self.handle.try_reap(memory.control())?,
-                None => None,
-            };
-            match got {
-                Some(status) => {
-                    drop(guard);
-                    return Ok(self.reaped(status));
-                }
-                None => guard.clear_ready(),
-            }
+        if let Some(status) = self.status {
+            return Ok(status);
         }
+        let status = self.reaper.wait(&self.ready).await?;
+        self.status = Some(status);
+        Ok(status)
     }
 }
 
@@ -352,55 +367,17 @@ impl Drop for ShimChild {
         if matches!(self.try_wait(), Ok(Some(_))) {
             return;
         }
-        // Still running: reap it in the background, and never unmap its
-        // memory while it may run (if the runtime is gone, it is leaked).
-        let orphan = Orphan {
-            handle: self.handle.clone(),
-            memory: self.memory.take(),
+        // Still running: reap it in the background (if the runtime is gone,
+        // the reaper's drop leaks the memory instead of unmapping it).
+        let mut reaper = ShimReaper {
+            handle: self.reaper.handle.clone(),
+            memory: self.reaper.memory.take(),
         };
-        self.runtime.spawn(orphan.reap());
-    }
-}
-
-/// A shim nobody waits for any more.
-struct Orphan {
-    handle: Arc<ShimHandle>,
-    memory: Option<ShimMemory>,
-}
-
-impl Orphan {
-    async fn reap(mut self) {
-        let Ok(ready) = watch(self.handle.clone()) else {
-            return;
-        };
-        loop {
-            let Ok(mut guard) = ready.readable().await else {
-                return;
-            };
-            if self.try_reap() {
-                return;
+        self.runtime.spawn(async move {
+            if let Ok(ready) = watch(reaper.handle.clone()) {
+                let _ = reaper.wait(&ready).await;
             }
-            guard.clear_ready();
-        }
-    }
-
-    fn try_reap(&mut self) -> bool {
-        let done = match &self.memory {
-            Some(memory) => matches!(self.handle.try_reap(memory.control()), Ok(Some(_))),
-            None => true,
-        };
-        if done {
-            self.memory = None;
-        }
-        done
-    }
-}
-
-impl Drop for Orphan {
-    fn drop(&mut self) {
-        if !self.try_reap() {
-            std::mem::forget(self.memory.take());
-        }
+        });
     }
 }
 
@@ -581,24 +558,23 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
     // `std` does (which reads `environ` too; changing the environment while
     // other threads run is `unsafe` in Rust, and racy in C, for this reason).
     let env = if spec.env.is_empty() {
-        Vec::new()
+        None
     } else {
-        environment(spec)?
+        Some(environment(spec)?)
     };
     let argv_ptrs = null_terminated(&argv);
-    let env_ptrs = null_terminated(&env);
-    let envp = if spec.env.is_empty() {
+    let env_ptrs = env.as_deref().map(null_terminated);
+    let envp = match &env_ptrs {
+        Some(ptrs) => ptrs.as_ptr(),
         // SAFETY: reading the pointer; see above.
-        unsafe { environ }
-    } else {
-        env_ptrs.as_ptr()
+        None => unsafe { environ },
     };
 
     let program = spec.program;
     let memory = ShimMemory::new().map_err(|e| io_err(program, e))?;
     let (out_r, out_w) = pipe().map_err(|e| io_err(program, e))?;
     let (err_r, err_w) = pipe().map_err(|e| io_err(program, e))?;
-    let (reply_r, reply_w) = pipe().map_err(|e| io_err(program, e))?;
+    let (exec_r, exec_w) = pipe().map_err(|e| io_err(program, e))?;
     let null = std::fs::File::open("/dev/null")
         .map_err(|e| io_err(Path::new("/dev/null"), e))
         .map(OwnedFd::from)
@@ -616,7 +592,7 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
         envp,
         cwd: cwd.as_ptr(),
         stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
-        reply_fd: reply_w.as_raw_fd(),
+        exec_fd: exec_w.as_raw_fd(),
         host_pidfd: host.as_raw_fd(),
         kill_all: kill_all_signal(),
         leftover_grace_ms: spec.leftover_grace_ms,
@@ -626,8 +602,8 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
     let mut pidfd: c_int = -1;
     // SAFETY: every signal is blocked around the clone, so no host handler
     // ever runs in the shim; the shim only uses its own stack, `args` (alive
-    // until its reply is read below) and `memory` (unmapped only once the
-    // shim is reaped).
+    // until the EOF below: the tool has exec'd) and `memory` (unmapped only
+    // once the shim is reaped).
     let shim = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
@@ -654,18 +630,25 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
         fd: unsafe { OwnedFd::from_raw_fd(pidfd) },
     });
     // The shim has its own copies now.
-    drop((out_w, err_w, reply_w, null, host));
+    drop((out_w, err_w, exec_w, null, host));
     // EOF once the tool has exec'd (its copy is close-on-exec) or exited,
-    // and the shim has dropped its copy.
-    let got = wait_for_eof(reply_r);
-    // The reply has been read: `args` and the strings it points at may go
-    // (they live until the end of this function).
+    // and the shim has dropped its copy. From then on nothing reads `args`
+    // or the strings it points at (they live until the end of this function).
+    let got = wait_for_eof(exec_r);
+    let control = memory.control();
+    let (tool_pid, failed_step, failed_errno) = (
+        control.tool_pid.load(Ordering::Acquire),
+        control.failed_step.load(Ordering::Acquire),
+        control.failed_errno.load(Ordering::Acquire),
+    );
     let _enter = runtime.enter();
     let ready = watch(handle.clone()).map_err(|e| io_err(program, e))?;
     let mut child = ShimChild {
-        handle: handle.clone(),
+        reaper: ShimReaper {
+            handle: handle.clone(),
+            memory: Some(memory),
+        },
         ready,
-        memory: Some(memory),
         status: None,
         runtime: runtime.clone(),
         stdout: None,
@@ -675,14 +658,6 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
         handle.signal(libc::SIGKILL);
         return Err(io_err(program, e));
     }
-    let control = child.memory.as_ref().map(ShimMemory::control);
-    let (tool_pid, failed_step, failed_errno) = control.map_or((0, STEP_NONE, 0), |c| {
-        (
-            c.tool_pid.load(Ordering::Acquire),
-            c.failed_step.load(Ordering::Acquire),
-            c.failed_errno.load(Ordering::Acquire),
-        )
-    });
     if failed_step != STEP_NONE || tool_pid <= 0 {
         // The tool is gone already; the shim follows at once.
         handle.wait_exit_blocking(Duration::from_secs(5));

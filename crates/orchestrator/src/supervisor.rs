@@ -278,10 +278,14 @@ fn finish(inner: &Inner, entry: &ToolEntry, status: ToolStatus, reason: String, 
     if error {
         st.last_error = Some(reason.clone());
     }
+    let unchanged = st.status() == status;
     inner.set_status(&entry.def.name, entry, &mut st, status, Some(reason));
-    // `start_one` also waits for the supervisor to be gone, which is a change
-    // even when the status is not (`shutdown_blocking` already set Stopped).
-    entry.changed.notify_waiters();
+    if unchanged {
+        // `start_one` also waits for the supervisor to be gone, which is a
+        // change even when the status is not (`shutdown_blocking` already set
+        // Stopped); `set_status` only wakes on a status change.
+        entry.changed.notify_waiters();
+    }
 }
 
 fn ready_status(entry: &ToolEntry, pid: u32) -> ToolStatus {
