@@ -110,6 +110,7 @@
 //!   `/proc`), on x86_64 or aarch64.
 #![warn(missing_docs)]
 
+mod armed;
 mod definition;
 mod error;
 mod graph;

@@ -78,6 +78,7 @@ impl Orchestrator {
                 events,
                 log_tx,
                 shut_down: AtomicBool::new(false),
+                spawner: Default::default(),
             }),
         }
     }
@@ -338,7 +339,7 @@ impl Orchestrator {
                 leftover_grace_ms: def.stop_timeout_ms,
             };
             let started = Instant::now();
-            let mut proc = spawn_tool(&spec, &inner.config.runtime)?;
+            let mut proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
             let out = async {
                 let mut buf = Vec::new();
@@ -481,6 +482,7 @@ impl Orchestrator {
     /// orchestrator refuses to start tools ([`OrchestratorError::ShutDown`]).
     pub fn shutdown_blocking(&self) {
         self.inner.shut_down.store(true, Ordering::SeqCst);
+        self.inner.spawner.close();
         for entry in self.entries_reverse() {
             stop_blocking(&self.inner, &entry);
         }

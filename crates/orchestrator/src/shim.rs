@@ -10,11 +10,16 @@
 //! index is bounds-checked with `get`, arithmetic saturates).
 //!
 //! ```text
-//! host ─clone(VM)─ shim (setsid, subreaper) ─clone(VM)─ tool (own process group, PDEATHSIG=SIGKILL) ─exec─
+//! host ─clone(VM)─ shim (setsid, subreaper) ─clone(VM)─ tool (own process group, PDEATHSIG=SIGKILL) ─park─exec─
 //!                                          └── orphans of the tool's tree (reparented here)
 //! ```
+//!
+//! The tool does everything that does not depend on the request (process
+//! group, stdio, closing descriptors, signal dispositions) and then parks on
+//! a futex until the host fills in what to run (see `armed`). A pair made for
+//! one start has its request filled in before the clone and never parks.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use libc::{c_char, c_int, pid_t};
 
@@ -34,8 +39,15 @@ pub(crate) const STEP_EXEC: i32 = 3;
 /// The shim could not create the tool process.
 pub(crate) const STEP_CLONE: i32 = 4;
 
-/// Written by the shim and the tool, read by the host; lives in the shim's
-/// memory block, which the host unmaps only after reaping the shim.
+/// [`ShimControl::go`] while the parked tool waits for its request.
+pub(crate) const GO_WAIT: u32 = 0;
+/// [`ShimControl::go`] once the request is filled in: chdir and exec.
+pub(crate) const GO_RUN: u32 = 1;
+/// [`ShimControl::go`] when the parked pair is not needed: exit quietly.
+pub(crate) const GO_CANCEL: u32 = 2;
+
+/// Shared by the host, the shim and the tool; lives in the shim's memory
+/// block, which the host unmaps only after reaping the shim.
 #[repr(C)]
 pub(crate) struct ShimControl {
     /// PID of the tool, written by the kernel when the shim creates it
@@ -47,16 +59,25 @@ pub(crate) struct ShimControl {
     pub failed_step: AtomicI32,
     /// `errno` of that failure.
     pub failed_errno: AtomicI32,
+    /// `GO_*`; the futex word the parked tool sleeps on. The request fields
+    /// below are written before it becomes [`GO_RUN`] (release/acquire).
+    pub go: AtomicU32,
+    /// The request: `execve`'s path, argv and envp, and the directory to
+    /// `chdir` to (null: stay). The host keeps what they point at alive
+    /// until the tool has exec'd or failed.
+    pub path: AtomicUsize,
+    pub argv: AtomicUsize,
+    pub envp: AtomicUsize,
+    pub cwd: AtomicUsize,
+    /// Grace between SIGTERM and SIGKILL for descendants left behind when the
+    /// tool exits on its own (read by the shim only after the tool exits).
+    pub leftover_grace_ms: AtomicU64,
 }
 
-/// What the shim and the tool need, prepared by the host before the clone.
-/// Valid only until the tool has exec'd (or failed to).
+/// What the shim and the tool need from their very start, written by the
+/// host before the shim is cloned and never changed while it lives.
 #[repr(C)]
 pub(crate) struct ShimArgs {
-    pub path: *const c_char,
-    pub argv: *const *const c_char,
-    pub envp: *const *const c_char,
-    pub cwd: *const c_char,
     pub stdio: [c_int; 3],
     /// Write end of a close-on-exec pipe: the host sees EOF once the shim
     /// has let go of it and the tool has exec'd or failed.
@@ -66,26 +87,20 @@ pub(crate) struct ShimArgs {
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
     /// never collides with a tool's `stop_signal`).
     pub kill_all: c_int,
-    /// Grace between SIGTERM and SIGKILL for descendants left behind when the
-    /// tool exits on its own.
-    pub leftover_grace_ms: u64,
-    pub control: *const ShimControl,
     /// Top of the stack the tool runs on until its `exec`.
     pub tool_stack_top: *mut u8,
+}
+
+/// The last page of a shim's memory block: both of the above.
+#[repr(C)]
+pub(crate) struct ShimBlock {
+    pub control: ShimControl,
+    pub args: ShimArgs,
 }
 
 /// Most processes one /proc scan looks at; more are ignored for that pass
 /// (the kill loop repeats, so a busy machine still converges).
 const MAX_PROCS: usize = 1024;
-
-/// What the shim keeps after the host's [`ShimArgs`] are gone.
-#[derive(Clone, Copy)]
-struct ShimParams {
-    host_pidfd: c_int,
-    kill_all: c_int,
-    leftover_grace_ms: u64,
-    control: *const ShimControl,
-}
 
 unsafe fn sys_kill(pid: pid_t, sig: c_int) -> isize {
     // SAFETY: kill has no memory effects.
@@ -121,19 +136,14 @@ unsafe fn sys_exit(code: c_int) -> ! {
     }
 }
 
-/// Entry of the shim process (from `clone_on_stack`); `arg` is `&ShimArgs`.
+/// Entry of the shim process (from `clone_on_stack`); `arg` is `&ShimBlock`.
 pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
-    // SAFETY: the host keeps `ShimArgs` alive until the tool has exec'd,
-    // which is after we are done with it.
-    let args = unsafe { &*(arg as *const ShimArgs) };
-    let p = ShimParams {
-        host_pidfd: args.host_pidfd,
-        kill_all: args.kill_all,
-        leftover_grace_ms: args.leftover_grace_ms,
-        control: args.control,
-    };
+    // SAFETY: the block lives in memory the host unmaps only after reaping us.
+    let block = unsafe { &*(arg as *const ShimBlock) };
+    let args = &block.args;
+    let control = &block.control;
     // SAFETY: raw syscalls; the tool runs on its own stack and reads the
-    // same `ShimArgs`, which the host keeps until the tool has exec'd.
+    // same block.
     unsafe {
         syscall3(libc::SYS_setsid, 0, 0, 0);
         syscall6(
@@ -147,7 +157,6 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
         );
         // No CLONE_VFORK: the tool runs its last steps on its own stack
         // while we go on; the host waits for the tool's exec itself.
-        let control = &*p.control;
         let flags = (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::SIGCHLD) as u64;
         let tool = clone_on_stack(
             flags,
@@ -166,11 +175,11 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
         // Drop every inherited descriptor but the host's pidfd: the host's
         // pipes and sockets then close when the host closes them, and the
         // host's wait for the tool's exec no longer depends on us.
-        close_all_but(p.host_pidfd);
+        close_all_but(args.host_pidfd);
         if tool < 0 {
             sys_exit(0);
         }
-        shim_main(tool as pid_t, p)
+        shim_main(tool as pid_t, block)
     }
 }
 
@@ -191,12 +200,14 @@ unsafe fn close_all_but(keep: c_int) {
     }
 }
 
-/// Entry of the tool process: its last steps before `exec`.
+/// Entry of the tool process: everything that does not depend on what will
+/// run is done at once; then it parks until the host fills in the request
+/// (at once, when the host filled it in before the clone), and execs.
 extern "C" fn tool_entry(arg: usize) -> ! {
-    // SAFETY: the host keeps `args` alive until we have exec'd or exited.
-    let args = unsafe { &*(arg as *const ShimArgs) };
-    // SAFETY: the host keeps the control block mapped until the shim is reaped.
-    let control = unsafe { &*args.control };
+    // SAFETY: the block lives in memory the host unmaps only after reaping
+    // the shim, which outlives us.
+    let block = unsafe { &*(arg as *const ShimBlock) };
+    let (args, control) = (&block.args, &block.control);
     let fail = |step: i32, ret: isize| -> ! {
         control
             .failed_errno
@@ -223,12 +234,9 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 fail(STEP_STDIO, r);
             }
         }
-        if !args.cwd.is_null() {
-            let r = syscall3(libc::SYS_chdir, args.cwd as usize, 0, 0);
-            if r < 0 {
-                fail(STEP_CHDIR, r);
-            }
-        }
+        // A tool inherits stdin, stdout and stderr only: a parked tool must
+        // not hold the host's other pipes and sockets open meanwhile.
+        close_all_but(args.exec_fd);
         // Default dispositions for everything (as `std` does), so that no
         // host handler can run here once signals are unblocked.
         let default_action = [0u64; 4];
@@ -245,6 +253,33 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 );
             }
         }
+        loop {
+            match control.go.load(Ordering::Acquire) {
+                GO_WAIT => {
+                    // Returns at once if `go` changed meanwhile (EAGAIN).
+                    syscall6(
+                        libc::SYS_futex,
+                        control.go.as_ptr() as usize,
+                        (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize,
+                        GO_WAIT as usize,
+                        0,
+                        0,
+                        0,
+                    );
+                }
+                GO_RUN => break,
+                _ => sys_exit(0),
+            }
+        }
+        let cwd = control.cwd.load(Ordering::Acquire);
+        if cwd != 0 {
+            let r = syscall3(libc::SYS_chdir, cwd, 0, 0);
+            if r < 0 {
+                fail(STEP_CHDIR, r);
+            }
+        }
+        // Signals stayed blocked (the host blocked them around the clone)
+        // until now, so none could interrupt the steps above.
         let empty = 0u64;
         syscall6(
             libc::SYS_rt_sigprocmask,
@@ -257,9 +292,9 @@ extern "C" fn tool_entry(arg: usize) -> ! {
         );
         let r = syscall3(
             libc::SYS_execve,
-            args.path as usize,
-            args.argv as usize,
-            args.envp as usize,
+            control.path.load(Ordering::Acquire),
+            control.argv.load(Ordering::Acquire),
+            control.envp.load(Ordering::Acquire),
         );
         fail(STEP_EXEC, r)
     }
@@ -286,7 +321,8 @@ fn now_ms() -> u64 {
 
 /// The shim's loop: reap everything, forward signals, record the tool's
 /// status and exit once the whole tree is gone.
-unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
+unsafe fn shim_main(tool: pid_t, block: &ShimBlock) -> ! {
+    let (args, control) = (&block.args, &block.control);
     // SAFETY: raw syscalls on stack values; the control block stays mapped
     // until the host has reaped us.
     unsafe {
@@ -306,7 +342,7 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
             0,
             0,
         ) as c_int;
-        let mut host_fd = p.host_pidfd;
+        let mut host_fd = args.host_pidfd;
         let mut tool_status: Option<c_int> = None;
         let mut killing = false;
         let mut leftover_deadline: Option<u64> = None;
@@ -336,13 +372,14 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
             }
             if let Some(st) = tool_status {
                 if no_children {
-                    (*p.control).tool_status.store(st, Ordering::Release);
+                    control.tool_status.store(st, Ordering::Release);
                     sys_exit(0);
                 }
                 if !killing && leftover_deadline.is_none() {
                     // The tool is gone but left descendants: ask, then force.
                     signal_tree(me, libc::SIGTERM, 0);
-                    leftover_deadline = Some(now_ms().saturating_add(p.leftover_grace_ms));
+                    let grace = control.leftover_grace_ms.load(Ordering::Acquire);
+                    leftover_deadline = Some(now_ms().saturating_add(grace));
                 }
             }
             if leftover_deadline.is_some_and(|d| now_ms() >= d) {
@@ -406,7 +443,7 @@ unsafe fn shim_main(tool: pid_t, p: ShimParams) -> ! {
                 if sig == libc::SIGCHLD {
                     continue;
                 }
-                if sig == p.kill_all {
+                if sig == args.kill_all {
                     killing = true;
                     continue;
                 }

@@ -4,21 +4,21 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use libc::c_int;
 use tokio::io::unix::AsyncFd;
 
 use crate::error::{OrchestratorError, Result};
-use crate::shim::{self, NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE, ShimArgs, ShimControl};
-use crate::sys::clone_on_stack;
+use crate::armed::{Armed, ArmedParts, Request, ShimMemory, Spawner};
+use crate::shim::{NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE};
 
 /// Signal the library sends to a shim to mean "SIGKILL the whole tree now".
 pub(crate) fn kill_all_signal() -> c_int {
@@ -119,6 +119,10 @@ impl AsRawFd for ShimHandle {
 }
 
 impl ShimHandle {
+    pub(crate) fn from_fd(fd: OwnedFd) -> Self {
+        Self { fd }
+    }
+
     /// Sends a signal to the shim; false when it is gone.
     pub fn signal(&self, sig: c_int) -> bool {
         // SAFETY: pidfd_send_signal with a valid pidfd and no siginfo.
@@ -149,132 +153,25 @@ impl ShimHandle {
     }
 }
 
-/// The memory a shim runs on (its stack, the tool's stack until `exec`, the
-/// control block), mapped by the host. Unmapped only once the shim is reaped.
-struct ShimMemory {
-    base: *mut u8,
-}
-
-// SAFETY: a plain mapping; the raw pointer is only an address.
-unsafe impl Send for ShimMemory {}
-// SAFETY: as above; shared access goes through the atomic control block.
-unsafe impl Sync for ShimMemory {}
-
-const PAGE: usize = 4096;
-/// The tool runs here only between clone and exec.
-const TOOL_STACK: usize = 32 * 1024;
-/// The shim's loop (a /proc scan keeps about 20 KiB of arrays).
-const SHIM_STACK: usize = 192 * 1024;
-/// guard | tool stack | guard | shim stack | control block
-const SHIM_MEMORY: usize = PAGE + TOOL_STACK + PAGE + SHIM_STACK + PAGE;
-
-/// Mappings of reaped shims, reused by the next spawns (a fresh mapping
-/// with its guard pages costs several system calls).
-static SPARE_MEMORY: parking_lot::Mutex<Vec<ShimMemory>> = parking_lot::Mutex::new(Vec::new());
-/// At most this many spare mappings are kept.
-const SPARE_LIMIT: usize = 16;
-
-impl ShimMemory {
-    fn new() -> std::io::Result<Self> {
-        // `try_lock`: a child forked while another thread held the lock must
-        // not hang here.
-        let spare = SPARE_MEMORY.try_lock().and_then(|mut spare| spare.pop());
-        let memory = match spare {
-            Some(memory) => memory,
-            None => Self::map()?,
-        };
-        // SAFETY: the control block lies inside the mapping and no process
-        // uses this mapping now.
-        unsafe {
-            memory.control_ptr().write(ShimControl {
-                tool_pid: AtomicI32::new(0),
-                tool_status: AtomicI32::new(NO_STATUS),
-                failed_step: AtomicI32::new(STEP_NONE),
-                failed_errno: AtomicI32::new(0),
-            });
-        }
-        Ok(memory)
-    }
-
-    fn map() -> std::io::Result<Self> {
-        // SAFETY: a fresh private anonymous mapping.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                SHIM_MEMORY,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let memory = Self { base: base.cast() };
-        // SAFETY: both guard pages lie inside the mapping.
-        unsafe {
-            libc::mprotect(base, PAGE, libc::PROT_NONE);
-            libc::mprotect(
-                memory.base.add(PAGE + TOOL_STACK).cast(),
-                PAGE,
-                libc::PROT_NONE,
-            );
-        }
-        Ok(memory)
-    }
-
-    fn control_ptr(&self) -> *mut ShimControl {
-        // SAFETY: the last page of the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE).cast() }
-    }
-
-    fn control(&self) -> &ShimControl {
-        // SAFETY: initialised in `new`, mapped for as long as `self` lives.
-        unsafe { &*self.control_ptr() }
-    }
-
-    fn tool_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(PAGE + TOOL_STACK) }
-    }
-
-    fn shim_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE) }
-    }
-}
-
-impl Drop for ShimMemory {
-    /// Only ever runs once no process uses the mapping (its shim is reaped).
-    fn drop(&mut self) {
-        if self.base.is_null() {
-            return;
-        }
-        if let Some(mut spare) = SPARE_MEMORY.try_lock()
-            && spare.len() < SPARE_LIMIT
-        {
-            let base = std::mem::replace(&mut self.base, std::ptr::null_mut());
-            spare.push(ShimMemory { base });
-            return;
-        }
-        // SAFETY: our own mapping, no longer used by any process.
-        unsafe { libc::munmap(self.base.cast(), SHIM_MEMORY) };
-    }
-}
-
 /// A shim not reaped yet, with the memory it runs on.
-struct ShimReaper {
+pub(crate) struct ShimReaper {
     handle: Arc<ShimHandle>,
     /// `None` once reaped (the mapping then goes back for reuse).
     memory: Option<ShimMemory>,
 }
 
 impl ShimReaper {
+    pub(crate) fn new(handle: Arc<ShimHandle>, memory: ShimMemory) -> Self {
+        Self {
+            handle,
+            memory: Some(memory),
+        }
+    }
+
     /// Reaps the shim if it has exited; its status is the tool's (from the
     /// control block), or the shim's own when it was killed first. `None`
     /// while it runs (and once it has been reaped).
-    fn try_reap(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+    pub(crate) fn try_reap(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
         let Some(memory) = &self.memory else {
             return Ok(None);
         };
@@ -440,32 +337,6 @@ fn watch(handle: Arc<ShimHandle>) -> std::io::Result<AsyncFd<Arc<ShimHandle>>> {
         .map_err(|e| e.into_parts().1)
 }
 
-/// A pipe as (read end, write end), both close-on-exec, both >= 3 so that
-/// they can never be clobbered while becoming the tool's stdio.
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: pipe2 fills two descriptors which we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned here only.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((above_stdio(r)?, above_stdio(w)?))
-}
-
-fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: duplicating a descriptor we own.
-    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fcntl returned a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
 fn cstring(tool: &str, what: &str, bytes: &[u8]) -> Result<CString> {
     CString::new(bytes).map_err(|_| OrchestratorError::SpawnFailed {
         tool: tool.to_owned(),
@@ -514,30 +385,40 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 /// Spawns `spec` through a reaper shim (see `shim`), with stdin from
 /// `/dev/null` and stdout/stderr piped. Returns once the tool has exec'd.
-/// Any thread may call it; `runtime` drives the waits and the pipes.
+/// Uses `spawner`'s parked pair when it has one (see `armed`) and has it
+/// make the next. Any thread may call it; `runtime` drives the waits and
+/// the pipes.
 pub(crate) fn spawn_tool(
     spec: &SpawnSpec<'_>,
     runtime: &tokio::runtime::Handle,
+    spawner: &Arc<Spawner>,
 ) -> Result<ToolProcess> {
     // ETXTBSY: a binary just written is briefly still open for writing in a
     // process another thread was creating at that moment (any fork or clone
     // copies the descriptor table). A few short retries ride that out.
     let mut delay = Duration::from_millis(5);
+    let mut result = spawn_once(spec, runtime, spawner);
     for _ in 0..4 {
-        match spawn_once(spec, runtime) {
+        match &result {
             Err(OrchestratorError::SpawnFailed { source, .. })
                 if source.raw_os_error() == Some(libc::ETXTBSY) =>
             {
                 std::thread::sleep(delay);
                 delay *= 2;
+                result = spawn_once(spec, runtime, spawner);
             }
-            other => return other,
+            _ => break,
         }
     }
-    spawn_once(spec, runtime)
+    spawner.refill(runtime);
+    result
 }
 
-fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<ToolProcess> {
+fn spawn_once(
+    spec: &SpawnSpec<'_>,
+    runtime: &tokio::runtime::Handle,
+    spawner: &Spawner,
+) -> Result<ToolProcess> {
     let tool = spec.tool;
     let io_err = |path: &Path, source: std::io::Error| OrchestratorError::SpawnFailed {
         tool: tool.to_owned(),
@@ -569,72 +450,36 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
         // SAFETY: reading the pointer; see above.
         None => unsafe { environ },
     };
-
-    let program = spec.program;
-    let memory = ShimMemory::new().map_err(|e| io_err(program, e))?;
-    let (out_r, out_w) = pipe().map_err(|e| io_err(program, e))?;
-    let (err_r, err_w) = pipe().map_err(|e| io_err(program, e))?;
-    let (exec_r, exec_w) = pipe().map_err(|e| io_err(program, e))?;
-    let null = std::fs::File::open("/dev/null")
-        .map_err(|e| io_err(Path::new("/dev/null"), e))
-        .map(OwnedFd::from)
-        .and_then(|fd| above_stdio(fd).map_err(|e| io_err(Path::new("/dev/null"), e)))?;
-    // SAFETY: pidfd_open on our own process.
-    let host = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    if host < 0 {
-        return Err(io_err(program, std::io::Error::last_os_error()));
-    }
-    // SAFETY: pidfd_open returned a fresh descriptor.
-    let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
-    let args = ShimArgs {
+    // Everything it points at lives until the end of this function, which
+    // is after the tool has exec'd or failed (the EOF below).
+    let request = Request {
         path: path.as_ptr(),
         argv: argv_ptrs.as_ptr(),
         envp,
         cwd: cwd.as_ptr(),
-        stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
-        exec_fd: exec_w.as_raw_fd(),
-        host_pidfd: host.as_raw_fd(),
-        kill_all: kill_all_signal(),
         leftover_grace_ms: spec.leftover_grace_ms,
-        control: memory.control_ptr(),
-        tool_stack_top: memory.tool_stack_top(),
     };
-    let mut pidfd: c_int = -1;
-    // SAFETY: every signal is blocked around the clone, so no host handler
-    // ever runs in the shim; the shim only uses its own stack, `args` (alive
-    // until the EOF below: the tool has exec'd) and `memory` (unmapped only
-    // once the shim is reaped).
-    let shim = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let shim = clone_on_stack(
-            (libc::CLONE_VM | libc::CLONE_PIDFD) as u64,
-            memory.shim_stack_top(),
-            &mut pidfd,
-            shim::shim_entry,
-            (&raw const args) as usize,
-        );
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        shim
+    let program = spec.program;
+    let armed = match spawner.take() {
+        Some(mut armed) => {
+            armed.fire(&request);
+            armed
+        }
+        None => Armed::new(Some(&request)).map_err(|e| io_err(program, e))?,
     };
-    if shim < 0 {
-        return Err(io_err(
-            program,
-            std::io::Error::from_raw_os_error((-shim) as i32),
-        ));
-    }
-    // SAFETY: CLONE_PIDFD stored a fresh descriptor.
-    let handle = Arc::new(ShimHandle {
-        fd: unsafe { OwnedFd::from_raw_fd(pidfd) },
-    });
-    // The shim has its own copies now.
-    drop((out_w, err_w, exec_w, null, host));
+    let Some(ArmedParts {
+        memory,
+        handle,
+        stdout,
+        stderr,
+        exec,
+    }) = armed.into_parts()
+    else {
+        return Err(io_err(program, std::io::Error::other("no shim pair")));
+    };
     // EOF once the tool has exec'd (its copy is close-on-exec) or exited,
-    // and the shim has dropped its copy. From then on nothing reads `args`
-    // or the strings it points at (they live until the end of this function).
-    let got = wait_for_eof(exec_r);
+    // and the shim has dropped its copy.
+    let got = wait_for_eof(exec);
     let control = memory.control();
     let (tool_pid, failed_step, failed_errno) = (
         control.tool_pid.load(Ordering::Acquire),
@@ -642,12 +487,18 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
         control.failed_errno.load(Ordering::Acquire),
     );
     let _enter = runtime.enter();
-    let ready = watch(handle.clone()).map_err(|e| io_err(program, e))?;
+    let mut reaper = ShimReaper::new(handle.clone(), memory);
+    let ready = match watch(handle.clone()) {
+        Ok(ready) => ready,
+        Err(e) => {
+            handle.signal(kill_all_signal());
+            handle.wait_exit_blocking(Duration::from_secs(5));
+            let _ = reaper.try_reap();
+            return Err(io_err(program, e));
+        }
+    };
     let mut child = ShimChild {
-        reaper: ShimReaper {
-            handle: handle.clone(),
-            memory: Some(memory),
-        },
+        reaper,
         ready,
         status: None,
         runtime: runtime.clone(),
@@ -687,8 +538,8 @@ fn spawn_once(spec: &SpawnSpec<'_>, runtime: &tokio::runtime::Handle) -> Result<
     let receiver = |fd: OwnedFd| {
         tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|e| io_err(program, e))
     };
-    child.stdout = Some(receiver(out_r)?);
-    child.stderr = Some(receiver(err_r)?);
+    child.stdout = Some(receiver(stdout)?);
+    child.stderr = Some(receiver(stderr)?);
     Ok(ToolProcess {
         child,
         shim: handle,

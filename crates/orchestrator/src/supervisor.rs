@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<ToolEvent>,
     pub log_tx: broadcast::Sender<(String, LogLine)>,
     pub shut_down: AtomicBool,
+    /// Keeps a shim pair parked for the next start.
+    pub spawner: Arc<crate::armed::Spawner>,
 }
 
 /// Registered tools and their start order.
@@ -149,7 +151,7 @@ fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
         env: &def.env,
         leftover_grace_ms: def.stop_timeout_ms,
     };
-    let mut proc = spawn_tool(&spec, &inner.config.runtime)?;
+    let mut proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
     if let Some(out) = proc.child.stdout.take() {
         inner.config.runtime.spawn(capture(
             out,

@@ -1,0 +1,401 @@
+//! Shim pairs made ahead of time, so that a cold start costs one wake-up and
+//! an `exec` instead of two process creations.
+//!
+//! A pair is a shim (see `shim`) and its tool process, parked on a futex in
+//! shared memory with its process group, stdio and signal state already set
+//! up. A start fills in the request (path, argv, envp, directory), wakes the
+//! tool and waits for its `exec`, exactly as for a pair made on the spot.
+//! Each [`Spawner`] keeps at most one pair ready and makes the next one on a
+//! runtime blocking thread after each start, off the caller's path.
+//!
+//! A parked pair is two sleeping processes that share the host's memory
+//! (they cost a few pages of their own). It holds no descriptor of the host
+//! but its own pipes and a pidfd of the host; it dies with the host (the
+//! shim watches that pidfd), and [`Spawner::close`] or dropping the spawner
+//! cancels it. A child of a `fork`ed host never uses its parent's pair.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use libc::c_int;
+use parking_lot::Mutex;
+
+use crate::shim::{
+    self, GO_CANCEL, GO_RUN, GO_WAIT, NO_STATUS, STEP_NONE, ShimArgs, ShimBlock, ShimControl,
+};
+use crate::spawn::{ShimHandle, ShimReaper, kill_all_signal};
+use crate::sys::clone_on_stack;
+
+/// The memory a shim pair runs on (the shim's stack, the tool's stack until
+/// `exec`, the shared block), mapped by the host. Unmapped (or kept for
+/// reuse) only once the shim is reaped.
+pub(crate) struct ShimMemory {
+    base: *mut u8,
+}
+
+// SAFETY: a plain mapping; the raw pointer is only an address.
+unsafe impl Send for ShimMemory {}
+// SAFETY: as above; shared access goes through the atomic control block.
+unsafe impl Sync for ShimMemory {}
+
+const PAGE: usize = 4096;
+/// The tool runs here only between clone and exec.
+const TOOL_STACK: usize = 32 * 1024;
+/// The shim's loop (a /proc scan keeps about 20 KiB of arrays).
+const SHIM_STACK: usize = 192 * 1024;
+/// guard | tool stack | guard | shim stack | shared block
+const SHIM_MEMORY: usize = PAGE + TOOL_STACK + PAGE + SHIM_STACK + PAGE;
+const _: () = assert!(std::mem::size_of::<ShimBlock>() <= PAGE);
+
+/// Mappings of reaped shims, reused by the next spawns (a fresh mapping
+/// with its guard pages costs several system calls).
+static SPARE_MEMORY: Mutex<Vec<ShimMemory>> = Mutex::new(Vec::new());
+/// At most this many spare mappings are kept.
+const SPARE_LIMIT: usize = 16;
+
+impl ShimMemory {
+    fn new(args: ShimArgs) -> std::io::Result<Self> {
+        // `try_lock`: a child forked while another thread held the lock must
+        // not hang here.
+        let spare = SPARE_MEMORY.try_lock().and_then(|mut spare| spare.pop());
+        let memory = match spare {
+            Some(memory) => memory,
+            None => Self::map()?,
+        };
+        let mut args = args;
+        args.tool_stack_top = memory.tool_stack_top();
+        // SAFETY: the block lies inside the mapping and no process uses
+        // this mapping now.
+        unsafe {
+            memory.block_ptr().write(ShimBlock {
+                control: ShimControl {
+                    tool_pid: AtomicI32::new(0),
+                    tool_status: AtomicI32::new(NO_STATUS),
+                    failed_step: AtomicI32::new(STEP_NONE),
+                    failed_errno: AtomicI32::new(0),
+                    go: AtomicU32::new(GO_WAIT),
+                    path: AtomicUsize::new(0),
+                    argv: AtomicUsize::new(0),
+                    envp: AtomicUsize::new(0),
+                    cwd: AtomicUsize::new(0),
+                    leftover_grace_ms: AtomicU64::new(0),
+                },
+                args,
+            });
+        }
+        Ok(memory)
+    }
+
+    fn map() -> std::io::Result<Self> {
+        // SAFETY: a fresh private anonymous mapping.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SHIM_MEMORY,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let memory = Self { base: base.cast() };
+        // SAFETY: both guard pages lie inside the mapping.
+        unsafe {
+            libc::mprotect(base, PAGE, libc::PROT_NONE);
+            libc::mprotect(
+                memory.base.add(PAGE + TOOL_STACK).cast(),
+                PAGE,
+                libc::PROT_NONE,
+            );
+        }
+        Ok(memory)
+    }
+
+    fn block_ptr(&self) -> *mut ShimBlock {
+        // SAFETY: the last page of the mapping.
+        unsafe { self.base.add(SHIM_MEMORY - PAGE).cast() }
+    }
+
+    /// What the host, the shim and the tool share.
+    pub(crate) fn control(&self) -> &ShimControl {
+        // SAFETY: initialised in `new`, mapped for as long as `self` lives.
+        unsafe { &(*self.block_ptr()).control }
+    }
+
+    fn tool_stack_top(&self) -> *mut u8 {
+        // SAFETY: inside the mapping.
+        unsafe { self.base.add(PAGE + TOOL_STACK) }
+    }
+
+    fn shim_stack_top(&self) -> *mut u8 {
+        // SAFETY: inside the mapping.
+        unsafe { self.base.add(SHIM_MEMORY - PAGE) }
+    }
+}
+
+impl Drop for ShimMemory {
+    /// Only ever runs once no process uses the mapping (its shim is reaped).
+    fn drop(&mut self) {
+        if self.base.is_null() {
+            return;
+        }
+        if let Some(mut spare) = SPARE_MEMORY.try_lock()
+            && spare.len() < SPARE_LIMIT
+        {
+            let base = std::mem::replace(&mut self.base, std::ptr::null_mut());
+            spare.push(ShimMemory { base });
+            return;
+        }
+        // SAFETY: our own mapping, no longer used by any process.
+        unsafe { libc::munmap(self.base.cast(), SHIM_MEMORY) };
+    }
+}
+
+/// What to run, as raw pointers for the tool's `execve`. Whoever fills it in
+/// keeps the strings alive until the tool has exec'd or failed.
+pub(crate) struct Request {
+    pub path: *const libc::c_char,
+    pub argv: *const *const libc::c_char,
+    pub envp: *const *const libc::c_char,
+    /// Null: the tool stays in the host's working directory.
+    pub cwd: *const libc::c_char,
+    pub leftover_grace_ms: u64,
+}
+
+/// A shim pair and the host's ends of its pipes.
+pub(crate) struct ArmedParts {
+    pub memory: ShimMemory,
+    pub handle: Arc<ShimHandle>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+    /// EOF once the tool has exec'd (or failed) and the shim let go of it.
+    pub exec: OwnedFd,
+}
+
+/// A shim pair whose tool is parked or already told what to run.
+pub(crate) struct Armed {
+    parts: Option<ArmedParts>,
+    /// The process that made the pair (its only possible user).
+    owner: u32,
+    fired: bool,
+}
+
+impl Armed {
+    /// Makes a pair. With a request, the tool runs it straight away (the
+    /// request is written before the clone); without, it parks.
+    pub(crate) fn new(request: Option<&Request>) -> std::io::Result<Self> {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (exec_r, exec_w) = pipe()?;
+        let null = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
+        // SAFETY: pidfd_open on our own process.
+        let host = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+        if host < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: pidfd_open returned a fresh descriptor.
+        let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
+        let memory = ShimMemory::new(ShimArgs {
+            stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
+            exec_fd: exec_w.as_raw_fd(),
+            host_pidfd: host.as_raw_fd(),
+            kill_all: kill_all_signal(),
+            tool_stack_top: std::ptr::null_mut(),
+        })?;
+        if let Some(request) = request {
+            write_request(memory.control(), request);
+        }
+        let mut pidfd: c_int = -1;
+        // SAFETY: every signal is blocked around the clone, so no host
+        // handler ever runs in the shim or the tool; both only use their own
+        // stacks and the block in `memory` (unmapped only once the shim is
+        // reaped) and, once told to run, the request's strings.
+        let shim = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let shim = clone_on_stack(
+                (libc::CLONE_VM | libc::CLONE_PIDFD) as u64,
+                memory.shim_stack_top(),
+                &mut pidfd,
+                shim::shim_entry,
+                memory.block_ptr() as usize,
+            );
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            shim
+        };
+        if shim < 0 {
+            return Err(std::io::Error::from_raw_os_error((-shim) as i32));
+        }
+        // SAFETY: CLONE_PIDFD stored a fresh descriptor.
+        let handle = Arc::new(ShimHandle::from_fd(unsafe { OwnedFd::from_raw_fd(pidfd) }));
+        // The shim and the tool have their own copies now.
+        drop((out_w, err_w, exec_w, null, host));
+        Ok(Self {
+            parts: Some(ArmedParts {
+                memory,
+                handle,
+                stdout: out_r,
+                stderr: err_r,
+                exec: exec_r,
+            }),
+            owner: std::process::id(),
+            fired: request.is_some(),
+        })
+    }
+
+    /// Tells a parked tool what to run (no-op when made with a request).
+    pub(crate) fn fire(&mut self, request: &Request) {
+        let Some(parts) = &self.parts else { return };
+        if self.fired {
+            return;
+        }
+        let control = parts.memory.control();
+        write_request(control, request);
+        wake(control);
+        self.fired = true;
+    }
+
+    /// Whether this pair can still be used by this process.
+    fn usable(&self) -> bool {
+        self.owner == std::process::id()
+            && self
+                .parts
+                .as_ref()
+                .is_some_and(|p| !p.handle.wait_exit_blocking(Duration::ZERO))
+    }
+
+    /// The pair, for the caller to wait on. Call after [`fire`](Self::fire).
+    pub(crate) fn into_parts(mut self) -> Option<ArmedParts> {
+        self.parts.take()
+    }
+}
+
+impl Drop for Armed {
+    /// An unused pair is cancelled: the tool exits at once, then the shim.
+    fn drop(&mut self) {
+        let Some(parts) = self.parts.take() else {
+            return;
+        };
+        if self.owner != std::process::id() {
+            // A forked child's copy: the processes are the parent's.
+            std::mem::forget(parts.memory);
+            return;
+        }
+        let control = parts.memory.control();
+        if !self.fired {
+            control.go.store(GO_CANCEL, Ordering::Release);
+            wake(control);
+        } else {
+            parts.handle.signal(kill_all_signal());
+        }
+        parts.handle.wait_exit_blocking(Duration::from_secs(2));
+        // Reaped now, or leaked (never unmapped) if it somehow still runs.
+        let _ = ShimReaper::new(parts.handle, parts.memory).try_reap();
+    }
+}
+
+fn write_request(control: &ShimControl, request: &Request) {
+    control.path.store(request.path as usize, Ordering::Relaxed);
+    control.argv.store(request.argv as usize, Ordering::Relaxed);
+    control.envp.store(request.envp as usize, Ordering::Relaxed);
+    control.cwd.store(request.cwd as usize, Ordering::Relaxed);
+    control
+        .leftover_grace_ms
+        .store(request.leftover_grace_ms, Ordering::Relaxed);
+    control.go.store(GO_RUN, Ordering::Release);
+}
+
+fn wake(control: &ShimControl) {
+    // SAFETY: FUTEX_WAKE on a word in mapped memory; the tool shares this
+    // address space, so the private futex key matches.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            control.go.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+}
+
+/// Keeps one parked pair ready for the next start of an orchestrator.
+#[derive(Default)]
+pub(crate) struct Spawner {
+    ready: Mutex<Option<Armed>>,
+    refilling: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl Spawner {
+    /// The parked pair, if one is ready and still alive.
+    pub(crate) fn take(&self) -> Option<Armed> {
+        // `try_lock`: never wait here (a forked child may find it held).
+        let armed = self.ready.try_lock()?.take()?;
+        armed.usable().then_some(armed)
+    }
+
+    /// Makes the next pair on a blocking thread of `runtime`, unless one is
+    /// ready, being made, or the spawner is closed.
+    pub(crate) fn refill(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        if self.closed.load(Ordering::Acquire) || self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        runtime.spawn_blocking(move || {
+            let needed = me.ready.lock().is_none();
+            let fresh = if needed { Armed::new(None).ok() } else { None };
+            let spare = {
+                let mut ready = me.ready.lock();
+                // Checked under the lock `close` takes after setting it.
+                if me.closed.load(Ordering::Acquire) || ready.is_some() {
+                    fresh
+                } else {
+                    *ready = fresh;
+                    None
+                }
+            };
+            me.refilling.store(false, Ordering::Release);
+            drop(spare);
+        });
+    }
+
+    /// Cancels the parked pair; no more are made.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let armed = self.ready.lock().take();
+        drop(armed);
+    }
+}
+
+/// A pipe as (read end, write end), both close-on-exec, both >= 3 so that
+/// they can never be clobbered while becoming the tool's stdio.
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 fills two descriptors which we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned here only.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}
+
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: duplicating a descriptor we own.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
