@@ -32,6 +32,11 @@ fn setup() -> Setup {
     let forge = DxForge::open(dir.path()).unwrap();
     let mut cold = DxToolDefinition::new("cold", BINARY);
     cold.args = vec!["3600".into()];
+    if let Ok(cmd) = std::env::var("PROBE_BIN") {
+        let mut parts = cmd.split(' ').map(String::from);
+        cold.binary_path = parts.next().unwrap();
+        cold.args = parts.collect();
+    }
     let mut hot = cold.clone();
     hot.name = "hot".into();
     forge.register_tool(cold).unwrap();
@@ -135,7 +140,57 @@ fn ratio_report() {
 
 criterion_group!(benches, benches_spawn);
 
+fn probe() {
+    let s = setup();
+    for pause_us in [0u64, 500, 2000, 10000] {
+        let mut v = Vec::new();
+        let mut phases = vec![Vec::new(); 16];
+        for _ in 0..200 {
+            let start = Instant::now();
+            block_on(s.forge.ensure_running("cold")).unwrap().unwrap();
+            let t7 = dxforge_orchestrator::TRACE_T[0].load(std::sync::atomic::Ordering::Relaxed);
+            dxforge_orchestrator::trace_mark(8);
+            v.push(start.elapsed());
+            let t: Vec<u64> = (0..16).map(|i| dxforge_orchestrator::TRACE_T[i].load(std::sync::atomic::Ordering::Relaxed)).collect();
+            let _ = t7;
+            for i in 1..9 { phases[i].push(t[i].saturating_sub(t[i - 1]) / 100); }
+            block_on(s.forge.stop("cold")).unwrap().unwrap();
+            std::thread::sleep(Duration::from_micros(pause_us));
+        }
+        v.sort();
+        println!("pause {pause_us} us: p10 {:?} p50 {:?} p90 {:?}", v[20], v[100], v[180]);
+        for (i, p) in phases.iter_mut().enumerate().skip(1).take(8) { p.sort(); println!("  phase {i}: p50 {:.1} us p90 {:.1}", p[100] as f64 / 10.0, p[180] as f64 / 10.0); }
+    }
+    s.forge.shutdown().unwrap();
+}
+
+fn ftrace() {
+    use std::io::Write;
+    let s = setup();
+    let mut m = std::fs::OpenOptions::new().write(true).open("/sys/kernel/tracing/trace_marker").unwrap();
+    for _ in 0..50 { cold_once(&s); bare_once(); }
+    std::fs::write("/sys/kernel/tracing/tracing_on", "1").unwrap();
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(1));
+        m.write_all(b"OURS start").unwrap();
+        let d = cold_once(&s);
+        m.write_all(format!("OURS took {d:?}").as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+        m.write_all(b"STD start").unwrap();
+        let d = bare_once();
+        m.write_all(format!("STD took {d:?}").as_bytes()).unwrap();
+    }
+    std::fs::write("/sys/kernel/tracing/tracing_on", "0").unwrap();
+    s.forge.shutdown().unwrap();
+}
+
 fn main() {
+    if std::env::var_os("FTRACE").is_some() {
+        return ftrace();
+    }
+    if std::env::var_os("PROBE").is_some() {
+        return probe();
+    }
     benches();
     ratio_report();
     Criterion::default().configure_from_args().final_summary();

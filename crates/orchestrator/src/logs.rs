@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::broadcast;
 
 use crate::LogLine;
@@ -116,11 +116,14 @@ impl ToolLog {
 
 /// Reads `stream` line by line into `log` and the broadcast until EOF.
 pub(crate) async fn capture(
-    stream: impl AsyncRead + Unpin + Send + 'static,
+    pipe: std::os::fd::OwnedFd,
     which: &'static str,
     log: Arc<ToolLog>,
     tx: broadcast::Sender<(String, LogLine)>,
 ) {
+    let Ok(stream) = crate::spawn::receiver(pipe) else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {

@@ -12,7 +12,9 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
 use crate::logs::ToolLog;
-use crate::spawn::{SpawnSpec, exit_of, kill_all_signal, resolve_binary, spawn_tool};
+use crate::spawn::{
+    SpawnSpec, exit_of, kill_all_signal, receiver, resolve_binary, spawn_tool,
+};
 use crate::supervisor::{
     Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one,
 };
@@ -224,6 +226,7 @@ impl Orchestrator {
     /// polling thread, which blocks about as long as a
     /// `std::process::Command::spawn` does (until the tool has exec'd).
     pub async fn ensure_running(&self, name: &str) -> Result<ToolStatus> {
+        crate::trace_mark(0);
         // Fast path: a read lock and a status check, no allocation.
         {
             let reg = self.inner.registry.read();
@@ -341,20 +344,16 @@ impl Orchestrator {
             let started = Instant::now();
             let mut proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
-            let out = async {
+            inner.spawner.refill(&inner.config.runtime);
+            let read_all = |pipe: Option<std::os::fd::OwnedFd>| async move {
                 let mut buf = Vec::new();
-                if let Some(mut s) = proc.child.stdout.take() {
+                if let Some(Ok(mut s)) = pipe.map(receiver) {
                     let _ = s.read_to_end(&mut buf).await;
                 }
                 buf
             };
-            let err = async {
-                let mut buf = Vec::new();
-                if let Some(mut s) = proc.child.stderr.take() {
-                    let _ = s.read_to_end(&mut buf).await;
-                }
-                buf
-            };
+            let out = read_all(proc.child.stdout.take());
+            let err = read_all(proc.child.stderr.take());
             let (stdout, stderr) = tokio::join!(out, err);
             let status = proc
                 .child

@@ -72,6 +72,20 @@ pub(crate) struct ShimControl {
     /// Grace between SIGTERM and SIGKILL for descendants left behind when the
     /// tool exits on its own (read by the shim only after the tool exits).
     pub leftover_grace_ms: AtomicU64,
+    /// Non-zero when the host pinned the parked tool to its own CPU for the
+    /// wake-up; the tool then restores its CPU mask before `exec`.
+    pub pinned: AtomicU32,
+    pub t_woke: AtomicU64,
+    pub yield_first: AtomicU32,
+    pub t_exec: AtomicU64,
+    /// 1 until the tool process lets go of the host's memory: the kernel
+    /// zeroes it and wakes its futex (`CLONE_CHILD_CLEARTID`) when the
+    /// tool's `exec` has passed the point of no return, or when it exits.
+    /// This is the moment `vfork` would resume its parent.
+    pub exec_gate: AtomicU32,
+    /// Set just before `execve`: a gate opened with this still 0 means the
+    /// tool died before it got that far.
+    pub exec_tried: AtomicU32,
 }
 
 /// What the shim and the tool need from their very start, written by the
@@ -79,9 +93,6 @@ pub(crate) struct ShimControl {
 #[repr(C)]
 pub(crate) struct ShimArgs {
     pub stdio: [c_int; 3],
-    /// Write end of a close-on-exec pipe: the host sees EOF once the shim
-    /// has let go of it and the tool has exec'd or failed.
-    pub exec_fd: c_int,
     /// pidfd of the host process: readable once the host has died.
     pub host_pidfd: c_int,
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
@@ -157,11 +168,15 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
         );
         // No CLONE_VFORK: the tool runs its last steps on its own stack
         // while we go on; the host waits for the tool's exec itself.
-        let flags = (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::SIGCHLD) as u64;
+        let flags = (libc::CLONE_VM
+            | libc::CLONE_PARENT_SETTID
+            | libc::CLONE_CHILD_CLEARTID
+            | libc::SIGCHLD) as u64;
         let tool = clone_on_stack(
             flags,
             args.tool_stack_top,
             control.tool_pid.as_ptr(),
+            control.exec_gate.as_ptr(),
             tool_entry,
             arg,
         );
@@ -171,6 +186,7 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
                 Ordering::Release,
             );
             control.failed_step.store(STEP_CLONE, Ordering::Release);
+            open_gate(control);
         }
         // Drop every inherited descriptor but the host's pidfd: the host's
         // pipes and sockets then close when the host closes them, and the
@@ -183,16 +199,37 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
     }
 }
 
+/// Opens the exec gate by hand (when there is no tool to do it).
+fn open_gate(control: &ShimControl) {
+    control.exec_gate.store(0, Ordering::Release);
+    // SAFETY: FUTEX_WAKE on a word in mapped memory.
+    unsafe {
+        syscall3(
+            libc::SYS_futex,
+            control.exec_gate.as_ptr() as usize,
+            libc::FUTEX_WAKE as usize,
+            usize::MAX >> 33,
+        )
+    };
+}
+
+/// Closes every descriptor from 3 up, except `keep` (none when below 3).
 unsafe fn close_all_but(keep: c_int) {
-    let keep = keep.max(3) as usize;
+    let keep = usize::try_from(keep).ok().filter(|&k| k >= 3);
+    let all = u32::MAX as usize;
     // SAFETY: closing descriptors this process owns.
     unsafe {
-        let low = keep <= 3 || syscall3(libc::SYS_close_range, 3, keep - 1, 0) == 0;
-        let high = syscall3(libc::SYS_close_range, keep + 1, u32::MAX as usize, 0) == 0;
-        if !(low && high) {
+        let closed = match keep {
+            None => syscall3(libc::SYS_close_range, 3, all, 0) == 0,
+            Some(k) => {
+                (k == 3 || syscall3(libc::SYS_close_range, 3, k - 1, 0) == 0)
+                    && syscall3(libc::SYS_close_range, k + 1, all, 0) == 0
+            }
+        };
+        if !closed {
             // Before Linux 5.9: one by one.
             for fd in 3..65_536usize {
-                if fd != keep {
+                if Some(fd) != keep {
                     syscall3(libc::SYS_close, fd, 0, 0);
                 }
             }
@@ -236,7 +273,7 @@ extern "C" fn tool_entry(arg: usize) -> ! {
         }
         // A tool inherits stdin, stdout and stderr only: a parked tool must
         // not hold the host's other pipes and sockets open meanwhile.
-        close_all_but(args.exec_fd);
+        close_all_but(-1);
         // Default dispositions for everything (as `std` does), so that no
         // host handler can run here once signals are unblocked.
         let default_action = [0u64; 4];
@@ -253,6 +290,14 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 );
             }
         }
+        // The mask to restore if the host pins us for the wake-up.
+        let mut mask = [0u64; 16];
+        let mask_len = syscall3(
+            libc::SYS_sched_getaffinity,
+            0,
+            std::mem::size_of_val(&mask),
+            mask.as_mut_ptr() as usize,
+        );
         loop {
             match control.go.load(Ordering::Acquire) {
                 GO_WAIT => {
@@ -270,6 +315,18 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 GO_RUN => break,
                 _ => sys_exit(0),
             }
+        }
+        control.t_woke.store(now_ns(), Ordering::Release);
+        if control.yield_first.load(Ordering::Acquire) != 0 {
+            syscall3(libc::SYS_sched_yield, 0, 0, 0);
+        }
+        if control.pinned.load(Ordering::Acquire) != 0 && mask_len > 0 {
+            syscall3(
+                libc::SYS_sched_setaffinity,
+                0,
+                mask_len as usize,
+                mask.as_ptr() as usize,
+            );
         }
         let cwd = control.cwd.load(Ordering::Acquire);
         if cwd != 0 {
@@ -290,6 +347,8 @@ extern "C" fn tool_entry(arg: usize) -> ! {
             0,
             0,
         );
+        control.t_exec.store(now_ns(), Ordering::Release);
+        control.exec_tried.store(1, Ordering::Release);
         let r = syscall3(
             libc::SYS_execve,
             control.path.load(Ordering::Acquire),
@@ -298,6 +357,23 @@ extern "C" fn tool_entry(arg: usize) -> ! {
         );
         fail(STEP_EXEC, r)
     }
+}
+
+pub(crate) fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a valid timespec.
+    unsafe {
+        syscall3(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC as usize,
+            (&raw mut ts) as usize,
+            0,
+        )
+    };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn now_ms() -> u64 {

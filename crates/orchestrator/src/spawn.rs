@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
@@ -18,7 +17,7 @@ use tokio::io::unix::AsyncFd;
 
 use crate::error::{OrchestratorError, Result};
 use crate::armed::{Armed, ArmedParts, Request, ShimMemory, Spawner};
-use crate::shim::{NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE};
+use crate::shim::{NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE, ShimControl};
 
 /// Signal the library sends to a shim to mean "SIGKILL the whole tree now".
 pub(crate) fn kill_all_signal() -> c_int {
@@ -230,13 +229,22 @@ impl Drop for ShimReaper {
 }
 
 /// The host's side of a shim: waiting for it and the tool's output pipes.
+/// Nothing is registered with the runtime until it is waited on or read, so
+/// making one costs the spawning thread nothing.
 pub(crate) struct ShimChild {
     reaper: ShimReaper,
-    ready: AsyncFd<Arc<ShimHandle>>,
+    /// The shim's pidfd, registered with the runtime on the first `wait`.
+    ready: Option<AsyncFd<Arc<ShimHandle>>>,
     status: Option<std::process::ExitStatus>,
     runtime: tokio::runtime::Handle,
-    pub stdout: Option<tokio::net::unix::pipe::Receiver>,
-    pub stderr: Option<tokio::net::unix::pipe::Receiver>,
+    /// Read ends of the tool's stdout and stderr (see [`receiver`]).
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+/// A tool's output pipe as an async reader; call on a runtime thread.
+pub(crate) fn receiver(fd: OwnedFd) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
+    tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
 }
 
 impl ShimChild {
@@ -253,7 +261,14 @@ impl ShimChild {
         if let Some(status) = self.status {
             return Ok(status);
         }
-        let status = self.reaper.wait(&self.ready).await?;
+        let ready = match &mut self.ready {
+            Some(ready) => ready,
+            slot => {
+                let _enter = self.runtime.enter();
+                slot.insert(watch(self.reaper.handle.clone())?)
+            }
+        };
+        let status = self.reaper.wait(ready).await?;
         self.status = Some(status);
         Ok(status)
     }
@@ -278,55 +293,47 @@ impl Drop for ShimChild {
     }
 }
 
-/// How long the spawning thread spins for the tool's exec before it sleeps.
-/// Sleeping there lets the scheduler put the new tool's start-up on this
-/// thread's CPU, which then delays this thread's wake-up by up to a time
-/// slice (about 0.8 ms measured, for an exec that takes 0.1 ms).
-const EXEC_SPIN: Duration = Duration::from_millis(2);
+/// How often a wait for a tool's exec checks on the shim.
+const SHIM_CHECK: Duration = Duration::from_millis(10);
 
 /// Longest wait for a tool's exec (an exec can block on a slow file system;
 /// past this the start is given up and the shim killed).
 const EXEC_LIMIT: Duration = Duration::from_secs(30);
 
-/// Reads `fd` until EOF: spinning (yielding the CPU each round) for up to
-/// [`EXEC_SPIN`], then blocking, up to [`EXEC_LIMIT`] in all.
-fn wait_for_eof(fd: OwnedFd) -> std::io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
-    let mut file = std::fs::File::from(fd);
+/// Blocks until the tool's exec gate opens (see [`ShimControl::exec_gate`]),
+/// up to [`EXEC_LIMIT`]. Looks every [`SHIM_CHECK`] whether the shim died
+/// before it could make the tool (then nobody would open the gate).
+fn wait_for_exec(control: &ShimControl, shim: &ShimHandle) -> std::io::Result<()> {
     let start = std::time::Instant::now();
-    let mut byte = [0u8; 1];
-    loop {
-        match file.read(&mut byte) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let waited = start.elapsed();
-                if waited < EXEC_SPIN {
-                    std::thread::yield_now();
-                    continue;
-                }
-                let Some(left) = EXEC_LIMIT.checked_sub(waited) else {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("the tool did not exec within {} s", EXEC_LIMIT.as_secs()),
-                    ));
-                };
-                let mut pfd = libc::pollfd {
-                    fd: file.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: poll on one valid pollfd.
-                unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as c_int) };
-            }
-            Err(e) => return Err(e),
+    while control.exec_gate.load(Ordering::Acquire) != 0 {
+        let waited = start.elapsed();
+        if waited >= EXEC_LIMIT {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the tool did not exec within {} s", EXEC_LIMIT.as_secs()),
+            ));
+        }
+        if waited >= SHIM_CHECK && shim.wait_exit_blocking(Duration::ZERO) {
+            return Err(std::io::Error::other("the shim ended before its tool's exec"));
+        }
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: SHIM_CHECK.as_nanos() as libc::c_long,
+        };
+        // SAFETY: FUTEX_WAIT on a word in mapped memory; not private, to
+        // match the kernel's wake on `CLONE_CHILD_CLEARTID`. Returns at once
+        // if the gate opened meanwhile; EINTR and spurious wakes loop.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                control.exec_gate.as_ptr(),
+                libc::FUTEX_WAIT,
+                1u32,
+                &timeout,
+            );
         }
     }
+    Ok(())
 }
 
 /// Registers a shim's pidfd with the runtime (readable once it exits).
@@ -385,9 +392,9 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 /// Spawns `spec` through a reaper shim (see `shim`), with stdin from
 /// `/dev/null` and stdout/stderr piped. Returns once the tool has exec'd.
-/// Uses `spawner`'s parked pair when it has one (see `armed`) and has it
-/// make the next. Any thread may call it; `runtime` drives the waits and
-/// the pipes.
+/// Uses `spawner`'s parked pair when it has one (see `armed`); the caller
+/// has it make the next one ([`Spawner::refill`]) from a runtime thread.
+/// Any thread may call it; `runtime` drives the waits.
 pub(crate) fn spawn_tool(
     spec: &SpawnSpec<'_>,
     runtime: &tokio::runtime::Handle,
@@ -410,7 +417,6 @@ pub(crate) fn spawn_tool(
             _ => break,
         }
     }
-    spawner.refill(runtime);
     result
 }
 
@@ -460,6 +466,7 @@ fn spawn_once(
         leftover_grace_ms: spec.leftover_grace_ms,
     };
     let program = spec.program;
+    let t0 = crate::shim::now_ns();
     let armed = match spawner.take() {
         Some(mut armed) => {
             armed.fire(&request);
@@ -472,34 +479,28 @@ fn spawn_once(
         handle,
         stdout,
         stderr,
-        exec,
     }) = armed.into_parts()
     else {
         return Err(io_err(program, std::io::Error::other("no shim pair")));
     };
-    // EOF once the tool has exec'd (its copy is close-on-exec) or exited,
-    // and the shim has dropped its copy.
-    let got = wait_for_eof(exec);
+    // The gate opens once the tool's exec is past the point of no return
+    // (or the tool has exited); from then on nothing reads the request.
+    let t1 = crate::shim::now_ns();
     let control = memory.control();
-    let (tool_pid, failed_step, failed_errno) = (
+    let got = wait_for_exec(control, &handle);
+    let t2 = crate::shim::now_ns();
+    crate::TRACE_T[2].store(t0, Ordering::Relaxed);
+    crate::TRACE_T[3].store(t1, Ordering::Relaxed);
+    crate::TRACE_T[4].store(t2, Ordering::Relaxed);
+    let (tool_pid, failed_step, failed_errno, tried) = (
         control.tool_pid.load(Ordering::Acquire),
         control.failed_step.load(Ordering::Acquire),
         control.failed_errno.load(Ordering::Acquire),
+        control.exec_tried.load(Ordering::Acquire),
     );
-    let _enter = runtime.enter();
-    let mut reaper = ShimReaper::new(handle.clone(), memory);
-    let ready = match watch(handle.clone()) {
-        Ok(ready) => ready,
-        Err(e) => {
-            handle.signal(kill_all_signal());
-            handle.wait_exit_blocking(Duration::from_secs(5));
-            let _ = reaper.try_reap();
-            return Err(io_err(program, e));
-        }
-    };
     let mut child = ShimChild {
-        reaper,
-        ready,
+        reaper: ShimReaper::new(handle.clone(), memory),
+        ready: None,
         status: None,
         runtime: runtime.clone(),
         stdout: None,
@@ -509,12 +510,12 @@ fn spawn_once(
         handle.signal(libc::SIGKILL);
         return Err(io_err(program, e));
     }
-    if failed_step != STEP_NONE || tool_pid <= 0 {
+    if failed_step != STEP_NONE || tool_pid <= 0 || tried == 0 {
         // The tool is gone already; the shim follows at once.
         handle.wait_exit_blocking(Duration::from_secs(5));
         let _ = child.try_wait();
         let source = if failed_step == STEP_NONE {
-            std::io::Error::other("the shim exited before starting the tool")
+            std::io::Error::other("the tool process ended before its exec")
         } else {
             std::io::Error::from_raw_os_error(failed_errno)
         };
@@ -535,11 +536,8 @@ fn spawn_once(
             _ => io_err(program, source),
         });
     }
-    let receiver = |fd: OwnedFd| {
-        tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(|e| io_err(program, e))
-    };
-    child.stdout = Some(receiver(stdout)?);
-    child.stderr = Some(receiver(stderr)?);
+    child.stdout = Some(stdout);
+    child.stderr = Some(stderr);
     Ok(ToolProcess {
         child,
         shim: handle,

@@ -134,7 +134,8 @@ enum Readiness {
     StopRequested,
 }
 
-/// Resolves and spawns the tool, wiring its output into the log.
+/// Resolves and spawns the tool. Its output waits in the pipes until
+/// [`after_spawn`] runs on a runtime thread.
 fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
     let def = &entry.def;
     let root = &inner.config.root;
@@ -151,28 +152,32 @@ fn begin_run(inner: &Inner, entry: &ToolEntry) -> Result<ToolProcess> {
         env: &def.env,
         leftover_grace_ms: def.stop_timeout_ms,
     };
-    let mut proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
-    if let Some(out) = proc.child.stdout.take() {
-        inner.config.runtime.spawn(capture(
-            out,
-            "stdout",
-            entry.log.clone(),
-            inner.log_tx.clone(),
-        ));
-    }
-    if let Some(err) = proc.child.stderr.take() {
-        inner.config.runtime.spawn(capture(
-            err,
-            "stderr",
-            entry.log.clone(),
-            inner.log_tx.clone(),
-        ));
-    }
+    let proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
     if inner.shut_down.load(Ordering::SeqCst) {
         proc.shim.signal(kill_all_signal());
         return Err(OrchestratorError::ShutDown);
     }
     Ok(proc)
+}
+
+/// Runtime-side follow-up of a spawn, kept off the spawning thread: wires
+/// the tool's output into its log and has the spawner park the next pair.
+fn after_spawn(inner: &Inner, entry: &ToolEntry, proc: &mut ToolProcess) {
+    let pipes = [
+        ("stdout", proc.child.stdout.take()),
+        ("stderr", proc.child.stderr.take()),
+    ];
+    for (stream, fd) in pipes {
+        if let Some(fd) = fd {
+            inner.config.runtime.spawn(capture(
+                fd,
+                stream,
+                entry.log.clone(),
+                inner.log_tx.clone(),
+            ));
+        }
+    }
+    inner.spawner.refill(&inner.config.runtime);
 }
 
 /// Whether a stop was really asked for (a `Notify` permit can be stale).
@@ -341,8 +346,15 @@ pub(crate) async fn start_one(
         // A supervisor is restarting the tool: wait for its outcome.
         notified.await;
     }
+    crate::trace_mark(1);
     let mut proc = match begin_run(inner, entry) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            if entry.def.health.is_some() {
+                // On a runtime thread: the output must flow while we wait.
+                after_spawn(inner, entry, &mut p);
+            }
+            p
+        }
         Err(OrchestratorError::ShutDown) => {
             finish(inner, entry, ToolStatus::Stopped, "shut down".into(), false);
             return Err(OrchestratorError::ShutDown);
@@ -401,13 +413,16 @@ pub(crate) async fn start_one(
     let status = ready_status(entry, proc.tool_pid);
     {
         let mut st = entry.state.lock();
+        crate::trace_mark(5);
         let task = inner
             .config
             .runtime
             .spawn(supervise(inner.clone(), entry.clone(), proc, go_rx));
+        crate::trace_mark(6);
         st.supervisor = Some(task);
         let reason = format!("started, pid {}", st.pid.unwrap_or(0));
         inner.set_status(name, entry, &mut st, status, Some(reason));
+        crate::trace_mark(7);
     }
     let _ = go_tx.send(());
     Ok(Some(status))
@@ -420,6 +435,7 @@ async fn supervise(
     mut proc: ToolProcess,
     go: oneshot::Receiver<()>,
 ) {
+    after_spawn(&inner, &entry, &mut proc);
     let _ = go.await;
     let def = &entry.def;
     let name = def.name.as_str();
@@ -501,7 +517,10 @@ async fn supervise(
                 }
             }
             proc = match begin_run(&inner, &entry) {
-                Ok(p) => p,
+                Ok(mut p) => {
+                    after_spawn(&inner, &entry, &mut p);
+                    p
+                }
                 Err(e) => {
                     finish(&inner, &entry, ToolStatus::Degraded, e.to_string(), true);
                     return;

@@ -66,7 +66,10 @@ pub(crate) unsafe fn syscall3(nr: i64, a: usize, b: usize, c: usize) -> isize {
 
 /// `clone(flags)` onto a fresh stack: the child runs `entry(arg)` with
 /// `stack_top` as its stack pointer; the parent gets the child's PID or
-/// `-errno`. With `CLONE_PIDFD`, `pidfd` receives the child's pidfd.
+/// `-errno`. With `CLONE_PIDFD`, `pidfd` receives the child's pidfd (with
+/// `CLONE_PARENT_SETTID`, the child's PID); with `CLONE_CHILD_CLEARTID`, the
+/// kernel zeroes `child_tid` and wakes its futex when the child execs or
+/// exits.
 ///
 /// # Safety
 /// `stack_top` must be the 16-byte aligned end of a writable region that
@@ -77,6 +80,7 @@ pub(crate) unsafe fn clone_on_stack(
     flags: u64,
     stack_top: *mut u8,
     pidfd: *mut libc::c_int,
+    child_tid: *mut u32,
     entry: CloneEntry,
     arg: usize,
 ) -> isize {
@@ -100,7 +104,7 @@ pub(crate) unsafe fn clone_on_stack(
             in("rdi") flags,
             in("rsi") stack_top,
             in("rdx") pidfd,
-            in("r10") 0usize,
+            in("r10") child_tid,
             in("r8") 0usize,
             in("r12") entry,
             in("r13") arg,
@@ -123,7 +127,7 @@ pub(crate) unsafe fn clone_on_stack(
             in("x1") stack_top,
             in("x2") pidfd,
             in("x3") 0usize,
-            in("x4") 0usize,
+            in("x4") child_tid,
             in("x21") entry,
             in("x22") arg,
         );
