@@ -81,10 +81,6 @@ impl ShimMemory {
                     envp: AtomicUsize::new(0),
                     cwd: AtomicUsize::new(0),
                     leftover_grace_ms: AtomicU64::new(0),
-                    pinned: AtomicU32::new(0),
-                    t_woke: AtomicU64::new(0),
-                    yield_first: AtomicU32::new(std::env::var_os("YIELD").is_some() as u32),
-                    t_exec: AtomicU64::new(0),
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
                 },
@@ -259,7 +255,6 @@ impl Armed {
             return;
         }
         let control = parts.memory.control();
-        if std::env::var_os("NOPIN").is_none() { pin_to_this_cpu(control); }
         write_request(control, request);
         wake(control);
         self.fired = true;
@@ -315,31 +310,6 @@ fn write_request(control: &ShimControl, request: &Request) {
     control.go.store(GO_RUN, Ordering::Release);
 }
 
-/// Pins the parked tool to the calling thread's CPU, so that waking it
-/// never has to wake an idle CPU: on virtual machines whose idle vCPUs halt
-/// at once, that alone was measured at 0.5-0.8 ms. The tool restores its
-/// own mask before `exec`.
-fn pin_to_this_cpu(control: &ShimControl) {
-    let tool = control.tool_pid.load(Ordering::Acquire);
-    // SAFETY: sched_getcpu has no arguments.
-    let cpu = unsafe { libc::sched_getcpu() };
-    if tool <= 0 || cpu < 0 {
-        return;
-    }
-    // SAFETY: cpu_set_t is plain old data; CPU_SET stays in bounds for any
-    // CPU number below CPU_SETSIZE, checked first.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if (cpu as usize) >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-            return;
-        }
-        libc::CPU_SET(cpu as usize, &mut set);
-        if libc::sched_setaffinity(tool, std::mem::size_of_val(&set), &set) == 0 {
-            control.pinned.store(1, Ordering::Release);
-        }
-    }
-}
-
 fn wake(control: &ShimControl) {
     // SAFETY: FUTEX_WAKE on a word in mapped memory; the tool shares this
     // address space, so the private futex key matches.
@@ -365,9 +335,7 @@ impl Spawner {
     /// The parked pair, if one is ready and still alive.
     pub(crate) fn take(&self) -> Option<Armed> {
         // `try_lock`: never wait here (a forked child may find it held).
-        let Some(mut g) = self.ready.try_lock() else { eprintln!("TRACE take: locked"); return None };
-        let Some(armed) = g.take() else { eprintln!("TRACE take: empty refilling={}", self.refilling.load(Ordering::Relaxed)); return None };
-        if !armed.usable() { eprintln!("TRACE take: unusable"); }
+        let armed = self.ready.try_lock()?.take()?;
         armed.usable().then_some(armed)
     }
 

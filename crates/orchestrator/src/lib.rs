@@ -135,10 +135,3 @@ const _: () = {
     const fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
     assert_send_sync_clone::<Orchestrator>();
 };
-
-#[doc(hidden)]
-pub static TRACE_T: [std::sync::atomic::AtomicU64; 16] = [const { std::sync::atomic::AtomicU64::new(0) }; 16];
-#[doc(hidden)]
-pub fn trace_mark(i: usize) {
-    TRACE_T[i].store(shim::now_ns(), std::sync::atomic::Ordering::Relaxed);
-}

@@ -12,9 +12,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
 use crate::logs::ToolLog;
-use crate::spawn::{
-    SpawnSpec, exit_of, kill_all_signal, receiver, resolve_binary, spawn_tool,
-};
+use crate::spawn::{SpawnSpec, exit_of, kill_all_signal, receiver, resolve_binary, spawn_tool};
 use crate::supervisor::{
     Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one,
 };
@@ -226,7 +224,6 @@ impl Orchestrator {
     /// polling thread, which blocks about as long as a
     /// `std::process::Command::spawn` does (until the tool has exec'd).
     pub async fn ensure_running(&self, name: &str) -> Result<ToolStatus> {
-        crate::trace_mark(0);
         // Fast path: a read lock and a status check, no allocation.
         {
             let reg = self.inner.registry.read();

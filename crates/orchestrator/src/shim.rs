@@ -72,12 +72,6 @@ pub(crate) struct ShimControl {
     /// Grace between SIGTERM and SIGKILL for descendants left behind when the
     /// tool exits on its own (read by the shim only after the tool exits).
     pub leftover_grace_ms: AtomicU64,
-    /// Non-zero when the host pinned the parked tool to its own CPU for the
-    /// wake-up; the tool then restores its CPU mask before `exec`.
-    pub pinned: AtomicU32,
-    pub t_woke: AtomicU64,
-    pub yield_first: AtomicU32,
-    pub t_exec: AtomicU64,
     /// 1 until the tool process lets go of the host's memory: the kernel
     /// zeroes it and wakes its futex (`CLONE_CHILD_CLEARTID`) when the
     /// tool's `exec` has passed the point of no return, or when it exits.
@@ -156,6 +150,7 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
     // SAFETY: raw syscalls; the tool runs on its own stack and reads the
     // same block.
     unsafe {
+        set_name(c"dxforge-shim");
         syscall3(libc::SYS_setsid, 0, 0, 0);
         syscall6(
             libc::SYS_prctl,
@@ -197,6 +192,22 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
         }
         shim_main(tool as pid_t, block)
     }
+}
+
+/// Sets this process's name as `ps` shows it.
+unsafe fn set_name(name: &std::ffi::CStr) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string (cut at 15 bytes).
+    unsafe {
+        syscall6(
+            libc::SYS_prctl,
+            libc::PR_SET_NAME as usize,
+            name.as_ptr() as usize,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
 }
 
 /// Opens the exec gate by hand (when there is no tool to do it).
@@ -255,6 +266,8 @@ extern "C" fn tool_entry(arg: usize) -> ! {
     };
     // SAFETY: raw syscalls on values prepared by the host.
     unsafe {
+        // What `ps` shows while it is parked; `exec` names it after the tool.
+        set_name(c"dxforge-parked");
         syscall3(libc::SYS_setpgid, 0, 0, 0);
         syscall6(
             libc::SYS_prctl,
@@ -290,14 +303,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 );
             }
         }
-        // The mask to restore if the host pins us for the wake-up.
-        let mut mask = [0u64; 16];
-        let mask_len = syscall3(
-            libc::SYS_sched_getaffinity,
-            0,
-            std::mem::size_of_val(&mask),
-            mask.as_mut_ptr() as usize,
-        );
         loop {
             match control.go.load(Ordering::Acquire) {
                 GO_WAIT => {
@@ -315,18 +320,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
                 GO_RUN => break,
                 _ => sys_exit(0),
             }
-        }
-        control.t_woke.store(now_ns(), Ordering::Release);
-        if control.yield_first.load(Ordering::Acquire) != 0 {
-            syscall3(libc::SYS_sched_yield, 0, 0, 0);
-        }
-        if control.pinned.load(Ordering::Acquire) != 0 && mask_len > 0 {
-            syscall3(
-                libc::SYS_sched_setaffinity,
-                0,
-                mask_len as usize,
-                mask.as_ptr() as usize,
-            );
         }
         let cwd = control.cwd.load(Ordering::Acquire);
         if cwd != 0 {
@@ -347,7 +340,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
             0,
             0,
         );
-        control.t_exec.store(now_ns(), Ordering::Release);
         control.exec_tried.store(1, Ordering::Release);
         let r = syscall3(
             libc::SYS_execve,
@@ -357,23 +349,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
         );
         fail(STEP_EXEC, r)
     }
-}
-
-pub(crate) fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe {
-        syscall3(
-            libc::SYS_clock_gettime,
-            libc::CLOCK_MONOTONIC as usize,
-            (&raw mut ts) as usize,
-            0,
-        )
-    };
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn now_ms() -> u64 {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use libc::c_int;
 use tokio::io::unix::AsyncFd;
 
-use crate::error::{OrchestratorError, Result};
 use crate::armed::{Armed, ArmedParts, Request, ShimMemory, Spawner};
+use crate::error::{OrchestratorError, Result};
 use crate::shim::{NO_STATUS, STEP_CHDIR, STEP_EXEC, STEP_NONE, ShimControl};
 
 /// Signal the library sends to a shim to mean "SIGKILL the whole tree now".
@@ -314,7 +314,9 @@ fn wait_for_exec(control: &ShimControl, shim: &ShimHandle) -> std::io::Result<()
             ));
         }
         if waited >= SHIM_CHECK && shim.wait_exit_blocking(Duration::ZERO) {
-            return Err(std::io::Error::other("the shim ended before its tool's exec"));
+            return Err(std::io::Error::other(
+                "the shim ended before its tool's exec",
+            ));
         }
         let timeout = libc::timespec {
             tv_sec: 0,
@@ -466,7 +468,6 @@ fn spawn_once(
         leftover_grace_ms: spec.leftover_grace_ms,
     };
     let program = spec.program;
-    let t0 = crate::shim::now_ns();
     let armed = match spawner.take() {
         Some(mut armed) => {
             armed.fire(&request);
@@ -485,13 +486,9 @@ fn spawn_once(
     };
     // The gate opens once the tool's exec is past the point of no return
     // (or the tool has exited); from then on nothing reads the request.
-    let t1 = crate::shim::now_ns();
     let control = memory.control();
     let got = wait_for_exec(control, &handle);
-    let t2 = crate::shim::now_ns();
-    crate::TRACE_T[2].store(t0, Ordering::Relaxed);
-    crate::TRACE_T[3].store(t1, Ordering::Relaxed);
-    crate::TRACE_T[4].store(t2, Ordering::Relaxed);
+
     let (tool_pid, failed_step, failed_errno, tried) = (
         control.tool_pid.load(Ordering::Acquire),
         control.failed_step.load(Ordering::Acquire),

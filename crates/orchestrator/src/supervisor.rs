@@ -346,7 +346,6 @@ pub(crate) async fn start_one(
         // A supervisor is restarting the tool: wait for its outcome.
         notified.await;
     }
-    crate::trace_mark(1);
     let mut proc = match begin_run(inner, entry) {
         Ok(mut p) => {
             if entry.def.health.is_some() {
@@ -413,16 +412,13 @@ pub(crate) async fn start_one(
     let status = ready_status(entry, proc.tool_pid);
     {
         let mut st = entry.state.lock();
-        crate::trace_mark(5);
         let task = inner
             .config
             .runtime
             .spawn(supervise(inner.clone(), entry.clone(), proc, go_rx));
-        crate::trace_mark(6);
         st.supervisor = Some(task);
         let reason = format!("started, pid {}", st.pid.unwrap_or(0));
         inner.set_status(name, entry, &mut st, status, Some(reason));
-        crate::trace_mark(7);
     }
     let _ = go_tx.send(());
     Ok(Some(status))

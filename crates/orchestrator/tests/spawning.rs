@@ -110,6 +110,31 @@ fn a_running_tool_keeps_no_copy_of_the_hosts_descriptors() {
     assert_eq!(read.unwrap(), 0);
 }
 
+/// A descriptor the host leaves inheritable (no close-on-exec) does not
+/// reach tools, neither through a pair made on the spot nor a parked one.
+#[test]
+fn a_tool_inherits_stdin_stdout_and_stderr_only() {
+    let p = Project::new();
+    // SAFETY: a fresh descriptor, at 500 or above so that it cannot clash
+    // with those of tests running alongside, without close-on-exec.
+    let leaked = unsafe { libc::fcntl(0, libc::F_DUPFD, 500) };
+    assert!(leaked >= 500);
+    p.orch.register_tool(shell("fds", "")).unwrap();
+    let script = r#"for f in /proc/$$/fd/*; do printf '%s ' "${f##*/}"; done"#;
+    for round in ["first start", "parked pair"] {
+        let out = stdout_of(&p, "fds", script);
+        let fds: Vec<&str> = out.split_whitespace().collect();
+        // 3 is the shell's own handle on the directory it lists.
+        assert!(fds.starts_with(&["0", "1", "2"]), "{round}: {out}");
+        assert!(
+            fds.len() <= 4 && !fds.contains(&leaked.to_string().as_str()),
+            "{round}: {out}"
+        );
+    }
+    // SAFETY: closing the descriptor made above.
+    unsafe { libc::close(leaked) };
+}
+
 /// Regression guard: a tool must not depend on the thread that started it
 /// (a parent-death signal follows the thread, not the process).
 #[test]

@@ -140,3 +140,45 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(|s| s.lines().map(str::to_owned).collect())
         .unwrap_or_default()
 }
+
+/// (comm, ppid) of a process, from /proc/<pid>/stat.
+fn comm_and_ppid(pid: u32) -> Option<(String, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat[open + 1..close].to_owned();
+    let ppid = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+    Some((comm, ppid))
+}
+
+/// Parked tool processes (crate docs, "Spawning") whose shim is a child of
+/// this test process, as (tool pid, shim pid).
+pub fn parked_tools() -> Vec<(u32, u32)> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Some((comm, shim)) = comm_and_ppid(pid) else {
+            continue;
+        };
+        if comm == "dxforge-parked" && comm_and_ppid(shim).is_some_and(|(_, host)| host == me) {
+            out.push((pid, shim));
+        }
+    }
+    out
+}
+
+/// The descriptor numbers a process has open.
+pub fn open_fds(pid: u32) -> Vec<u32> {
+    let mut fds: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort_unstable();
+    fds
+}

@@ -1,0 +1,97 @@
+//! The parked shim pair each orchestrator keeps for its next cold start
+//! (crate docs, "Spawning"). Real processes. These tests count processes of
+//! the whole test binary, so they take turns.
+
+mod common;
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::*;
+use dxforge_orchestrator::ToolStatus;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_parked() -> (u32, u32) {
+    wait_until(10, "exactly one parked tool", || parked_tools().len() == 1);
+    parked_tools()[0]
+}
+
+#[test]
+fn a_cold_start_uses_the_parked_tool_and_parks_the_next_one() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    p.orch
+        .register_tool(tool("svc", &["--sleep", "60000"]))
+        .unwrap();
+    assert!(
+        parked_tools().is_empty(),
+        "nothing is parked before a start"
+    );
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    let (parked, _) = one_parked();
+    p.block(p.orch.stop("svc")).unwrap();
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    assert_eq!(
+        p.orch.state("svc").unwrap().pid,
+        Some(parked),
+        "the second start runs in the parked process"
+    );
+    let (next, _) = one_parked();
+    assert_ne!(next, parked);
+    p.orch.shutdown_blocking();
+    assert!(
+        parked_tools().is_empty(),
+        "shutdown cancels the parked pair"
+    );
+    wait_until(10, "no zombies", || our_zombies().is_empty());
+}
+
+#[test]
+fn a_parked_tool_holds_no_descriptor_of_the_host() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    p.orch
+        .register_tool(tool("svc", &["--sleep", "60000"]))
+        .unwrap();
+    // Open before the pair is made, so its processes start with a copy.
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    let (parked, _) = one_parked();
+    assert_eq!(open_fds(parked), vec![0, 1, 2]);
+    drop(writer);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        tx.send(reader.read_to_end(&mut rest).map(|_| rest.len()))
+            .unwrap();
+    });
+    let read = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the pipe must reach EOF once the host closed its end");
+    assert_eq!(read.unwrap(), 0);
+}
+
+#[test]
+fn a_killed_parked_tool_is_replaced_not_used() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    p.orch
+        .register_tool(tool("svc", &["--sleep", "60000"]))
+        .unwrap();
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    let (parked, shim) = one_parked();
+    p.block(p.orch.stop("svc")).unwrap();
+    // SAFETY: kill(2) on a process of this test.
+    assert_eq!(unsafe { libc::kill(parked as i32, libc::SIGKILL) }, 0);
+    wait_until(10, "the killed tool's shim exits", || {
+        proc_state(shim).is_none_or(|s| s == 'Z')
+    });
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    let state = p.orch.state("svc").unwrap();
+    assert!(matches!(state.status, ToolStatus::Running(_)), "{state:?}");
+    assert_ne!(state.pid, Some(parked));
+    p.orch.shutdown_blocking();
+    wait_until(10, "no zombies", || our_zombies().is_empty());
+}
