@@ -45,17 +45,38 @@
 //!   tool the same way (`CLONE_VM`, the kernel writing the tool's PID into
 //!   shared memory before the tool runs), then closes every descriptor it
 //!   inherited except a pidfd of the host;
-//! * the tool, on its own stack, joins its own process group, sets
-//!   `PDEATHSIG = SIGKILL`, redirects stdio, changes directory, resets every
-//!   signal disposition, unblocks signals and `execve`s. A failure at any
-//!   step is written into shared memory with its `errno`;
-//! * the host waits for EOF on a close-on-exec pipe that only the tool still
-//!   holds: EOF means the tool has exec'd (or failed). It spins, yielding the
-//!   CPU, for up to 2 ms first: sleeping there lets the scheduler put the new
-//!   tool's start-up on this thread's CPU and delays the wake-up by a time
-//!   slice. So `ensure_running` returns, like `std`'s `spawn`, once the exec
-//!   has happened, with exec errors reported (`BinaryNotFound`,
-//!   `NotExecutable`, `SpawnFailed` naming the binary or the directory);
+//! * the tool, on its own stack, does everything that does not depend on
+//!   what it will run: joins its own process group, sets
+//!   `PDEATHSIG = SIGKILL`, redirects stdio, closes every other descriptor
+//!   (a tool inherits stdin, stdout and stderr only, like Python's
+//!   `close_fds=True`), resets every signal disposition. Then it *parks* on
+//!   a futex in shared memory until the host fills in the request (path,
+//!   argv, envp, directory), changes directory, unblocks signals and
+//!   `execve`s. A failure at any step is written into shared memory with its
+//!   `errno`;
+//! * each orchestrator keeps one such pair parked for its next cold start
+//!   (`ps` shows `dxforge-shim` and `dxforge-parked`): a cold start fills in
+//!   the request and wakes the parked tool, so its critical path holds one
+//!   wake-up and the `exec`, not two process creations. After each start a
+//!   runtime blocking thread parks the next pair. The first start (and any
+//!   start while none is parked) makes its pair on the spot, request filled
+//!   in before the clone. A parked pair holds no descriptor of the host but
+//!   its own pipes and the host's pidfd; it dies with the host and is
+//!   cancelled by [`Orchestrator::shutdown_blocking`] or when the
+//!   orchestrator is dropped. A child of a `fork`ed host never uses its
+//!   parent's pair;
+//! * the host waits on an *exec gate*: the tool is created with
+//!   `CLONE_CHILD_CLEARTID`, so the kernel zeroes a word in shared memory
+//!   and wakes its futex when the tool's `exec` has passed the point of no
+//!   return (it lets go of the host's memory), or when the tool exits. That
+//!   is the moment `vfork` resumes its parent. So `ensure_running` returns,
+//!   like `std`'s `spawn`, once the exec is committed, with exec errors
+//!   reported (`BinaryNotFound`, `NotExecutable`, `SpawnFailed` naming the
+//!   binary or the directory). The wait gives up after 30 s, or within
+//!   10 ms when the shim died before it could make the tool;
+//! * everything else that follows a spawn (registering the shim's pidfd
+//!   and the output pipes with the runtime, log capture, parking the next
+//!   pair) runs in the tool's supervision task, not on the calling thread;
 //! * the shim then loops: `wait4(-1, WNOHANG)` reaps the tool and every
 //!   orphan reparented to it; a `signalfd` and the host's pidfd wake it. A
 //!   stop signal is forwarded to the tool's process group and to every
