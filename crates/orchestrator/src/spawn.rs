@@ -293,6 +293,9 @@ impl Drop for ShimChild {
     }
 }
 
+/// How long a wait for a tool's exec spins before it sleeps.
+const EXEC_SPIN: Duration = Duration::from_millis(1);
+
 /// How often a wait for a tool's exec checks on the shim.
 const SHIM_CHECK: Duration = Duration::from_millis(10);
 
@@ -300,13 +303,20 @@ const SHIM_CHECK: Duration = Duration::from_millis(10);
 /// past this the start is given up and the shim killed).
 const EXEC_LIMIT: Duration = Duration::from_secs(30);
 
-/// Blocks until the tool's exec gate opens (see [`ShimControl::exec_gate`]),
-/// up to [`EXEC_LIMIT`]. Looks every [`SHIM_CHECK`] whether the shim died
+/// Waits until the tool's exec gate opens (see [`ShimControl::exec_gate`]),
+/// up to [`EXEC_LIMIT`]: spinning for up to [`EXEC_SPIN`] (yielding the CPU
+/// each round), then sleeping on the gate's futex. Spinning keeps the
+/// caller's CPU its own while the tool execs elsewhere, and sees the gate
+/// open without a wake-up. Looks every [`SHIM_CHECK`] whether the shim died
 /// before it could make the tool (then nobody would open the gate).
 fn wait_for_exec(control: &ShimControl, shim: &ShimHandle) -> std::io::Result<()> {
     let start = std::time::Instant::now();
     while control.exec_gate.load(Ordering::Acquire) != 0 {
         let waited = start.elapsed();
+        if waited < EXEC_SPIN {
+            std::thread::yield_now();
+            continue;
+        }
         if waited >= EXEC_LIMIT {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -480,6 +490,7 @@ fn spawn_once(
         handle,
         stdout,
         stderr,
+        restore_mask,
     }) = armed.into_parts()
     else {
         return Err(io_err(program, std::io::Error::other("no shim pair")));
@@ -488,6 +499,17 @@ fn spawn_once(
     // (or the tool has exited); from then on nothing reads the request.
     let control = memory.control();
     let got = wait_for_exec(control, &handle);
+    if let Some(mask) = restore_mask {
+        // SAFETY: sched_setaffinity with a set read from this very process;
+        // a tool that is gone makes it fail harmlessly.
+        unsafe {
+            libc::sched_setaffinity(
+                control.tool_pid.load(Ordering::Acquire),
+                std::mem::size_of_val(&mask),
+                &mask,
+            )
+        };
+    }
 
     let (tool_pid, failed_step, failed_errno, tried) = (
         control.tool_pid.load(Ordering::Acquire),
