@@ -95,3 +95,30 @@ fn a_killed_parked_tool_is_replaced_not_used() {
     p.orch.shutdown_blocking();
     wait_until(10, "no zombies", || our_zombies().is_empty());
 }
+
+/// Regression guard: a parked tool is kept off the starting thread's CPU
+/// until its exec is committed; it must get its own CPU mask back.
+#[test]
+fn a_tool_started_from_a_parked_pair_gets_its_cpu_mask_back() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let allowed = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Cpus_allowed_list:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .unwrap()
+    };
+    let p = Project::new();
+    p.orch
+        .register_tool(tool("svc", &["--sleep", "60000"]))
+        .unwrap();
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    let (parked, _) = one_parked();
+    p.block(p.orch.stop("svc")).unwrap();
+    p.block(p.orch.ensure_running("svc")).unwrap();
+    assert_eq!(p.orch.state("svc").unwrap().pid, Some(parked));
+    assert_eq!(allowed(&parked.to_string()), allowed("self"));
+}
