@@ -149,6 +149,18 @@ fn ratio_report() {
     }
     report("after 2 ms idle, interleaved", cold, bare);
     s.forge.shutdown().unwrap();
+    // The first start of a handle has no parked pair yet: it makes one on
+    // the spot (two process creations on its path).
+    let (mut first, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..100 {
+        let s = setup();
+        std::thread::sleep(Duration::from_millis(2));
+        first.push(cold_once(&s));
+        s.forge.shutdown().unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        bare.push(bare_once());
+    }
+    report("first start of a fresh handle, interleaved", first, bare);
 }
 
 criterion_group!(benches, benches_spawn);

@@ -72,8 +72,12 @@
 //!   is the moment `vfork` resumes its parent. So `ensure_running` returns,
 //!   like `std`'s `spawn`, once the exec is committed, with exec errors
 //!   reported (`BinaryNotFound`, `NotExecutable`, `SpawnFailed` naming the
-//!   binary or the directory). The wait gives up after 30 s, or within
-//!   10 ms when the shim died before it could make the tool;
+//!   binary or the directory). The caller spins on the gate, yielding the
+//!   CPU, for up to 1 ms, then sleeps on its futex; it gives up after 30 s,
+//!   or within 10 ms when the shim died before it could make the tool. A
+//!   parked tool is woken with the caller's CPU taken out of its mask (given
+//!   back once the gate opens), so that the caller never ends up queued
+//!   behind the new program's start-up on one CPU;
 //! * everything else that follows a spawn (registering the shim's pidfd
 //!   and the output pipes with the runtime, log capture, parking the next
 //!   pair) runs in the tool's supervision task, not on the calling thread;
@@ -121,7 +125,8 @@
 //!   executor.
 //! * A start with no health check to wait for spawns on the thread that
 //!   polls `ensure_running`, which blocks for about as long as
-//!   `std::process::Command::spawn` would (until the exec). A tool does not
+//!   `std::process::Command::spawn` would (until the exec is committed),
+//!   spinning for the first millisecond of it. A tool does not
 //!   depend on that thread: it keeps running when the thread ends.
 //! * The shims are clone children with no exit signal, so the host gets no
 //!   `SIGCHLD` for them. The library installs no signal handlers of its own;
