@@ -105,3 +105,47 @@ fn shutdown_waits_for_a_running_background_task() {
         .unwrap_or(0);
     assert_eq!(count, 1, "the running snapshot was abandoned by shutdown");
 }
+
+/// Regression: an event emitted right after `unsubscribe` returned could
+/// still reach the callback (its forwarding task had not seen the cancel
+/// yet); it showed once starts became fast.
+#[test]
+fn no_event_emitted_after_unsubscribe_returns_reaches_the_callback() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let mut def = dxforge::DxToolDefinition::new("sleep", "/bin/sleep");
+    def.args = vec!["3600".into()];
+    forge.register_tool(def).unwrap();
+    let kept = Arc::new(AtomicUsize::new(0));
+    let counter = kept.clone();
+    forge
+        .on_status_change(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    for _ in 0..20 {
+        let counter = dropped.clone();
+        let id = forge
+            .on_status_change(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        forge.unsubscribe(id).unwrap();
+        dxforge::runtime::block_on(forge.ensure_running("sleep"))
+            .unwrap()
+            .unwrap();
+        dxforge::runtime::block_on(forge.stop("sleep"))
+            .unwrap()
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kept.load(Ordering::SeqCst) < 60 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(kept.load(Ordering::SeqCst), 60, "3 events per round");
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    forge.shutdown().unwrap();
+}

@@ -5,7 +5,8 @@
 //! (take the GIL, call into Node) without stalling supervision.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dxforge_orchestrator::{Orchestrator, ToolEvent, WatchHandle};
 use parking_lot::Mutex;
@@ -22,8 +23,23 @@ pub struct SubscriptionId(pub u64);
 pub(crate) struct Subscriptions {
     orchestrator: Orchestrator,
     next: AtomicU64,
-    active: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    /// Per subscription: the forwarding task's cancel and the flag the
+    /// callback thread checks before each call.
+    active: Mutex<HashMap<u64, Active>>,
     pub(crate) watch: Mutex<Option<WatchHandle>>,
+}
+
+struct Active {
+    _cancel: oneshot::Sender<()>,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        // Before the forwarding task sees its cancel: an event it has
+        // already passed on is not delivered either.
+        self.cancelled.store(true, Ordering::Release);
+    }
 }
 
 impl Subscriptions {
@@ -58,12 +74,15 @@ impl DxForge {
         let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
         let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<ToolEvent>();
         let mut rx = subs.orchestrator.subscribe();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let cancelled_here = cancelled.clone();
         // The runtime task forwards events to the callback thread; when it
         // ends (cancelled or channel closed), the thread's receiver
         // disconnects and the thread exits.
         crate::runtime::handle()?.spawn(async move {
             loop {
                 tokio::select! {
+                    biased;
                     _ = &mut cancel_rx => break,
                     event = rx.recv() => match event {
                         Ok(event) => if deliver_tx.send(event).is_err() { break },
@@ -77,16 +96,26 @@ impl DxForge {
             .name(format!("dxforge-events-{id}"))
             .spawn(move || {
                 while let Ok(event) = deliver_rx.recv() {
+                    if cancelled_here.load(Ordering::Acquire) {
+                        break;
+                    }
                     callback(&event);
                 }
             })
             .map_err(|e| crate::Error::io("<thread>", e))?;
-        subs.active.lock().insert(id, cancel_tx);
+        subs.active.lock().insert(
+            id,
+            Active {
+                _cancel: cancel_tx,
+                cancelled,
+            },
+        );
         Ok(SubscriptionId(id))
     }
 
     /// Cancels a subscription; no event arriving after this returns is
-    /// delivered. Unknown ids are ignored.
+    /// delivered (one whose callback is already running finishes). Unknown
+    /// ids are ignored. May be called from within the callback.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
         self.live()?.events.active.lock().remove(&id.0);
         Ok(())
