@@ -129,7 +129,7 @@ step "example (examples/c)"
 # would hold them, so wait (up to 2 minutes) until they are free.
 for _ in $(seq 1 240); do
     busy=0
-    for port in 54330 38080; do
+    for port in 15433 18080; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then busy=1; fi
     done
     [ "$busy" = 0 ] && break
