@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::Read;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use common::*;
 use dxforge_orchestrator::ToolStatus;
@@ -57,21 +55,12 @@ fn a_parked_tool_holds_no_descriptor_of_the_host() {
         .register_tool(tool("svc", &["--sleep", "60000"]))
         .unwrap();
     // Open before the pair is made, so its processes start with a copy.
-    let (mut reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
     p.block(p.orch.ensure_running("svc")).unwrap();
     let (parked, _) = one_parked();
     assert_eq!(open_fds(parked), vec![0, 1, 2]);
     drop(writer);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut rest = Vec::new();
-        tx.send(reader.read_to_end(&mut rest).map(|_| rest.len()))
-            .unwrap();
-    });
-    let read = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the pipe must reach EOF once the host closed its end");
-    assert_eq!(read.unwrap(), 0);
+    assert_reaches_eof(reader);
 }
 
 #[test]

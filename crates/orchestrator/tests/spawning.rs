@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::time::Duration;
 
 use common::*;
@@ -95,19 +94,10 @@ fn a_running_tool_keeps_no_copy_of_the_hosts_descriptors() {
     p.orch
         .register_tool(tool("long", &["--sleep", "60000"]))
         .unwrap();
-    let (mut reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
     p.block(p.orch.ensure_running("long")).unwrap();
     drop(writer);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut rest = Vec::new();
-        tx.send(reader.read_to_end(&mut rest).map(|_| rest.len()))
-            .unwrap();
-    });
-    let read = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the pipe must reach EOF once the host closed its end");
-    assert_eq!(read.unwrap(), 0);
+    assert_reaches_eof(reader);
 }
 
 /// A descriptor the host leaves inheritable (no close-on-exec) does not

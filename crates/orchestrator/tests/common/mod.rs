@@ -182,3 +182,19 @@ pub fn open_fds(pid: u32) -> Vec<u32> {
     fds.sort_unstable();
     fds
 }
+
+/// Asserts that `reader` reaches EOF (with nothing left to read) within
+/// 10 s: nobody else holds the pipe's write end any more.
+pub fn assert_reaches_eof(mut reader: std::io::PipeReader) {
+    use std::io::Read;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        tx.send(reader.read_to_end(&mut rest).map(|_| rest.len()))
+            .unwrap();
+    });
+    let read = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the pipe must reach EOF once the host closed its end");
+    assert_eq!(read.unwrap(), 0);
+}
