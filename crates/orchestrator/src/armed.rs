@@ -380,7 +380,11 @@ impl Spawner {
     /// Makes the next pair on a blocking thread of `runtime`, unless one is
     /// ready, being made, or the spawner is closed.
     pub(crate) fn refill(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
-        if self.closed.load(Ordering::Acquire) || self.refilling.swap(true, Ordering::AcqRel) {
+        let ready = self.ready.try_lock().is_some_and(|ready| ready.is_some());
+        if ready
+            || self.closed.load(Ordering::Acquire)
+            || self.refilling.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let me = self.clone();
