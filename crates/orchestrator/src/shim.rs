@@ -219,7 +219,7 @@ fn open_gate(control: &ShimControl) {
             libc::SYS_futex,
             control.exec_gate.as_ptr() as usize,
             libc::FUTEX_WAKE as usize,
-            usize::MAX >> 33,
+            i32::MAX as usize, // wake every waiter
         )
     };
 }
