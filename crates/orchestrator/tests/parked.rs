@@ -4,12 +4,28 @@
 
 mod common;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use common::*;
 use dxforge_orchestrator::ToolStatus;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A project with a long-running tool `svc`, holding this binary's turn
+/// until it is dropped (fields drop in order: the project first).
+struct Turn {
+    p: Project,
+    _turn: MutexGuard<'static, ()>,
+}
+
+fn svc_project() -> Turn {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    p.orch
+        .register_tool(tool("svc", &["--sleep", "60000"]))
+        .unwrap();
+    Turn { p, _turn: turn }
+}
 
 fn one_parked() -> (u32, u32) {
     wait_until(10, "exactly one parked tool", || parked_tools().len() == 1);
@@ -18,11 +34,8 @@ fn one_parked() -> (u32, u32) {
 
 #[test]
 fn a_cold_start_uses_the_parked_tool_and_parks_the_next_one() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
-    p.orch
-        .register_tool(tool("svc", &["--sleep", "60000"]))
-        .unwrap();
+    let turn = svc_project();
+    let p = &turn.p;
     // (A pair of the previous test may still be winding down.)
     wait_until(10, "nothing parked before a start", || {
         parked_tools().is_empty()
@@ -49,11 +62,8 @@ fn a_cold_start_uses_the_parked_tool_and_parks_the_next_one() {
 
 #[test]
 fn a_parked_tool_holds_no_descriptor_of_the_host() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
-    p.orch
-        .register_tool(tool("svc", &["--sleep", "60000"]))
-        .unwrap();
+    let turn = svc_project();
+    let p = &turn.p;
     // Open before the pair is made, so its processes start with a copy.
     let (reader, writer) = std::io::pipe().unwrap();
     p.block(p.orch.ensure_running("svc")).unwrap();
@@ -65,11 +75,8 @@ fn a_parked_tool_holds_no_descriptor_of_the_host() {
 
 #[test]
 fn a_killed_parked_tool_is_replaced_not_used() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
-    p.orch
-        .register_tool(tool("svc", &["--sleep", "60000"]))
-        .unwrap();
+    let turn = svc_project();
+    let p = &turn.p;
     p.block(p.orch.ensure_running("svc")).unwrap();
     let (parked, shim) = one_parked();
     p.block(p.orch.stop("svc")).unwrap();
@@ -90,7 +97,6 @@ fn a_killed_parked_tool_is_replaced_not_used() {
 /// until its exec is committed; it must get its own CPU mask back.
 #[test]
 fn a_tool_started_from_a_parked_pair_gets_its_cpu_mask_back() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let allowed = |pid: &str| {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .unwrap()
@@ -101,10 +107,8 @@ fn a_tool_started_from_a_parked_pair_gets_its_cpu_mask_back() {
             })
             .unwrap()
     };
-    let p = Project::new();
-    p.orch
-        .register_tool(tool("svc", &["--sleep", "60000"]))
-        .unwrap();
+    let turn = svc_project();
+    let p = &turn.p;
     p.block(p.orch.ensure_running("svc")).unwrap();
     let (parked, _) = one_parked();
     p.block(p.orch.stop("svc")).unwrap();
