@@ -1,0 +1,176 @@
+//! Temporary files: unique, never through a link, removed unless persisted.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::{Durability, FsError, Result, Root};
+
+/// Marker in every temporary file name: `.<name>.dxforge-<16 hex>.tmp`.
+const MARKER: &str = ".dxforge-";
+
+/// Longest part of the target's name kept in a temp name (names are at most 255 bytes).
+const MAX_STEM: usize = 200;
+
+/// Tries before giving up on finding a free random name.
+const ATTEMPTS: usize = 16;
+
+/// Whether `name` is one of dxforge's temporary file names.
+pub fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some(rest) = rest.strip_suffix(".tmp") else {
+        return false;
+    };
+    rest.rfind(MARKER).is_some_and(|i| {
+        let hex = &rest[i + MARKER.len()..];
+        hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// A temporary file beneath a [`Root`], created with
+/// `O_CREAT | O_EXCL | O_NOFOLLOW` under a random name, so nothing planted
+/// in advance (a file or a link at a guessed name) can be written through.
+/// Dropping it removes it; [`TempFile::persist`] renames it into place.
+#[derive(Debug)]
+pub struct TempFile {
+    root: Root,
+    dir: OwnedFd,
+    name: OsString,
+    rel: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    pub(crate) fn create(root: Root, dir_rel: &Path, target: &OsStr) -> Result<TempFile> {
+        let dir = crate::resolve::open_beneath(
+            root.fd(),
+            dir_rel,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+            &root.join(dir_rel),
+        )?;
+        let stem = &target.as_bytes()[..target.len().min(MAX_STEM)];
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut last = Errno::EXIST;
+        for _ in 0..ATTEMPTS {
+            let mut name = Vec::with_capacity(stem.len() + 32);
+            name.push(b'.');
+            name.extend_from_slice(stem);
+            name.extend_from_slice(format!("{MARKER}{:016x}.tmp", random_u64()).as_bytes());
+            let name = OsString::from_vec(name);
+            match rustix::fs::openat(&dir, &name, flags, Mode::from_raw_mode(0o666)) {
+                Ok(fd) => {
+                    let rel = dir_rel.join(&name);
+                    return Ok(TempFile {
+                        root,
+                        dir,
+                        name,
+                        rel,
+                        file: Some(File::from(fd)),
+                    });
+                }
+                Err(Errno::EXIST) => last = Errno::EXIST,
+                Err(e) => {
+                    last = e;
+                    break;
+                }
+            }
+        }
+        Err(FsError::io(
+            "create a temporary file in",
+            root.join(dir_rel),
+            last.into(),
+        ))
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        // Only `None` after persist/keep, which consume `self`.
+        self.file.as_ref().unwrap_or_else(|| unreachable!())
+    }
+
+    /// Its path relative to the root.
+    pub fn rel(&self) -> &Path {
+        &self.rel
+    }
+
+    pub(crate) fn set_mode(&self, mode: u32) -> Result<()> {
+        rustix::fs::fchmod(self.file(), Mode::from_raw_mode(mode & 0o7777))
+            .map_err(|e| FsError::io("set permissions of", self.root.join(&self.rel), e.into()))
+    }
+
+    /// Renames the file to `target` (beneath the same root; its directory
+    /// must exist). `Durable`: the file is fsynced first and the target's
+    /// directory after.
+    pub fn persist(mut self, target: impl AsRef<Path>, durability: Durability) -> Result<()> {
+        let target = target.as_ref();
+        if durability.syncs() {
+            self.file()
+                .sync_all()
+                .map_err(|e| FsError::io("fsync", self.root.join(&self.rel), e))?;
+        }
+        let (to_dir, to_name, _) = self.root.parent(target, false)?;
+        rustix::fs::renameat(&self.dir, &self.name, &to_dir, to_name)
+            .map_err(|e| FsError::io("rename into place", self.root.join(target), e.into()))?;
+        self.file = None;
+        self.name.clear(); // renamed: nothing left to remove on drop
+        if durability.syncs() {
+            rustix::fs::fsync(&to_dir).map_err(|e| {
+                FsError::io("fsync the directory of", self.root.join(target), e.into())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the file where it is (a staged file a journal will rename) and
+    /// returns its path relative to the root.
+    pub fn keep(mut self) -> PathBuf {
+        self.file = None;
+        self.name.clear();
+        std::mem::take(&mut self.rel)
+    }
+}
+
+impl Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut f = self.file();
+        f.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.name.is_empty() {
+            let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
+        }
+    }
+}
+
+/// 64 random bits from the kernel; a clock-derived fallback keeps names
+/// unique where getrandom is unavailable (`O_EXCL` keeps them safe).
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    match rustix::rand::getrandom(&mut buf, rustix::rand::GetRandomFlags::NONBLOCK) {
+        Ok(8) => u64::from_ne_bytes(buf),
+        _ => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ (u64::from(std::process::id()) << 32)
+        }
+    }
+}
