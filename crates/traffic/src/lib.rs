@@ -6,8 +6,8 @@
 //!   ([`registry`]), resolved with semver ([`resolve`]).
 //! * `dxforge.lock` records each installed file's pristine BLAKE3 hash
 //!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`base`]).
-//! * Upgrades three-way merge with gix-merge ([`merge`]); the light per file
-//!   follows [`light`].
+//! * Upgrades three-way merge like `git merge-file` ([`merge`]); the light
+//!   per file follows [`light`].
 //! * Every mutating operation is one crash-safe transaction ([`txn`]).
 //!
 //! Caveats the user meets: a Red file is left untouched and the upstream
@@ -40,7 +40,7 @@ pub use error::TrafficError;
 pub use lockfile::{LockedPackage, Lockfile};
 pub use manager::{InstallOptions, TrafficManager};
 pub use manifest::PackageManifest;
-pub use merge::{ConflictRegion, LineRange, MergeOutcome, merge3};
+pub use merge::{ConflictRegion, LineRange, MergeError, MergeOutcome, merge3};
 pub use report::{
     FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
     Recovery, RemoveReport, ResolvedPackage,

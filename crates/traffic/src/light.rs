@@ -91,7 +91,10 @@ pub fn classify(current: Option<&[u8]>, base: Option<&[u8]>, new: &[u8]) -> Verd
             Some(new.to_vec()),
         );
     }
-    let outcome = merge3(base, current, new);
+    let outcome = match merge3(base, current, new) {
+        Ok(outcome) => outcome,
+        Err(refused) => return Verdict::new(Red, refused.to_string(), FileAction::WriteNew, None),
+    };
     if outcome.conflicted {
         let n = outcome.conflicts.len();
         let mut v = Verdict::new(
