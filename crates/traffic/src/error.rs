@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use dxforge_fs::FsError;
+
 /// Everything that can stop a Traffic Branching operation.
 ///
 /// Merge conflicts are *not* errors: they are Red files in a report. Every
@@ -78,12 +80,15 @@ pub enum TrafficError {
         /// The cycle, e.g. `a -> b -> a`.
         cycle: String,
     },
-    /// A package file would be written outside the project or through a symlink.
-    #[error("unsafe target path `{path}` in package `{package}`: {reason}")]
+    /// A path is refused: a package file would be written outside the project,
+    /// through a symlink or into `.git`/`.dxforge`; a registry package's tree
+    /// holds a symlink; a lock file or journal names such a path.
+    #[error("unsafe path `{path}`{}: {reason}", in_package(.package))]
     UnsafePath {
-        /// The package that ships the file.
+        /// The package concerned (empty when none: a path given by the caller
+        /// or found in local state).
         package: String,
-        /// The path as written in the package.
+        /// The path as written in the package (or as found).
         path: String,
         /// Why it is refused.
         reason: String,
@@ -130,20 +135,92 @@ pub enum TrafficError {
         /// The hash of the content found.
         actual: String,
     },
-    /// Another process holds the project's install lock.
-    #[error("another dxforge process is installing in this project (lock {lock} is held)")]
+    /// Another dxforge command holds the project lock (`.dxforge/lock`).
+    #[error("busy: {holder} holds the project lock {}", lock.display())]
     Busy {
         /// The lock file.
         lock: PathBuf,
+        /// Who holds it, as its holder recorded it ("restore (pid 42)").
+        holder: String,
     },
-    /// An interrupted transaction's journal could not be understood.
-    #[error("cannot recover interrupted install from journal {journal}: {message}")]
+    /// The journal of an interrupted transaction fails validation. It is left
+    /// in place and nothing is executed.
+    #[error(
+        "refusing the interrupted-transaction journal {}: {message}; nothing was changed and the \
+         journal was left in place: inspect it, delete it, then run `dxforge install`",
+        journal.display()
+    )]
     Journal {
         /// The journal file.
         journal: PathBuf,
         /// What is wrong with it.
         message: String,
     },
+    /// A file of dxforge's local state (a pack index, a cached package's
+    /// `hashes.json`) is malformed.
+    #[error("{}: malformed: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file or a count is beyond one of the documented limits (see [`crate::limits`]).
+    #[error("{}: {message}", path.display())]
+    Limit {
+        /// The file (or directory) concerned.
+        path: PathBuf,
+        /// Which limit, and by how much.
+        message: String,
+    },
+}
+
+fn in_package(package: &str) -> String {
+    if package.is_empty() {
+        String::new()
+    } else {
+        format!(" in package `{package}`")
+    }
+}
+
+impl From<FsError> for TrafficError {
+    /// The filesystem layer's refusals become [`TrafficError::UnsafePath`]
+    /// naming the path, its lock conflicts [`TrafficError::Busy`], its size
+    /// refusals [`TrafficError::Limit`], and everything else [`TrafficError::Io`].
+    fn from(e: FsError) -> Self {
+        match e {
+            FsError::Io { op, path, source } => TrafficError::Io { op, path, source },
+            FsError::Busy { lock, holder } => TrafficError::Busy { lock, holder },
+            FsError::TooLarge { path, limit } => TrafficError::Limit {
+                path,
+                message: format!("larger than the limit of {limit} bytes"),
+            },
+            FsError::Symlink { path } => TrafficError::UnsafePath {
+                package: String::new(),
+                path: path.display().to_string(),
+                reason: "is a symbolic link; dxforge never reads or writes through one"
+                    .to_string(),
+            },
+            FsError::Reserved { path } => TrafficError::UnsafePath {
+                package: String::new(),
+                path: path.display().to_string(),
+                reason: "reaches `.git` or `.dxforge`".to_string(),
+            },
+            FsError::NotBeneath { path, reason } => TrafficError::UnsafePath {
+                package: String::new(),
+                path: path.display().to_string(),
+                reason: reason.to_string(),
+            },
+            other => {
+                let path = other.path().to_path_buf();
+                TrafficError::Io {
+                    op: "access",
+                    path,
+                    source: std::io::Error::other(other),
+                }
+            }
+        }
+    }
 }
 
 impl TrafficError {

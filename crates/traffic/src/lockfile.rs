@@ -13,15 +13,26 @@
 //! `files` maps every installed file to the hash of the pristine content the
 //! user's copy derives from (the merge base of the next upgrade; the content
 //! itself lives in `.dxforge/base/`). `unresolved` lists files whose latest
-//! upstream content waits in `<file>.new` because they were Red.
+//! upstream content waits in a side file because they were Red: `<file>.new`,
+//! or, when that name was taken, the name recorded in `side_files`
+//! (`"app.txt" = "app.txt.new.1"`).
+//!
+//! The lock is committed by users and so not trusted: it is read with a size
+//! cap and every name, path and hash in it is validated by [`Lockfile::parse`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use dxforge_fs::{Root, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrafficError, toml_error};
-use crate::store::{read_optional, write_atomic};
+use crate::limits::{MAX_LOCK_BYTES, MAX_LOCKED_PACKAGES, MAX_MANIFEST_ENTRIES, MAX_PACKAGE_FILES};
+use crate::safety::{validate_package_name, validate_relative};
+use crate::store::is_hash;
+
+/// The lock file's name at the project root.
+pub const LOCK_FILE: &str = "dxforge.lock";
 
 /// Current lock file format number.
 pub const LOCK_FORMAT: u32 = 1;
@@ -58,17 +69,44 @@ pub struct LockedPackage {
     /// Project-relative path -> BLAKE3 hex of the pristine (base) content.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
-    /// Files whose upstream content is waiting in `<file>.new` (they were Red).
+    /// Files whose upstream content is waiting in a side file (they were Red).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unresolved: Vec<String>,
+    /// Side files of `unresolved` files that are not `<file>.new` (that name
+    /// was taken): path -> side file, e.g. `"app.txt" = "app.txt.new.1"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub side_files: BTreeMap<String, String>,
+}
+
+impl LockedPackage {
+    /// Where the upstream content of the unresolved file `path` waits.
+    pub fn side_file(&self, path: &str) -> String {
+        self.side_files
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| format!("{path}.new"))
+    }
 }
 
 impl Lockfile {
-    /// Read `path`; a missing file is an empty lock.
+    /// Read `path` (never through a symlink at `path` itself, at most
+    /// [`MAX_LOCK_BYTES`]); a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Self> {
-        let Some(bytes) = read_optional(path)? else {
-            return Ok(Lockfile::default());
-        };
+        match dxforge_fs::read_bounded(path, MAX_LOCK_BYTES)? {
+            Some(bytes) => Self::parse_bytes(path, bytes),
+            None => Ok(Lockfile::default()),
+        }
+    }
+
+    /// Read `dxforge.lock` of the project root `project`.
+    pub(crate) fn load(project: &Root) -> Result<Self> {
+        match project.read(LOCK_FILE, MAX_LOCK_BYTES)? {
+            Some(bytes) => Self::parse_bytes(&project.join(LOCK_FILE), bytes),
+            None => Ok(Lockfile::default()),
+        }
+    }
+
+    fn parse_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
         let text = String::from_utf8(bytes).map_err(|e| TrafficError::Manifest {
             file: path.to_path_buf(),
             line: 0,
@@ -78,8 +116,17 @@ impl Lockfile {
         Self::parse(path, &text)
     }
 
-    /// Parse lock file text (`path` is used in errors).
+    /// Parse lock file text (`path` is used in errors). Bounded: at most
+    /// [`MAX_LOCK_BYTES`] of text, [`MAX_LOCKED_PACKAGES`] packages and
+    /// [`MAX_PACKAGE_FILES`] files per package; every package name, path
+    /// and hash is validated (paths with the same rules as package targets).
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        if text.len() as u64 > MAX_LOCK_BYTES {
+            return Err(TrafficError::Limit {
+                path: path.to_path_buf(),
+                message: format!("lock file larger than {MAX_LOCK_BYTES} bytes"),
+            });
+        }
         let lock: Lockfile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
         if lock.format != LOCK_FORMAT {
             return Err(TrafficError::Manifest {
@@ -92,7 +139,70 @@ impl Lockfile {
                 ),
             });
         }
+        lock.validate(path)?;
         Ok(lock)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |key: String, message: String| TrafficError::Manifest {
+            file: path.to_path_buf(),
+            line: 0,
+            key,
+            message,
+        };
+        if self.packages.len() > MAX_LOCKED_PACKAGES {
+            return Err(bad(
+                "packages".to_string(),
+                format!("more than {MAX_LOCKED_PACKAGES} packages"),
+            ));
+        }
+        for (name, p) in &self.packages {
+            validate_package_name(name)
+                .map_err(|e| bad(format!("packages.{name}"), e.to_string()))?;
+            if p.dependencies.len() > MAX_MANIFEST_ENTRIES {
+                return Err(bad(
+                    format!("packages.{name}.dependencies"),
+                    format!("more than {MAX_MANIFEST_ENTRIES} dependencies"),
+                ));
+            }
+            for dep in &p.dependencies {
+                validate_package_name(dep)
+                    .map_err(|e| bad(format!("packages.{name}.dependencies"), e.to_string()))?;
+            }
+            if p.files.len() > MAX_PACKAGE_FILES || p.unresolved.len() > MAX_PACKAGE_FILES {
+                return Err(bad(
+                    format!("packages.{name}.files"),
+                    format!("more than {MAX_PACKAGE_FILES} files"),
+                ));
+            }
+            for (file, hash) in &p.files {
+                validate_relative(name, file)?;
+                if !is_hash(hash) {
+                    return Err(bad(
+                        format!("packages.{name}.files.\"{file}\""),
+                        "not a BLAKE3 hex digest".to_string(),
+                    ));
+                }
+            }
+            for file in &p.unresolved {
+                validate_relative(name, file)?;
+            }
+            let unresolved: BTreeSet<&String> = p.unresolved.iter().collect();
+            for (file, side) in &p.side_files {
+                validate_relative(name, side)?;
+                let key = || format!("packages.{name}.side_files.\"{file}\"");
+                if !unresolved.contains(file) {
+                    return Err(bad(key(), "not an unresolved file".to_string()));
+                }
+                if !side.starts_with(&format!("{file}.new")) || side[file.len()..].contains('/') {
+                    return Err(bad(
+                        key(),
+                        format!("side file `{side}` is not `{file}.new…` next to it"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The serialized form (what [`Lockfile::write`] puts on disk).
@@ -106,9 +216,10 @@ impl Lockfile {
         Ok(format!("# Generated by dxforge. Commit it; do not edit by hand.\n{body}").into_bytes())
     }
 
-    /// Write atomically.
+    /// Write atomically and durably (never through a symlink at `path`).
     pub fn write(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_toml(path)?)
+        dxforge_fs::write_atomic(path, &self.to_toml(path)?, WriteOptions::durable())?;
+        Ok(())
     }
 
     /// The package owning `path`, with the recorded base hash (if any).

@@ -7,21 +7,21 @@ use crate::TrafficLight;
 use crate::base::BaseStore;
 use crate::error::{Result, TrafficError};
 use crate::light::classify;
-use crate::lockfile::Lockfile;
+use crate::limits::MAX_PROJECT_MANIFEST_BYTES;
+use crate::lockfile::{LOCK_FILE, Lockfile};
 use crate::manifest::PackageManifest;
-use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install};
+use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install, read_target};
 use crate::project_manifest::{with_dependency, without_dependency};
 use crate::registry::Registry;
 use crate::report::{
     FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RemoveReport,
+    Recovery, RecoveryReport, RemoveReport,
 };
 use crate::resolve::{Upgrade, resolve};
-use crate::safety::{
-    parse_requirement, parse_spec, project_relative, resolve_target, validate_package_name,
-};
-use crate::store::{hash_hex, read_optional};
-use crate::txn::{self, Changes, ProjectLock};
+use crate::safety::{parse_requirement, parse_spec, project_relative, validate_package_name};
+use crate::session::{Access, Session};
+use crate::store::hash_hex;
+use crate::txn::{self, Changes};
 
 /// Options of the mutating operations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,8 +31,11 @@ pub struct InstallOptions {
 }
 
 /// Entry point of Traffic Branching for one project. Cheap to build; holds no
-/// open files. Every operation first finishes or undoes a transaction that a
-/// killed process left behind (see [`crate::txn`]).
+/// open files. Every operation opens the project through `dxforge_fs` roots,
+/// takes the project lock (`.dxforge/lock`: exclusive for changes, shared for
+/// reads) and first finishes or undoes a transaction that a killed process
+/// left behind (see [`crate::txn`]). Callers must not hold the project lock
+/// themselves: it is taken once per operation, here.
 #[derive(Debug, Clone)]
 pub struct TrafficManager {
     root: PathBuf,
@@ -40,7 +43,10 @@ pub struct TrafficManager {
 }
 
 /// The project's `dxforge.toml` text change to apply with a transaction.
-type ManifestEdit = Option<(PathBuf, Vec<u8>)>;
+type ManifestEdit = Option<(String, Vec<u8>)>;
+
+/// The project manifest's name at the project root.
+const PROJECT_MANIFEST: &str = "dxforge.toml";
 
 impl TrafficManager {
     /// A manager for the project at `root`, with the registry directory `registry` (absolute).
@@ -53,71 +59,42 @@ impl TrafficManager {
         &self.root
     }
 
-    fn canonical_root(&self) -> Result<PathBuf> {
-        std::fs::canonicalize(&self.root)
-            .map_err(|e| TrafficError::io("open project root", &self.root, e))
+    fn registry_for(&self, s: &Session) -> Registry {
+        Registry::new(self.registry.clone(), s.state.clone())
     }
 
-    fn state_dir(root: &Path) -> PathBuf {
-        root.join(".dxforge")
-    }
-
-    fn registry_for(&self, root: &Path) -> Registry {
-        Registry::new(
-            self.registry.clone(),
-            Self::state_dir(root).join("cache").join("packages"),
-        )
-    }
-
-    fn base_store(root: &Path) -> BaseStore {
-        BaseStore::new(Self::state_dir(root).join("base"))
+    fn base_store(s: &Session) -> BaseStore {
+        match &s.state {
+            Some(state) => BaseStore::new(state.clone()),
+            None => BaseStore::empty(),
+        }
     }
 
     /// Finish (roll forward) or undo (roll back) a transaction a killed process left behind.
     pub fn recover(&self) -> Result<Recovery> {
-        let root = self.canonical_root()?;
-        let state = Self::state_dir(&root);
-        if !txn::journal_pending(&state) {
-            return Ok(Recovery::Clean);
-        }
-        let _lock = txn::lock_project(&state)?;
-        txn::recover(&state)
+        Ok(self.recover_report()?.outcome)
     }
 
-    /// Recover if needed for a read-only query; a busy project is read as it is.
-    fn recover_for_read(&self) -> Result<()> {
-        match self.recover() {
-            Ok(_) | Err(TrafficError::Busy { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+    /// [`TrafficManager::recover`] with the number of leftover temp files removed
+    /// (those of the interrupted transaction, and any under `.dxforge/`).
+    pub fn recover_report(&self) -> Result<RecoveryReport> {
+        Session::recover(&self.root)
     }
 
-    /// Canonical root plus, for a real run, the held project lock (after recovery).
-    fn begin(&self, dry_run: bool) -> Result<(PathBuf, Option<ProjectLock>)> {
-        let root = self.canonical_root()?;
-        let state = Self::state_dir(&root);
-        if dry_run {
-            self.recover()?;
-            return Ok((root, None));
-        }
-        let lock = txn::lock_project(&state)?;
-        txn::recover(&state)?;
-        Ok((root, Some(lock)))
+    /// The session of a mutating operation (`command` names it in the lock), or a
+    /// read session for a dry run.
+    fn begin(&self, dry_run: bool, command: &'static str) -> Result<Session> {
+        let access = if dry_run {
+            Access::Read
+        } else {
+            Access::Write(command)
+        };
+        Session::open(&self.root, access)
     }
 
-    fn lock_path(root: &Path) -> PathBuf {
-        root.join("dxforge.lock")
-    }
-
-    fn commit(
-        &self,
-        root: &Path,
-        plan: &Plan,
-        old: &Lockfile,
-        manifest: ManifestEdit,
-    ) -> Result<()> {
-        let lock_path = Self::lock_path(root);
-        let lock_changed = plan.lock != *old || !lock_path.exists();
+    fn commit(&self, s: &Session, plan: &Plan, old: &Lockfile, manifest: ManifestEdit) -> Result<()> {
+        let lock_missing = s.project.metadata(LOCK_FILE)?.is_none();
+        let lock_changed = plan.lock != *old || lock_missing;
         if plan.writes.is_empty()
             && plan.deletions.is_empty()
             && !lock_changed
@@ -125,16 +102,17 @@ impl TrafficManager {
         {
             return Ok(());
         }
-        let bases = Self::base_store(root);
+        let state = s.state()?;
+        let bases = BaseStore::new(state.clone());
         bases.put_pack(&plan.new_bases)?;
         let mut writes = plan.writes.clone();
         writes.extend(manifest);
         let changes = Changes {
             writes,
             deletions: plan.deletions.clone(),
-            lock: Some((lock_path.clone(), plan.lock.to_toml(&lock_path)?)),
+            lock: Some(plan.lock.to_toml(&s.project.join(LOCK_FILE))?),
         };
-        txn::apply(root, &Self::state_dir(root), changes)
+        txn::apply(&s.project, state, changes)
     }
 
     /// Locked packages nothing else depends on, pinned so a partial resolution keeps them consistent.
@@ -175,14 +153,13 @@ impl TrafficManager {
 
     /// Full verdict of replacing `path` (project-relative, or absolute inside the root) with `new_content`.
     pub fn check(&self, path: &Path, new_content: &[u8]) -> Result<FileReport> {
-        self.recover_for_read()?;
-        let root = self.canonical_root()?;
-        let rel = project_relative(&root, path)?;
-        let lock = Lockfile::read(&Self::lock_path(&root))?;
-        let registry = self.registry_for(&root);
-        let bases = Self::base_store(&root);
+        let s = Session::open(&self.root, Access::Read)?;
+        let rel = project_relative(&s.root, path)?;
+        let lock = Lockfile::load(&s.project)?;
+        let registry = self.registry_for(&s);
+        let bases = Self::base_store(&s);
         let ctx = Ctx {
-            root: &root,
+            project: &s.project,
             registry: &registry,
             bases: &bases,
         };
@@ -198,16 +175,7 @@ impl TrafficManager {
                 .find(hash, o, &p.version, &rel)?
                 .map(|(d, _)| d);
         }
-        let real = resolve_target(
-            &root,
-            if package.is_empty() {
-                "(check)"
-            } else {
-                &package
-            },
-            &rel,
-        )?;
-        let current = read_optional(&real)?;
+        let current = read_target(&ctx, &package, &rel)?;
         let v = classify(current.as_deref(), base.as_deref(), new_content);
         Ok(FileReport {
             path: rel,
@@ -216,6 +184,7 @@ impl TrafficManager {
             reason: v.reason,
             action: v.action,
             conflicts: v.conflicts,
+            side_file: None,
         })
     }
 
@@ -229,26 +198,26 @@ impl TrafficManager {
     ) -> Result<InstallReport> {
         validate_package_name(name)?;
         parse_requirement(name, version_req)?;
-        let (root, _lock) = self.begin(opts.dry_run)?;
-        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let s = self.begin(opts.dry_run, "add")?;
+        let old = Lockfile::load(&s.project)?;
         let only: BTreeSet<String> = [name.to_string()].into();
         let mut roots = Self::pinned_roots(&old, &only, false);
         roots.insert(name.to_string(), version_req.to_string());
-        let registry = self.registry_for(&root);
+        let registry = self.registry_for(&s);
         let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Only(only))?;
         let mut to_plan = Self::changed(&resolved, &old);
         to_plan.insert(name.to_string());
-        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
+        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
         let explicit = !version_req.trim().is_empty();
         let req = match (explicit, resolved.get(name)) {
             (true, _) => version_req.trim().to_string(),
             (false, Some(m)) => format!("^{}", m.version),
             (false, None) => "*".to_string(),
         };
-        let manifest = edit_manifest(&root, |path, text| {
+        let manifest = edit_manifest(&s, |path, text| {
             with_dependency(path, text, name, &req, explicit)
         })?;
-        self.finish(&root, plan, &old, manifest, opts)
+        self.finish(&s, plan, &old, manifest, opts)
     }
 
     /// Install everything in `deps` (the `[dependencies]` of `dxforge.toml`), keeping locked
@@ -258,16 +227,16 @@ impl TrafficManager {
         deps: &BTreeMap<String, String>,
         opts: &InstallOptions,
     ) -> Result<InstallReport> {
-        let (root, _lock) = self.begin(opts.dry_run)?;
-        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let s = self.begin(opts.dry_run, "install")?;
+        let old = Lockfile::load(&s.project)?;
         let exclude: BTreeSet<String> = deps.keys().cloned().collect();
         let mut roots = Self::pinned_roots(&old, &exclude, false);
         roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let registry = self.registry_for(&root);
+        let registry = self.registry_for(&s);
         let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
         let to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
-        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
-        self.finish(&root, plan, &old, None, opts)
+        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
+        self.finish(&s, plan, &old, None, opts)
     }
 
     /// Upgrade `name` (or every package) to the highest versions `deps` allow.
@@ -277,8 +246,8 @@ impl TrafficManager {
         deps: &BTreeMap<String, String>,
         opts: &InstallOptions,
     ) -> Result<InstallReport> {
-        let (root, _lock) = self.begin(opts.dry_run)?;
-        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let s = self.begin(opts.dry_run, "update")?;
+        let old = Lockfile::load(&s.project)?;
         let upgrade = match name {
             Some(n) => {
                 validate_package_name(n)?;
@@ -302,11 +271,11 @@ impl TrafficManager {
             roots.insert(n.to_string(), format!("^{}", p.version));
         }
         roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let registry = self.registry_for(&root);
+        let registry = self.registry_for(&s);
         let resolved = resolve(&registry, &roots, &old.versions(), &upgrade)?;
         let to_plan = Self::changed(&resolved, &old);
-        let plan = self.plan(&root, &registry, &old, &resolved, &to_plan)?;
-        self.finish(&root, plan, &old, None, opts)
+        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
+        self.finish(&s, plan, &old, None, opts)
     }
 
     /// The plan `update` would apply; writes nothing.
@@ -322,8 +291,8 @@ impl TrafficManager {
     /// reported; the lock entry and the `dxforge.toml` dependency go away.
     pub fn remove_package(&self, name: &str, opts: &InstallOptions) -> Result<RemoveReport> {
         validate_package_name(name)?;
-        let (root, _lock) = self.begin(opts.dry_run)?;
-        let old = Lockfile::read(&Self::lock_path(&root))?;
+        let s = self.begin(opts.dry_run, "remove")?;
+        let old = Lockfile::load(&s.project)?;
         let entry = old
             .packages
             .get(name)
@@ -340,10 +309,10 @@ impl TrafficManager {
                 required_by: other.clone(),
             });
         }
-        let registry = self.registry_for(&root);
-        let bases = Self::base_store(&root);
+        let registry = self.registry_for(&s);
+        let bases = Self::base_store(&s);
         let ctx = Ctx {
-            root: &root,
+            project: &s.project,
             registry: &registry,
             bases: &bases,
         };
@@ -371,10 +340,10 @@ impl TrafficManager {
             ));
         }
         plan.lock.packages.remove(name);
-        let manifest = edit_manifest(&root, |path, text| without_dependency(path, text, name))?;
+        let manifest = edit_manifest(&s, |path, text| without_dependency(path, text, name))?;
         let manifest_updated = manifest.is_some();
         if !opts.dry_run {
-            self.commit(&root, &plan, &old, manifest)?;
+            self.commit(&s, &plan, &old, manifest)?;
         }
         Ok(RemoveReport {
             dry_run: opts.dry_run,
@@ -389,8 +358,8 @@ impl TrafficManager {
     /// into `.dxforge/cache/packages/`; later installs read from there.
     pub fn prefetch(&self, spec: &str) -> Result<PrefetchReport> {
         let (name, req) = parse_spec(spec)?;
-        let root = self.canonical_root()?;
-        let registry = self.registry_for(&root);
+        let s = Session::open(&self.root, Access::Background("prefetch"))?;
+        let registry = self.registry_for(&s);
         let roots = [(name, req)].into();
         let resolved = resolve(&registry, &roots, &BTreeMap::new(), &Upgrade::All)?;
         let mut packages = Vec::new();
@@ -407,8 +376,8 @@ impl TrafficManager {
 
     /// The newest version of every package in the registry (and cache), with detect patterns.
     pub fn registry_packages(&self) -> Result<Vec<PackageManifest>> {
-        let root = self.canonical_root()?;
-        let registry = self.registry_for(&root);
+        let s = Session::open(&self.root, Access::Read)?;
+        let registry = self.registry_for(&s);
         let mut out = Vec::new();
         for name in registry.package_names()? {
             let versions = registry.versions(&name)?;
@@ -421,20 +390,25 @@ impl TrafficManager {
 
     /// The project's lock file (empty when there is none).
     pub fn lockfile(&self) -> Result<Lockfile> {
-        self.recover_for_read()?;
-        let root = self.canonical_root()?;
-        Lockfile::read(&Self::lock_path(&root))
+        let s = Session::open(&self.root, Access::Read)?;
+        Lockfile::load(&s.project)
     }
 
     /// Installed files whose content differs from the recorded pristine hash (or that are gone).
     pub fn modified_files(&self) -> Result<Vec<ModifiedFile>> {
-        let lock = self.lockfile()?;
-        let root = self.canonical_root()?;
+        let s = Session::open(&self.root, Access::Read)?;
+        let lock = Lockfile::load(&s.project)?;
+        let registry = self.registry_for(&s);
+        let bases = Self::base_store(&s);
+        let ctx = Ctx {
+            project: &s.project,
+            registry: &registry,
+            bases: &bases,
+        };
         let mut out = Vec::new();
         for (package, p) in &lock.packages {
             for (path, hash) in &p.files {
-                let real = resolve_target(&root, package, path)?;
-                let current_hash = read_optional(&real)?.map(|d| hash_hex(&d));
+                let current_hash = read_target(&ctx, package, path)?.map(|d| hash_hex(&d));
                 if current_hash.as_deref() != Some(hash.as_str()) {
                     out.push(ModifiedFile {
                         path: path.clone(),
@@ -450,15 +424,15 @@ impl TrafficManager {
 
     fn plan(
         &self,
-        root: &Path,
+        s: &Session,
         registry: &Registry,
         old: &Lockfile,
         resolved: &BTreeMap<String, PackageManifest>,
         to_plan: &BTreeSet<String>,
     ) -> Result<Plan> {
-        let bases = Self::base_store(root);
+        let bases = Self::base_store(s);
         let ctx = Ctx {
-            root,
+            project: &s.project,
             registry,
             bases: &bases,
         };
@@ -467,7 +441,7 @@ impl TrafficManager {
 
     fn finish(
         &self,
-        root: &Path,
+        s: &Session,
         plan: Plan,
         old: &Lockfile,
         manifest: ManifestEdit,
@@ -475,7 +449,7 @@ impl TrafficManager {
     ) -> Result<InstallReport> {
         let manifest_updated = manifest.is_some();
         if !opts.dry_run {
-            self.commit(root, &plan, old, manifest)?;
+            self.commit(s, &plan, old, manifest)?;
         }
         Ok(InstallReport {
             dry_run: opts.dry_run,
@@ -500,16 +474,17 @@ fn report(
         reason: reason.to_string(),
         action,
         conflicts: Vec::new(),
+        side_file: None,
     }
 }
 
-/// Apply `edit` to `<root>/dxforge.toml` when it exists; returns the new content to write.
+/// Apply `edit` to the project's `dxforge.toml` when it exists; returns the new content to write.
 fn edit_manifest(
-    root: &Path,
+    s: &Session,
     edit: impl FnOnce(&Path, &str) -> Result<Option<String>>,
 ) -> Result<ManifestEdit> {
-    let path = root.join("dxforge.toml");
-    let Some(bytes) = read_optional(&path)? else {
+    let path = s.project.join(PROJECT_MANIFEST);
+    let Some(bytes) = s.project.read(PROJECT_MANIFEST, MAX_PROJECT_MANIFEST_BYTES)? else {
         return Ok(None);
     };
     let text = String::from_utf8(bytes).map_err(|e| TrafficError::Manifest {
@@ -518,5 +493,5 @@ fn edit_manifest(
         key: String::new(),
         message: format!("not UTF-8: {e}"),
     })?;
-    Ok(edit(&path, &text)?.map(|t| (path, t.into_bytes())))
+    Ok(edit(&path, &text)?.map(|t| (PROJECT_MANIFEST.to_string(), t.into_bytes())))
 }

@@ -1,9 +1,13 @@
 //! Turning a resolution into a plan: per file a verdict, the bytes to write,
 //! the deletions and the new lock file. Planning reads but never writes, and
-//! every safety check happens here, before a transaction starts.
+//! every safety check happens here, before a transaction starts. That
+//! includes choosing the side file of every Red file: `<file>.new`, or the
+//! first of `<file>.new.1`, `<file>.new.2`, … that is free, so nothing after
+//! the commit point can fail on a name the user (or a package) took.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+
+use dxforge_fs::{Kind, Root};
 
 use crate::TrafficLight;
 use crate::base::BaseStore;
@@ -13,13 +17,14 @@ use crate::lockfile::{LockedPackage, Lockfile};
 use crate::manifest::PackageManifest;
 use crate::registry::{PackageSource, Registry};
 use crate::report::{FileAction, FileReport, ResolvedPackage};
-use crate::safety::resolve_target;
-use crate::store::{hash_hex, read_optional};
+use crate::limits::{MAX_PROJECT_FILE_BYTES, MAX_SIDE_FILE_TRIES};
+use crate::safety::{check_target, validate_relative};
+use crate::store::hash_hex;
 
 /// What planning needs to look at.
 pub struct Ctx<'a> {
-    /// Canonical project root.
-    pub root: &'a Path,
+    /// The project root.
+    pub project: &'a Root,
     /// Registry + cache.
     pub registry: &'a Registry,
     /// Base store.
@@ -33,24 +38,31 @@ pub struct Plan {
     pub packages: Vec<ResolvedPackage>,
     /// Per-file verdicts.
     pub files: Vec<FileReport>,
-    /// Real paths to write.
-    pub writes: Vec<(PathBuf, Vec<u8>)>,
-    /// Real paths to delete with the hash they must still have.
-    pub deletions: Vec<(PathBuf, String)>,
+    /// Project-relative paths to write.
+    pub writes: Vec<(String, Vec<u8>)>,
+    /// Project-relative paths to delete with the hash they must still have.
+    pub deletions: Vec<(String, String)>,
     /// Pristine contents to add to the base store, by hash.
     pub new_bases: BTreeMap<String, Vec<u8>>,
     /// The lock file after the operation.
     pub lock: Lockfile,
 }
 
-/// `<file>.new` next to `real`.
-pub fn dot_new(real: &Path) -> PathBuf {
-    let mut name = real
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".new");
-    real.with_file_name(name)
+/// Current content of the package target `rel` (checked: no symlink on the way).
+pub fn read_target(ctx: &Ctx<'_>, package: &str, rel: &str) -> Result<Option<Vec<u8>>> {
+    check_target(ctx.project, package, rel)?;
+    Ok(ctx.project.read(rel, MAX_PROJECT_FILE_BYTES)?)
+}
+
+/// A Red file whose upstream content still needs a side file.
+struct PendingSide {
+    /// Index of its report in `Plan::files`.
+    report: usize,
+    package: String,
+    path: String,
+    content: Vec<u8>,
+    /// The side file the old lock recorded for it, if it was Red before.
+    recorded: Option<String>,
 }
 
 /// Finds the pristine content for a recorded hash: base store first, else the
@@ -109,6 +121,7 @@ pub fn plan_install(
         ..Plan::default()
     };
     let mut finder = BaseFinder::new(ctx);
+    let mut pending = Vec::new();
     // Owners of every path after the operation, to refuse two packages shipping one file.
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for (name, p) in &old.packages {
@@ -129,6 +142,7 @@ pub fn plan_install(
             dependencies: manifest.dependencies.keys().cloned().collect(),
             files: BTreeMap::new(),
             unresolved: Vec::new(),
+            side_files: BTreeMap::new(),
         };
         for file in &source.files {
             if let Some(other) = owners.insert(file.path.clone(), name.clone()) {
@@ -138,8 +152,7 @@ pub fn plan_install(
                     second: name.clone(),
                 });
             }
-            let real = resolve_target(ctx.root, name, &file.path)?;
-            let current = read_optional(&real)?;
+            let current = read_target(ctx, name, &file.path)?;
             let mut base = None;
             if let Some((owner, Some(hash))) = old.owner_of(&file.path)
                 && let Some(owner_version) = old.packages.get(owner).map(|p| p.version.clone())
@@ -159,10 +172,18 @@ pub fn plan_install(
             match verdict.action {
                 FileAction::Create | FileAction::Write => {
                     if let Some(content) = verdict.content {
-                        plan.writes.push((real.clone(), content));
+                        plan.writes.push((file.path.clone(), content));
                     }
                 }
-                FileAction::WriteNew => plan.writes.push((dot_new(&real), file.content.clone())),
+                FileAction::WriteNew => pending.push(PendingSide {
+                    report: plan.files.len(),
+                    package: name.clone(),
+                    path: file.path.clone(),
+                    content: file.content.clone(),
+                    recorded: previous
+                        .filter(|p| p.unresolved.contains(&file.path))
+                        .map(|p| p.side_file(&file.path)),
+                }),
                 FileAction::None | FileAction::Delete | FileAction::Keep => {}
             }
             if verdict.light == TrafficLight::Red {
@@ -184,6 +205,7 @@ pub fn plan_install(
                 reason: verdict.reason,
                 action: verdict.action,
                 conflicts: verdict.conflicts,
+                side_file: None,
             });
         }
         if let Some(prev) = previous {
@@ -196,7 +218,88 @@ pub fn plan_install(
         });
         plan.lock.packages.insert(name.clone(), entry);
     }
+    assign_side_files(ctx, &mut plan, &owners, pending)?;
     Ok(plan)
+}
+
+/// Choose every Red file's side file, deterministically: the one the old
+/// lock recorded when it is still a regular file (or gone), else the first
+/// free name of `<file>.new`, `<file>.new.1`, `<file>.new.2`, … A name is
+/// taken when anything exists there (file, directory, symlink, …) or this
+/// operation installs a file (or needs a directory) there.
+fn assign_side_files(
+    ctx: &Ctx<'_>,
+    plan: &mut Plan,
+    owners: &BTreeMap<String, String>,
+    pending: Vec<PendingSide>,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for path in owners.keys() {
+        taken.insert(path.clone());
+        let mut rest = path.as_str();
+        while let Some((dir, _)) = rest.rsplit_once('/') {
+            if !taken.insert(dir.to_string()) {
+                break;
+            }
+            rest = dir;
+        }
+    }
+    for p in pending {
+        let side = choose_side_file(ctx, &taken, &p)?;
+        taken.insert(side.clone());
+        let default = format!("{}.new", p.path);
+        if let Some(report) = plan.files.get_mut(p.report) {
+            if side != default {
+                report.reason = format!(
+                    "{}; upstream written to `{side}` (`{default}` is taken)",
+                    report.reason
+                );
+            }
+            report.side_file = Some(side.clone());
+        }
+        if side != default
+            && let Some(entry) = plan.lock.packages.get_mut(&p.package)
+        {
+            entry.side_files.insert(p.path.clone(), side.clone());
+        }
+        plan.writes.push((side, p.content));
+    }
+    Ok(())
+}
+
+fn choose_side_file(ctx: &Ctx<'_>, taken: &BTreeSet<String>, p: &PendingSide) -> Result<String> {
+    let kind = |rel: &str| -> Result<Option<Kind>> {
+        validate_relative(&p.package, rel)?;
+        Ok(ctx.project.metadata(rel)?.map(|m| m.kind))
+    };
+    if let Some(recorded) = &p.recorded
+        && !taken.contains(recorded)
+        && matches!(kind(recorded)?, None | Some(Kind::File))
+    {
+        return Ok(recorded.clone());
+    }
+    for n in 0..MAX_SIDE_FILE_TRIES {
+        let candidate = if n == 0 {
+            format!("{}.new", p.path)
+        } else {
+            format!("{}.new.{n}", p.path)
+        };
+        if !taken.contains(&candidate) && kind(&candidate)?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Err(TrafficError::UnsafePath {
+        package: p.package.clone(),
+        path: p.path.clone(),
+        reason: format!(
+            "no free name for its side file: `{0}.new` to `{0}.new.{1}` are all taken",
+            p.path,
+            MAX_SIDE_FILE_TRIES - 1
+        ),
+    })
 }
 
 /// Files the previous version installed that the new one no longer ships.
@@ -220,6 +323,7 @@ fn plan_dropped_files(
             reason: format!("removed upstream; {reason}"),
             action,
             conflicts: Vec::new(),
+            side_file: None,
         });
     }
     Ok(())
@@ -231,13 +335,12 @@ pub fn drop_verdict(
     path: &str,
     hash: &str,
     package: &str,
-    deletions: &mut Vec<(PathBuf, String)>,
+    deletions: &mut Vec<(String, String)>,
 ) -> Result<(TrafficLight, FileAction, &'static str)> {
-    let real = resolve_target(ctx.root, package, path)?;
-    Ok(match read_optional(&real)? {
+    Ok(match read_target(ctx, package, path)? {
         None => (TrafficLight::Green, FileAction::None, "already gone"),
         Some(data) if hash_hex(&data) == hash => {
-            deletions.push((real, hash.to_string()));
+            deletions.push((path.to_string(), hash.to_string()));
             (
                 TrafficLight::Green,
                 FileAction::Delete,

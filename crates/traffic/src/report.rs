@@ -15,7 +15,9 @@ pub enum FileAction {
     None,
     /// The file is replaced by the new (or merged) content.
     Write,
-    /// The user's file is left untouched; upstream content goes to `<file>.new`.
+    /// The user's file is left untouched; upstream content goes to a side
+    /// file (`<file>.new`, or `<file>.new.N` when that name is taken; see
+    /// [`FileReport::side_file`]).
     WriteNew,
     /// The file is deleted (it was unmodified since install).
     Delete,
@@ -38,6 +40,10 @@ pub struct FileReport {
     pub action: FileAction,
     /// Conflicting regions (Red after a conflicting merge).
     pub conflicts: Vec<ConflictRegion>,
+    /// Where upstream content goes for a Red file (`WriteNew`): `<path>.new`,
+    /// or `<path>.new.1`, `<path>.new.2`, … when that name is taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side_file: Option<String>,
 }
 
 /// A package an operation installs or upgrades.
@@ -134,4 +140,14 @@ pub enum Recovery {
     RolledBack,
     /// An install killed after its commit point was completed: the new state is in place.
     RolledForward,
+}
+
+/// What [`crate::TrafficManager::recover_report`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// What happened to an interrupted transaction.
+    pub outcome: Recovery,
+    /// dxforge temp files removed: those of the interrupted transaction in
+    /// the project, and every leftover under `.dxforge/` (`base/`, `txn/`, `cache/`).
+    pub temp_files_removed: usize,
 }

@@ -2,16 +2,27 @@
 //! names, versions and target paths.
 //!
 //! A target path is accepted only when it is relative, has no `..`, `.` or
-//! empty components, and every existing component resolves (following
-//! symlinks) to a place inside the project root. Symlinks that stay inside
-//! the root are followed: the file is written where the link points.
+//! empty components, reaches neither `.git` nor `.dxforge` at any depth, and
+//! no existing component of it is a symlink: dxforge never writes through a
+//! symlink, not even one that stays inside the project (a link inside the
+//! project can point into `.git/hooks`). The checks here give the clear,
+//! early error; the filesystem layer (`dxforge_fs::Root`) enforces the same
+//! rules in the kernel when the write happens.
 
 use std::path::{Component, Path, PathBuf};
+
+use dxforge_fs::{Kind, Root};
 
 use crate::error::{Result, TrafficError};
 
 /// Longest accepted package name.
 const MAX_NAME_LEN: usize = 64;
+
+/// Longest project-relative path (Linux's `PATH_MAX`).
+const MAX_PATH_BYTES: usize = 4096;
+
+/// Longest file name (one component).
+const MAX_NAME_BYTES: usize = 255;
 
 /// Check a package name: `[a-z0-9][a-z0-9._-]*`, at most 64 characters.
 pub fn validate_package_name(name: &str) -> Result<()> {
@@ -58,40 +69,74 @@ pub fn parse_spec(spec: &str) -> Result<(String, String)> {
     Ok((name.to_string(), req.to_string()))
 }
 
-/// Check the lexical form of a package file's project-relative path.
-pub fn validate_relative(package: &str, rel: &str) -> Result<()> {
-    let refuse = |reason: &str| TrafficError::UnsafePath {
-        package: package.to_string(),
-        path: rel.to_string(),
-        reason: reason.to_string(),
-    };
+/// Lexical rules shared by package targets and the paths local state names:
+/// `None` when `rel` passes, else why not.
+fn lexical_problem(rel: &str, allow_state_files: bool) -> Option<&'static str> {
     if rel.is_empty() {
-        return Err(refuse("empty path"));
+        return Some("empty path");
+    }
+    if rel.len() > MAX_PATH_BYTES {
+        return Some("path longer than 4096 bytes");
     }
     if rel.contains('\0') || rel.contains('\\') {
-        return Err(refuse("NUL or backslash in path"));
+        return Some("NUL or backslash in path");
+    }
+    if rel.chars().any(char::is_control) {
+        return Some("control character in path");
     }
     if rel.starts_with('/') || Path::new(rel).is_absolute() {
-        return Err(refuse("absolute path"));
+        return Some("absolute path");
     }
     for part in rel.split('/') {
         match part {
-            "" => return Err(refuse("empty path component")),
-            "." => return Err(refuse("`.` component")),
-            ".." => return Err(refuse("contains `..`")),
+            "" => return Some("empty path component"),
+            "." => return Some("`.` component"),
+            ".." => return Some("contains `..`"),
+            _ if part.eq_ignore_ascii_case(".git") || part.eq_ignore_ascii_case(".dxforge") => {
+                return Some("reserved: `.git` and `.dxforge` are out of reach at any depth");
+            }
+            _ if part.len() > MAX_NAME_BYTES => return Some("file name longer than 255 bytes"),
+            _ if dxforge_fs::is_temp_name(part) => {
+                return Some("name reserved for dxforge's temporary files");
+            }
             _ => {}
         }
     }
-    let first = rel.split('/').next().unwrap_or("");
-    if first == ".dxforge" || first == ".git" || rel == "dxforge.lock" || rel == "dxforge.toml" {
-        return Err(refuse("reserved for dxforge's own state"));
+    if !allow_state_files && (rel == "dxforge.lock" || rel == "dxforge.toml") {
+        return Some("reserved for dxforge's own state");
     }
-    Ok(())
+    None
 }
 
-/// Resolve a package file's target to the real path dxforge will write,
-/// refusing anything that leaves `root` (which must be canonical).
-pub fn resolve_target(root: &Path, package: &str, rel: &str) -> Result<PathBuf> {
+/// Check the lexical form of a package file's project-relative path:
+/// relative, `/`-separated, no `.`/`..`/empty components, no NUL, backslash
+/// or control character, no `.git` or `.dxforge` component at any depth,
+/// not `dxforge.lock`/`dxforge.toml`, not a dxforge temporary file name.
+pub fn validate_relative(package: &str, rel: &str) -> Result<()> {
+    match lexical_problem(rel, false) {
+        None => Ok(()),
+        Some(reason) => Err(TrafficError::UnsafePath {
+            package: package.to_string(),
+            path: rel.to_string(),
+            reason: reason.to_string(),
+        }),
+    }
+}
+
+/// The same rules for a path named by dxforge's own state (a journal), where
+/// `dxforge.lock` and `dxforge.toml` are legitimate targets. `Err` says why not.
+pub(crate) fn validate_state_path(rel: &str) -> std::result::Result<(), &'static str> {
+    lexical_problem(rel, true).map_or(Ok(()), Err)
+}
+
+/// Check that `rel` can be written (or read) in the project without crossing
+/// a symlink: the lexical rules of [`validate_relative`], then every existing
+/// component is looked at without following links. A symlink anywhere on the
+/// way, even one that stays inside the project, is refused, as is a file
+/// where a directory is needed, a directory (or FIFO, socket, device) at the
+/// target. dxforge never writes through a symlink; the filesystem layer
+/// enforces the same rule again when the write happens.
+pub fn check_target(project: &Root, package: &str, rel: &str) -> Result<()> {
     validate_relative(package, rel)?;
     let refuse = |reason: String| TrafficError::UnsafePath {
         package: package.to_string(),
@@ -99,65 +144,44 @@ pub fn resolve_target(root: &Path, package: &str, rel: &str) -> Result<PathBuf> 
         reason,
     };
     let parts: Vec<&str> = rel.split('/').collect();
-    let mut real = root.to_path_buf();
-    for (i, part) in parts.iter().enumerate() {
+    for i in 0..parts.len() {
+        let prefix = parts[..=i].join("/");
         let is_last = i + 1 == parts.len();
-        let next = real.join(part);
-        match std::fs::symlink_metadata(&next) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // Nothing exists from here on: dxforge creates plain directories.
-                real = next;
-                for rest in &parts[i + 1..] {
-                    real.push(rest);
-                }
-                return Ok(real);
+        let meta = match project.metadata(&prefix) {
+            Ok(m) => m,
+            Err(e) if e.is_refusal() => {
+                return Err(refuse(format!(
+                    "{} (dxforge never writes through a symbolic link)",
+                    e
+                )));
             }
-            Err(e) => return Err(TrafficError::io("inspect", next, e)),
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = match std::fs::canonicalize(&next) {
-                    Ok(t) => t,
-                    // A dangling link: we cannot know where a write would land.
-                    Err(_) => {
-                        return Err(refuse(format!(
-                            "{} is a dangling symlink",
-                            display_rel(&parts[..=i])
-                        )));
-                    }
-                };
-                if !target.starts_with(root) {
-                    return Err(refuse(format!(
-                        "{} is a symlink to {} outside the project root",
-                        display_rel(&parts[..=i]),
-                        target.display()
-                    )));
-                }
-                if !is_last && !target.is_dir() {
-                    return Err(refuse(format!(
-                        "{} is not a directory",
-                        display_rel(&parts[..=i])
-                    )));
-                }
-                real = target;
+            Err(e) => return Err(e.into()),
+        };
+        let Some(meta) = meta else {
+            // Nothing exists from here on: dxforge creates plain directories.
+            return Ok(());
+        };
+        match meta.kind {
+            Kind::Symlink => {
+                return Err(refuse(format!(
+                    "`{prefix}` is a symbolic link; dxforge never writes through one \
+                     (replace it with a real directory or file)"
+                )));
             }
-            Ok(meta) => {
-                if !is_last && !meta.is_dir() {
-                    return Err(refuse(format!(
-                        "{} is not a directory",
-                        display_rel(&parts[..=i])
-                    )));
-                }
-                if is_last && meta.is_dir() {
-                    return Err(refuse("target is a directory".to_string()));
-                }
-                real = next;
+            Kind::Dir if is_last => return Err(refuse("target is a directory".to_string())),
+            Kind::Dir => {}
+            Kind::File if !is_last => {
+                return Err(refuse(format!("`{prefix}` is not a directory")));
+            }
+            Kind::File => {}
+            _ => {
+                return Err(refuse(format!(
+                    "`{prefix}` is not a regular file or directory (FIFO, socket or device)"
+                )));
             }
         }
     }
-    Ok(real)
-}
-
-fn display_rel(parts: &[&str]) -> String {
-    parts.join("/")
+    Ok(())
 }
 
 /// Turn a path given by a caller (absolute inside `root`, or relative to it)

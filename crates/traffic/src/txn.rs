@@ -1,308 +1,455 @@
 //! One transaction per operation, crash-safe.
 //!
-//! 1. A journal (`.dxforge/txn/journal.json`, state `staging`) lists every
-//!    temp file, target, deletion and directory the transaction will create.
-//! 2. Directories and temp files (next to their targets) are written, then
-//!    flushed with one `syncfs`.
-//! 3. The journal is rewritten with state `committed`: this is the commit point.
-//! 4. Temp files are renamed into place, deletions done, the lock file
-//!    renamed LAST, the journal removed.
+//! 1. Every target is checked before anything is written: no component may
+//!    be a symlink or a non-directory, the target itself must be a regular
+//!    file or missing. A failure here changes nothing.
+//! 2. A journal (`.dxforge/txn/journal.json`, state `staging`, written
+//!    durably) lists the directories the transaction stages into and the
+//!    directories it creates.
+//! 3. Directories and temp files (unique `O_EXCL|O_NOFOLLOW` names next to
+//!    their targets, `dxforge_fs`) are written, then flushed with one `syncfs`.
+//! 4. The journal is rewritten, durably, with state `committed` and every
+//!    rename (temp -> target), deletion and the lock file's rename: this is
+//!    the commit point.
+//! 5. Temp files are renamed into place, deletions done, the lock file
+//!    renamed LAST, one `syncfs`, the journal removed.
+//!
+//! Everything that can fail on a user-controlled name fails in step 1 (or
+//! while staging), before the commit point; after it only renames of
+//! dxforge's own temp files onto checked targets remain.
 //!
 //! Recovery (on the next operation, or [`crate::TrafficManager::recover`])
-//! ROLLS BACK a `staging` journal (temps and new directories removed: the old
-//! state exactly) and ROLLS FORWARD a `committed` one (remaining renames and
-//! deletions done: the new state exactly). Between a crash and that recovery
-//! the tree may hold temp files `.<name>.dxforge-<id>.tmp` or, after the
-//! commit point, a mix of renamed and not-yet-renamed files.
+//! ROLLS BACK a `staging` journal (temp files in the staged directories and
+//! new directories removed: the old state exactly) and ROLLS FORWARD a
+//! `committed` one (remaining renames and deletions done: the new state
+//! exactly). The journal is untrusted input: it is parsed by
+//! [`crate::journal::parse_journal`], then every path it names is looked at
+//! (no symlink on the way, temp files are regular files) before anything is
+//! done, and every operation goes through the project's `dxforge_fs::Root`.
+//! A journal failing any check is refused with [`TrafficError::Journal`],
+//! left in place and not executed.
 //!
-//! A project-level `flock` on `.dxforge/install.lock` serialises transactions
-//! across processes; a second process gets [`TrafficError::Busy`].
+//! The caller holds the project lock (`dxforge_fs::ProjectLock`).
 
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::io::Write;
 
-use serde::{Deserialize, Serialize};
+use dxforge_fs::{FsError, Kind, Root, WriteOptions};
 
 use crate::crash;
 use crate::error::{Result, TrafficError};
+use crate::journal::{Deletion, JOURNAL, Journal, Rename, State, parse_journal, split};
+use crate::limits::{MAX_JOURNAL_BYTES, MAX_PROJECT_FILE_BYTES};
+use crate::lockfile::LOCK_FILE;
 use crate::report::Recovery;
-use crate::store::{hash_hex, read_optional, temp_path_for, write_atomic};
+use crate::safety::validate_state_path;
+use crate::store::hash_hex;
 
-/// Held while a transaction (or recovery) runs.
-#[derive(Debug)]
-pub struct ProjectLock {
-    _file: std::fs::File,
-}
-
-/// Take the project lock without waiting.
-pub fn lock_project(state_dir: &Path) -> Result<ProjectLock> {
-    std::fs::create_dir_all(state_dir)
-        .map_err(|e| TrafficError::io("create directory", state_dir, e))?;
-    let path = state_dir.join("install.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| TrafficError::io("open", &path, e))?;
-    // SAFETY: flock on a valid open descriptor owned by `file`.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::WouldBlock {
-            return Err(TrafficError::Busy { lock: path });
-        }
-        return Err(TrafficError::io("lock", path, err));
-    }
-    Ok(ProjectLock { _file: file })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum State {
-    Staging,
-    Committed,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Rename {
-    temp: PathBuf,
-    target: PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Deletion {
-    path: PathBuf,
-    /// Only deleted when its content still has this hash.
-    hash: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Journal {
-    state: State,
-    root: PathBuf,
-    created_dirs: Vec<PathBuf>,
-    renames: Vec<Rename>,
-    deletions: Vec<Deletion>,
-    /// The lock file, renamed after everything else.
-    lock: Option<Rename>,
-}
-
-/// Everything one operation changes.
+/// Everything one operation changes. Paths are project-relative.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Files to (over)write: real path -> content.
-    pub writes: Vec<(PathBuf, Vec<u8>)>,
-    /// Files to delete: real path + hash they must still have.
-    pub deletions: Vec<(PathBuf, String)>,
-    /// The new lock file (path, content), applied last.
-    pub lock: Option<(PathBuf, Vec<u8>)>,
+    /// Files to (over)write: path -> content.
+    pub writes: Vec<(String, Vec<u8>)>,
+    /// Files to delete: path + hash they must still have.
+    pub deletions: Vec<(String, String)>,
+    /// The new content of `dxforge.lock`, renamed into place last.
+    pub lock: Option<Vec<u8>>,
 }
 
-fn journal_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("txn").join("journal.json")
+/// Whether an interrupted transaction's journal is waiting in the state root.
+pub(crate) fn journal_pending(state: &Root) -> Result<bool> {
+    Ok(state.metadata(JOURNAL)?.is_some())
 }
 
-fn write_journal(state_dir: &Path, j: &Journal) -> Result<()> {
-    let path = journal_path(state_dir);
-    let dir = state_dir.join("txn");
-    std::fs::create_dir_all(&dir).map_err(|e| TrafficError::io("create directory", &dir, e))?;
-    let data = serde_json::to_vec_pretty(j).map_err(|e| TrafficError::Journal {
-        journal: path.clone(),
-        message: e.to_string(),
-    })?;
-    write_atomic(&path, &data)
+fn write_journal(state: &Root, j: &Journal) -> Result<()> {
+    let data = j.to_bytes(&state.join(JOURNAL))?;
+    state.write_atomic(JOURNAL, &data, WriteOptions::durable())?;
+    Ok(())
 }
 
-/// Flush every pending write of the filesystem holding `path` (one call for all staged files).
-fn sync_fs(path: &Path) -> Result<()> {
-    let f = std::fs::File::open(path).map_err(|e| TrafficError::io("open", path, e))?;
-    // SAFETY: syncfs on a valid open descriptor owned by `f`.
-    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(TrafficError::io(
-            "syncfs",
-            path,
-            std::io::Error::last_os_error(),
-        ));
+fn what(kind: Kind) -> &'static str {
+    match kind {
+        Kind::File => "a file",
+        Kind::Dir => "a directory",
+        Kind::Symlink => "a symbolic link",
+        Kind::Other => "a FIFO, socket or device",
+    }
+}
+
+/// Check that `rel` can be replaced by a rename: no symlink or non-directory
+/// on the way, a regular file or nothing at the end. Records the missing
+/// parent directories (parents first) in `missing`.
+fn check_write_target(
+    project: &Root,
+    rel: &str,
+    missing: &mut Vec<String>,
+    seen: &mut BTreeSet<String>,
+) -> Result<()> {
+    let refuse = |reason: String| TrafficError::UnsafePath {
+        package: String::new(),
+        path: rel.to_string(),
+        reason,
+    };
+    validate_state_path(rel).map_err(|why| refuse(why.to_string()))?;
+    let parts: Vec<&str> = rel.split('/').collect();
+    for i in 0..parts.len() {
+        let prefix = parts[..=i].join("/");
+        let last = i + 1 == parts.len();
+        match project.metadata(&prefix)?.map(|m| m.kind) {
+            None => {
+                for j in i..parts.len() - 1 {
+                    let dir = parts[..=j].join("/");
+                    if seen.insert(dir.clone()) {
+                        missing.push(dir);
+                    }
+                }
+                return Ok(());
+            }
+            Some(Kind::Dir) if !last => {}
+            Some(Kind::File) if last => {}
+            Some(kind) => {
+                return Err(refuse(format!(
+                    "`{prefix}` is {}; dxforge only replaces regular files inside real directories",
+                    what(kind)
+                )));
+            }
+        }
     }
     Ok(())
 }
 
 /// Apply `changes` as one transaction. The caller holds the project lock.
-pub fn apply(root: &Path, state_dir: &Path, changes: Changes) -> Result<()> {
-    let tag = format!("{}-{}", std::process::id(), unique_suffix());
-    let mut journal = Journal {
-        state: State::Staging,
-        root: root.to_path_buf(),
-        created_dirs: Vec::new(),
-        renames: Vec::new(),
-        deletions: changes
-            .deletions
-            .iter()
-            .map(|(p, h)| Deletion {
-                path: p.clone(),
-                hash: h.clone(),
-            })
-            .collect(),
-        lock: None,
-    };
-    for (target, _) in changes.writes.iter().chain(changes.lock.iter()) {
-        let mut missing = Vec::new();
-        let mut dir = target.parent();
-        while let Some(d) = dir {
-            if d.starts_with(root) && d != root && !d.exists() {
-                missing.push(d.to_path_buf());
-                dir = d.parent();
-            } else {
-                break;
-            }
-        }
-        for d in missing.into_iter().rev() {
-            if !journal.created_dirs.contains(&d) {
-                journal.created_dirs.push(d);
-            }
-        }
-        journal.renames.push(Rename {
-            temp: temp_path_for(target, &tag),
-            target: target.clone(),
-        });
+pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
+    let mut journal = Journal::staging();
+    let mut writes: Vec<(&str, &[u8])> = changes
+        .writes
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    if let Some(lock) = &changes.lock {
+        writes.push((LOCK_FILE, lock.as_slice()));
     }
-    if changes.lock.is_some() {
-        journal.lock = journal.renames.pop();
+    let mut seen_dirs = BTreeSet::new();
+    let mut targets = BTreeSet::new();
+    let mut staged_in = BTreeSet::new();
+    for (target, _) in &writes {
+        if !targets.insert(*target) {
+            return Err(TrafficError::UnsafePath {
+                package: String::new(),
+                path: target.to_string(),
+                reason: "written twice by one transaction".to_string(),
+            });
+        }
+        check_write_target(project, target, &mut journal.created_dirs, &mut seen_dirs)?;
+        let (dir, _) = split(target);
+        if staged_in.insert(dir) {
+            journal.dirs.push(dir.to_string());
+        }
     }
-    write_journal(state_dir, &journal)?;
+    for (path, _) in &changes.deletions {
+        validate_state_path(path).map_err(|why| TrafficError::UnsafePath {
+            package: String::new(),
+            path: path.clone(),
+            reason: why.to_string(),
+        })?;
+    }
+    journal.deletions = changes
+        .deletions
+        .iter()
+        .map(|(path, hash)| Deletion {
+            path: path.clone(),
+            hash: hash.clone(),
+        })
+        .collect();
+    write_journal(state, &journal)?;
     crash::point("journal staged");
-    if let Err(e) = stage(&journal, &changes) {
-        rollback(&journal);
-        let _ = std::fs::remove_file(journal_path(state_dir));
+
+    let mut temps: Vec<String> = Vec::with_capacity(writes.len());
+    let staged = stage(project, &journal, &writes, &mut temps).and_then(|()| {
+        journal.state = State::Committed;
+        let mut renames: Vec<Rename> = temps
+            .iter()
+            .zip(&writes)
+            .map(|(temp, (target, _))| Rename {
+                temp: temp.clone(),
+                target: target.to_string(),
+            })
+            .collect();
+        if changes.lock.is_some() {
+            journal.lock = renames.pop();
+        }
+        journal.renames = renames;
+        // Too large a journal is refused here, still before the commit point.
+        write_journal(state, &journal)
+    });
+    if let Err(e) = staged {
+        discard(project, &journal.created_dirs, &temps);
+        let _ = state.remove_file(JOURNAL);
         return Err(e);
     }
-    journal.state = State::Committed;
-    write_journal(state_dir, &journal)?;
     crash::point("committed");
-    roll_forward(&journal)?;
-    sync_fs(root)?;
+    roll_forward(project, &journal)?;
+    project.syncfs()?;
     crash::point("applied");
-    let jp = journal_path(state_dir);
-    std::fs::remove_file(&jp).map_err(|e| TrafficError::io("remove", &jp, e))?;
+    state.remove_file(JOURNAL)?;
     Ok(())
 }
 
-fn stage(journal: &Journal, changes: &Changes) -> Result<()> {
+/// Create the new directories and one temp file per write; `temps` receives
+/// each temp file's path as soon as it exists.
+fn stage(
+    project: &Root,
+    journal: &Journal,
+    writes: &[(&str, &[u8])],
+    temps: &mut Vec<String>,
+) -> Result<()> {
     for d in &journal.created_dirs {
-        std::fs::create_dir(d).map_err(|e| TrafficError::io("create directory", d, e))?;
+        project.create_dir_all(d)?;
     }
-    let contents = changes
-        .writes
-        .iter()
-        .chain(changes.lock.iter())
-        .map(|(_, c)| c);
-    for (rename, content) in journal
-        .renames
-        .iter()
-        .chain(journal.lock.iter())
-        .zip(contents)
-    {
-        std::fs::write(&rename.temp, content)
-            .map_err(|e| TrafficError::io("write", &rename.temp, e))?;
+    for (target, content) in writes {
+        let (dir, _) = split(target);
+        let mut tmp = project.temp_file(dir)?;
+        let shown = project.join(tmp.rel());
+        let rel = tmp.rel().to_str().map(str::to_string);
+        let Some(rel) = rel else {
+            return Err(TrafficError::io(
+                "stage",
+                shown,
+                std::io::Error::other("temporary file name is not UTF-8"),
+            ));
+        };
+        tmp.write_all(content)
+            .map_err(|e| TrafficError::io("write", &shown, e))?;
+        tmp.keep();
+        temps.push(rel);
         crash::point("staged file");
     }
-    sync_fs(&journal.root)
+    project.syncfs()?;
+    Ok(())
 }
 
-/// Undo staging: remove temps and the directories the transaction created.
-fn rollback(journal: &Journal) {
-    for r in journal.renames.iter().chain(journal.lock.iter()) {
-        let _ = std::fs::remove_file(&r.temp);
+/// Undo a failed staging: remove its temp files and the directories it created.
+fn discard(project: &Root, created_dirs: &[String], temps: &[String]) {
+    for t in temps {
+        let _ = project.remove_file(t);
     }
-    for d in journal.created_dirs.iter().rev() {
-        let _ = std::fs::remove_dir(d);
+    for d in created_dirs.iter().rev() {
+        let _ = project.remove_dir(d);
     }
 }
 
 /// Finish a committed transaction; idempotent.
-fn roll_forward(journal: &Journal) -> Result<()> {
+fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
     for r in &journal.renames {
-        rename_if_staged(r)?;
+        rename_if_staged(project, r)?;
         crash::point("renamed file");
     }
     for d in &journal.deletions {
-        if let Some(data) = read_optional(&d.path)?
+        if matches!(project.metadata(&d.path)?, Some(m) if m.kind == Kind::File)
+            && let Some(data) = project.read(&d.path, MAX_PROJECT_FILE_BYTES)?
             && hash_hex(&data) == d.hash
         {
-            std::fs::remove_file(&d.path).map_err(|e| TrafficError::io("remove", &d.path, e))?;
-            remove_empty_parents(&journal.root, &d.path);
+            project.remove_file(&d.path)?;
+            remove_empty_parents(project, &d.path);
             crash::point("deleted file");
         }
     }
     if let Some(r) = &journal.lock {
-        rename_if_staged(r)?;
+        rename_if_staged(project, r)?;
     }
     Ok(())
 }
 
 /// Renames are made durable by one `syncfs` before the journal is removed,
 /// not by one directory fsync each.
-fn rename_if_staged(r: &Rename) -> Result<()> {
-    match std::fs::rename(&r.temp, &r.target) {
-        Ok(()) => Ok(()),
+fn rename_if_staged(project: &Root, r: &Rename) -> Result<()> {
+    match project.metadata(&r.temp)? {
         // Already renamed by an earlier, interrupted roll forward.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(TrafficError::io("rename", &r.target, e)),
+        None => Ok(()),
+        Some(_) => Ok(project.rename(&r.temp, &r.target)?),
     }
 }
 
 /// Remove directories left empty by a deletion, up to (not including) the root.
-pub fn remove_empty_parents(root: &Path, file: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
+fn remove_empty_parents(project: &Root, file: &str) {
+    let mut rest = file;
+    while let Some((dir, _)) = rest.rsplit_once('/') {
+        if !matches!(project.remove_dir(dir), Ok(true)) {
             break;
         }
-        dir = d.parent();
+        rest = dir;
     }
 }
 
+/// What recovery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recovered {
+    pub outcome: Recovery,
+    /// Temp files of the interrupted transaction removed from the project.
+    pub temps_removed: usize,
+}
+
 /// Finish or undo an interrupted transaction. The caller holds the project lock.
-pub fn recover(state_dir: &Path) -> Result<Recovery> {
-    let path = journal_path(state_dir);
-    let Some(raw) = read_optional(&path)? else {
-        return Ok(Recovery::Clean);
+pub(crate) fn recover(project: &Root, state: &Root) -> Result<Recovered> {
+    let path = state.join(JOURNAL);
+    let refuse = |message: String| TrafficError::Journal {
+        journal: path.clone(),
+        message,
     };
-    let journal: Journal = match serde_json::from_slice(&raw) {
-        Ok(j) => j,
-        Err(e) => {
-            return Err(TrafficError::Journal {
-                journal: path,
-                message: e.to_string(),
+    let raw = match state.read(JOURNAL, MAX_JOURNAL_BYTES) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => {
+            return Ok(Recovered {
+                outcome: Recovery::Clean,
+                temps_removed: 0,
             });
         }
-    };
-    let outcome = match journal.state {
-        State::Staging => {
-            rollback(&journal);
-            Recovery::RolledBack
+        Err(FsError::TooLarge { limit, .. }) => {
+            return Err(refuse(format!("larger than the limit of {limit} bytes")));
         }
+        Err(e) if e.is_refusal() => return Err(refuse(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let journal = parse_journal(&raw, &path)?;
+    preflight(project, &journal).map_err(refuse)?;
+    let recovered = match journal.state {
+        State::Staging => Recovered {
+            outcome: Recovery::RolledBack,
+            temps_removed: roll_back(project, &journal)?,
+        },
         State::Committed => {
-            roll_forward(&journal)?;
-            sync_fs(&journal.root)?;
-            Recovery::RolledForward
+            roll_forward(project, &journal)?;
+            project.syncfs()?;
+            Recovered {
+                outcome: Recovery::RolledForward,
+                temps_removed: 0,
+            }
         }
     };
-    std::fs::remove_file(&path).map_err(|e| TrafficError::io("remove", &path, e))?;
-    tracing::info!(journal = %path.display(), ?outcome, "recovered interrupted dxforge transaction");
-    Ok(outcome)
+    state.remove_file(JOURNAL)?;
+    tracing::info!(
+        journal = %path.display(),
+        outcome = ?recovered.outcome,
+        temps_removed = recovered.temps_removed,
+        "recovered interrupted dxforge transaction"
+    );
+    Ok(recovered)
 }
 
-/// Whether an interrupted transaction is waiting for recovery.
-pub fn journal_pending(state_dir: &Path) -> bool {
-    journal_path(state_dir).exists()
+/// What is at `rel`, looking at every component without following links:
+/// `Err` when a component is a symlink, `None` when something on the way is
+/// missing or not a directory.
+fn inspect(project: &Root, rel: &str) -> std::result::Result<Option<Kind>, String> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    for i in 0..parts.len() {
+        let prefix = parts[..=i].join("/");
+        let kind = project
+            .metadata(&prefix)
+            .map_err(|e| format!("cannot inspect `{}`: {e}", rel.escape_debug()))?
+            .map(|m| m.kind);
+        match kind {
+            Some(Kind::Symlink) => {
+                return Err(format!(
+                    "`{}` crosses the symbolic link `{}`",
+                    rel.escape_debug(),
+                    prefix.escape_debug()
+                ));
+            }
+            Some(Kind::Dir) if i + 1 < parts.len() => {}
+            Some(k) if i + 1 == parts.len() => return Ok(Some(k)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
-fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{nanos:08x}")
+/// Look at every path a journal names before acting on any of it.
+fn preflight(project: &Root, journal: &Journal) -> std::result::Result<(), String> {
+    let committed = journal.state == State::Committed;
+    for r in journal.all_renames() {
+        let temp = inspect(project, &r.temp)?;
+        match temp {
+            None | Some(Kind::File) => {}
+            Some(k) => {
+                return Err(format!(
+                    "temp file `{}` is {}, not a file dxforge staged",
+                    r.temp.escape_debug(),
+                    what(k)
+                ));
+            }
+        }
+        let target = inspect(project, &r.target)?;
+        if committed && temp.is_some() && !matches!(target, None | Some(Kind::File)) {
+            return Err(format!(
+                "target `{}` is {}; the transaction cannot be finished",
+                r.target.escape_debug(),
+                what(target.unwrap_or(Kind::Other))
+            ));
+        }
+    }
+    for d in journal.dirs.iter().filter(|d| !d.is_empty()) {
+        inspect(project, d)?;
+    }
+    for d in &journal.created_dirs {
+        inspect(project, d)?;
+    }
+    for d in &journal.deletions {
+        inspect(project, &d.path)?;
+    }
+    Ok(())
+}
+
+/// Undo a staging journal: its temp files and every dxforge temp file
+/// directly in the directories it staged into, then the directories it created.
+fn roll_back(project: &Root, journal: &Journal) -> Result<usize> {
+    let mut removed = 0;
+    for r in journal.all_renames() {
+        if matches!(project.metadata(&r.temp)?, Some(m) if m.kind == Kind::File)
+            && project.remove_file(&r.temp)?
+        {
+            removed += 1;
+        }
+    }
+    for dir in &journal.dirs {
+        let entries = match project.read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.is_not_found() => continue,
+            Err(FsError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (name, kind) in entries {
+            let Some(name) = name.to_str() else { continue };
+            if kind == Kind::File && dxforge_fs::is_temp_name(name) {
+                let rel = if dir.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                if project.remove_file(&rel)? {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    for d in journal.created_dirs.iter().rev() {
+        if matches!(project.metadata(d)?, Some(m) if m.kind == Kind::Dir) {
+            project.remove_dir(d)?;
+        }
+    }
+    Ok(removed)
+}
+
+/// Remove every dxforge temp file left under the state root's traffic
+/// directories (`base/`, `txn/`, `cache/`) by a killed process. The caller
+/// holds the project lock exclusively.
+pub(crate) fn sweep_state(state: &Root) -> Result<usize> {
+    let mut removed = 0;
+    for dir in ["base", "txn", "cache"] {
+        removed += state.sweep_temps(dir)?;
+    }
+    Ok(removed)
 }

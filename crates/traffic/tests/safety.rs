@@ -7,7 +7,8 @@ use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 
 use common::{TestProject, TestRegistry, snapshot};
-use dxforge_traffic::safety::{resolve_target, validate_relative};
+use dxforge_fs::{Policy, Root};
+use dxforge_traffic::safety::{check_target, validate_relative};
 use dxforge_traffic::{InstallOptions, TrafficError};
 
 fn widget() -> TestRegistry {
@@ -55,6 +56,10 @@ fn lexical_checks_refuse_absolute_dotdot_and_reserved_paths() {
         ("a\\b", "backslash"),
         (".dxforge/base/x", "reserved"),
         (".git/config", "reserved"),
+        ("vendor/lib/.git/hooks/pre-commit", "reserved"),
+        ("a/.GIT/x", "reserved"),
+        ("a\nb", "control character"),
+        ("a/.x.dxforge-0123456789abcdef.tmp", "temporary"),
         ("dxforge.lock", "reserved"),
         ("", "empty"),
     ] {
@@ -99,22 +104,16 @@ fn dangling_symlink_is_refused() {
 }
 
 #[test]
-fn symlink_inside_the_root_is_followed() {
+fn symlink_inside_the_root_is_refused_too() {
+    // Decision: dxforge never writes through a symlink, even one that stays
+    // inside the project (it could point into `.git/hooks`).
     let r = widget();
     let p = TestProject::new(r.path());
     std::fs::create_dir_all(p.root().join("real/ui")).unwrap();
     symlink(p.root().join("real"), p.root().join("src")).unwrap();
-    p.install("widget", "");
-    assert_eq!(
-        std::fs::read(p.root().join("real/ui/widget.ts")).unwrap(),
-        b"w\n"
-    );
-    assert!(
-        std::fs::symlink_metadata(p.root().join("src"))
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    let outside = tempfile::tempdir().unwrap();
+    assert_refused(&p, outside.path(), "src/ui/widget.ts");
+    assert!(!p.root().join("real/ui/widget.ts").exists());
 }
 
 #[test]
@@ -160,16 +159,18 @@ fn crafted_lock_paths_are_refused_on_remove() {
 }
 
 #[test]
-fn resolve_target_refuses_outside_and_accepts_inside() {
-    let root = tempfile::tempdir().unwrap();
-    let root = root.path().canonicalize().unwrap();
+fn check_target_refuses_links_and_accepts_plain_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::open(dir.path(), Policy::Project).unwrap();
     let outside = tempfile::tempdir().unwrap();
-    symlink(outside.path(), root.join("out")).unwrap();
-    assert!(resolve_target(&root, "p", "out/x").is_err());
-    assert_eq!(
-        resolve_target(&root, "p", "in/x").unwrap(),
-        root.join("in/x")
-    );
+    symlink(outside.path(), dir.path().join("out")).unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    symlink(dir.path().join("real"), dir.path().join("inside")).unwrap();
+    let err = check_target(&root, "p", "out/x").unwrap_err().to_string();
+    assert!(err.contains("`out` is a symbolic link"), "{err}");
+    assert!(check_target(&root, "p", "inside/x").is_err());
+    check_target(&root, "p", "in/x").unwrap();
+    check_target(&root, "p", "real/x").unwrap();
 }
 
 #[test]
@@ -218,7 +219,7 @@ fn second_installer_gets_busy() {
     let r = widget();
     let p = TestProject::new(r.path());
     std::fs::create_dir_all(p.root().join(".dxforge")).unwrap();
-    let lock = p.root().join(".dxforge/install.lock");
+    let lock = p.root().join(".dxforge/lock");
     // A real second process holds the project lock.
     let mut holder = Command::new("flock")
         .arg(&lock)
@@ -238,7 +239,7 @@ fn second_installer_gets_busy() {
         .install_package("widget", "", &InstallOptions::default())
         .unwrap_err();
     assert!(matches!(err, TrafficError::Busy { .. }), "{err}");
-    assert!(err.to_string().contains("install.lock"));
+    assert!(err.to_string().contains(".dxforge/lock"), "{err}");
     assert_eq!(snapshot(p.root()), before);
     // Closing its stdin ends the holder, which releases the lock.
     drop(holder.stdin.take());
