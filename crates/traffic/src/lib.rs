@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 pub mod base;
 mod crash;
 pub mod error;
+mod journal;
 pub mod light;
+pub mod limits;
 pub mod lockfile;
 mod manager;
 pub mod manifest;
@@ -33,6 +35,7 @@ pub mod registry;
 pub mod report;
 pub mod resolve;
 pub mod safety;
+mod session;
 pub mod store;
 pub mod txn;
 
@@ -43,8 +46,9 @@ pub use manifest::PackageManifest;
 pub use merge::{ConflictRegion, LineRange, MergeError, MergeOutcome, merge3};
 pub use report::{
     FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RemoveReport, ResolvedPackage,
+    Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
 };
+pub use session::LOCK_WAIT;
 
 /// Safety of replacing a file with new upstream content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
