@@ -192,8 +192,7 @@ impl BaseStore {
         if self.contains(&hash) {
             return Ok(hash);
         }
-        state
-            .write_atomic(Self::object_rel(&hash), data, WriteOptions::durable())?;
+        state.write_atomic(Self::object_rel(&hash), data, WriteOptions::durable())?;
         Ok(hash)
     }
 
@@ -277,7 +276,6 @@ fn load_index(state: &Root, id: &str) -> Result<Vec<(String, PackedAt)>> {
     Ok(out)
 }
 
-
 fn read_range(state: &Root, at: &PackedAt) -> Result<Vec<u8>> {
     let path = || state.join(&at.pack);
     let mut file = state.open_file(&at.pack)?;
@@ -290,5 +288,3 @@ fn read_range(state: &Root, at: &PackedAt) -> Result<Vec<u8>> {
         .map_err(|e| TrafficError::io("read", path(), e))?;
     Ok(buf)
 }
-
-

@@ -198,8 +198,7 @@ impl From<FsError> for TrafficError {
             FsError::Symlink { path } => TrafficError::UnsafePath {
                 package: String::new(),
                 path: path.display().to_string(),
-                reason: "is a symbolic link; dxforge never reads or writes through one"
-                    .to_string(),
+                reason: "is a symbolic link; dxforge never reads or writes through one".to_string(),
             },
             FsError::Reserved { path } => TrafficError::UnsafePath {
                 package: String::new(),

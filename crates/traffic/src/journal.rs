@@ -134,8 +134,8 @@ pub(crate) fn parse_journal(raw: &[u8], journal_path: &Path) -> Result<Journal> 
             raw.len()
         )));
     }
-    let journal: Journal = serde_json::from_slice(raw)
-        .map_err(|e| refuse(format!("not a dxforge journal: {e}")))?;
+    let journal: Journal =
+        serde_json::from_slice(raw).map_err(|e| refuse(format!("not a dxforge journal: {e}")))?;
     if journal.format != JOURNAL_FORMAT {
         return Err(refuse(format!(
             "unsupported journal format {} (this dxforge writes {JOURNAL_FORMAT})",
@@ -156,7 +156,8 @@ pub(crate) fn parse_journal(raw: &[u8], journal_path: &Path) -> Result<Journal> 
         }
     }
     let path_ok = |what: String, rel: &str| -> Result<()> {
-        validate_state_path(rel).map_err(|why| refuse(format!("{what} `{}`: {why}", rel.escape_debug())))
+        validate_state_path(rel)
+            .map_err(|why| refuse(format!("{what} `{}`: {why}", rel.escape_debug())))
     };
     for (i, d) in journal.dirs.iter().enumerate() {
         if !d.is_empty() {

@@ -8,13 +8,20 @@
 //!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`base`]).
 //! * Upgrades three-way merge like `git merge-file` ([`merge`]); the light
 //!   per file follows [`light`].
-//! * Every mutating operation is one crash-safe transaction ([`txn`]).
+//! * Every mutating operation is one crash-safe transaction ([`txn`]) under
+//!   the project lock `.dxforge/lock`.
+//! * Nothing is trusted: every read and write in the project, the registry
+//!   and `.dxforge/` goes through a `dxforge_fs::Root`, so no symlink is ever
+//!   followed and `.git`/`.dxforge` are out of reach ([`safety`]); every file
+//!   read from disk is size-capped and every parser bounded ([`limits`]).
 //!
 //! Caveats the user meets: a Red file is left untouched and the upstream
-//! content is written to `<file>.new` (an existing `<file>.new` is
-//! overwritten); `install_all` never removes packages that disappeared from
-//! `[dependencies]` (use `remove`); removing a package leaves its
-//! dependencies installed.
+//! content is written to a side file, `<file>.new` or, when that name is
+//! taken, `<file>.new.1`, `<file>.new.2`, … (recorded in the lock and the
+//! report); a project path that crosses a symlink is refused, even when the
+//! link stays inside the project; `install_all` never removes packages that
+//! disappeared from `[dependencies]` (use `remove`); removing a package
+//! leaves its dependencies installed.
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +55,7 @@ pub use report::{
     FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
     Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
 };
-pub use session::LOCK_WAIT;
+pub use session::{LOCK_WAIT, WRITE_LOCK_WAIT};
 
 /// Safety of replacing a file with new upstream content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

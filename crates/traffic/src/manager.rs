@@ -92,7 +92,13 @@ impl TrafficManager {
         Session::open(&self.root, access)
     }
 
-    fn commit(&self, s: &Session, plan: &Plan, old: &Lockfile, manifest: ManifestEdit) -> Result<()> {
+    fn commit(
+        &self,
+        s: &Session,
+        plan: &Plan,
+        old: &Lockfile,
+        manifest: ManifestEdit,
+    ) -> Result<()> {
         let lock_missing = s.project.metadata(LOCK_FILE)?.is_none();
         let lock_changed = plan.lock != *old || lock_missing;
         if plan.writes.is_empty()
@@ -484,7 +490,10 @@ fn edit_manifest(
     edit: impl FnOnce(&Path, &str) -> Result<Option<String>>,
 ) -> Result<ManifestEdit> {
     let path = s.project.join(PROJECT_MANIFEST);
-    let Some(bytes) = s.project.read(PROJECT_MANIFEST, MAX_PROJECT_MANIFEST_BYTES)? else {
+    let Some(bytes) = s
+        .project
+        .read(PROJECT_MANIFEST, MAX_PROJECT_MANIFEST_BYTES)?
+    else {
         return Ok(None);
     };
     let text = String::from_utf8(bytes).map_err(|e| TrafficError::Manifest {

@@ -96,7 +96,10 @@ impl PackageManifest {
             ));
         }
         if let Some((dep, _)) = raw.dependencies.iter().find(|(_, r)| long(r)) {
-            return Err(key_error(dep, format!("longer than {MAX_MANIFEST_STRING} bytes")));
+            return Err(key_error(
+                dep,
+                format!("longer than {MAX_MANIFEST_STRING} bytes"),
+            ));
         }
         if raw.detect.patterns.iter().any(long) {
             return Err(key_error(
@@ -123,13 +126,14 @@ impl PackageManifest {
     /// Read and parse a `dxpkg.toml` file (never through a symlink at `file`
     /// itself, at most [`MAX_PACKAGE_MANIFEST_BYTES`]).
     pub fn read(file: &Path) -> Result<Self> {
-        let bytes = dxforge_fs::read_bounded(file, MAX_PACKAGE_MANIFEST_BYTES)?.ok_or_else(|| {
-            TrafficError::io(
-                "read",
-                file,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            )
-        })?;
+        let bytes =
+            dxforge_fs::read_bounded(file, MAX_PACKAGE_MANIFEST_BYTES)?.ok_or_else(|| {
+                TrafficError::io(
+                    "read",
+                    file,
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                )
+            })?;
         Self::parse_bytes(file, &bytes)
     }
 

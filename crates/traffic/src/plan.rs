@@ -13,11 +13,11 @@ use crate::TrafficLight;
 use crate::base::BaseStore;
 use crate::error::{Result, TrafficError};
 use crate::light::classify;
+use crate::limits::{MAX_PROJECT_FILE_BYTES, MAX_SIDE_FILE_TRIES};
 use crate::lockfile::{LockedPackage, Lockfile};
 use crate::manifest::PackageManifest;
 use crate::registry::{PackageSource, Registry};
 use crate::report::{FileAction, FileReport, ResolvedPackage};
-use crate::limits::{MAX_PROJECT_FILE_BYTES, MAX_SIDE_FILE_TRIES};
 use crate::safety::{check_target, validate_relative};
 use crate::store::hash_hex;
 

@@ -329,12 +329,7 @@ fn list(root: &Root, dir: &str) -> Result<Vec<(String, Kind)>> {
 
 /// Versions of `name` under `prefix` in `root`: folders named by a semver
 /// version holding a `dxpkg.toml` (and, for the cache, a `hashes.json`).
-fn versions_in(
-    root: &Root,
-    prefix: &str,
-    name: &str,
-    cache: bool,
-) -> Result<Vec<semver::Version>> {
+fn versions_in(root: &Root, prefix: &str, name: &str, cache: bool) -> Result<Vec<semver::Version>> {
     let package_dir = format!("{prefix}{name}");
     let entries = match root.read_dir(&package_dir) {
         Ok(e) => e,
@@ -497,7 +492,9 @@ impl Walk<'_, '_> {
                     if self.bytes > MAX_PACKAGE_BYTES {
                         return Err(TrafficError::Limit {
                             path: self.dir.path("files"),
-                            message: format!("package content larger than {MAX_PACKAGE_BYTES} bytes"),
+                            message: format!(
+                                "package content larger than {MAX_PACKAGE_BYTES} bytes"
+                            ),
                         });
                     }
                     self.files.push(PackageFile { path: rel, content });
@@ -542,7 +539,11 @@ fn load_cached(dir: &VersionDir<'_>, version: &semver::Version) -> Result<Packag
     }
     for f in &source.files {
         let expected = hashes.files.get(&f.path).map(String::as_str).unwrap_or("");
-        verify(&dir.path(&format!("files/{}", f.path)), expected, &f.content)?;
+        verify(
+            &dir.path(&format!("files/{}", f.path)),
+            expected,
+            &f.content,
+        )?;
     }
     Ok(source)
 }

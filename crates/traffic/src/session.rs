@@ -10,8 +10,11 @@
 //! shares, see `dxforge_fs::ProjectLock`):
 //!
 //! - commands that change the project (`add`, `install`, `update`, `remove`,
-//!   `recover`) take it EXCLUSIVELY without waiting: a second command gets
-//!   [`TrafficError::Busy`] naming the holder;
+//!   `recover`) take it EXCLUSIVELY, waiting at most [`WRITE_LOCK_WAIT`] (one
+//!   second): a second command gets [`TrafficError::Busy`] naming the holder.
+//!   Not zero: `flock` belongs to the open file, and a child process forked
+//!   by another thread of the same program shares it until its `exec`
+//!   closes it, so a lock just released can look held for an instant;
 //! - `prefetch` (it writes `.dxforge/cache/`) takes it exclusively, waiting up
 //!   to [`LOCK_WAIT`] (it usually runs as a background task);
 //! - read-only operations (`check`, `diff`, dry runs, the lock file, modified
@@ -33,6 +36,10 @@ use crate::txn;
 /// How long read-only operations and `prefetch` wait for the project lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// How long commands that change the project wait for the project lock
+/// before failing with [`TrafficError::Busy`].
+pub const WRITE_LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// The state directory's name at the project root.
 const STATE_DIR: &str = ".dxforge";
 
@@ -51,7 +58,7 @@ pub(crate) struct Session {
 /// Which lock an operation takes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Access {
-    /// A command that changes the project: exclusive, no waiting.
+    /// A command that changes the project: exclusive, [`WRITE_LOCK_WAIT`].
     Write(&'static str),
     /// A command that changes only `.dxforge/` (prefetch): exclusive, bounded wait.
     Background(&'static str),
@@ -104,7 +111,7 @@ impl Session {
             Access::Write(command) | Access::Background(command) => {
                 let wait = match access {
                     Access::Background(_) => LOCK_WAIT,
-                    _ => Duration::ZERO,
+                    _ => WRITE_LOCK_WAIT,
                 };
                 let state = state_root(&project, true)?.ok_or_else(|| {
                     TrafficError::io(
@@ -144,8 +151,8 @@ impl Session {
         })
     }
 
-    /// Recover explicitly: exclusive lock without waiting; a project without
-    /// `.dxforge/` is clean.
+    /// Recover explicitly (exclusive lock, like a command that changes the
+    /// project); a project without `.dxforge/` is clean.
     pub fn recover(root: &std::path::Path) -> Result<RecoveryReport> {
         let (_, project) = open_project(root)?;
         let Some(state) = state_root(&project, false)? else {
@@ -154,7 +161,7 @@ impl Session {
                 temp_files_removed: 0,
             });
         };
-        let _lock = ProjectLock::acquire(&state, "recover", LockMode::Exclusive, Duration::ZERO)?;
+        let _lock = ProjectLock::acquire(&state, "recover", LockMode::Exclusive, WRITE_LOCK_WAIT)?;
         recover_locked(&project, &state, true)
     }
 

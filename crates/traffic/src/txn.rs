@@ -414,9 +414,7 @@ fn roll_back(project: &Root, journal: &Journal) -> Result<usize> {
         let entries = match project.read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.is_not_found() => continue,
-            Err(FsError::Io { source, .. })
-                if source.raw_os_error() == Some(libc::ENOTDIR) =>
-            {
+            Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOTDIR) => {
                 continue;
             }
             Err(e) => return Err(e.into()),

@@ -62,8 +62,7 @@ fn is_temp(rel: &str) -> bool {
         .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp") && n.contains(".dxforge-"))
 }
 
-#[test]
-fn crash_at_every_point_leaves_old_or_new_state() {
+fn widget_registry() -> TestRegistry {
     let r = TestRegistry::new();
     r.add(
         "widget",
@@ -88,10 +87,49 @@ fn crash_at_every_point_leaves_old_or_new_state() {
             ("zz-second.ts", b"second new\n"),
         ],
     );
+    r
+}
+
+/// widget 1.0.0 installed, `src/a.ts` edited (merges) and `src/conflict.ts` edited (Red).
+fn widget_template(r: &TestRegistry) -> TestProject {
     let template = TestProject::new(r.path());
     template.install("widget", "=1.0.0");
     template.write("src/a.ts", b"a1 mine\nshared\nx\ny\nz\n");
     template.write("src/conflict.ts", b"c1 mine\n");
+    template
+}
+
+#[test]
+fn crash_at_every_point_leaves_old_or_new_state() {
+    let r = widget_registry();
+    let template = widget_template(&r);
+    let new = crash_everywhere(&r, &template);
+    assert_eq!(new["src/conflict.ts.new"], Some(b"c2 upstream\n".to_vec()));
+}
+
+#[test]
+fn crash_around_a_red_side_file_rename_leaves_old_or_new_state() {
+    // `<file>.new` is a directory: the side file is `<file>.new.1`, renamed after the commit point.
+    let r = widget_registry();
+    let template = widget_template(&r);
+    std::fs::create_dir_all(template.root().join("src/conflict.ts.new/inner")).unwrap();
+    let new = crash_everywhere(&r, &template);
+    assert_eq!(
+        new["src/conflict.ts.new.1"],
+        Some(b"c2 upstream\n".to_vec())
+    );
+    assert_eq!(new["src/conflict.ts.new/inner/"], None);
+    let lock = String::from_utf8(new["dxforge.lock"].clone().unwrap()).unwrap();
+    assert!(
+        lock.contains("\"src/conflict.ts\" = \"src/conflict.ts.new.1\""),
+        "{lock}"
+    );
+}
+
+/// Kill the install of widget ^2 in a copy of `template` at every crash
+/// point; check old-or-new after each crash and after recovery. Returns the
+/// new state.
+fn crash_everywhere(r: &TestRegistry, template: &TestProject) -> Tree {
     let old: Tree = template.tree();
 
     // The new state: the same install run to completion in a child.
@@ -104,7 +142,6 @@ fn crash_at_every_point_leaves_old_or_new_state() {
         new["src/a.ts"],
         Some(b"a1 mine\nshared\nx\ny\nz upstream\n".to_vec())
     );
-    assert_eq!(new["src/conflict.ts.new"], Some(b"c2 upstream\n".to_vec()));
     assert!(!new.contains_key("src/gone.ts"));
 
     let mut crashed = 0;
@@ -174,4 +211,5 @@ fn crash_at_every_point_leaves_old_or_new_state() {
     }
     assert!(crashed >= 8, "expected many crash points, got {crashed}");
     assert!(saw_old && saw_new, "both recovery directions exercised");
+    new
 }
