@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 pub mod base;
 mod crash;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod journal;
 pub mod light;
 pub mod limits;
