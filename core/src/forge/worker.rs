@@ -35,6 +35,7 @@ impl WorkerPart {
             bucket: r.bucket.clone(),
             prefix: r.prefix.clone(),
             region: r.region.clone(),
+            ..RemoteConfig::default()
         });
         let traffic = TrafficManager::new(root.to_path_buf(), config.registry_dir(root));
         let mut worker_config = WorkerConfig::new(PathBuf::from(root), runtime);

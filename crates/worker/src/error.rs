@@ -182,6 +182,46 @@ pub enum WorkerError {
         /// The missing feature.
         feature: &'static str,
     },
+    /// Another operation holds the project lock (`.dxforge/lock`) and did not release it
+    /// within the worker's lock wait.
+    #[error("busy: {holder} holds the project lock {}", lock.display())]
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+        /// Who holds it ("add (pid 42)").
+        holder: String,
+    },
+    /// A path was refused because reaching it would follow a symbolic link, enter `.git`
+    /// or `.dxforge`, or leave the root.
+    #[error("refusing {}: {reason}", path.display())]
+    UnsafePath {
+        /// The path refused.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A state file is larger than this worker reads.
+    #[error("{} is larger than the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// The file (or remote key).
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The project has more entries than one snapshot may hold.
+    #[error("{} has more than {limit} entries to snapshot; ignore some in .gitignore", path.display())]
+    TooManyEntries {
+        /// The project root.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+    /// The snapshot stat cache is malformed (it is then ignored: every file is re-hashed).
+    #[error("invalid snapshot stat cache: {reason}")]
+    InvalidIndex {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The worker was shut down.
     #[error("the background worker is shut down")]
     ShutDown,
@@ -202,6 +242,38 @@ impl WorkerError {
             op,
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// The filesystem layer's errors, converted once: OS errors stay [`WorkerError::Io`],
+/// refusals become [`WorkerError::UnsafePath`], the project lock's refusal
+/// [`WorkerError::Busy`].
+impl From<dxforge_fs::FsError> for WorkerError {
+    fn from(e: dxforge_fs::FsError) -> Self {
+        use dxforge_fs::FsError;
+        match e {
+            FsError::Io { op, path, source } => WorkerError::Io { op, path, source },
+            FsError::Busy { lock, holder } => WorkerError::Busy { lock, holder },
+            FsError::TooLarge { path, limit } => WorkerError::TooLarge { path, limit },
+            FsError::Symlink { path } => WorkerError::UnsafePath {
+                path,
+                reason: "it is (or goes through) a symbolic link, which is never followed"
+                    .to_owned(),
+            },
+            FsError::Reserved { path } => WorkerError::UnsafePath {
+                path,
+                reason: "`.git` and `.dxforge` are out of reach".to_owned(),
+            },
+            FsError::NotBeneath { path, reason } => WorkerError::UnsafePath {
+                path,
+                reason: reason.to_owned(),
+            },
+            other => WorkerError::Io {
+                op: "access",
+                path: other.path().to_path_buf(),
+                source: std::io::Error::other(other.to_string()),
+            },
         }
     }
 }

@@ -29,12 +29,13 @@ use serde::{Deserialize, Serialize};
 
 mod analyze;
 mod error;
-mod fsutil;
+mod limits;
 mod prefetch;
 mod queue;
 mod remote;
 mod snapshot;
 mod state;
+mod time;
 mod walk;
 mod worker;
 
@@ -43,9 +44,19 @@ pub use analyze::{
     PackageAnalysis, PackageUsage, Reference,
 };
 pub use error::WorkerError;
+pub use limits::{
+    DEFAULT_LOCK_WAIT, MAX_INDEX_BYTES, MAX_MANIFEST_BYTES, MAX_PATH_BYTES, MAX_REASON_BYTES,
+    MAX_SNAPSHOT_ENTRIES,
+};
 pub use prefetch::{PrefetchReport, PrefetchedPackage};
-pub use remote::{ProgressFn, RemoteConfig, SyncProgress, SyncReport};
-pub use snapshot::{GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SnapshotSummary};
+pub use remote::{
+    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, ProgressFn, RemoteConfig, SyncProgress,
+    SyncReport, TIMEOUT_RANGE_MS, check_timeout_ms,
+};
+pub use snapshot::{
+    GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SkipReason, SkippedEntry,
+    SnapshotSummary,
+};
 pub use state::{Counters, TaskId, TaskReport, TaskState};
 pub use worker::{BackgroundWorker, DEFAULT_CAPACITY, DEFAULT_CONCURRENCY, WorkerConfig};
 

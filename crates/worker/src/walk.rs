@@ -2,7 +2,8 @@
 //!
 //! Caveat: `.gitignore` files are honoured even when the project is not a git repository
 //! (like `git add` would once it is one); `.ignore` files are not (git does not read them).
-//! `.git/` directories anywhere and `.dxforge/` at the root are never entered.
+//! `.git/` and `.dxforge/` directories are never entered, at any depth (the filesystem
+//! layer refuses both names under a project root anyway).
 
 use std::path::Path;
 
@@ -14,7 +15,6 @@ pub(crate) const STATE_DIR: &str = ".dxforge";
 /// A parallel walker over the project's non-ignored entries. Symlinks are reported, not
 /// followed.
 pub(crate) fn project_walker(root: &Path) -> WalkParallel {
-    let root_owned = root.to_path_buf();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -29,12 +29,9 @@ pub(crate) fn project_walker(root: &Path) -> WalkParallel {
         .parents(true)
         .follow_links(false)
         .threads(threads)
-        .filter_entry(move |entry| {
+        .filter_entry(|entry| {
             let name = entry.file_name();
-            if name == ".git" {
-                return false;
-            }
-            !(name == STATE_DIR && entry.path().parent() == Some(root_owned.as_path()))
+            entry.depth() == 0 || (name != ".git" && name != STATE_DIR)
         })
         .build_parallel()
 }
@@ -48,4 +45,12 @@ pub(crate) fn relative_utf8(root: &Path, path: &Path) -> Option<String> {
         return None;
     }
     Some(s.to_owned())
+}
+
+/// The project-relative path of `path`, lossily converted for display.
+pub(crate) fn relative_lossy(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
 }

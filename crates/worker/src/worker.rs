@@ -38,6 +38,11 @@ pub struct WorkerConfig {
     /// makes prefetch fail with [`WorkerError::RegistryUnavailable`] and leaves
     /// `packages` out of the analysis.
     pub traffic: Option<Arc<TrafficManager>>,
+    /// How long snapshot, restore, pull and gc (direct calls and background tasks alike)
+    /// wait for the project lock when another command holds it, before failing with
+    /// [`WorkerError::Busy`] naming the holder. Default [`crate::DEFAULT_LOCK_WAIT`]
+    /// (30 s).
+    pub lock_wait: Duration,
 }
 
 impl WorkerConfig {
@@ -50,6 +55,7 @@ impl WorkerConfig {
             remote: None,
             runtime,
             traffic: None,
+            lock_wait: crate::limits::DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -102,7 +108,7 @@ impl BackgroundWorker {
     pub fn new(config: WorkerConfig) -> BackgroundWorker {
         let inner = Arc::new(Inner {
             queue: TaskQueue::new(config.capacity),
-            store: SnapshotStore::new(&config.root),
+            store: SnapshotStore::new(&config.root, config.lock_wait),
             remote: config.remote,
             runtime: config.runtime,
             traffic: config.traffic,

@@ -83,6 +83,7 @@ fn remote(s3: &S3, prefix: &str) -> RemoteConfig {
         bucket: s3.bucket.clone(),
         prefix: prefix.to_owned(),
         region: "auto".to_owned(),
+        ..RemoteConfig::default()
     }
 }
 

@@ -20,8 +20,10 @@ use serde::Serialize;
 
 pub(crate) use packages::PackageFacts;
 
+use dxforge_fs::{Durability, Policy, Root, WriteOptions};
+
 use crate::error::{Result, WorkerError};
-use crate::{fsutil, walk};
+use crate::{time, walk};
 
 /// References listed per package in the report.
 pub const MAX_LISTED_REFERENCES: usize = 1000;
@@ -146,23 +148,19 @@ impl AnalysisReport {
     }
 }
 
+/// The report's name in the state root.
+const REPORT_FILE: &str = "analysis.json";
+
 /// Path of the report under a project root.
 pub(crate) fn report_path(root: &Path) -> std::path::PathBuf {
-    root.join(walk::STATE_DIR).join("analysis.json")
+    root.join(walk::STATE_DIR).join(REPORT_FILE)
 }
 
 /// Walks `root`, builds the report, writes it atomically to `.dxforge/analysis.json`.
+/// Files are read through the project root (no link followed); unreadable ones are
+/// counted but not read.
 pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<AnalysisReport> {
-    if !root.is_dir() {
-        return Err(WorkerError::io(
-            "analyze",
-            root,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "project root is not a directory",
-            ),
-        ));
-    }
+    let project = Root::open(root, Policy::Project)?;
     let detector = match &facts {
         Some(f) => Detector::new(&f.detect)?,
         None => None,
@@ -170,6 +168,7 @@ pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<Analys
     let totals = Mutex::new(Totals::default());
     walk::project_walker(root).visit(&mut Builder {
         root,
+        project: &project,
         detector: detector.as_ref(),
         totals: &totals,
     });
@@ -189,7 +188,7 @@ pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<Analys
     let lines = languages.iter().map(|l| l.lines).sum();
     let packages = facts.map(|f| f.into_analysis(totals.references));
     let report = AnalysisReport {
-        generated: fsutil::rfc3339_utc(fsutil::now_unix_ms()),
+        generated: time::rfc3339_utc(time::now_unix_ms()),
         files: totals.files,
         lines,
         other_files: totals.other_files,
@@ -197,12 +196,15 @@ pub(crate) fn analyze(root: &Path, facts: Option<PackageFacts>) -> Result<Analys
         packages,
     };
     let path = report_path(root);
-    if let Some(dir) = path.parent() {
-        fsutil::create_dir_all(dir)?;
-    }
     let json = serde_json::to_vec_pretty(&report)
         .map_err(|e| WorkerError::io("serialize", &path, std::io::Error::other(e.to_string())))?;
-    fsutil::write_atomic(&path, &json, 0o644)?;
+    // A report, regenerated at will: atomic replacement without fsync is enough.
+    let state = project.subroot(walk::STATE_DIR, Policy::Plain, true)?;
+    let options = WriteOptions {
+        mode: Some(0o644),
+        durability: Durability::Atomic,
+    };
+    state.write_atomic(REPORT_FILE, &json, options)?;
     Ok(report)
 }
 
@@ -266,6 +268,7 @@ impl Totals {
 
 struct Builder<'s> {
     root: &'s Path,
+    project: &'s Root,
     detector: Option<&'s Detector>,
     totals: &'s Mutex<Totals>,
 }
@@ -274,6 +277,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
     fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
         Box::new(Visitor {
             root: self.root,
+            project: self.project,
             detector: self.detector,
             totals: self.totals,
             local: Totals::default(),
@@ -283,6 +287,7 @@ impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
 
 struct Visitor<'s> {
     root: &'s Path,
+    project: &'s Root,
     detector: Option<&'s Detector>,
     totals: &'s Mutex<Totals>,
     local: Totals,
@@ -326,10 +331,14 @@ impl Visitor<'_> {
             stats.bytes += size;
             return Ok(());
         }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(WorkerError::io("read", path, e)),
+        let Some(rel) = walk::relative_utf8(self.root, path) else {
+            return Ok(());
+        };
+        let bytes = match self.project.read(&rel, MAX_READ) {
+            Ok(Some(b)) => b,
+            // Vanished, grown past the limit, unreadable, or behind a link now: counted,
+            // not read (as for unreadable directories).
+            Ok(None) | Err(_) => return Ok(()),
         };
         stats.bytes += bytes.len() as u64;
         if bytes[..bytes.len().min(8192)].contains(&0) {
@@ -338,9 +347,7 @@ impl Visitor<'_> {
         let (lines, blank) = count_lines(&bytes);
         stats.lines += lines;
         stats.blank_lines += blank;
-        if let Some(detector) = self.detector
-            && let Some(rel) = walk::relative_utf8(self.root, path)
-        {
+        if let Some(detector) = self.detector {
             find_references(detector, &rel, &bytes, &mut self.local.references);
         }
         Ok(())

@@ -11,7 +11,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, WorkerError};
 
+/// Default of [`RemoteConfig::connect_timeout_ms`].
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Default of [`RemoteConfig::request_timeout_ms`].
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Accepted range of both timeouts, in milliseconds.
+pub const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=600_000;
+
 /// The `[remote]` section of `dxforge.toml`: where snapshots are synced. Holds no secret.
+///
+/// Timeouts: `connect_timeout_ms` bounds establishing a connection (TCP and TLS);
+/// `request_timeout_ms` bounds how long a request may wait for the server: until the
+/// response starts (so an upload of one part, at most 8 MiB, must complete within it) and
+/// between two reads of a response body (so large downloads are not cut, stalled ones
+/// are). Failed attempts are retried with backoff only while less than
+/// `request_timeout_ms` has passed since the first one, so a stalled endpoint fails after
+/// about one timeout instead of after every retry's. Both must lie in
+/// [`TIMEOUT_RANGE_MS`] (100 ms to 10 minutes), checked when the section is parsed and
+/// again before connecting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteConfig {
@@ -27,10 +44,60 @@ pub struct RemoteConfig {
     /// Region; `auto` for Cloudflare R2.
     #[serde(default = "default_region")]
     pub region: String,
+    /// Longest wait for a connection, in milliseconds (default 5000).
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "connect_timeout"
+    )]
+    pub connect_timeout_ms: u64,
+    /// Longest wait for the server's answer or for the next bytes of a response, in
+    /// milliseconds (default 30000).
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "request_timeout"
+    )]
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RemoteConfig {
+    /// No endpoint (AWS S3), an empty bucket (which connecting refuses), the default
+    /// region and timeouts.
+    fn default() -> Self {
+        RemoteConfig::new(None, String::new())
+    }
 }
 
 fn default_region() -> String {
     "auto".to_owned()
+}
+
+fn default_connect_timeout() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+
+fn default_request_timeout() -> u64 {
+    DEFAULT_REQUEST_TIMEOUT_MS
+}
+
+/// Checks a timeout against [`TIMEOUT_RANGE_MS`]; the error names the key.
+pub fn check_timeout_ms(key: &str, value: u64) -> std::result::Result<u64, String> {
+    if TIMEOUT_RANGE_MS.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{key} = {value} is out of range: expected {} to {} (milliseconds)",
+            TIMEOUT_RANGE_MS.start(),
+            TIMEOUT_RANGE_MS.end()
+        ))
+    }
+}
+
+fn connect_timeout<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    check_timeout_ms("connect_timeout_ms", u64::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn request_timeout<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    check_timeout_ms("request_timeout_ms", u64::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 impl RemoteConfig {
@@ -41,6 +108,8 @@ impl RemoteConfig {
             bucket: bucket.into(),
             prefix: String::new(),
             region: default_region(),
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         }
     }
 
@@ -98,6 +167,18 @@ impl RemoteConfig {
                 reason: "must not be empty (use \"auto\" for Cloudflare R2)".to_owned(),
             });
         }
+        check_timeout_ms("connect_timeout_ms", self.connect_timeout_ms).map_err(|reason| {
+            WorkerError::InvalidRemoteConfig {
+                key: "connect_timeout_ms",
+                reason,
+            }
+        })?;
+        check_timeout_ms("request_timeout_ms", self.request_timeout_ms).map_err(|reason| {
+            WorkerError::InvalidRemoteConfig {
+                key: "request_timeout_ms",
+                reason,
+            }
+        })?;
         self.clean_prefix().map(|_| ())
     }
 }
@@ -155,11 +236,13 @@ impl Credentials {
 
 /// Builds the S3 client with R2-safe settings: path-style requests, no CRC64 checksum
 /// header (object_store sends none unless asked), no object tagging, bounded retries with
-/// exponential backoff for 5xx, connection errors and timeouts.
+/// exponential backoff for 5xx, connection errors and timeouts, and the configured
+/// timeouts (see [`RemoteConfig`]).
 pub(crate) fn connect(remote: &RemoteConfig) -> Result<Arc<dyn ObjectStore>> {
     remote.validate()?;
     let creds = Credentials::from_env()?;
     tracing::debug!(endpoint = %remote.endpoint_name(), bucket = %remote.bucket, credentials = ?creds, "connecting to remote");
+    let request_timeout = Duration::from_millis(remote.request_timeout_ms);
     let retry = RetryConfig {
         backoff: BackoffConfig {
             init_backoff: Duration::from_millis(100),
@@ -167,11 +250,17 @@ pub(crate) fn connect(remote: &RemoteConfig) -> Result<Arc<dyn ObjectStore>> {
             base: 2.0,
         },
         max_retries: 4,
-        retry_timeout: Duration::from_secs(60),
+        // No retry starts once a whole timeout has passed: a stalled endpoint fails after
+        // about one timeout.
+        retry_timeout: request_timeout,
     };
+    // `read_timeout` (reqwest): from sending until the response starts, then between two
+    // reads of the body. No overall timeout: a large download may take longer than any
+    // fixed bound while still making progress.
     let mut options = ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(120));
+        .with_connect_timeout(Duration::from_millis(remote.connect_timeout_ms))
+        .with_read_timeout(request_timeout)
+        .with_timeout_disabled();
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&remote.bucket)
         .with_region(&remote.region)
@@ -228,7 +317,15 @@ pub(crate) fn classify(
             bucket: remote.bucket.clone(),
         };
     }
-    if is_transport_failure(&err) {
+    if let Some(timed_out) = transport_failure(&err) {
+        let message = if timed_out {
+            format!(
+                "no answer within the timeout (connect_timeout_ms = {}, request_timeout_ms = {}): {message}",
+                remote.connect_timeout_ms, remote.request_timeout_ms
+            )
+        } else {
+            message
+        };
         return WorkerError::RemoteUnreachable {
             endpoint: remote.endpoint_name(),
             message,
@@ -241,21 +338,24 @@ pub(crate) fn classify(
     }
 }
 
-fn is_transport_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+/// `Some(timed_out)` when the error is a transport failure (connect, timeout, request).
+fn transport_failure(err: &(dyn std::error::Error + 'static)) -> Option<bool> {
     use object_store::client::HttpErrorKind;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        if let Some(http) = e.downcast_ref::<object_store::client::HttpError>()
-            && matches!(
-                http.kind(),
-                HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Request
-            )
-        {
-            return true;
+        if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
+            match http.kind() {
+                HttpErrorKind::Timeout => return Some(true),
+                HttpErrorKind::Connect | HttpErrorKind::Request => {
+                    let timed_out = error_chain(e).contains("timed out");
+                    return Some(timed_out);
+                }
+                _ => {}
+            }
         }
         source = e.source();
     }
-    false
+    None
 }
 
 /// The error and its sources on one line.

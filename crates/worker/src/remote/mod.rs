@@ -14,7 +14,10 @@ mod sync;
 
 use serde::Serialize;
 
-pub use config::RemoteConfig;
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, RemoteConfig, TIMEOUT_RANGE_MS,
+    check_timeout_ms,
+};
 pub(crate) use sync::{pull, push};
 
 use crate::snapshot::RestoreReport;

@@ -5,12 +5,21 @@
 //! interrupted push therefore resumes on the next run without re-sending what arrived.
 //! pull downloads a manifest and the objects missing locally, checks every hash before
 //! storing, then restores the tree to the snapshot (with a safety snapshot first).
+//!
+//! Locking: pull holds the project lock exclusively from before the first download until
+//! the restore is done (one acquisition). push takes no lock: it only reads manifests and
+//! objects, which are immutable once in place, and gc never deletes an object a manifest
+//! names; an `add` is therefore not held up by a long upload.
+//!
+//! The bucket is not trusted: a pulled manifest is read up to
+//! [`crate::MAX_MANIFEST_BYTES`] and validated like a local one, an object is read up to
+//! the size its manifest records and stored only if it hashes to its name.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dxforge_fs::Root;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
@@ -18,8 +27,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use super::config::{RemoteConfig, classify, connect};
 use super::{ProgressFn, SyncProgress, SyncReport};
 use crate::error::{Result, WorkerError};
-use crate::fsutil::StoreLock;
-use crate::snapshot::{Manifest, ObjectId, SnapshotStore, validate_id};
+use crate::limits::MAX_MANIFEST_BYTES;
+use crate::snapshot::{
+    Locked, Manifest, ObjectId, Objects, SnapshotStore, SparseWriter, validate_id,
+};
 
 /// Objects above this size go up as multipart uploads.
 const MULTIPART_THRESHOLD: u64 = 8 * 1024 * 1024;
@@ -44,11 +55,6 @@ async fn blocking<T: Send + 'static>(
             what,
             message: e.to_string(),
         })?
-}
-
-async fn lock(store: &SnapshotStore, exclusive: bool) -> Result<StoreLock> {
-    let s = store.clone();
-    blocking("store lock", move || s.lock(exclusive)).await
 }
 
 /// Object ids under `prefix/objects/` in the bucket.
@@ -100,12 +106,15 @@ pub(crate) async fn push(
     progress: Option<ProgressFn>,
 ) -> Result<SyncReport> {
     let client = connect(remote)?;
-    let _lock = lock(store, false).await?;
     let s = store.clone();
-    let manifests: Vec<Manifest> = blocking("reading manifests", move || {
-        s.ids()?.iter().map(|id| s.load(id)).collect()
+    let (store_root, manifests) = blocking("reading manifests", move || {
+        Ok((s.open_store()?, s.manifests()?))
     })
     .await?;
+    let Some(store_root) = store_root else {
+        return Ok(SyncReport::default());
+    };
+    let objects = Objects::new(store_root.clone());
 
     let present = remote_objects(&client, remote).await?;
     let mut wanted = HashSet::new();
@@ -126,7 +135,7 @@ pub(crate) async fn push(
     let total = to_send.len() as u64;
     let (done, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
     let mut uploads = futures::stream::iter(to_send)
-        .map(|(id, size)| upload_object(&client, remote, store, id, size))
+        .map(|(id, size)| upload_object(&client, remote, &objects, id, size))
         .buffer_unordered(PARALLEL_TRANSFERS);
     while let Some(result) = uploads.next().await {
         let sent = result?;
@@ -152,10 +161,7 @@ pub(crate) async fn push(
         .collect();
     report.manifests_skipped = (manifests.len() - missing.len()) as u64;
     for (i, manifest) in missing.iter().enumerate() {
-        let path = store.manifest_path(&manifest.id);
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| WorkerError::io("read", &path, e))?;
+        let bytes = read_manifest_bytes(&store_root, &manifest.id).await?;
         let key = remote.key(&format!("manifests/{}.json", manifest.id))?;
         client
             .put(&key, PutPayload::from(bytes))
@@ -180,19 +186,38 @@ pub(crate) async fn push(
     Ok(report)
 }
 
+/// The stored bytes of a local manifest (bounded, never through a link).
+async fn read_manifest_bytes(store: &Root, id: &str) -> Result<Vec<u8>> {
+    let store = store.clone();
+    let id = id.to_owned();
+    blocking("reading manifest", move || {
+        let rel = Manifest::rel(&id);
+        store
+            .read(&rel, MAX_MANIFEST_BYTES)?
+            .ok_or_else(|| WorkerError::SnapshotNotFound {
+                path: store.join(&rel),
+                id,
+            })
+    })
+    .await
+}
+
 /// Sends one object after checking its hash (a corrupted local object is never uploaded).
 async fn upload_object(
     client: &Arc<dyn ObjectStore>,
     remote: &RemoteConfig,
-    store: &SnapshotStore,
+    objects: &Objects,
     id: ObjectId,
     size: u64,
 ) -> Result<u64> {
     let key = remote.key(&object_rest(&id))?;
-    let path = store.objects().path_of(&id);
+    let path = objects.path_of(&id);
     if size <= MULTIPART_THRESHOLD {
-        let objects = store.objects().clone();
-        let bytes = blocking("reading object", move || objects.read_verified(&id)).await?;
+        let objects = objects.clone();
+        let bytes = blocking("reading object", move || {
+            objects.read_verified(&id, MULTIPART_THRESHOLD)
+        })
+        .await?;
         let len = bytes.len() as u64;
         client
             .put(&key, PutPayload::from(bytes))
@@ -205,9 +230,15 @@ async fn upload_object(
         .await
         .map_err(|e| classify(remote, "start multipart upload", key.as_ref(), e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| WorkerError::io("open", &path, e))?;
+    let opener = objects.clone();
+    let file = match blocking("opening object", move || opener.open(&id)).await {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+    };
+    let mut file = tokio::fs::File::from_std(file);
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; PART_SIZE];
     let mut sent = 0u64;
@@ -257,10 +288,29 @@ pub(crate) async fn pull(
     let client = connect(remote)?;
     let manifest_key = remote.key(&format!("manifests/{id}.json"))?;
     let manifest_bytes = match client.get(&manifest_key).await {
-        Ok(r) => r
-            .bytes()
-            .await
-            .map_err(|e| classify(remote, "get", manifest_key.as_ref(), e))?,
+        Ok(r) => {
+            let key = manifest_key.to_string();
+            if r.meta.size > MAX_MANIFEST_BYTES {
+                return Err(WorkerError::InvalidManifest {
+                    path: key,
+                    reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+                });
+            }
+            let mut bytes = Vec::new();
+            let mut stream = r.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| classify(remote, "get", &key, e))?;
+                // The server may send more than it announced.
+                if (bytes.len() + chunk.len()) as u64 > MAX_MANIFEST_BYTES {
+                    return Err(WorkerError::InvalidManifest {
+                        path: key,
+                        reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            bytes
+        }
         Err(object_store::Error::NotFound { .. }) => {
             return Err(WorkerError::RemoteSnapshotNotFound {
                 id: id.to_owned(),
@@ -278,8 +328,9 @@ pub(crate) async fn pull(
         });
     }
 
-    let _lock = lock(store, true).await?;
-    let objects = store.objects().clone();
+    let s = store.clone();
+    let locked: Locked = blocking("project lock", move || s.lock("sync pull")).await?;
+    let objects = locked.objects.clone();
     let needed: Vec<(ObjectId, u64)> = manifest.objects().collect();
     let total_objects = needed.len() as u64;
     let missing: Vec<(ObjectId, u64)> = blocking("checking local objects", move || {
@@ -297,7 +348,7 @@ pub(crate) async fn pull(
     };
     let total = missing.len() as u64;
     let mut downloads = futures::stream::iter(missing)
-        .map(|(oid, _)| download_object(&client, remote, store, oid))
+        .map(|(oid, size)| download_object(&client, remote, &locked.objects, oid, size))
         .buffer_unordered(PARALLEL_TRANSFERS);
     while let Some(result) = downloads.next().await {
         report.bytes_sent += result?;
@@ -315,48 +366,64 @@ pub(crate) async fn pull(
 
     let s = store.clone();
     let restore = blocking("restoring pulled snapshot", move || {
-        let local = s.manifest_path(&manifest.id);
-        if local.is_file() {
+        let store = &locked.store;
+        if store.metadata(Manifest::rel(&manifest.id))?.is_some() {
             report.manifests_skipped = 1;
         } else {
-            manifest.write(&s.manifest_dir())?;
+            // The downloaded objects are durable before the manifest naming them.
+            store.syncfs()?;
+            manifest.write(store)?;
             report.manifests_sent = 1;
         }
-        report.restore = Some(s.restore_manifest_locked(&manifest)?);
+        report.restore = Some(s.restore_manifest_locked(&locked, &manifest)?);
         Ok(report)
     })
     .await?;
     Ok(restore)
 }
 
-/// Downloads one object into the local store; stored only if its hash matches its name.
+/// Downloads one object into the local store (zero blocks left as holes); stored only if
+/// it hashes to its name, and never more than the `size` its manifest records is read.
 async fn download_object(
     client: &Arc<dyn ObjectStore>,
     remote: &RemoteConfig,
-    store: &SnapshotStore,
+    objects: &Objects,
     id: ObjectId,
+    size: u64,
 ) -> Result<u64> {
     let key: ObjectPath = remote.key(&object_rest(&id))?;
     let result = client
         .get(&key)
         .await
         .map_err(|e| classify(remote, "get", key.as_ref(), e))?;
-    let dir = store.objects().dir().to_path_buf();
-    crate::fsutil::create_dir_all(&dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".dxforge-tmp-")
-        .tempfile_in(&dir)
-        .map_err(|e| WorkerError::io("create temporary file in", &dir, e))?;
+    let too_large = || WorkerError::Remote {
+        op: "get",
+        key: key.to_string(),
+        message: format!("the object is larger than the {size} bytes its manifest records"),
+    };
+    if result.meta.size > size {
+        return Err(too_large());
+    }
+    let tmp = objects.temp_file()?;
+    let shown = || objects.path_of(&id);
+    let mut writer = SparseWriter::new(tmp.file());
     let mut hasher = blake3::Hasher::new();
-    let mut size = 0u64;
+    let mut received = 0u64;
     let mut stream = result.into_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify(remote, "get", key.as_ref(), e))?;
+        received += chunk.len() as u64;
+        if received > size {
+            return Err(too_large());
+        }
         hasher.update(&chunk);
-        tmp.write_all(&chunk)
-            .map_err(|e| WorkerError::io("write", tmp.path().to_path_buf(), e))?;
-        size += chunk.len() as u64;
+        writer
+            .write(&chunk)
+            .map_err(|e| WorkerError::io("write", shown(), e))?;
     }
+    writer
+        .finish()
+        .map_err(|e| WorkerError::io("write", shown(), e))?;
     let actual = ObjectId(*hasher.finalize().as_bytes());
     if actual != id {
         return Err(WorkerError::RemoteObjectCorrupt {
@@ -364,14 +431,6 @@ async fn download_object(
             actual: actual.to_hex(),
         });
     }
-    let path = store.objects().path_of(&id);
-    if let Some(parent) = path.parent() {
-        crate::fsutil::create_dir_all(parent)?;
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o444))
-        .map_err(|e| WorkerError::io("set permissions of", tmp.path().to_path_buf(), e))?;
-    tmp.persist(&path)
-        .map_err(|e| WorkerError::io("rename temporary file to", &path, e.error))?;
-    Ok(size)
+    objects.persist(tmp, &id)?;
+    Ok(received)
 }

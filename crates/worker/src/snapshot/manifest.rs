@@ -1,13 +1,17 @@
 //! Snapshot manifests (`manifests/<id>.json`) and snapshot ids.
 
 use std::collections::HashSet;
-use std::path::Path;
 
+use dxforge_fs::{Durability, Root, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use super::objects::ObjectId;
 use crate::error::{Result, WorkerError};
-use crate::fsutil;
+use crate::limits::{MAX_MANIFEST_BYTES, MAX_PATH_BYTES, MAX_REASON_BYTES, MAX_SNAPSHOT_ENTRIES};
+use crate::time;
+
+/// Where manifests live in the snapshot store.
+pub(crate) const MANIFEST_DIR: &str = "manifests";
 
 /// Manifest format version written by this crate.
 pub(crate) const FORMAT: u32 = 1;
@@ -84,10 +88,10 @@ impl Manifest {
     pub(crate) fn set_time(&mut self, unix_ms: u64) {
         self.id = format!(
             "{}-{}",
-            fsutil::compact_utc(unix_ms / 1000),
+            time::compact_utc(unix_ms / 1000),
             &self.tree_hash.to_hex()[..8]
         );
-        self.created = fsutil::rfc3339_utc(unix_ms);
+        self.created = time::rfc3339_utc(unix_ms);
         self.created_unix_ms = unix_ms;
     }
 
@@ -99,7 +103,7 @@ impl Manifest {
             .count() as u64
     }
 
-    /// Total size of regular files.
+    /// Total size of regular files (saturating: sizes in a pulled manifest are claims).
     pub fn total_bytes(&self) -> u64 {
         self.entries
             .iter()
@@ -107,7 +111,7 @@ impl Manifest {
                 ManifestEntry::File { size, .. } => *size,
                 ManifestEntry::Symlink { .. } => 0,
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// The distinct objects this manifest refers to.
@@ -119,8 +123,15 @@ impl Manifest {
         })
     }
 
-    /// Parses and validates a manifest. `origin` names the file or key in errors.
+    /// Parses and validates a manifest. `origin` names the file or key in errors. Input
+    /// larger than [`MAX_MANIFEST_BYTES`] is refused before parsing.
     pub(crate) fn parse(bytes: &[u8], origin: &str) -> Result<Manifest> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(WorkerError::InvalidManifest {
+                path: origin.to_owned(),
+                reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+            });
+        }
         let manifest: Manifest =
             serde_json::from_slice(bytes).map_err(|e| WorkerError::InvalidManifest {
                 path: origin.to_owned(),
@@ -130,9 +141,10 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Rejects anything restore must not act on: unknown formats, unsafe paths (absolute,
-    /// `..`, empty components, the state or git directories), duplicates, a path that is
-    /// also another path's directory, a tree hash that does not match the entries.
+    /// Rejects anything restore must not act on: unknown formats, too many entries,
+    /// unsafe paths (absolute, `..`, empty components, `.git` or `.dxforge` at any depth,
+    /// over-long), unsafe link targets (NUL, over-long), duplicates, a path that is also
+    /// another path's directory, a tree hash that does not match the entries.
     fn validate(&self, origin: &str) -> Result<()> {
         let bad = |reason: String| WorkerError::InvalidManifest {
             path: origin.to_owned(),
@@ -141,11 +153,27 @@ impl Manifest {
         if self.format != FORMAT {
             return Err(bad(format!("unsupported format {}", self.format)));
         }
-        validate_id(&self.id)?;
+        validate_id(&self.id).map_err(|e| bad(e.to_string()))?;
+        if self.entries.len() > MAX_SNAPSHOT_ENTRIES {
+            return Err(bad(format!(
+                "{} entries: more than {MAX_SNAPSHOT_ENTRIES}",
+                self.entries.len()
+            )));
+        }
+        if self.reason.len() > MAX_REASON_BYTES || self.created.len() > 64 {
+            return Err(bad("reason or creation time too long".to_owned()));
+        }
         let mut previous: Option<&str> = None;
         for entry in &self.entries {
             let path = entry.path();
             check_rel_path(path).map_err(|why| bad(format!("entry {path:?}: {why}")))?;
+            if let ManifestEntry::Symlink { target, .. } = entry
+                && (target.is_empty() || target.len() > MAX_PATH_BYTES || target.contains('\0'))
+            {
+                return Err(bad(format!(
+                    "entry {path:?}: empty, over-long or NUL link target"
+                )));
+            }
             if let Some(prev) = previous {
                 if prev >= path {
                     return Err(bad(format!("entries not sorted or duplicated at {path:?}")));
@@ -176,14 +204,56 @@ impl Manifest {
         Ok(())
     }
 
-    /// Writes `manifests/<id>.json` atomically.
-    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        fsutil::create_dir_all(dir)?;
+    /// `manifests/<id>.json`, relative to the snapshot store.
+    pub(crate) fn rel(id: &str) -> String {
+        format!("{MANIFEST_DIR}/{id}.json")
+    }
+
+    /// Reads and validates the manifest of snapshot `id` from the snapshot store: bounded,
+    /// never through a link, and its id must be the one its file is named after.
+    pub(crate) fn load(store: &Root, id: &str) -> Result<Manifest> {
+        validate_id(id)?;
+        let rel = Manifest::rel(id);
+        let path = store.join(&rel);
+        let bytes = match store.read(&rel, MAX_MANIFEST_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(WorkerError::SnapshotNotFound {
+                    id: id.to_owned(),
+                    path,
+                });
+            }
+            Err(dxforge_fs::FsError::TooLarge { limit, .. }) => {
+                return Err(WorkerError::InvalidManifest {
+                    path: path.display().to_string(),
+                    reason: format!("larger than {limit} bytes"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let manifest = Manifest::parse(&bytes, &path.display().to_string())?;
+        if manifest.id != id {
+            return Err(WorkerError::InvalidManifest {
+                path: path.display().to_string(),
+                reason: format!("it describes snapshot {:?}", manifest.id),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// Writes `manifests/<id>.json` durably (fsync of the file and its directory). The
+    /// caller has made the objects it names durable first (one `syncfs` of the store).
+    pub(crate) fn write(&self, store: &Root) -> Result<()> {
         let json = serde_json::to_vec(self).map_err(|e| WorkerError::InvalidManifest {
             path: self.id.clone(),
             reason: e.to_string(),
         })?;
-        fsutil::write_atomic(&dir.join(format!("{}.json", self.id)), &json, 0o644)
+        let options = WriteOptions {
+            mode: Some(0o644),
+            durability: Durability::Durable,
+        };
+        store.write_atomic(Manifest::rel(&self.id), &json, options)?;
+        Ok(())
     }
 }
 
@@ -235,11 +305,16 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// A project-relative path is safe when it is non-empty, relative, has no empty, `.` or
-/// `..` components and does not start with `.dxforge/` or contain a `.git` component.
+/// A project-relative path is safe when it is non-empty, at most [`MAX_PATH_BYTES`]
+/// long, relative, has no empty, `.` or `..` components and no `.git` or `.dxforge`
+/// component at any depth. (The filesystem layer refuses the same under its project
+/// policy; checking here refuses a whole manifest before anything is changed.)
 pub(crate) fn check_rel_path(path: &str) -> std::result::Result<(), &'static str> {
     if path.is_empty() {
         return Err("empty path");
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err("path longer than 4096 bytes");
     }
     if path.starts_with('/') {
         return Err("absolute path");
@@ -247,12 +322,12 @@ pub(crate) fn check_rel_path(path: &str) -> std::result::Result<(), &'static str
     if path.contains('\0') {
         return Err("NUL in path");
     }
-    for (i, part) in path.split('/').enumerate() {
+    for part in path.split('/') {
         match part {
             "" => return Err("empty path component"),
             "." | ".." => return Err("'.' or '..' component"),
             ".git" => return Err("inside a .git directory"),
-            crate::walk::STATE_DIR if i == 0 => return Err("inside .dxforge/"),
+            crate::walk::STATE_DIR => return Err("inside a .dxforge directory"),
             _ => {}
         }
     }

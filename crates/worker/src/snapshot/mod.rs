@@ -1,13 +1,25 @@
 //! Content-addressed snapshots of the project tree (CacheCurrentState) and rollback.
 //!
 //! Layout under `.dxforge/snapshots/`: `objects/ab/cdef…` (file contents named by their
-//! BLAKE3 hash, written atomically), `manifests/<id>.json` (one per snapshot), `index`
-//! (the stat cache that makes snapshots incremental) and `lock`.
+//! BLAKE3 hash, stored sparse), `manifests/<id>.json` (one per snapshot) and `index` (the
+//! stat cache that makes snapshots incremental). The project is read through a
+//! [`Root`] with the project policy and the store through a plain subroot of the state
+//! root: no symbolic link is ever followed, and `.git`/`.dxforge` are out of reach.
+//!
+//! Snapshot, restore, pull and gc hold the project lock (`.dxforge/lock`, shared with the
+//! package commands) exclusively, once per operation.
+//!
+//! Durability: objects are written without fsync; one `syncfs` of the store runs before
+//! the manifest naming them is written durably (fsync of the file and its directory). The
+//! stat cache is written without fsync: losing it costs a full re-hash, a torn one is
+//! refused by its parser and ignored. Temp files left by a crash are removed by the next
+//! snapshot and by gc.
 //!
 //! Caveats: what is tracked is what `git add -A` would add (`.gitignore` honoured, `.git/`
-//! and `.dxforge/` skipped); empty directories, ownership and permission bits other
-//! than "executable" are not recorded; paths that are not UTF-8 are skipped and listed in
-//! the summary.
+//! and `.dxforge/` skipped at any depth); empty directories, ownership and permission
+//! bits other than "executable" are not recorded. Paths that cannot be kept (unreadable
+//! files and directories, FIFOs, sockets, devices, names that are not UTF-8, over-long
+//! paths) are skipped and listed in the summary; they never fail the snapshot.
 
 mod index;
 mod manifest;
@@ -15,21 +27,28 @@ mod objects;
 mod rescan;
 mod restore;
 mod scan;
+mod skipped;
+mod sparse;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use dxforge_fs::{Durability, LockMode, Policy, ProjectLock, Root};
 use serde::Serialize;
 
 pub use manifest::{Manifest, ManifestEntry};
 pub use objects::ObjectId;
 pub use restore::RestoreReport;
+pub use skipped::{SkipReason, SkippedEntry};
 
+pub(crate) use index::StatIndex;
 pub(crate) use manifest::validate_id;
-pub(crate) use objects::ObjectDir;
+pub(crate) use objects::Objects;
+pub(crate) use sparse::SparseWriter;
 
 use crate::error::{Result, WorkerError};
-use crate::fsutil::{self, StoreLock};
-use index::{StatIndex, StatKey};
+use crate::limits::MAX_SNAPSHOT_ENTRIES;
+use index::StatKey;
 
 /// What a snapshot contains and what taking it cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,8 +71,12 @@ pub struct SnapshotSummary {
     pub reused: u64,
     /// New objects written to the store (0 when listed later).
     pub new_objects: u64,
-    /// Paths skipped because their names are not UTF-8.
+    /// Paths skipped because their names are not UTF-8 (shown lossily). Kept for
+    /// compatibility: `skipped_entries` lists these too, with everything else left out.
     pub skipped: Vec<String>,
+    /// Every path left out of the snapshot and why (unreadable, FIFO, socket, device,
+    /// name not UTF-8, path too long), sorted by path (empty when listed later).
+    pub skipped_entries: Vec<SkippedEntry>,
     /// Whether the tree was walked (false: no directory changed since the previous
     /// snapshot, so only the known paths were checked).
     pub full_walk: bool,
@@ -66,12 +89,13 @@ impl SnapshotSummary {
             created: manifest.created.clone(),
             reason: manifest.reason.clone(),
             files: manifest.file_count(),
-            symlinks: manifest.entries.len() as u64 - manifest.file_count(),
+            symlinks: (manifest.entries.len() as u64).saturating_sub(manifest.file_count()),
             bytes: manifest.total_bytes(),
             hashed: 0,
             reused: 0,
             new_objects: 0,
             skipped: Vec::new(),
+            skipped_entries: Vec::new(),
             full_walk: false,
         }
     }
@@ -90,21 +114,32 @@ pub struct GcReport {
     pub temp_files_removed: u64,
 }
 
+/// The handles one locked operation works through.
+pub(crate) struct Locked {
+    /// The project, under the project policy.
+    pub(crate) project: Root,
+    /// `.dxforge/snapshots`, a plain subroot.
+    pub(crate) store: Root,
+    /// The object directory of `store`.
+    pub(crate) objects: Objects,
+    _lock: ProjectLock,
+}
+
 /// The snapshot store of one project root.
 #[derive(Debug, Clone)]
 pub(crate) struct SnapshotStore {
     root: PathBuf,
-    dir: PathBuf,
-    objects: ObjectDir,
+    lock_wait: Duration,
 }
 
+/// The snapshot store's directory in the state root.
+const STORE_DIR: &str = "snapshots";
+
 impl SnapshotStore {
-    pub(crate) fn new(root: &Path) -> SnapshotStore {
-        let dir = root.join(crate::walk::STATE_DIR).join("snapshots");
+    pub(crate) fn new(root: &Path, lock_wait: Duration) -> SnapshotStore {
         SnapshotStore {
             root: root.to_path_buf(),
-            objects: ObjectDir::new(dir.join("objects")),
-            dir,
+            lock_wait,
         }
     }
 
@@ -112,57 +147,101 @@ impl SnapshotStore {
         &self.root
     }
 
-    pub(crate) fn objects(&self) -> &ObjectDir {
-        &self.objects
-    }
-
-    pub(crate) fn manifest_dir(&self) -> PathBuf {
-        self.dir.join("manifests")
-    }
-
-    pub(crate) fn manifest_path(&self, id: &str) -> PathBuf {
-        self.manifest_dir().join(format!("{id}.json"))
-    }
-
-    pub(crate) fn lock(&self, exclusive: bool) -> Result<StoreLock> {
-        StoreLock::acquire(&self.dir.join("lock"), exclusive)
-    }
-
-    /// Takes a snapshot (under the store lock).
-    pub(crate) fn snapshot(&self, reason: &str) -> Result<SnapshotSummary> {
-        let _lock = self.lock(true)?;
-        Ok(self.snapshot_locked(reason)?.0)
-    }
-
-    /// Takes a snapshot; the caller holds the exclusive lock. Returns the manifest too.
-    pub(crate) fn snapshot_locked(&self, reason: &str) -> Result<(SnapshotSummary, Manifest)> {
-        if !self.root.is_dir() {
-            return Err(WorkerError::io(
-                "snapshot",
-                &self.root,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "project root is not a directory",
-                ),
-            ));
+    /// The project root and its state root (`.dxforge`); `None` when the state root does
+    /// not exist.
+    pub(crate) fn open_state(&self) -> Result<Option<(Root, Root)>> {
+        let project = Root::open(&self.root, Policy::Project)?;
+        match project.subroot(crate::walk::STATE_DIR, Policy::Plain, false) {
+            Ok(state) => Ok(Some((project, state))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        fsutil::create_dir_all(&self.dir)?;
-        let index_path = self.dir.join("index");
-        let index = StatIndex::load(&index_path);
-        let racy_threshold_ns = StatIndex::stamp(&self.dir.join("index.stamp"))?;
-        let (scan, full_walk) = match rescan::rescan(&self.root, &self.objects, &index)? {
+    }
+
+    /// Takes the project lock exclusively for `command` (waiting up to the configured
+    /// lock wait, then [`WorkerError::Busy`] naming the holder) and opens the store.
+    pub(crate) fn lock(&self, command: &str) -> Result<Locked> {
+        let project = Root::open(&self.root, Policy::Project)?;
+        let state = project.subroot(crate::walk::STATE_DIR, Policy::Plain, true)?;
+        let lock = ProjectLock::acquire(&state, command, LockMode::Exclusive, self.lock_wait)?;
+        let store = state.subroot(STORE_DIR, Policy::Plain, true)?;
+        Ok(Locked {
+            project,
+            objects: Objects::new(store.clone()),
+            store,
+            _lock: lock,
+        })
+    }
+
+    /// The store for reading without the lock (listing, push); `None` when there is none.
+    /// Manifests and objects are immutable once renamed into place, and nothing deletes
+    /// an object a manifest names, so readers need no lock.
+    pub(crate) fn open_store(&self) -> Result<Option<Root>> {
+        let Some((_, state)) = self.open_state()? else {
+            return Ok(None);
+        };
+        match state.subroot(STORE_DIR, Policy::Plain, false) {
+            Ok(store) => Ok(Some(store)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Takes a snapshot under the project lock.
+    pub(crate) fn snapshot(&self, reason: &str) -> Result<SnapshotSummary> {
+        let locked = self.lock("snapshot")?;
+        Ok(self.snapshot_locked(&locked, reason)?.0)
+    }
+
+    /// Takes a snapshot; the caller holds the lock. Returns the manifest too.
+    pub(crate) fn snapshot_locked(
+        &self,
+        locked: &Locked,
+        reason: &str,
+    ) -> Result<(SnapshotSummary, Manifest)> {
+        let store = &locked.store;
+        let swept = store.sweep_temps("")?;
+        if swept > 0 {
+            tracing::info!(swept, store = %store.path().display(), "removed leftover temp files");
+        }
+        let index = StatIndex::load(store);
+        let mut racy_threshold_ns = StatIndex::stamp(store)?;
+        // Creating `.dxforge` (the first snapshot) changes the project root in the same
+        // file-system tick as the stamp: the root would count as racy and the next
+        // snapshot walk the whole tree. Stamp again once the clock has moved past it
+        // (a few milliseconds, and only when the root changed just now).
+        for _ in 0..25 {
+            match locked.project.metadata("")? {
+                Some(root) if root.mtime_ns >= racy_threshold_ns => {
+                    std::thread::sleep(Duration::from_millis(2));
+                    racy_threshold_ns = StatIndex::stamp(store)?;
+                }
+                _ => break,
+            }
+        }
+        let (scan, full_walk) = match rescan::rescan(&locked.project, &locked.objects, &index)? {
             Some(scan) => (scan, false),
-            None => (scan::scan(&self.root, &self.objects, &index)?, true),
+            None => (scan::scan(&locked.project, &locked.objects, &index)?, true),
         };
         drop(index);
+        if scan.items.len() > MAX_SNAPSHOT_ENTRIES {
+            return Err(WorkerError::TooManyEntries {
+                path: self.root.clone(),
+                limit: MAX_SNAPSHOT_ENTRIES as u64,
+            });
+        }
+        let mut skipped = scan.skipped;
+        skipped.truncate(MAX_SNAPSHOT_ENTRIES);
 
         let mut next_index = StatIndex {
             racy_threshold_ns,
             dirs: scan.dirs,
             ignore_files: scan.ignore_files,
-            skipped: scan.skipped.clone(),
+            skipped: skipped.clone(),
             ..StatIndex::default()
         };
+        next_index.dirs.truncate(MAX_SNAPSHOT_ENTRIES);
+        next_index.ignore_files.truncate(MAX_SNAPSHOT_ENTRIES);
         next_index.entries.reserve(scan.items.len());
         let mut entries = Vec::with_capacity(scan.items.len());
         for item in scan.items {
@@ -178,35 +257,45 @@ impl SnapshotStore {
             }
             entries.push(item.entry);
         }
-        // Objects are on disk before the manifest that names them. The index is written
-        // alongside the manifest (independent work) but only moved into place after the
-        // manifest is, so it never trusts content that no manifest records.
-        let staged_index = index_path.with_extension("next");
-        let (manifest, index_saved) = std::thread::scope(|scope| {
-            let saver = scope.spawn(|| next_index.save(&staged_index));
-            let manifest = self.store_manifest(Manifest::new(
-                entries,
-                reason.to_owned(),
-                fsutil::now_unix_ms(),
-            ));
-            let saved = saver.join().unwrap_or_else(|_| {
+        // The index is encoded into a temp file alongside the manifest work, and only
+        // renamed into place after the manifest is, so it never trusts content that no
+        // manifest records. The objects become durable (one syncfs) before the manifest
+        // naming them is written durably.
+        let (manifest, staged) = std::thread::scope(|scope| {
+            let saver = scope.spawn(|| -> Result<dxforge_fs::TempFile> {
+                use std::io::Write;
+                let mut tmp = store.temp_file("")?;
+                tmp.write_all(&next_index.encode())
+                    .map_err(|e| WorkerError::io("write", store.join(tmp.rel()), e))?;
+                Ok(tmp)
+            });
+            let manifest = store.syncfs().map_err(WorkerError::from).and_then(|()| {
+                self.store_manifest(
+                    store,
+                    Manifest::new(entries, reason.to_owned(), crate::time::now_unix_ms()),
+                )
+            });
+            let staged = saver.join().unwrap_or_else(|_| {
                 Err(WorkerError::Panicked {
                     what: "stat cache writer",
                     message: "thread panicked".to_owned(),
                 })
             });
-            (manifest, saved)
+            (manifest, staged)
         });
         let manifest = manifest?;
-        index_saved?;
-        std::fs::rename(&staged_index, &index_path)
-            .map_err(|e| WorkerError::io("rename", &index_path, e))?;
+        staged?.persist(index::INDEX_FILE, Durability::Atomic)?;
 
         let mut summary = SnapshotSummary::of(&manifest);
         summary.hashed = scan.hashed;
         summary.reused = scan.reused;
         summary.new_objects = scan.new_objects;
-        summary.skipped = scan.skipped;
+        summary.skipped = skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::NonUtf8Name)
+            .map(|s| s.path.clone())
+            .collect();
+        summary.skipped_entries = skipped;
         summary.full_walk = full_walk;
         tracing::debug!(id = %summary.id, files = summary.files, hashed = summary.hashed, "snapshot taken");
         Ok((summary, manifest))
@@ -215,16 +304,16 @@ impl SnapshotStore {
     /// Writes a new manifest. The same tree snapshotted twice within one second has the
     /// same id: the existing snapshot is kept and returned. A different tree whose id
     /// collides (same second, same 8-digit hash prefix) moves to the next free second.
-    fn store_manifest(&self, mut manifest: Manifest) -> Result<Manifest> {
+    fn store_manifest(&self, store: &Root, mut manifest: Manifest) -> Result<Manifest> {
         loop {
-            match self.load(&manifest.id) {
+            match Manifest::load(store, &manifest.id) {
                 Ok(existing) if existing.tree_hash == manifest.tree_hash => return Ok(existing),
                 Ok(_) => {
-                    let next = manifest.created_unix_ms + 1000;
+                    let next = manifest.created_unix_ms.saturating_add(1000);
                     manifest.set_time(next);
                 }
                 Err(WorkerError::SnapshotNotFound { .. } | WorkerError::InvalidManifest { .. }) => {
-                    manifest.write(&self.manifest_dir())?;
+                    manifest.write(store)?;
                     return Ok(manifest);
                 }
                 Err(e) => return Err(e),
@@ -232,74 +321,65 @@ impl SnapshotStore {
         }
     }
 
-    /// Loads and validates a local manifest.
-    pub(crate) fn load(&self, id: &str) -> Result<Manifest> {
-        validate_id(id)?;
-        let path = self.manifest_path(id);
-        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => WorkerError::SnapshotNotFound {
-                id: id.to_owned(),
-                path: path.clone(),
-            },
-            _ => WorkerError::io("read", &path, e),
-        })?;
-        Manifest::parse(&bytes, &path.display().to_string())
+    /// Ids of every snapshot in `store`, unordered.
+    pub(crate) fn ids_in(store: &Root) -> Result<Vec<String>> {
+        let names = match store.read_dir(manifest::MANIFEST_DIR) {
+            Ok(names) => names,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(names
+            .into_iter()
+            .filter(|(_, kind)| *kind == dxforge_fs::Kind::File)
+            .filter_map(|(name, _)| {
+                let id = name.to_str()?.strip_suffix(".json")?;
+                validate_id(id).is_ok().then(|| id.to_owned())
+            })
+            .collect())
     }
 
-    /// Ids of every local snapshot, unordered.
-    pub(crate) fn ids(&self) -> Result<Vec<String>> {
-        let dir = self.manifest_dir();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(WorkerError::io("list", &dir, e)),
+    /// Every local snapshot's manifest (no lock, see [`SnapshotStore::open_store`]).
+    pub(crate) fn manifests(&self) -> Result<Vec<Manifest>> {
+        let Some(store) = self.open_store()? else {
+            return Ok(Vec::new());
         };
-        let mut ids = Vec::new();
-        for entry in rd {
-            let entry = entry.map_err(|e| WorkerError::io("list", &dir, e))?;
-            let name = entry.file_name();
-            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json"))
-                && validate_id(id).is_ok()
-            {
-                ids.push(id.to_owned());
-            }
-        }
-        Ok(ids)
+        Self::ids_in(&store)?
+            .iter()
+            .map(|id| Manifest::load(&store, id))
+            .collect()
     }
 
     /// Every local snapshot, oldest first.
     pub(crate) fn list(&self) -> Result<Vec<SnapshotSummary>> {
-        let mut manifests = Vec::new();
-        for id in self.ids()? {
-            manifests.push(self.load(&id)?);
-        }
+        let mut manifests = self.manifests()?;
         manifests.sort_by(|a, b| (a.created_unix_ms, &a.id).cmp(&(b.created_unix_ms, &b.id)));
         Ok(manifests.iter().map(SnapshotSummary::of).collect())
     }
 
     /// Deletes objects no manifest refers to, and leftover temp files.
     pub(crate) fn gc(&self) -> Result<GcReport> {
-        let _lock = self.lock(true)?;
+        let locked = self.lock("gc")?;
+        let store = &locked.store;
+        let mut report = GcReport {
+            temp_files_removed: store.sweep_temps("")? as u64,
+            ..GcReport::default()
+        };
         let mut referenced = std::collections::HashSet::new();
-        for id in self.ids()? {
-            let manifest = self.load(&id)?;
+        for id in Self::ids_in(store)? {
+            let manifest = Manifest::load(store, &id)?;
             referenced.extend(manifest.objects().map(|(hash, _)| hash));
         }
-        let (present, temps) = self.objects.list()?;
-        let mut report = GcReport::default();
+        let (present, old_temps) = locked.objects.list()?;
         for id in present {
             if referenced.contains(&id) {
                 report.kept += 1;
                 continue;
             }
-            let path = self.objects.path_of(&id);
-            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(&path).map_err(|e| WorkerError::io("remove", &path, e))?;
+            report.bytes_freed += locked.objects.remove(&id)?;
             report.removed += 1;
-            report.bytes_freed += size;
         }
-        for temp in temps {
-            if std::fs::remove_file(&temp).is_ok() {
+        for temp in old_temps {
+            if matches!(store.remove_file(&temp), Ok(true)) {
                 report.temp_files_removed += 1;
             }
         }

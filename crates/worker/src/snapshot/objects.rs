@@ -1,19 +1,33 @@
-//! The local content-addressed object store: `objects/ab/cdef…` named by BLAKE3 hash.
+//! The local content-addressed object store: `objects/ab/cdef…` named by BLAKE3 hash of
+//! the content.
+//!
+//! Objects are plain files holding the content, but written sparse: runs of zeros of at
+//! least [`sparse::BLOCK`] bytes (and holes of a sparse source) are left as holes, so a
+//! 1 GiB sparse file takes a few blocks in the store, restores sparse, and the object's
+//! name stays the hash of its content (sync and dedup are unchanged). Objects are written
+//! without fsync; the snapshot makes them durable with one `syncfs` before it writes the
+//! manifest that names them.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
 use std::str::FromStr;
 
+use dxforge_fs::{Durability, Kind, Root, WriteOptions};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::sparse;
 use crate::error::{Result, WorkerError};
-use crate::fsutil;
 
 /// Files up to this size are read whole; bigger ones are streamed through a temp file.
 const READ_WHOLE_LIMIT: u64 = 16 * 1024 * 1024;
-const STREAM_CHUNK: usize = 1024 * 1024;
+
+/// Where objects live in the snapshot store.
+pub(crate) const OBJECT_DIR: &str = "objects";
+
+/// Temp files of older versions (`.dxforge-tmp-…`); gc still removes them.
+const OLD_TEMP_PREFIX: &str = ".dxforge-tmp-";
 
 /// A BLAKE3 hash naming an object.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,204 +84,208 @@ impl<'de> Deserialize<'de> for ObjectId {
     }
 }
 
-/// The object directory of a snapshot store.
+/// The object directory of a snapshot store (a handle on the store root).
 #[derive(Debug, Clone)]
-pub(crate) struct ObjectDir {
-    dir: PathBuf,
+pub(crate) struct Objects {
+    store: Root,
 }
 
-impl ObjectDir {
-    pub(crate) fn new(dir: PathBuf) -> Self {
-        ObjectDir { dir }
+impl Objects {
+    pub(crate) fn new(store: Root) -> Self {
+        Objects { store }
     }
 
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// `objects/ab/cdef…`.
-    pub(crate) fn path_of(&self, id: &ObjectId) -> PathBuf {
+    /// `objects/ab/cdef…`, relative to the store.
+    pub(crate) fn rel_of(id: &ObjectId) -> String {
         let hex = id.to_hex();
-        self.dir.join(&hex[..2]).join(&hex[2..])
+        format!("{OBJECT_DIR}/{}/{}", &hex[..2], &hex[2..])
+    }
+
+    /// The object's absolute path, for messages.
+    pub(crate) fn path_of(&self, id: &ObjectId) -> PathBuf {
+        self.store.join(Objects::rel_of(id))
+    }
+
+    /// Whether the object is present with the expected size (a torn object left by a
+    /// crash before the store was synced has the wrong size and is written again).
+    fn present(&self, id: &ObjectId, size: u64) -> Result<bool> {
+        Ok(self
+            .store
+            .metadata(Objects::rel_of(id))?
+            .is_some_and(|m| m.kind == Kind::File && m.len == size))
     }
 
     /// Stores `bytes` under their hash unless already present. Returns whether it was new.
     pub(crate) fn put_bytes(&self, id: &ObjectId, bytes: &[u8]) -> Result<bool> {
-        let path = self.path_of(id);
-        if path.is_file() {
+        if self.present(id, bytes.len() as u64)? {
             return Ok(false);
         }
-        write_object(&path, bytes)?;
+        let options = WriteOptions {
+            mode: Some(0o444),
+            durability: Durability::Atomic,
+        };
+        self.store
+            .write_atomic(Objects::rel_of(id), bytes, options)?;
         Ok(true)
     }
 
-    /// Hashes the file at `src` and stores it. Returns (id, size, whether it was new).
-    pub(crate) fn put_file(&self, src: &Path, size_hint: u64) -> Result<(ObjectId, u64, bool)> {
+    /// Hashes the open regular file `src` (named `shown` in errors) and stores it.
+    /// The outer error is the store's; the inner one is a failure to read `src` (the
+    /// caller skips such a file). Returns (id, size, whether it was new).
+    pub(crate) fn put_file(
+        &self,
+        src: &File,
+        size_hint: u64,
+    ) -> Result<std::io::Result<(ObjectId, u64, bool)>> {
         if size_hint <= READ_WHOLE_LIMIT {
-            let bytes = fs::read(src).map_err(|e| WorkerError::io("read", src, e))?;
-            let id = ObjectId::of(&bytes);
-            let new = self.put_bytes(&id, &bytes)?;
-            return Ok((id, bytes.len() as u64, new));
+            let mut bytes = Vec::with_capacity(size_hint as usize);
+            // `take`: a file that grew past the limit is streamed instead.
+            if let Err(e) = src.take(READ_WHOLE_LIMIT + 1).read_to_end(&mut bytes) {
+                return Ok(Err(e));
+            }
+            if bytes.len() as u64 <= READ_WHOLE_LIMIT {
+                let id = ObjectId::of(&bytes);
+                let new = self.put_bytes(&id, &bytes)?;
+                return Ok(Ok((id, bytes.len() as u64, new)));
+            }
         }
         self.put_stream(src)
     }
 
-    /// Large files: copy into a temp file while hashing, then rename to the hash name.
-    fn put_stream(&self, src: &Path) -> Result<(ObjectId, u64, bool)> {
-        let mut input = File::open(src).map_err(|e| WorkerError::io("open", src, e))?;
-        fsutil::create_dir_all(&self.dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".dxforge-tmp-")
-            .tempfile_in(&self.dir)
-            .map_err(|e| WorkerError::io("create temporary file in", &self.dir, e))?;
+    /// Large files: copy (sparse) into a temp file while hashing, then rename to the hash.
+    fn put_stream(&self, src: &File) -> Result<std::io::Result<(ObjectId, u64, bool)>> {
+        let tmp = self.store.temp_file(OBJECT_DIR)?;
         let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; STREAM_CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = input
-                .read(&mut buf)
-                .map_err(|e| WorkerError::io("read", src, e))?;
-            if n == 0 {
-                break;
+        let size = match sparse::copy(src, tmp.file(), &mut hasher) {
+            Ok(size) => size,
+            Err(sparse::CopyError::Read(e)) => return Ok(Err(e)),
+            Err(sparse::CopyError::Write(e)) => {
+                return Err(WorkerError::io("write", self.store.join(tmp.rel()), e));
             }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(|e| WorkerError::io("write", tmp.path().to_path_buf(), e))?;
-            size += n as u64;
-        }
+        };
         let id = ObjectId(*hasher.finalize().as_bytes());
-        let path = self.path_of(&id);
-        if path.is_file() {
-            return Ok((id, size, false));
+        if self.present(&id, size)? {
+            return Ok(Ok((id, size, false))); // the temp file goes on drop
         }
-        let parent = path.parent().unwrap_or(&self.dir);
-        fsutil::create_dir_all(parent)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o444))
-            .map_err(|e| WorkerError::io("set permissions of", tmp.path().to_path_buf(), e))?;
-        tmp.persist(&path)
-            .map_err(|e| WorkerError::io("rename temporary file to", &path, e.error))?;
-        Ok((id, size, true))
+        self.persist(tmp, &id)?;
+        Ok(Ok((id, size, true)))
     }
 
-    /// Reads an object and checks that it hashes to its name.
-    pub(crate) fn read_verified(&self, id: &ObjectId) -> Result<Vec<u8>> {
-        let path = self.path_of(id);
-        let bytes = fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => WorkerError::MissingObject {
+    /// Opens an object for reading (never through a link).
+    pub(crate) fn open(&self, id: &ObjectId) -> Result<File> {
+        match self.store.open_file(Objects::rel_of(id)) {
+            Ok(f) => Ok(f),
+            Err(e) if e.is_not_found() => Err(WorkerError::MissingObject {
                 hash: id.to_hex(),
-                path: path.clone(),
-            },
-            _ => WorkerError::io("read", &path, e),
-        })?;
-        let actual = ObjectId::of(&bytes);
-        if actual != *id {
-            return Err(WorkerError::CorruptObject {
-                hash: id.to_hex(),
-                path,
-                actual: actual.to_hex(),
-            });
+                path: self.path_of(id),
+            }),
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Reads a small object whole and checks that it hashes to its name (`limit` bounds
+    /// the read; callers know the object's size).
+    pub(crate) fn read_verified(&self, id: &ObjectId, limit: u64) -> Result<Vec<u8>> {
+        let bytes = match self.store.read(Objects::rel_of(id), limit)? {
+            Some(bytes) => bytes,
+            None => {
+                return Err(WorkerError::MissingObject {
+                    hash: id.to_hex(),
+                    path: self.path_of(id),
+                });
+            }
+        };
+        self.check(id, ObjectId::of(&bytes))?;
         Ok(bytes)
     }
 
-    /// Checks an object's hash by streaming it (no full copy in memory).
+    /// Checks an object's hash by streaming it (holes are hashed without being read).
     pub(crate) fn verify(&self, id: &ObjectId) -> Result<u64> {
-        let path = self.path_of(id);
-        let mut file = File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => WorkerError::MissingObject {
-                hash: id.to_hex(),
-                path: path.clone(),
-            },
-            _ => WorkerError::io("open", &path, e),
-        })?;
+        let file = self.open(id)?;
         let mut hasher = blake3::Hasher::new();
-        let size =
-            std::io::copy(&mut file, &mut hasher).map_err(|e| WorkerError::io("read", &path, e))?;
-        let actual = ObjectId(*hasher.finalize().as_bytes());
-        if actual != *id {
-            return Err(WorkerError::CorruptObject {
-                hash: id.to_hex(),
-                path,
-                actual: actual.to_hex(),
-            });
-        }
+        let size = sparse::hash(&file, &mut hasher)
+            .map_err(|e| WorkerError::io("read", self.path_of(id), e))?;
+        self.check(id, ObjectId(*hasher.finalize().as_bytes()))?;
         Ok(size)
     }
 
-    /// Every object id present (files whose names are not hashes are ignored), plus the
-    /// paths of leftover temporary files.
-    pub(crate) fn list(&self) -> Result<(Vec<ObjectId>, Vec<PathBuf>)> {
+    /// `CorruptObject` unless `actual` is `id`.
+    pub(crate) fn check(&self, id: &ObjectId, actual: ObjectId) -> Result<()> {
+        if actual != *id {
+            return Err(WorkerError::CorruptObject {
+                hash: id.to_hex(),
+                path: self.path_of(id),
+                actual: actual.to_hex(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a verified temp file (a download) into place as object `id`.
+    pub(crate) fn persist(&self, tmp: dxforge_fs::TempFile, id: &ObjectId) -> Result<()> {
+        set_read_only(tmp.file(), &self.store.join(tmp.rel()))?;
+        let rel = Objects::rel_of(id);
+        self.store.create_dir_all(shard_of(&rel))?;
+        tmp.persist(&rel, Durability::Atomic)?;
+        Ok(())
+    }
+
+    /// A temp file in the object directory (downloads).
+    pub(crate) fn temp_file(&self) -> Result<dxforge_fs::TempFile> {
+        Ok(self.store.temp_file(OBJECT_DIR)?)
+    }
+
+    /// Every object id present (names that are not hashes are ignored), plus the
+    /// store-relative paths of old-style leftover temp files (`.dxforge-tmp-…`; current
+    /// temp files are removed by `Root::sweep_temps`).
+    pub(crate) fn list(&self) -> Result<(Vec<ObjectId>, Vec<String>)> {
         let mut ids = Vec::new();
         let mut temps = Vec::new();
-        let shards = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((ids, temps)),
-            Err(e) => return Err(WorkerError::io("list", &self.dir, e)),
+        let shards = match self.store.read_dir(OBJECT_DIR) {
+            Ok(shards) => shards,
+            Err(e) if e.is_not_found() => return Ok((ids, temps)),
+            Err(e) => return Err(e.into()),
         };
-        for shard in shards {
-            let shard = shard.map_err(|e| WorkerError::io("list", &self.dir, e))?;
-            let name = shard.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(".dxforge-tmp-") {
-                temps.push(shard.path());
+        for (name, kind) in shards {
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(OLD_TEMP_PREFIX) {
+                temps.push(format!("{OBJECT_DIR}/{name}"));
                 continue;
             }
-            if name.len() != 2 || !shard.path().is_dir() {
+            if name.len() != 2 || kind != Kind::Dir {
                 continue;
             }
-            let entries =
-                fs::read_dir(shard.path()).map_err(|e| WorkerError::io("list", shard.path(), e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| WorkerError::io("list", shard.path(), e))?;
-                let file = entry.file_name();
-                let file = file.to_string_lossy();
-                if file.starts_with(".dxforge-tmp-") {
-                    temps.push(entry.path());
-                } else if let Ok(id) = format!("{name}{file}").parse::<ObjectId>() {
+            let dir = format!("{OBJECT_DIR}/{name}");
+            for (file, kind) in self.store.read_dir(&dir)? {
+                let Some(file) = file.to_str() else { continue };
+                if file.starts_with(OLD_TEMP_PREFIX) {
+                    temps.push(format!("{dir}/{file}"));
+                } else if kind == Kind::File
+                    && let Ok(id) = format!("{name}{file}").parse::<ObjectId>()
+                {
                     ids.push(id);
                 }
             }
         }
         Ok((ids, temps))
     }
+
+    /// Deletes object `id`; returns its size.
+    pub(crate) fn remove(&self, id: &ObjectId) -> Result<u64> {
+        let rel = Objects::rel_of(id);
+        let size = self.store.metadata(&rel)?.map_or(0, |m| m.len);
+        self.store.remove_file(&rel)?;
+        Ok(size)
+    }
 }
 
-/// Writes an object: a uniquely named temp file in the shard directory (created read-only,
-/// so no chmod is needed), then a rename. The shard directory is created on demand. This
-/// is the hot path of a first snapshot, hence fewer system calls than `write_atomic`.
-fn write_object(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".dxforge-tmp-{}-{n}", std::process::id()));
-        let opened = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&tmp);
-        let mut file = match opened {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
-                fsutil::create_dir_all(dir)?;
-                continue;
-            }
-            // A leftover of a crashed process with the same pid: take the next name.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 100 => continue,
-            Err(e) => return Err(WorkerError::io("create", &tmp, e)),
-        };
-        let written = file.write_all(bytes).and_then(|()| {
-            drop(file);
-            fs::rename(&tmp, path)
-        });
-        return written.map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            WorkerError::io("write object", path, e)
-        });
-    }
+/// `objects/ab` of `objects/ab/cdef…`.
+fn shard_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or(rel, |(dir, _)| dir)
+}
+
+fn set_read_only(file: &File, shown: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o444))
+        .map_err(|e| WorkerError::io("set permissions of", shown, e))
 }

@@ -5,23 +5,31 @@
 //!
 //! Caveat: `.gitignore` files above the project root and the global excludes file are not
 //! watched; a change to them is seen at the next full walk (whenever any directory of the
-//! project changes).
+//! project changes). A previous scan that could not read something walks again (a
+//! permission change does not touch the directory).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use dxforge_fs::Root;
 use parking_lot::Mutex;
 
 use super::index::{StatIndex, StatKey};
 use super::manifest::ManifestEntry;
-use super::objects::{ObjectDir, ObjectId};
-use super::scan::{Scan, ScanItem};
+use super::objects::{ObjectId, Objects};
+use super::scan::{Hashed, Scan, ScanItem, hash_file};
+use super::skipped::{SkipReason, SkippedEntry};
 use crate::error::{Result, WorkerError};
-use crate::fsutil;
 
 /// The scan, or `None` when something changed and a full walk is needed.
-pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Result<Option<Scan>> {
-    if index.dirs.is_empty() {
+pub(crate) fn rescan(project: &Root, objects: &Objects, index: &StatIndex) -> Result<Option<Scan>> {
+    let root = project.path();
+    if index.dirs.is_empty()
+        || index
+            .skipped
+            .iter()
+            .any(|s| s.reason == SkipReason::Unreadable)
+    {
         return Ok(None);
     }
     for (rel, recorded) in &index.dirs {
@@ -31,7 +39,7 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
         }
     }
     for (rel, recorded) in &index.ignore_files {
-        let now = lstat(&fsutil::join_rel(root, rel)).map(|(key, _)| key);
+        let now = lstat(&root.join(rel)).map(|(key, _)| key);
         let unchanged = match (recorded, now) {
             (None, None) => true,
             (Some(r), Some(n)) => index.trusts(r, &n),
@@ -53,21 +61,24 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
     let new_objects = AtomicU64::new(0);
     let walk_needed = AtomicBool::new(false);
     let items = Mutex::new(Vec::with_capacity(files.len() + index.links.len()));
+    let skipped: Mutex<Vec<SkippedEntry>> = Mutex::new(index.skipped.clone());
     let error: Mutex<Option<WorkerError>> = Mutex::new(None);
 
     let (hashed_ref, reused_ref, new_ref) = (&hashed, &reused, &new_objects);
     let (walk_ref, items_ref, error_ref) = (&walk_needed, &items, &error);
+    let skipped_ref = &skipped;
     std::thread::scope(|scope| {
         for part in files.chunks(chunk) {
             let (hashed, reused, new_objects) = (hashed_ref, reused_ref, new_ref);
             let (walk_needed, items, error) = (walk_ref, items_ref, error_ref);
+            let skipped = skipped_ref;
             scope.spawn(move || {
                 let mut local = Vec::with_capacity(part.len());
                 for (rel, _) in part {
                     if walk_needed.load(Ordering::Relaxed) || error.lock().is_some() {
                         return;
                     }
-                    let path = fsutil::join_rel(root, rel);
+                    let path = root.join(rel.as_str());
                     let meta = match std::fs::symlink_metadata(&path) {
                         Ok(m) if m.is_file() => m,
                         // Gone or changed kind although its directory did not change: a
@@ -78,18 +89,31 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
                         }
                     };
                     let stat = StatKey::of(&meta);
-                    let (hash, size, trusted) = match index.lookup(rel, &stat) {
+                    let (hash, size, cache_stat) = match index.lookup(rel, &stat) {
                         Some(hash) => {
                             reused.fetch_add(1, Ordering::Relaxed);
-                            (hash, stat.size, true)
+                            (hash, stat.size, Some(stat))
                         }
-                        None => match objects.put_file(&path, stat.size) {
-                            Ok((hash, size, new)) => {
+                        None => match hash_file(project, objects, rel) {
+                            Ok(Hashed::Stored {
+                                hash,
+                                size,
+                                new,
+                                stat,
+                            }) => {
                                 hashed.fetch_add(1, Ordering::Relaxed);
                                 if new {
                                     new_objects.fetch_add(1, Ordering::Relaxed);
                                 }
-                                (hash, size, size == stat.size)
+                                (hash, size, (size == stat.size).then_some(stat))
+                            }
+                            Ok(Hashed::Vanished) => {
+                                walk_needed.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                            Ok(Hashed::Skipped(s)) => {
+                                skipped.lock().push(s);
+                                continue;
                             }
                             Err(e) => {
                                 error.lock().get_or_insert(e);
@@ -104,7 +128,7 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
                             size,
                             executable: stat.mode & 0o111 != 0,
                         },
-                        stat: trusted.then_some(stat),
+                        stat: cache_stat,
                     });
                 }
                 items.lock().append(&mut local);
@@ -119,7 +143,7 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
     }
     let mut items = items.into_inner();
     for (rel, recorded, target) in &index.links {
-        let path = fsutil::join_rel(root, rel);
+        let path = root.join(rel.as_str());
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             return Ok(None);
         };
@@ -130,11 +154,16 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
         let target = if index.trusts(recorded, &stat) {
             target.clone()
         } else {
-            let t =
-                std::fs::read_link(&path).map_err(|e| WorkerError::io("read link", &path, e))?;
+            // Read beneath the root: a parent swapped for a link is refused, not followed.
+            let t = match project.read_link(rel.as_str()) {
+                Ok(t) => t,
+                Err(_) => return Ok(None),
+            };
             match t.to_str() {
-                Some(t) => t.to_owned(),
-                None => return Ok(None),
+                Some(t) if !t.is_empty() && t.len() <= crate::limits::MAX_PATH_BYTES => {
+                    t.to_owned()
+                }
+                _ => return Ok(None),
             }
         };
         items.push(ScanItem {
@@ -146,12 +175,14 @@ pub(crate) fn rescan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Res
         });
     }
     items.sort_unstable_by(|a, b| a.entry.path().cmp(b.entry.path()));
+    let mut skipped = skipped.into_inner();
+    skipped.sort();
     Ok(Some(Scan {
         items,
         hashed: hashed.into_inner(),
         reused: reused.into_inner(),
         new_objects: new_objects.into_inner(),
-        skipped: index.skipped.clone(),
+        skipped,
         dirs: index.dirs.clone(),
         ignore_files: index.ignore_files.clone(),
     }))
@@ -161,7 +192,7 @@ fn dir_path(root: &Path, rel: &str) -> std::path::PathBuf {
     if rel.is_empty() {
         root.to_path_buf()
     } else {
-        fsutil::join_rel(root, rel)
+        root.join(rel)
     }
 }
 

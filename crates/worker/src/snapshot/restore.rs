@@ -1,22 +1,26 @@
 //! Rolling the tree back to a snapshot.
 //!
-//! Order matters for "nothing changed on error": every object of the target is verified,
-//! the safety snapshot is taken and every obstacle is checked before the first file is
-//! touched. Files are replaced atomically (temp + rename).
-//! Ignored files are never deleted; if one stands where the snapshot needs a file or a
-//! directory, restore fails before changing anything.
+//! Order matters for "nothing changed on error": the manifest was validated when it was
+//! read (every path relative, normal, never `.git` or `.dxforge` at any depth), every
+//! object of the target is verified, the safety snapshot is taken and every obstacle is
+//! checked before the first file is touched. Every write, delete and rename goes through
+//! the project [`Root`]: no symbolic link is followed (a link where the snapshot has a
+//! directory is either a tracked entry, deleted first, or an untracked one, which is a
+//! conflict), and nothing is written into `.git` or `.dxforge`. Files are replaced
+//! atomically (temp + rename, holes kept) and one `syncfs` at the end makes the restore
+//! durable. Ignored files are never deleted; if one stands where the snapshot needs a file
+//! or a directory, restore fails before changing anything.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
+use dxforge_fs::{Durability, Kind, Root};
 use serde::Serialize;
 
-use super::SnapshotStore;
 use super::manifest::{Manifest, ManifestEntry};
+use super::objects::ObjectId;
+use super::{Locked, SnapshotStore, sparse};
 use crate::error::{Result, WorkerError};
-use crate::fsutil;
 
 /// What a restore changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,22 +45,27 @@ enum Action<'a> {
 }
 
 impl SnapshotStore {
-    /// Makes the tree identical to snapshot `id` (see the module docs).
+    /// Makes the tree identical to snapshot `id` (see the module docs), under one
+    /// exclusive acquisition of the project lock.
     pub(crate) fn restore(&self, id: &str) -> Result<RestoreReport> {
-        let _lock = self.lock(true)?;
-        let target = self.load(id)?;
-        self.restore_manifest_locked(&target)
+        let locked = self.lock("restore")?;
+        let target = Manifest::load(&locked.store, id)?;
+        self.restore_manifest_locked(&locked, &target)
     }
 
     /// Restore with the lock held and the target manifest already loaded (pull uses it).
-    pub(crate) fn restore_manifest_locked(&self, target: &Manifest) -> Result<RestoreReport> {
+    pub(crate) fn restore_manifest_locked(
+        &self,
+        locked: &Locked,
+        target: &Manifest,
+    ) -> Result<RestoreReport> {
         for (hash, _) in target.objects() {
-            self.objects().verify(&hash)?;
+            locked.objects.verify(&hash)?;
         }
         // The current tree, which the safety snapshot records anyway; its objects are in
         // the store once it is taken.
         let (safety, current) =
-            self.snapshot_locked(&format!("safety before restore of {}", target.id))?;
+            self.snapshot_locked(locked, &format!("safety before restore of {}", target.id))?;
         let current: HashMap<&str, &ManifestEntry> =
             current.entries.iter().map(|e| (e.path(), e)).collect();
         let wanted: HashSet<&str> = target.entries.iter().map(|e| e.path()).collect();
@@ -86,42 +95,44 @@ impl SnapshotStore {
                 (e, _) => actions.push(Action::Write(e)),
             }
         }
+        let project = &locked.project;
         for action in &actions {
             if let Action::Write(entry) = action {
-                self.check_obstacles(entry.path(), &deletes, current.contains_key(entry.path()))?;
+                check_obstacles(
+                    project,
+                    entry.path(),
+                    &deletes,
+                    current.contains_key(entry.path()),
+                )?;
             }
         }
 
-        let root = self.root();
         let mut deleted = 0;
         let mut sorted_deletes: Vec<&str> = deletes.iter().copied().collect();
         sorted_deletes.sort_unstable();
         for rel in &sorted_deletes {
-            let path = fsutil::join_rel(root, rel);
-            match fs::remove_file(&path) {
-                Ok(()) => deleted += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(WorkerError::io("remove", &path, e)),
+            if project.remove_file(rel)? {
+                deleted += 1;
             }
         }
         for rel in sorted_deletes.iter().rev() {
-            prune_empty_parents(root, rel);
+            prune_empty_parents(project, rel);
         }
 
         let (mut written, mut mode_changed) = (0, 0);
         for action in actions {
             match action {
                 Action::Chmod { path, executable } => {
-                    let full = fsutil::join_rel(root, path);
-                    set_executable(&full, executable)?;
+                    set_executable(project, path, executable)?;
                     mode_changed += 1;
                 }
                 Action::Write(entry) => {
-                    self.write_entry(entry)?;
+                    write_entry(locked, entry)?;
                     written += 1;
                 }
             }
         }
+        project.syncfs()?;
         Ok(RestoreReport {
             restored: target.id.clone(),
             safety_snapshot: safety.id,
@@ -131,77 +142,127 @@ impl SnapshotStore {
             unchanged,
         })
     }
+}
 
-    /// Fails when writing `rel` would need to delete something that is not tracked (an
-    /// ignored file, link or directory content) or write through a link.
-    fn check_obstacles(&self, rel: &str, deletes: &HashSet<&str>, tracked: bool) -> Result<()> {
-        let root = self.root();
-        let mut end = 0;
-        while let Some(pos) = rel[end..].find('/') {
-            let dir = &rel[..end + pos];
-            end += pos + 1;
-            match fs::symlink_metadata(fsutil::join_rel(root, dir)) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) if deletes.contains(dir) => {}
-                Ok(_) => {
-                    return Err(WorkerError::RestoreConflict {
-                        path: dir.to_owned(),
-                        reason: "an untracked (ignored) file or link is where the snapshot has a directory",
-                    });
-                }
-                Err(_) => break, // missing: created on write
+/// Fails when writing `rel` would need to delete something that is not tracked (an
+/// ignored file, link or directory content) or write through a link.
+fn check_obstacles(
+    project: &Root,
+    rel: &str,
+    deletes: &HashSet<&str>,
+    tracked: bool,
+) -> Result<()> {
+    let mut end = 0;
+    while let Some(pos) = rel[end..].find('/') {
+        let dir = &rel[..end + pos];
+        end += pos + 1;
+        match project.metadata(dir)? {
+            Some(meta) if meta.kind == Kind::Dir => {}
+            // A tracked file or link deleted first: everything below is created afresh.
+            Some(_) if deletes.contains(dir) => return Ok(()),
+            Some(_) => {
+                return Err(WorkerError::RestoreConflict {
+                    path: dir.to_owned(),
+                    reason: "an untracked (ignored) file or link is where the snapshot has a directory",
+                });
             }
-        }
-        let full = fsutil::join_rel(root, rel);
-        if let Ok(meta) = fs::symlink_metadata(&full)
-            && meta.is_dir()
-            && !tracked
-            && !only_deleted_files_below(root, &full, deletes)
-        {
-            return Err(WorkerError::RestoreConflict {
-                path: rel.to_owned(),
-                reason: "a directory holding untracked (ignored) files is where the snapshot has a file",
-            });
-        }
-        Ok(())
-    }
-
-    fn write_entry(&self, entry: &ManifestEntry) -> Result<()> {
-        let root = self.root();
-        let full = fsutil::join_rel(root, entry.path());
-        if let Some(parent) = full.parent() {
-            fsutil::create_dir_all(parent)?;
-        }
-        if let Ok(meta) = fs::symlink_metadata(&full)
-            && meta.is_dir()
-        {
-            // Checked beforehand: only emptied directories remain below.
-            fs::remove_dir_all(&full).map_err(|e| WorkerError::io("remove directory", &full, e))?;
-        }
-        match entry {
-            ManifestEntry::File {
-                hash, executable, ..
-            } => {
-                let bytes = self.objects().read_verified(hash)?;
-                let mode = match fs::symlink_metadata(&full) {
-                    Ok(meta) if meta.is_file() => {
-                        exec_mode(meta.permissions().mode() & 0o7777, *executable)
-                    }
-                    _ if *executable => 0o755,
-                    _ => 0o644,
-                };
-                fsutil::write_atomic(&full, &bytes, mode)
-            }
-            ManifestEntry::Symlink { target, .. } => {
-                let dir = full.parent().unwrap_or(root);
-                let tmp = dir.join(format!(".dxforge-tmp-link-{}", std::process::id()));
-                let _ = fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(target, &tmp)
-                    .map_err(|e| WorkerError::io("create link", &tmp, e))?;
-                fs::rename(&tmp, &full).map_err(|e| WorkerError::io("rename link to", &full, e))
-            }
+            None => return Ok(()), // missing: created on write
         }
     }
+    if let Some(meta) = project.metadata(rel)?
+        && meta.kind == Kind::Dir
+        && !tracked
+        && !only_deleted_files_below(project, rel, deletes)
+    {
+        return Err(WorkerError::RestoreConflict {
+            path: rel.to_owned(),
+            reason: "a directory holding untracked (ignored) files is where the snapshot has a file",
+        });
+    }
+    Ok(())
+}
+
+/// The directory part of `rel` ("" at the top).
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn write_entry(locked: &Locked, entry: &ManifestEntry) -> Result<()> {
+    let project = &locked.project;
+    let rel = entry.path();
+    let parent = parent_of(rel);
+    if !parent.is_empty() {
+        project.create_dir_all(parent)?;
+    }
+    let existing = project.metadata(rel)?;
+    if existing.is_some_and(|m| m.kind == Kind::Dir) {
+        // Checked beforehand: only emptied directories remain below.
+        remove_empty_tree(project, rel)?;
+    }
+    match entry {
+        ManifestEntry::File {
+            hash, executable, ..
+        } => {
+            let mode = match existing {
+                Some(meta) if meta.kind == Kind::File => exec_mode(meta.mode, *executable),
+                _ if *executable => 0o755,
+                _ => 0o644,
+            };
+            write_file(locked, hash, rel, mode)
+        }
+        ManifestEntry::Symlink { target, .. } => {
+            // A link cannot be created over an existing entry: make it under a fresh
+            // temporary name, then rename it into place.
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            let tmp = if parent.is_empty() {
+                temp_name(name)
+            } else {
+                format!("{parent}/{}", temp_name(name))
+            };
+            project.symlink(target, &tmp)?;
+            project.rename(&tmp, rel).inspect_err(|_| {
+                let _ = project.remove_file(&tmp);
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// Copies object `hash` into the project at `rel` (holes kept), checking its hash on the
+/// way; a mismatch leaves `rel` untouched.
+fn write_file(locked: &Locked, hash: &ObjectId, rel: &str, mode: u32) -> Result<()> {
+    let project = &locked.project;
+    let src = locked.objects.open(hash)?;
+    let tmp = project.temp_file(parent_of(rel))?;
+    let mut hasher = blake3::Hasher::new();
+    sparse::copy(&src, tmp.file(), &mut hasher).map_err(|e| match e {
+        sparse::CopyError::Read(e) => WorkerError::io("read", locked.objects.path_of(hash), e),
+        sparse::CopyError::Write(e) => WorkerError::io("write", project.join(tmp.rel()), e),
+    })?;
+    locked
+        .objects
+        .check(hash, ObjectId(*hasher.finalize().as_bytes()))?;
+    tmp.file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| WorkerError::io("set permissions of", project.join(tmp.rel()), e))?;
+    tmp.persist(rel, Durability::Atomic)?;
+    Ok(())
+}
+
+/// `.<name>.dxforge-<16 hex>.tmp`, the filesystem layer's temp-name shape.
+fn temp_name(name: &str) -> String {
+    let mut bytes = [0u8; 8];
+    let random = match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_ne_bytes(bytes),
+        _ => {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(crate::time::now_unix_ms());
+            h.finish()
+        }
+    };
+    let stem: String = name.chars().take(100).collect();
+    format!(".{stem}.dxforge-{random:016x}.tmp")
 }
 
 /// Turns execute bits on (where read is allowed) or off.
@@ -213,44 +274,63 @@ fn exec_mode(mode: u32, executable: bool) -> u32 {
     }
 }
 
-fn set_executable(path: &Path, executable: bool) -> Result<()> {
-    let meta = fs::metadata(path).map_err(|e| WorkerError::io("stat", path, e))?;
+/// Sets or clears the execute bits of the regular file `rel` (through an open
+/// descriptor: never through a link).
+fn set_executable(project: &Root, rel: &str, executable: bool) -> Result<()> {
+    let file = project.open_file(rel)?;
+    let meta = file
+        .metadata()
+        .map_err(|e| WorkerError::io("stat", project.join(rel), e))?;
     let mode = exec_mode(meta.permissions().mode() & 0o7777, executable);
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(|e| WorkerError::io("set permissions of", path, e))
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| WorkerError::io("set permissions of", project.join(rel), e))
 }
 
 /// Whether every non-directory below `dir` is about to be deleted.
-fn only_deleted_files_below(root: &Path, dir: &Path, deletes: &HashSet<&str>) -> bool {
-    let Ok(rd) = fs::read_dir(dir) else {
+fn only_deleted_files_below(project: &Root, dir: &str, deletes: &HashSet<&str>) -> bool {
+    let Ok(entries) = project.read_dir(dir) else {
         return false;
     };
-    for entry in rd.flatten() {
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => {
-                if !only_deleted_files_below(root, &path, deletes) {
-                    return false;
-                }
-            }
-            Ok(_) => {
-                let rel = crate::walk::relative_utf8(root, &path);
-                if !rel.is_some_and(|r| deletes.contains(r.as_str())) {
-                    return false;
-                }
-            }
-            Err(_) => return false,
+    for (name, kind) in entries {
+        let Some(name) = name.to_str() else {
+            return false;
+        };
+        let rel = format!("{dir}/{name}");
+        let ok = match kind {
+            Kind::Dir => only_deleted_files_below(project, &rel, deletes),
+            _ => deletes.contains(rel.as_str()),
+        };
+        if !ok {
+            return false;
         }
     }
     true
 }
 
+/// Removes the directory `rel` whose tree holds only (emptied) directories.
+fn remove_empty_tree(project: &Root, rel: &str) -> Result<()> {
+    for (name, kind) in project.read_dir(rel)? {
+        let Some(name) = name.to_str() else { continue };
+        if kind == Kind::Dir {
+            remove_empty_tree(project, &format!("{rel}/{name}"))?;
+        }
+    }
+    if !project.remove_dir(rel)? && project.metadata(rel)?.is_some() {
+        return Err(WorkerError::RestoreConflict {
+            path: rel.to_owned(),
+            reason: "the directory is not empty although the snapshot has a file there",
+        });
+    }
+    Ok(())
+}
+
 /// Removes directories left empty by deleting `rel`, up to (not including) the root.
-fn prune_empty_parents(root: &Path, rel: &str) {
-    let mut path = fsutil::join_rel(root, rel);
-    while path.pop() && path != root && path.starts_with(root) {
-        if fs::remove_dir(&path).is_err() {
+fn prune_empty_parents(project: &Root, rel: &str) {
+    let mut dir = parent_of(rel);
+    while !dir.is_empty() {
+        if !matches!(project.remove_dir(dir), Ok(true)) {
             break;
         }
+        dir = parent_of(dir);
     }
 }

@@ -1,15 +1,24 @@
 //! Walks the project in parallel, hashing new or changed files into the object store.
+//!
+//! The walk lists directories by path (the `ignore` crate, links never followed); every
+//! file's content is read through the project [`Root`], so a directory swapped for a link
+//! while the walk runs is refused by the kernel, never read through. Stat data used for
+//! the cache comes from `lstat` by path: it is only compared with the cache, never trusted
+//! for content.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dxforge_fs::Root;
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkState};
 use parking_lot::Mutex;
 
 use super::index::{StatIndex, StatKey};
 use super::manifest::ManifestEntry;
-use super::objects::ObjectDir;
+use super::objects::{ObjectId, Objects};
+use super::skipped::{SkipReason, SkippedEntry};
 use crate::error::{Result, WorkerError};
+use crate::limits::MAX_PATH_BYTES;
 use crate::walk;
 
 /// One tracked path and, for files, the stat data it was hashed with.
@@ -27,20 +36,62 @@ pub(crate) struct Scan {
     pub(crate) reused: u64,
     /// Objects written to the store.
     pub(crate) new_objects: u64,
-    /// Paths skipped because their names are not UTF-8.
-    pub(crate) skipped: Vec<String>,
+    /// Paths left out, sorted.
+    pub(crate) skipped: Vec<SkippedEntry>,
     /// Directories walked, with their stat ("" is the root).
     pub(crate) dirs: Vec<(String, StatKey)>,
     /// Ignore files deciding the walk, with their stat (`None`: absent).
     pub(crate) ignore_files: Vec<(String, Option<StatKey>)>,
 }
 
+/// What reading one file gave.
+pub(crate) enum Hashed {
+    /// Stored: hash, size, whether the object was new, and the stat of the file as opened.
+    Stored {
+        hash: ObjectId,
+        size: u64,
+        new: bool,
+        stat: StatKey,
+    },
+    /// Deleted while we looked.
+    Vanished,
+    /// Could not be read: listed, not fatal.
+    Skipped(SkippedEntry),
+}
+
+/// Opens `rel` through the project root (no link followed, nothing but a regular file
+/// opened) and stores its content. Only errors of the store are errors.
+pub(crate) fn hash_file(project: &Root, objects: &Objects, rel: &str) -> Result<Hashed> {
+    let file = match project.open_file(rel) {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() => return Ok(Hashed::Vanished),
+        Err(e) => return Ok(Hashed::Skipped(SkippedEntry::unreadable(rel.to_owned(), e))),
+    };
+    let stat = match file.metadata() {
+        Ok(meta) => StatKey::of(&meta),
+        Err(e) => return Ok(Hashed::Skipped(SkippedEntry::unreadable(rel.to_owned(), e))),
+    };
+    Ok(match objects.put_file(&file, stat.size)? {
+        Ok((hash, size, new)) => Hashed::Stored {
+            hash,
+            size,
+            new,
+            stat,
+        },
+        Err(e) => Hashed::Skipped(SkippedEntry::unreadable(
+            rel.to_owned(),
+            WorkerError::io("read", project.join(rel), e),
+        )),
+    })
+}
+
 struct Shared<'a> {
     root: &'a Path,
-    objects: &'a ObjectDir,
+    project: &'a Root,
+    objects: &'a Objects,
     index: &'a StatIndex,
     items: Mutex<Vec<ScanItem>>,
-    skipped: Mutex<Vec<String>>,
+    skipped: Mutex<Vec<SkippedEntry>>,
     dirs: Mutex<Vec<(String, StatKey)>>,
     ignore_files: Mutex<Vec<(String, Option<StatKey>)>>,
     error: Mutex<Option<WorkerError>>,
@@ -49,10 +100,12 @@ struct Shared<'a> {
     new_objects: AtomicU64,
 }
 
-/// Scans `root`, storing new content in `objects` and reusing hashes from `index`.
-pub(crate) fn scan(root: &Path, objects: &ObjectDir, index: &StatIndex) -> Result<Scan> {
+/// Scans the project, storing new content in `objects` and reusing hashes from `index`.
+pub(crate) fn scan(project: &Root, objects: &Objects, index: &StatIndex) -> Result<Scan> {
+    let root = project.path();
     let shared = Shared {
         root,
+        project,
         objects,
         index,
         items: Mutex::new(Vec::new()),
@@ -131,15 +184,19 @@ impl ParallelVisitor for Visitor<'_, '_> {
 }
 
 impl Visitor<'_, '_> {
+    fn skip(&self, entry: SkippedEntry) {
+        self.shared.skipped.lock().push(entry);
+    }
+
     fn visit_entry(&mut self, entry: std::result::Result<DirEntry, ignore::Error>) -> Result<()> {
+        let shared = self.shared;
         let entry = match entry {
             Ok(e) => e,
-            Err(err) => return walk_error(err),
+            Err(err) => return walk_error(shared.root, err, |s| self.skip(s)),
         };
         let Some(file_type) = entry.file_type() else {
             return Ok(());
         };
-        let shared = self.shared;
         if file_type.is_dir() {
             // Recorded so the next scan can tell whether anything was added or removed here.
             let rel = if entry.depth() == 0 {
@@ -160,88 +217,121 @@ impl Visitor<'_, '_> {
             return Ok(());
         }
         let Some(rel) = walk::relative_utf8(shared.root, entry.path()) else {
-            shared
-                .skipped
-                .lock()
-                .push(entry.path().to_string_lossy().into_owned());
+            let shown = walk::relative_lossy(shared.root, entry.path());
+            self.skip(SkippedEntry::new(shown, SkipReason::NonUtf8Name));
             return Ok(());
         };
-        if file_type.is_symlink() {
-            let meta = match std::fs::symlink_metadata(entry.path()) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(WorkerError::io("stat", entry.path(), e)),
-            };
-            let target = match std::fs::read_link(entry.path()) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(WorkerError::io("read link", entry.path(), e)),
-            };
-            let Some(target) = target.to_str() else {
-                shared.skipped.lock().push(rel);
-                return Ok(());
-            };
-            self.local.push(ScanItem {
-                entry: ManifestEntry::Symlink {
-                    path: rel,
-                    target: target.to_owned(),
-                },
-                stat: Some(StatKey::of(&meta)),
-            });
+        if rel.len() > MAX_PATH_BYTES {
+            self.skip(SkippedEntry::new(rel, SkipReason::PathTooLong));
             return Ok(());
         }
+        if file_type.is_symlink() {
+            return self.visit_link(entry.path(), rel);
+        }
         if !file_type.is_file() {
-            return Ok(()); // sockets, fifos, devices: not content
+            // FIFOs, sockets, devices: no content to keep (and opening a FIFO would block).
+            self.skip(SkippedEntry::new(rel, SkipReason::of_file_type(&file_type)));
+            return Ok(());
         }
         let meta = match std::fs::symlink_metadata(entry.path()) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(WorkerError::io("stat", entry.path(), e)),
+            Err(e) => {
+                self.skip(SkippedEntry::unreadable(rel, e));
+                return Ok(());
+            }
         };
         let stat = StatKey::of(&meta);
-        let (hash, size) = match shared.index.lookup(&rel, &stat) {
-            Some(hash) => {
-                shared.reused.fetch_add(1, Ordering::Relaxed);
-                (hash, stat.size)
-            }
-            None => {
-                let (hash, size, new) = match shared.objects.put_file(entry.path(), stat.size) {
-                    Ok(r) => r,
-                    Err(WorkerError::Io { source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        return Ok(()); // deleted while we walked
-                    }
-                    Err(e) => return Err(e),
-                };
+        if let Some(hash) = shared.index.lookup(&rel, &stat) {
+            shared.reused.fetch_add(1, Ordering::Relaxed);
+            self.local.push(ScanItem {
+                entry: ManifestEntry::File {
+                    path: rel,
+                    hash,
+                    size: stat.size,
+                    executable: stat.mode & 0o111 != 0,
+                },
+                stat: Some(stat),
+            });
+            return Ok(());
+        }
+        match hash_file(shared.project, shared.objects, &rel)? {
+            Hashed::Vanished => {}
+            Hashed::Skipped(s) => self.skip(s),
+            Hashed::Stored {
+                hash,
+                size,
+                new,
+                stat,
+            } => {
                 shared.hashed.fetch_add(1, Ordering::Relaxed);
                 if new {
                     shared.new_objects.fetch_add(1, Ordering::Relaxed);
                 }
-                (hash, size)
+                self.local.push(ScanItem {
+                    entry: ManifestEntry::File {
+                        path: rel,
+                        hash,
+                        size,
+                        executable: stat.mode & 0o111 != 0,
+                    },
+                    // The stat of a file that changed while we read it must not be cached
+                    // with the new hash; a size mismatch shows that, the racy rule covers
+                    // the rest.
+                    stat: (size == stat.size).then_some(stat),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_link(&mut self, path: &Path, rel: String) -> Result<()> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                self.skip(SkippedEntry::unreadable(rel, e));
+                return Ok(());
             }
         };
-        self.local.push(ScanItem {
-            entry: ManifestEntry::File {
-                path: rel,
-                hash,
-                size,
-                executable: stat.mode & 0o111 != 0,
-            },
-            // The stat of a file that changed while we read it must not be cached with
-            // the new hash; a size mismatch shows that, the racy rule covers the rest.
-            stat: (size == stat.size).then_some(stat),
-        });
+        // The link's own target, read beneath the root (never through a parent link).
+        let target = match self.shared.project.read_link(&rel) {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => {
+                self.skip(SkippedEntry::unreadable(rel, e));
+                return Ok(());
+            }
+        };
+        match target.to_str() {
+            Some(t) if !t.is_empty() && t.len() <= MAX_PATH_BYTES => {
+                self.local.push(ScanItem {
+                    entry: ManifestEntry::Symlink {
+                        path: rel,
+                        target: t.to_owned(),
+                    },
+                    stat: Some(StatKey::of(&meta)),
+                });
+            }
+            Some(_) => self.skip(SkippedEntry::new(rel, SkipReason::PathTooLong)),
+            None => self.skip(SkippedEntry::new(rel, SkipReason::NonUtf8Name)),
+        }
         Ok(())
     }
 }
 
-/// Walk errors: vanished paths are ignored, anything else is reported.
-fn walk_error(err: ignore::Error) -> Result<()> {
-    if let Some(io) = err.io_error()
-        && io.kind() == std::io::ErrorKind::NotFound
-    {
-        return Ok(());
+/// Walk errors: vanished paths are ignored, unreadable ones (a directory without read
+/// permission, say) are skipped and listed; anything else is reported.
+fn walk_error(root: &Path, err: ignore::Error, skip: impl Fn(SkippedEntry)) -> Result<()> {
+    if let Some(io) = err.io_error() {
+        if io.kind() == std::io::ErrorKind::NotFound {
+            return Ok(());
+        }
+        if let Some(path) = error_path(&err) {
+            let rel = walk::relative_lossy(root, &path);
+            skip(SkippedEntry::unreadable(rel, io));
+            return Ok(());
+        }
     }
     let path = error_path(&err).unwrap_or_default();
     Err(WorkerError::io(
