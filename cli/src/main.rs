@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dxforge::pipeline::{Command, EXIT_ERROR, EXIT_USAGE, PipelineOutcome};
+use dxforge::pipeline::{Command, EXIT_ERROR, EXIT_USAGE, PipelineOutcome, escape};
 use dxforge::{DxForge, Error, ErrorKind, control, runtime};
 
 /// An embeddable engine for local developer tooling.
@@ -38,8 +38,12 @@ fn main() -> ExitCode {
                 let doc =
                     serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            } else {
+            } else if e.kind() == ErrorKind::Usage {
+                // Clap's message: several lines by design, built from the user's own words.
                 eprintln!("error: {e}");
+            } else {
+                // Messages quote paths and names from outside: one line, escaped.
+                eprintln!("error: {}", escape(&e.to_string()));
             }
             ExitCode::from(if e.kind() == ErrorKind::Usage {
                 EXIT_USAGE

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use dxforge::pipeline::{Command, SyncAction};
+use dxforge::pipeline::{Command, SyncAction, escape};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A running spinner; dropping it clears the line.
@@ -40,19 +40,19 @@ impl Drop for Spinner {
 /// What a long command is doing; `None` for quick commands.
 fn message(command: &Command) -> Option<String> {
     Some(match command {
-        Command::Add { package, .. } => format!("installing {package}"),
+        Command::Add { package, .. } => format!("installing {}", escape(package)),
         Command::Install { .. } => "installing dependencies".to_owned(),
         Command::Update { .. } => "updating".to_owned(),
-        Command::Remove { package, .. } => format!("removing {package}"),
+        Command::Remove { package, .. } => format!("removing {}", escape(package)),
         Command::Diff { .. } => "planning".to_owned(),
         Command::Snapshot => "snapshotting the project".to_owned(),
-        Command::Restore { id } => format!("restoring {id}"),
+        Command::Restore { id } => format!("restoring {}", escape(id)),
         Command::Sync {
             action: SyncAction::Push,
         } => "pushing snapshots".to_owned(),
         Command::Sync {
             action: SyncAction::Pull { id },
-        } => format!("pulling {id}"),
+        } => format!("pulling {}", escape(id)),
         Command::Analyze => "analysing the codebase".to_owned(),
         Command::Up { once: true, .. } => "starting tools".to_owned(),
         _ => return None,

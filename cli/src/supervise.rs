@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dxforge::pipeline::format_status;
+use dxforge::pipeline::{escape, format_status};
 use dxforge::{DxForge, Error, control, runtime};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
@@ -92,16 +92,21 @@ fn stream_output(forge: &DxForge) -> Result<(), Error> {
     let handle = runtime::handle()?;
     handle.spawn(async move {
         while let Ok((tool, line)) = logs.recv().await {
-            println!("[{tool}] {}", line.line);
+            // The line is the tool's own output, shown as the tool wrote it
+            // (as if run directly); its name comes from the config: escaped.
+            println!("[{}] {}", escape(&tool), line.line);
         }
     });
     handle.spawn(async move {
         while let Ok(ev) = events.recv().await {
             let pid = ev.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            let reason = ev.reason.map(|r| format!(": {r}")).unwrap_or_default();
+            let reason = ev
+                .reason
+                .map(|r| format!(": {}", escape(&r)))
+                .unwrap_or_default();
             println!(
                 "[dxforge] {} {} -> {}{pid}{reason}",
-                ev.tool,
+                escape(&ev.tool),
                 ev.old.as_str(),
                 ev.new.as_str()
             );

@@ -7,11 +7,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use dxforge_fs::FsError;
 use dxforge_orchestrator::DxToolDefinition;
 use serde::{Deserialize, Serialize};
 
+pub mod ranges;
+
 /// File name of the project configuration.
 pub const CONFIG_FILE: &str = "dxforge.toml";
+
+/// Largest `dxforge.toml` read (1 MiB); a larger file is refused before it is
+/// parsed (real ones are a few KiB; a 50 MB file took gigabytes to parse).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// A `dxforge.toml` that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +45,14 @@ pub enum ConfigError {
         key: Option<String>,
         /// What is wrong.
         message: String,
+    },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("{}: larger than {limit} bytes, the limit for a dxforge configuration", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// The file parsed but a value is invalid (e.g. a tool definition).
     #[error("{}: key `{key}`: {message}", path.display())]
@@ -105,19 +120,41 @@ pub struct RemoteSection {
     /// Region; `auto` for R2.
     #[serde(default = "default_region")]
     pub region: String,
+    /// Longest wait for a connection to the endpoint, in milliseconds
+    /// ([`ranges::REMOTE_TIMEOUT_MS`]).
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Longest wait for one whole request (answer included), in milliseconds
+    /// ([`ranges::REMOTE_TIMEOUT_MS`]).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
 }
 
 fn default_region() -> String {
     "auto".to_owned()
 }
 
+/// Default `[remote] connect_timeout_ms`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Default `[remote] request_timeout_ms`.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+
+fn default_connect_timeout_ms() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+
+fn default_request_timeout_ms() -> u64 {
+    DEFAULT_REQUEST_TIMEOUT_MS
+}
+
 /// `[worker]`: Shadow Worker settings (not in the seed; defaults match SPEC section 5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerSection {
-    /// Bounded queue capacity; when full the oldest queued task is dropped.
+    /// Bounded queue capacity; when full the oldest queued task is dropped
+    /// ([`ranges::QUEUE_CAPACITY`]).
     pub queue_capacity: usize,
-    /// Tasks run at once.
+    /// Tasks run at once ([`ranges::CONCURRENCY`]).
     pub concurrency: usize,
 }
 
@@ -132,17 +169,38 @@ impl Default for WorkerSection {
 
 impl ProjectConfig {
     /// Reads `<root>/dxforge.toml`; a missing file gives the empty configuration.
+    /// A file over [`MAX_CONFIG_BYTES`] is refused without reading the rest.
     pub fn load(root: &Path) -> Result<Self, ConfigError> {
         let path = root.join(CONFIG_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Read { path, source }),
+        let Some(bytes) = read_config(&path)? else {
+            return Ok(Self::default());
+        };
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Self::parse(text, &path),
+            Err(e) => {
+                // Point at the first bad byte, like any other parse error.
+                let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+                let (line, column) = position(valid, valid.len());
+                Err(ConfigError::Parse {
+                    path,
+                    line,
+                    column,
+                    key: None,
+                    message: "not valid UTF-8".to_owned(),
+                })
+            }
         }
     }
 
     /// Parses configuration text; `path` is only used in error messages.
+    /// Every number is checked against its documented range ([`ranges`]).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
         let mut config: ProjectConfig =
             toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
         for (name, tool) in config.tools.iter_mut() {
@@ -162,20 +220,7 @@ impl ProjectConfig {
                 });
             }
         }
-        if config.worker.queue_capacity == 0 {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                key: "worker.queue_capacity".to_owned(),
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        if config.worker.concurrency == 0 {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                key: "worker.concurrency".to_owned(),
-                message: "must be at least 1".to_owned(),
-            });
-        }
+        ranges::check(&config, text, path)?;
         Ok(config)
     }
 
@@ -190,13 +235,46 @@ impl ProjectConfig {
     }
 }
 
-/// Builds a parse error with line, column and the dotted key at the error's span.
-fn parse_error(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
-    let offset = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+/// Reads the configuration file, at most [`MAX_CONFIG_BYTES`]; `None` when it
+/// is missing. The file itself is never read through a link, and a FIFO or
+/// device in its place is refused instead of blocking.
+fn read_config(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
+    dxforge_fs::read_bounded(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+        FsError::TooLarge { limit, .. } => ConfigError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        },
+        FsError::Io { source, .. } => ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        },
+        other => ConfigError::Read {
+            path: path.to_owned(),
+            source: other.into(),
+        },
+    })
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
     let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Builds a parse error with line, column and the dotted key at the error's span.
+fn parse_error(text: &str, path: &Path, err: &toml::de::Error) -> ConfigError {
+    let mut offset = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let (line, column) = position(text, offset);
     ConfigError::Parse {
         path: path.to_owned(),
         line,

@@ -13,15 +13,16 @@
 //! `.dxforge/`; anyone who can write there can control the tools.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::UnixListener;
 use tokio::sync::Notify;
 
@@ -35,8 +36,14 @@ pub const SOCKET_FILE: &str = "control.sock";
 pub const LOCK_FILE: &str = "up.lock";
 /// Longest path a Unix socket address can hold (Linux `sun_path` minus NUL).
 const MAX_SOCKET_PATH: usize = 107;
+/// Longest request line the server reads (its newline excluded); a command
+/// string is a few words, so anything near this is not a real client.
+pub const MAX_REQUEST_LINE: usize = 64 * 1024;
+/// Longest answer line a client reads (a `run` outcome carries the tool's output).
+const MAX_RESPONSE_LINE: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Request {
     command: String,
 }
@@ -65,24 +72,53 @@ pub struct UpLock {
 }
 
 /// Takes the project's `up` lock, or fails with [`Error::Busy`] naming the
-/// PID of the `dxforge up` that holds it.
+/// PID of the `dxforge up` that holds it. Neither `.dxforge` nor the lock
+/// file is followed through a link: a planted `.dxforge/up.lock -> ~/.bashrc`
+/// must not be truncated.
 pub fn lock_up(root: &Path) -> Result<UpLock> {
-    let dir = root.join(STATE_DIR);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let path = dir.join(LOCK_FILE);
-    let mut file = std::fs::OpenOptions::new()
+    let project = dxforge_fs::Root::open(root, dxforge_fs::Policy::Project)?;
+    let state = project.subroot(STATE_DIR, dxforge_fs::Policy::Plain, true)?;
+    let path = state.join(LOCK_FILE);
+    let dir = std::fs::OpenOptions::new()
         .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(state.path())
+        .map_err(|e| Error::io(state.path(), e))?;
+    let name = c"up.lock";
+    // SAFETY: openat on a directory descriptor we own and a NUL-terminated name;
+    // O_NOFOLLOW refuses a link, O_NONBLOCK keeps a planted FIFO from blocking.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            0o644 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(Error::io(&path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
     // SAFETY: flock on a valid, owned descriptor.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut holder = Vec::new();
+        let _ = (&file).take(32).read_to_end(&mut holder);
+        let holder: String = String::from_utf8_lossy(&holder)
+            .trim()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
         return Err(Error::Busy {
             what: format!("`dxforge up` for {}", root.display()),
-            detail: format!("already running (pid {})", holder.trim()),
+            detail: format!("already running (pid {holder})"),
         });
     }
     file.set_len(0).map_err(|e| Error::io(&path, e))?;
@@ -126,9 +162,10 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
-                let mut line = String::new();
-                if AsyncBufReader::new(read)
-                    .read_line(&mut line)
+                let mut line = Vec::new();
+                // One byte past the bound tells an overlong line from a full one.
+                if AsyncBufReader::new(read.take(MAX_REQUEST_LINE as u64 + 2))
+                    .read_until(b'\n', &mut line)
                     .await
                     .is_err()
                 {
@@ -148,13 +185,29 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
     Ok(ControlServer { path, task })
 }
 
-async fn answer(forge: &DxForge, line: &str) -> (Response, bool) {
-    let parsed = serde_json::from_str::<Request>(line)
-        .map_err(|e| Error::Usage {
-            message: format!("bad control request: {e}"),
-        })
-        .and_then(|r| pipeline::parse(&r.command));
-    let command = match parsed {
+/// Validates one control request line (`{"command": "status"}`, newline
+/// optional) and parses its command string. Lines longer than
+/// [`MAX_REQUEST_LINE`], invalid UTF-8, JSON other than an object with exactly
+/// one string `command`, and malformed commands are [`Error::Usage`]. Never
+/// panics, whatever the bytes; the server runs every request through it.
+pub fn parse_request_line(line: &[u8]) -> Result<Command> {
+    let bad = |message: String| Error::Usage {
+        message: format!("bad control request: {message}"),
+    };
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > MAX_REQUEST_LINE {
+        return Err(bad(format!(
+            "longer than {MAX_REQUEST_LINE} bytes (or no newline)"
+        )));
+    }
+    let text = std::str::from_utf8(line).map_err(|e| bad(format!("not UTF-8: {e}")))?;
+    let request: Request = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    pipeline::parse(&request.command)
+}
+
+async fn answer(forge: &DxForge, line: &[u8]) -> (Response, bool) {
+    let command = match parse_request_line(line) {
         Ok(c) => c,
         Err(e) => return (error_response(&e), false),
     };
@@ -230,7 +283,7 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
         .write_all(&bytes)
         .map_err(|e| control(format!("send failed: {e}")))?;
     let mut line = String::new();
-    BufReader::new(&stream)
+    BufReader::new((&stream).take(MAX_RESPONSE_LINE))
         .read_line(&mut line)
         .map_err(|e| control(format!("no answer: {e}")))?;
     let response: Response = serde_json::from_str(&line)

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use dxforge_fs::FsError;
 use dxforge_orchestrator::OrchestratorError;
 use dxforge_traffic::TrafficError;
 use dxforge_worker::WorkerError;
@@ -28,6 +29,10 @@ pub enum Error {
     /// Traffic Branching error.
     #[error(transparent)]
     Traffic(#[from] TrafficError),
+    /// The filesystem layer refused or failed (a link, a reserved name, a
+    /// file over its size limit, the project lock held by another command).
+    #[error(transparent)]
+    Fs(#[from] FsError),
     /// A pipeline command string could not be parsed.
     #[error("{message}")]
     Usage {
@@ -207,6 +212,7 @@ impl Error {
             Error::Orchestrator(e) => orchestrator_kind(e),
             Error::Worker(e) => worker_kind(e),
             Error::Traffic(e) => traffic_kind(e),
+            Error::Fs(e) => fs_kind(e),
             Error::Usage { .. } => ErrorKind::Usage,
             Error::InvalidArgument { .. } => ErrorKind::InvalidArgument,
             Error::Io { .. } => ErrorKind::Io,
@@ -231,6 +237,7 @@ impl Error {
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Io { source, .. } => source.raw_os_error(),
+            Error::Fs(FsError::Io { source, .. }) => source.raw_os_error(),
             Error::Orchestrator(OrchestratorError::Io { source, .. }) => source.raw_os_error(),
             Error::Orchestrator(OrchestratorError::SpawnFailed { source, .. }) => {
                 source.raw_os_error()
@@ -246,6 +253,16 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn fs_kind(e: &FsError) -> ErrorKind {
+    match e {
+        FsError::Busy { .. } => ErrorKind::Busy,
+        FsError::Symlink { .. } | FsError::Reserved { .. } | FsError::NotBeneath { .. } => {
+            ErrorKind::UnsafePath
+        }
+        _ => ErrorKind::Io,
     }
 }
 

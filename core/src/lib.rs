@@ -28,7 +28,6 @@ pub mod config;
 pub mod control;
 mod error;
 mod forge;
-pub mod fsutil;
 pub mod pipeline;
 pub mod runtime;
 

@@ -4,8 +4,13 @@
 //! Differences from the CLI, because a library call must return: `up` starts
 //! the tools and returns (they keep running under the handle until `stop` or
 //! close); `watch` also turns watch mode on; `up --once` stops them again.
+//!
+//! Text output shows every name that comes from outside (paths, tool and
+//! package names, snapshot ids, reasons quoting them) through [`escape`], so
+//! a name cannot fake a line; JSON output carries the exact names.
 
 mod commands;
+mod escape;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;
@@ -14,6 +19,7 @@ use clap::Parser;
 use serde::Serialize;
 
 pub use commands::{Command, SyncAction};
+pub use escape::escape;
 pub use orchestrator_cmds::format_status;
 
 use crate::{DxForge, Error, Result};

@@ -1,15 +1,16 @@
 //! `init`, `up`, `watch`, `run`, `status`, `stop`, `logs`.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
+use dxforge_fs::{Kind, Policy, Root, WriteOptions};
 use dxforge_orchestrator::{ToolState, ToolStatus};
 use serde_json::json;
 
-use super::PipelineOutcome;
+use super::{PipelineOutcome, escape};
 use crate::config::{CONFIG_FILE, starter_config};
 use crate::forge::STATE_DIR;
-use crate::fsutil::write_atomic;
 use crate::{DxForge, Error, Result};
 
 /// Debounce of watch mode started from a command.
@@ -17,25 +18,27 @@ const WATCH_DEBOUNCE: Duration = Duration::from_millis(300);
 
 pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcome> {
     let root = forge.root();
+    // Through the layer: a planted `dxforge.toml`, `.gitignore` or `.dxforge`
+    // link is refused, never written through.
+    let project = Root::open(root, Policy::Project)?;
     let mut done = Vec::new();
-    let config = root.join(CONFIG_FILE);
-    if config.exists() {
+    if project.metadata(CONFIG_FILE)?.is_some() {
         done.push(format!("kept existing {CONFIG_FILE}"));
     } else {
         let default_name = root
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("project");
-        write_atomic(
-            &config,
+        project.write_atomic(
+            CONFIG_FILE,
             starter_config(name.unwrap_or(default_name)).as_bytes(),
+            WriteOptions::durable(),
         )?;
         done.push(format!("wrote {CONFIG_FILE}"));
     }
-    let state = root.join(STATE_DIR);
-    std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
+    project.subroot(STATE_DIR, Policy::Plain, true)?;
     done.push(format!("created {STATE_DIR}/"));
-    if ensure_gitignored(root)? {
+    if ensure_gitignored(&project)? {
         done.push(format!("added {STATE_DIR}/ to .gitignore"));
     }
     let text = done.join("\n");
@@ -45,14 +48,15 @@ pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcom
     ))
 }
 
+/// Largest `.gitignore` `init` reads and rewrites.
+const MAX_GITIGNORE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Appends `.dxforge/` to `.gitignore` unless an entry already covers it.
-fn ensure_gitignored(root: &Path) -> Result<bool> {
-    let path = root.join(".gitignore");
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
+fn ensure_gitignored(project: &Root) -> Result<bool> {
+    let existing = project
+        .read(".gitignore", MAX_GITIGNORE_BYTES)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let covered = existing
         .lines()
         .map(str::trim)
@@ -65,7 +69,7 @@ fn ensure_gitignored(root: &Path) -> Result<bool> {
         updated.push('\n');
     }
     updated.push_str(".dxforge/\n");
-    write_atomic(&path, updated.as_bytes())?;
+    project.write_atomic(".gitignore", updated.as_bytes(), WriteOptions::durable())?;
     Ok(true)
 }
 
@@ -128,9 +132,10 @@ pub(super) fn status(forge: &DxForge) -> Result<PipelineOutcome> {
 
 /// The `status` table: name, status, pid, restarts (and the last error, if any).
 pub fn format_status(states: &[ToolState]) -> String {
-    let width = states
+    let names: Vec<_> = states.iter().map(|s| escape(&s.name)).collect();
+    let width = names
         .iter()
-        .map(|s| s.name.len())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -138,20 +143,20 @@ pub fn format_status(states: &[ToolState]) -> String {
         "{:<width$}  {:<9}  {:>7}  {:>8}",
         "TOOL", "STATUS", "PID", "RESTARTS"
     );
-    for s in states {
+    for (s, name) in states.iter().zip(&names) {
         let pid = s
             .pid
             .map(|p| p.to_string())
             .unwrap_or_else(|| "-".to_owned());
         out.push_str(&format!(
             "\n{:<width$}  {:<9}  {:>7}  {:>8}",
-            s.name,
+            name,
             s.status.as_str(),
             pid,
             s.restarts
         ));
         if let (ToolStatus::Degraded, Some(err)) = (s.status, &s.last_error) {
-            out.push_str(&format!("  {err}"));
+            out.push_str(&format!("  {}", escape(err)));
         }
     }
     out
@@ -171,7 +176,11 @@ pub(super) async fn stop(forge: &DxForge, tools: &[String]) -> Result<PipelineOu
         if tools.is_empty() {
             "all tools".to_owned()
         } else {
-            tools.join(", ")
+            tools
+                .iter()
+                .map(|t| escape(t))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
         outcome.text
     );
@@ -188,12 +197,7 @@ pub(super) fn logs(forge: &DxForge, tool: &str, lines: usize) -> Result<Pipeline
         .map(|l| l.line)
         .collect();
     if logs.is_empty() {
-        let file = forge
-            .root()
-            .join(STATE_DIR)
-            .join("logs")
-            .join(format!("{tool}.log"));
-        logs = log_file_tail(&file, lines)?;
+        logs = log_file_tail(forge.root(), tool, lines)?;
     }
     Ok(PipelineOutcome::new(
         logs.join("\n"),
@@ -201,14 +205,40 @@ pub(super) fn logs(forge: &DxForge, tool: &str, lines: usize) -> Result<Pipeline
     ))
 }
 
-fn log_file_tail(path: &Path, lines: usize) -> Result<Vec<String>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(path, e)),
+/// The most of a log file `logs` reads: its tail (log files rotate at 10 MiB).
+const LOG_TAIL_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The last `lines` lines of `.dxforge/logs/<tool>.log`, read beneath the
+/// project (no link followed) and only its last [`LOG_TAIL_BYTES`].
+fn log_file_tail(root: &Path, tool: &str, lines: usize) -> Result<Vec<String>> {
+    let project = Root::open(root, Policy::Project)?;
+    let Some(meta) = project.metadata(STATE_DIR)? else {
+        return Ok(Vec::new());
     };
+    if meta.kind != Kind::Dir {
+        return Ok(Vec::new());
+    }
+    let state = project.subroot(STATE_DIR, Policy::Plain, false)?;
+    let rel = Path::new("logs").join(format!("{tool}.log"));
+    let mut file = match state.open_file(&rel) {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let shown = state.join(&rel);
+    let len = file.metadata().map_err(|e| Error::io(&shown, e))?.len();
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(&shown, e))?;
+    let mut bytes = Vec::new();
+    file.take(LOG_TAIL_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&shown, e))?;
     let text = String::from_utf8_lossy(&bytes);
-    let all: Vec<&str> = text.lines().collect();
+    let mut all: Vec<&str> = text.lines().collect();
+    if start > 0 && !all.is_empty() {
+        all.remove(0); // cut in the middle of a line
+    }
     Ok(all[all.len().saturating_sub(lines)..]
         .iter()
         .map(|l| (*l).to_owned())

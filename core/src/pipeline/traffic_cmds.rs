@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use dxforge_traffic::{FileReport, InstallOptions, InstallReport, RemoveReport, TrafficLight};
 
-use super::{Command, EXIT_RED, PipelineOutcome};
+use super::{Command, EXIT_RED, PipelineOutcome, escape};
 use crate::{DxForge, Error, Result};
 
 pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
@@ -67,7 +67,13 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
 }
 
 fn file_line(text: &mut String, f: &FileReport) {
-    let _ = writeln!(text, "{:<7} {}  {}", f.light.label(), f.path, f.reason);
+    let _ = writeln!(
+        text,
+        "{:<7} {}  {}",
+        f.light.label(),
+        escape(&f.path),
+        escape(&f.reason)
+    );
     for c in &f.conflicts {
         let _ = writeln!(
             text,
@@ -83,12 +89,13 @@ fn file_line(text: &mut String, f: &FileReport) {
 fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     let mut text = String::new();
     for p in &report.packages {
+        let (name, version) = (escape(&p.name), escape(&p.version));
         let _ = match &p.previous {
             Some(prev) if prev != &p.version => {
-                writeln!(text, "{} {} -> {}", p.name, prev, p.version)
+                writeln!(text, "{name} {} -> {version}", escape(prev))
             }
-            Some(_) => writeln!(text, "{} {}", p.name, p.version),
-            None => writeln!(text, "{} {} (new)", p.name, p.version),
+            Some(_) => writeln!(text, "{name} {version}"),
+            None => writeln!(text, "{name} {version} (new)"),
         };
     }
     for f in &report.files {
@@ -109,7 +116,11 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
 }
 
 fn remove_outcome(report: &RemoveReport) -> Result<PipelineOutcome> {
-    let mut text = format!("removed {} {}\n", report.package, report.version);
+    let mut text = format!(
+        "removed {} {}\n",
+        escape(&report.package),
+        escape(&report.version)
+    );
     for f in &report.files {
         file_line(&mut text, f);
     }

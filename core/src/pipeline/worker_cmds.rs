@@ -9,7 +9,7 @@ use std::sync::Arc;
 use dxforge_worker::{AnalysisReport, ProgressFn, SnapshotSummary, SyncProgress, SyncReport};
 use serde_json::json;
 
-use super::{Command, PipelineOutcome, SyncAction};
+use super::{Command, PipelineOutcome, SyncAction, escape};
 use crate::{DxForge, Error, Result};
 
 pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
@@ -19,7 +19,7 @@ pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOu
             let s = blocking(move || f.snapshot()).await?;
             let text = format!(
                 "snapshot {}: {} files, {} ({} hashed, {} unchanged, {} new objects){}",
-                s.id,
+                escape(&s.id),
                 s.files,
                 human_bytes(s.bytes),
                 s.hashed,
@@ -39,11 +39,11 @@ pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOu
                     .map(|s| {
                         format!(
                             "{}  {}  {:>6} files  {:>9}  {}",
-                            s.id,
-                            s.created,
+                            escape(&s.id),
+                            escape(&s.created),
                             s.files,
                             human_bytes(s.bytes),
-                            s.reason
+                            escape(&s.reason)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -60,7 +60,12 @@ pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOu
             let text = format!(
                 "restored {}: {} written, {} deleted, {} mode changes, {} unchanged\n\
                  undo with: dxforge restore {}",
-                r.restored, r.written, r.deleted, r.mode_changed, r.unchanged, r.safety_snapshot
+                escape(&r.restored),
+                r.written,
+                r.deleted,
+                r.mode_changed,
+                r.unchanged,
+                escape(&r.safety_snapshot)
             );
             Ok(PipelineOutcome::new(text, to_json(&r)?))
         }
@@ -133,7 +138,10 @@ fn sync_text(verb: &str, r: &SyncReport) -> String {
     if let Some(restore) = &r.restore {
         text.push_str(&format!(
             "\nrestored {}: {} written, {} deleted; undo with: dxforge restore {}",
-            restore.restored, restore.written, restore.deleted, restore.safety_snapshot
+            escape(&restore.restored),
+            restore.written,
+            restore.deleted,
+            escape(&restore.safety_snapshot)
         ));
     }
     text
@@ -158,31 +166,46 @@ fn analysis_text(r: &AnalysisReport) -> String {
                 let installed = u
                     .installed_version
                     .as_deref()
-                    .map_or("not installed".to_owned(), |v| format!("installed {v}"));
+                    .map_or("not installed".to_owned(), |v| {
+                        format!("installed {}", escape(v))
+                    });
                 lines.push(format!(
                     "  package {}: {} references, {installed}",
-                    u.name, u.reference_count
+                    escape(&u.name),
+                    u.reference_count
                 ));
             }
             if !p.referenced_not_installed.is_empty() {
                 lines.push(format!(
                     "referenced but not installed: {}",
-                    p.referenced_not_installed.join(", ")
+                    join_escaped(&p.referenced_not_installed)
                 ));
             }
             if !p.installed_not_referenced.is_empty() {
                 lines.push(format!(
                     "installed but not referenced: {}",
-                    p.installed_not_referenced.join(", ")
+                    join_escaped(&p.installed_not_referenced)
                 ));
             }
             for m in &p.modified_files {
-                lines.push(format!("modified by you: {} ({})", m.path, m.package));
+                lines.push(format!(
+                    "modified by you: {} ({})",
+                    escape(&m.path),
+                    escape(&m.package)
+                ));
             }
         }
     }
     lines.push("written to .dxforge/analysis.json".to_owned());
     lines.join("\n")
+}
+
+fn join_escaped(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| escape(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A progress callback drawing on stderr, or `None` when stderr is not a terminal.
