@@ -9,9 +9,6 @@
 //!   heuristics, the change compaction of [`super::compact`], and returns the
 //!   edit script.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-
 use super::compact::compact;
 
 /// One change of an edit script: `chg1` records of file A at `i1` became
@@ -60,52 +57,12 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// A record as a hash-map key: its bytes and their precomputed hash.
-#[derive(Clone, Copy)]
-struct Key<'a> {
-    bytes: &'a [u8],
-    hash: u64,
-}
-
-impl PartialEq for Key<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.bytes == other.bytes
-    }
-}
-
-impl Eq for Key<'_> {}
-
-impl Hash for Key<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Passes a [`Key`]'s precomputed hash through.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used by `Key`; anything else still hashes.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(MUL);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
 const LOW_BITS: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+/// Marks an id that does not occur in the guide file.
+const NOWHERE: u32 = u32::MAX;
 
 #[inline]
 fn mix(h: u64, word: u64) -> u64 {
@@ -113,25 +70,87 @@ fn mix(h: u64, word: u64) -> u64 {
 }
 
 /// Gives every distinct record of the files it has seen a dense `u32` id.
+///
+/// An open-addressing table of ids keyed by a 32-bit tag of each record's
+/// hash; the bytes of an id's first occurrence settle equality.
 pub(super) struct Interner<'a> {
-    map: HashMap<Key<'a>, u32, BuildHasherDefault<PassThrough>>,
+    /// `id + 1` per slot, 0 when free; the length is a power of two.
+    slots: Vec<u32>,
+    /// log2 of `slots.len()`.
+    bits: u32,
+    /// Per id: the tag of its hash (its top bits pick the home slot).
+    tags: Vec<u32>,
+    /// Per id: the bytes of its first occurrence.
+    first: Vec<&'a [u8]>,
+    /// Per id: its first record in the guide file (the first file
+    /// interned with [`Interner::lines`]), or `NOWHERE`.
+    in_guide: Vec<u32>,
 }
 
 impl<'a> Interner<'a> {
     /// An interner sized for about `lines` distinct records.
     pub fn with_capacity(lines: usize) -> Self {
+        let bits = (lines.max(16) * 2).next_power_of_two().trailing_zeros();
         Interner {
-            map: HashMap::with_capacity_and_hasher(lines, BuildHasherDefault::default()),
+            slots: vec![0; 1 << bits],
+            bits,
+            tags: Vec::with_capacity(lines),
+            first: Vec::with_capacity(lines),
+            in_guide: Vec::with_capacity(lines),
         }
     }
 
     /// Number of distinct records so far (ids are `0..count`).
     pub fn count(&self) -> usize {
-        self.map.len()
+        self.tags.len()
     }
 
-    /// Split `data` into records and intern each one. `data` must be shorter
-    /// than 4 GiB (the caller refuses larger input).
+    /// The id of `bytes` (with `hash`), a new one if unseen; a new id's
+    /// position in the guide is `guide_pos`.
+    #[inline]
+    fn intern(&mut self, bytes: &'a [u8], hash: u64, guide_pos: u32) -> u32 {
+        let tag = (hash >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = (tag >> (32 - self.bits)) as usize;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                break;
+            }
+            let id = slot - 1;
+            if self.tags[id as usize] == tag && self.first[id as usize] == bytes {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+        let id = self.tags.len() as u32;
+        self.slots[i] = id + 1;
+        self.tags.push(tag);
+        self.first.push(bytes);
+        self.in_guide.push(guide_pos);
+        if self.tags.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        id
+    }
+
+    /// Double the table (keeping it at most half full).
+    fn grow(&mut self) {
+        self.bits += 1;
+        self.slots = vec![0; 1 << self.bits];
+        let mask = self.slots.len() - 1;
+        for (id, &tag) in self.tags.iter().enumerate() {
+            let mut i = (tag >> (32 - self.bits)) as usize;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = id as u32 + 1;
+        }
+    }
+
+    /// Split `data` into records and intern each one; `data` becomes the
+    /// guide for [`Interner::lines_like`]. `data` must be shorter than 4 GiB
+    /// (the caller refuses larger input).
     pub fn lines(&mut self, data: &'a [u8]) -> Lines<'a> {
         let guess = data.len() / 32 + 1;
         let mut bounds = Vec::with_capacity(guess + 1);
@@ -139,9 +158,47 @@ impl<'a> Interner<'a> {
         let mut pos = 0usize;
         while pos < data.len() {
             let (end, hash) = scan_record(data, pos);
-            let bytes = &data[pos..end];
-            let next = self.map.len() as u32;
-            let id = *self.map.entry(Key { bytes, hash }).or_insert(next);
+            let id = self.intern(&data[pos..end], hash, ids.len() as u32);
+            bounds.push(pos as u32);
+            ids.push(id);
+            pos = end;
+        }
+        bounds.push(data.len() as u32);
+        Lines { data, bounds, ids }
+    }
+
+    /// Like [`Interner::lines`] for a file that is mostly the guide file
+    /// with edits: a record that repeats the guide's next expected record
+    /// is recognised by one comparison, without scanning or hashing it.
+    pub fn lines_like(&mut self, data: &'a [u8], guide: &Lines<'a>) -> Lines<'a> {
+        let guess = guide.len() + guide.len() / 8 + 1;
+        let mut bounds = Vec::with_capacity(guess + 1);
+        let mut ids = Vec::with_capacity(guess);
+        let mut pos = 0usize;
+        // The guide record expected next.
+        let mut next = 0usize;
+        while pos < data.len() {
+            if next < guide.len() {
+                let expected = guide.line(next);
+                let rest = &data[pos..];
+                // A guide record ends in '\n' or ends its file: either way
+                // the same bytes here are one whole record.
+                if rest.starts_with(expected)
+                    && (expected.last() == Some(&b'\n') || rest.len() == expected.len())
+                {
+                    bounds.push(pos as u32);
+                    ids.push(guide.ids[next]);
+                    pos += expected.len();
+                    next += 1;
+                    continue;
+                }
+            }
+            let (end, hash) = scan_record(data, pos);
+            let id = self.intern(&data[pos..end], hash, NOWHERE);
+            let at = self.in_guide[id as usize];
+            if at != NOWHERE {
+                next = at as usize + 1;
+            }
             bounds.push(pos as u32);
             ids.push(id);
             pos = end;
@@ -645,9 +702,11 @@ fn find_cut(
 fn myers(pa: &mut Prepared, pb: &mut Prepared) {
     let (n1, n2) = (pa.ids.len(), pb.ids.len());
     let diagonals = n1 + n2 + 3;
+    // Allocated on the first real search: often the pruned files only
+    // differ by plain insertions and deletions.
     let mut v = Vectors {
-        fwd: vec![0; diagonals],
-        bwd: vec![0; diagonals],
+        fwd: Vec::new(),
+        bwd: Vec::new(),
         offset: n2 as isize + 1,
         cost_limit: rough_sqrt(diagonals).max(MIN_COST_LIMIT) as isize,
     };
@@ -672,6 +731,10 @@ fn myers(pa: &mut Prepared, pb: &mut Prepared) {
                 pa.changed[pa.index[k as usize] as usize + 1] = true;
             }
         } else {
+            if v.fwd.is_empty() {
+                v.fwd = vec![0; diagonals];
+                v.bwd = vec![0; diagonals];
+            }
             let cut = find_cut(a, off1, lim1, b, off2, lim2, &mut v, exact);
             boxes.push((off1, cut.i1, off2, cut.i2, cut.exact_lo));
             boxes.push((cut.i1, lim1, cut.i2, lim2, cut.exact_hi));

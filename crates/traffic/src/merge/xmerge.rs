@@ -67,10 +67,10 @@ pub(super) struct Labels<'l> {
 /// Merge `ours` and `theirs` on top of `base` exactly as `git merge-file`
 /// does with its defaults.
 pub(super) fn merge(base: &[u8], ours: &[u8], theirs: &[u8], labels: &Labels<'_>) -> Merged {
-    let mut interner = Interner::with_capacity((base.len() + ours.len() + theirs.len()) / 48 + 16);
+    let mut interner = Interner::with_capacity(base.len() / 32 + 16);
     let b = interner.lines(base);
-    let o = interner.lines(ours);
-    let t = interner.lines(theirs);
+    let o = interner.lines_like(ours, &b);
+    let t = interner.lines_like(theirs, &b);
     let ids = interner.count();
     let count_b = occurrences(&b.ids, ids);
     let mut count_o = occurrences(&o.ids, ids);
