@@ -19,10 +19,64 @@
 //!   is marked `Dropped`); size it for bursts.
 //! - Only the latest 10,000 final task states are remembered; `task(id)` of an older task
 //!   returns `None`.
-//! - Snapshot, restore, pull and gc of one project are serialised by a file lock in
-//!   `.dxforge/snapshots/`, also across processes.
 //! - The blocking operations (`snapshot`, `restore`, `analyze`, …) must not be called on
 //!   an async runtime thread; use `spawn_blocking` or enqueue a task.
+//!
+//! # Trust and safety decisions
+//!
+//! Nothing under the project or `.dxforge/`, and nothing in the bucket, is trusted (see
+//! `docs/security.md`). What the worker does about it:
+//!
+//! - **Confinement.** Every file access goes through `dxforge_fs`: the project is read
+//!   and restored through a `Root` with the project policy, the store (`.dxforge/
+//!   snapshots`) through a plain subroot of the state root. The kernel refuses any
+//!   symbolic link on the way, so a link is recorded as a link (its target string) and
+//!   never read through, restore never writes through one, and `.git`/`.dxforge` are out
+//!   of reach at any depth. The directory walk itself lists by path, but content is only
+//!   ever opened through the root (and only regular files: a FIFO is never opened).
+//!   `.dxforge` being a link is refused ([`WorkerError::UnsafePath`]).
+//! - **One project lock.** Snapshot (direct or background), restore (including its
+//!   safety snapshot, under the same single acquisition), sync pull (from the first
+//!   download to the end of its restore) and gc take `.dxforge/lock` exclusively: the
+//!   lock the package commands (`add`, `update`, `remove`) take, so a restore cannot
+//!   interleave with an install. They wait up to [`WorkerConfig::lock_wait`] (default
+//!   [`DEFAULT_LOCK_WAIT`], 30 s, the same for direct calls and background tasks), then
+//!   fail with [`WorkerError::Busy`] naming the holder ("busy: add (pid 42) holds the
+//!   project lock …"). Listing snapshots and push take no lock: manifests and objects are
+//!   immutable once renamed into place and nothing deletes an object a manifest names
+//!   (an upload therefore never holds up an install). Analysis takes none either: it only
+//!   reads, and replaces its own report atomically.
+//! - **Durability.** Objects are written without fsync (thousands of them); one
+//!   `syncfs` of the store runs before the manifest that names them is written durably
+//!   (file and directory fsynced). The stat cache is written without fsync and is safe
+//!   to lose: a missing, torn or invalid cache only means a full re-hash. A restore ends
+//!   with one `syncfs` of the project. Temp files left by a crash in the store are
+//!   removed by the next snapshot and by gc; dxforge temp names in the project
+//!   (`.<name>.dxforge-<hex>.tmp`) are never snapshotted.
+//! - **Bounded parsing.** Manifests (local or pulled) are read up to
+//!   [`MAX_MANIFEST_BYTES`], the stat cache up to [`MAX_INDEX_BYTES`]; counts are checked
+//!   against [`MAX_SNAPSHOT_ENTRIES`] and what the bytes can hold before anything is
+//!   allocated; paths and link targets against [`MAX_PATH_BYTES`]. Every manifest path
+//!   must be relative with normal components and no `.git`/`.dxforge` component at any
+//!   depth, and is checked before restore changes anything. A pulled object is read up to
+//!   the size its manifest records and stored only if it hashes to its name.
+//! - **What a snapshot leaves out is listed.** Unreadable files and directories, FIFOs,
+//!   sockets, devices, names that are not UTF-8 and over-long paths are skipped and listed
+//!   in [`SnapshotSummary::skipped_entries`] with a [`SkipReason`]; none of them fails the
+//!   snapshot. (The older `skipped` field keeps listing only the non-UTF-8 names.) A
+//!   snapshot that could not read something walks the tree again next time (a permission
+//!   change does not touch the directory, so the fast path would not see it).
+//! - **Sparse files.** Objects stay plain files named by the BLAKE3 of their content
+//!   (sync and dedup unchanged) but are written sparse: holes of the source (found with
+//!   `SEEK_DATA`, never read) and every aligned 64 KiB run of zeros are left as holes, in
+//!   the store and again on restore and pull. A 1 GiB sparse file takes a few blocks in
+//!   the store. Chosen over compression: no new dependency, no format change, and the
+//!   bytes on disk stay readable as they are. Caveat: push still uploads the zeros (S3
+//!   has no holes).
+//! - **Network timeouts.** `[remote] connect_timeout_ms` (default 5000) and
+//!   `request_timeout_ms` (default 30000), each 100..=600000, checked when parsed; see
+//!   [`RemoteConfig`]. A stalled endpoint fails after about one request timeout with
+//!   [`WorkerError::RemoteUnreachable`] naming the endpoint.
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};

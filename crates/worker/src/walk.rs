@@ -3,7 +3,8 @@
 //! Caveat: `.gitignore` files are honoured even when the project is not a git repository
 //! (like `git add` would once it is one); `.ignore` files are not (git does not read them).
 //! `.git/` and `.dxforge/` directories are never entered, at any depth (the filesystem
-//! layer refuses both names under a project root anyway).
+//! layer refuses both names under a project root anyway), and dxforge temp files
+//! (`.<name>.dxforge-<16 hex>.tmp`) are not listed.
 
 use std::path::Path;
 
@@ -31,7 +32,12 @@ pub(crate) fn project_walker(root: &Path) -> WalkParallel {
         .threads(threads)
         .filter_entry(|entry| {
             let name = entry.file_name();
-            entry.depth() == 0 || (name != ".git" && name != STATE_DIR)
+            // dxforge's own temp files (a restore or install killed mid-write) are not
+            // project content; the command that made them cleans them up.
+            entry.depth() == 0
+                || (name != ".git"
+                    && name != STATE_DIR
+                    && !name.to_str().is_some_and(dxforge_fs::is_temp_name))
         })
         .build_parallel()
 }
