@@ -28,6 +28,8 @@ pub mod config;
 pub mod control;
 mod error;
 mod forge;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pipeline;
 pub mod runtime;
 

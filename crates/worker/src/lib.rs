@@ -83,6 +83,8 @@ use serde::{Deserialize, Serialize};
 
 mod analyze;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod prefetch;
 mod queue;
