@@ -244,7 +244,12 @@ pub(crate) fn toml_error(
     let (line, key) = match err.span() {
         Some(span) => {
             let start = span.start.min(text.len());
-            let line = text[..start].bytes().filter(|b| *b == b'\n').count() + 1;
+            // Bytes, not `str` slicing: a span off a char boundary must not panic.
+            let line = text.as_bytes()[..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
             let end = span.end.min(text.len()).max(start);
             let snippet = text.get(start..end).unwrap_or("").trim();
             let key = if snippet.contains('\n') || snippet.len() > 80 {

@@ -15,9 +15,9 @@ fn parse(path: &Path, text: &str) -> Result<toml_edit::DocumentMut> {
         let line = e
             .span()
             .map(|s| {
-                text[..s.start.min(text.len())]
-                    .bytes()
-                    .filter(|b| *b == b'\n')
+                text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|b| **b == b'\n')
                     .count()
                     + 1
             })

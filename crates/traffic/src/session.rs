@@ -27,7 +27,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dxforge_fs::{LockMode, Policy, ProjectLock, Root};
+use dxforge_fs::{FsError, LockMode, Policy, ProjectLock, Root};
 
 use crate::error::{Result, TrafficError};
 use crate::report::RecoveryReport;
@@ -102,6 +102,25 @@ fn recover_locked(project: &Root, state: &Root, sweep_cache: bool) -> Result<Rec
     })
 }
 
+/// The shared lock of a read. A state directory this process may not write
+/// (a read-only checkout, another user's project) cannot be changed by
+/// dxforge from here either: it is read without the lock.
+fn shared_lock(state: &Root) -> Result<Option<ProjectLock>> {
+    match ProjectLock::acquire(state, "read", LockMode::Shared, LOCK_WAIT) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(FsError::Io { source, .. })
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::EROFS | libc::EACCES | libc::EPERM)
+            ) =>
+        {
+            tracing::debug!(state = %state.path().display(), error = %source, "reading without the project lock");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Session {
     /// Open the project at `root` for an operation with `access`, recovering
     /// an interrupted transaction first.
@@ -127,19 +146,19 @@ impl Session {
             Access::Read => match state_root(&project, false)? {
                 None => (None, None),
                 Some(state) => {
-                    let mut lock =
-                        ProjectLock::acquire(&state, "read", LockMode::Shared, LOCK_WAIT)?;
+                    let mut lock = shared_lock(&state)?;
                     if txn::journal_pending(&state)? {
                         drop(lock);
-                        lock = ProjectLock::acquire(
+                        let exclusive = ProjectLock::acquire(
                             &state,
                             "recover",
                             LockMode::Exclusive,
                             LOCK_WAIT,
                         )?;
                         recover_locked(&project, &state, false)?;
+                        lock = Some(exclusive);
                     }
-                    (Some(state), Some(lock))
+                    (Some(state), lock)
                 }
             },
         };

@@ -743,3 +743,24 @@ fn install_while_another_command_holds_the_lock_is_busy() {
     );
     drop(held);
 }
+
+// Attack: the repository carries `.dxforge` as a symlink to a directory elsewhere (state written outside).
+#[test]
+fn planted_dxforge_symlink_is_refused() {
+    let r = TestRegistry::new();
+    r.add("w", "1.0.0", &[], &[("w.txt", b"w\n")]);
+    let p = TestProject::new(r.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+    symlink(elsewhere.path(), p.root().join(".dxforge")).unwrap();
+    let err = install_err(&p, "w");
+    assert!(
+        matches!(&err, TrafficError::UnsafePath { .. }) && err.to_string().contains(".dxforge"),
+        "{err}"
+    );
+    assert!(p.manager().check("w.txt".as_ref(), b"w\n").is_err());
+    assert!(
+        full_tree(elsewhere.path()).is_empty(),
+        "nothing written there"
+    );
+    assert!(!p.root().join("w.txt").exists());
+}
