@@ -100,6 +100,13 @@ fn snapshot_report_cannot_be_faked_by_a_file_name_with_a_newline() {
             text(&out)
         );
     }
+    // The FIFO is listed as skipped, on one line, escaped.
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("\"f\\nsnapshot FAKE: 0 files\" (named pipe)"),
+        "{}",
+        text(&out)
+    );
     let out = ws.dx(&["snapshots"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
@@ -125,6 +132,13 @@ fn restore_during_add_never_leaves_the_lock_listing_missing_files() {
     assert!(snap.status.success(), "{}", text(&snap));
     let doc: serde_json::Value = serde_json::from_slice(&snap.stdout).unwrap();
     let empty = doc["id"].as_str().unwrap().to_owned();
+    // How long an add takes alone: `restore` starts at 20 points spread over it.
+    let t = std::time::Instant::now();
+    let out = ws.dx(&["add", "big"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let add_takes = t.elapsed();
+    let out = ws.dx(&["restore", &empty]);
+    assert!(out.status.success(), "{}", text(&out));
     let (mut busy, mut both) = (0, 0);
     for round in 0..20 {
         let add = ws
@@ -133,6 +147,7 @@ fn restore_during_add_never_leaves_the_lock_listing_missing_files() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        std::thread::sleep(add_takes * round / 20);
         let restore = ws
             .cmd(&["restore", &empty])
             .stdout(Stdio::piped())

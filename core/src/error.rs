@@ -304,6 +304,9 @@ fn worker_kind(e: &WorkerError) -> ErrorKind {
         | WorkerError::RemoteUnreachable { .. }
         | WorkerError::Remote { .. } => ErrorKind::Remote,
         WorkerError::Io { .. } | WorkerError::RestoreConflict { .. } => ErrorKind::Io,
+        WorkerError::Busy { .. } => ErrorKind::Busy,
+        WorkerError::UnsafePath { .. } => ErrorKind::UnsafePath,
+        WorkerError::TooLarge { .. } | WorkerError::InvalidIndex { .. } => ErrorKind::Integrity,
         WorkerError::NotBuiltYet { .. } => ErrorKind::NotImplemented,
         WorkerError::ShutDown => ErrorKind::Closed,
         WorkerError::Panicked { .. } => ErrorKind::Internal,
@@ -327,7 +330,12 @@ fn traffic_kind(e: &TrafficError) -> ErrorKind {
         | TrafficError::Required { .. }
         | TrafficError::FileClash { .. } => ErrorKind::Dependency,
         TrafficError::UnsafePath { .. } | TrafficError::OutsideRoot { .. } => ErrorKind::UnsafePath,
-        TrafficError::HashMismatch { .. } | TrafficError::Journal { .. } => ErrorKind::Integrity,
+        // Local state or package content that fails validation (malformed,
+        // over a documented limit) is refused like data failing its hash.
+        TrafficError::HashMismatch { .. }
+        | TrafficError::Journal { .. }
+        | TrafficError::Corrupt { .. }
+        | TrafficError::Limit { .. } => ErrorKind::Integrity,
         TrafficError::Busy { .. } => ErrorKind::Busy,
         _ => ErrorKind::Other,
     }

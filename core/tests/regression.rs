@@ -333,3 +333,30 @@ fn status_table_escapes_tool_names() {
     assert_eq!(out.json["tools"][0]["name"], "ok\nfake  healthy  1  0");
     forge.shutdown().unwrap();
 }
+
+// Attack (crash): a restore killed mid-way left temporary files in the tree that no later command removed.
+#[test]
+fn restore_removes_temp_files_a_killed_restore_left() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/app.txt"), "v1\n").unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let snap = forge.snapshot().unwrap();
+    let leftover = dir.path().join("src/.app.txt.dxforge-0123456789abcdef.tmp");
+    std::fs::write(&leftover, "half").unwrap();
+    // Not ours to touch: a look-alike inside `.git`.
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    let in_git = dir.path().join(".git/.x.dxforge-0123456789abcdef.tmp");
+    std::fs::write(&in_git, "git's").unwrap();
+    forge.restore(&snap.id).unwrap();
+    assert!(
+        !leftover.exists(),
+        "the leftover temp file survived restore"
+    );
+    assert!(in_git.exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/app.txt")).unwrap(),
+        "v1\n"
+    );
+    forge.shutdown().unwrap();
+}

@@ -9,6 +9,7 @@
 
 mod events;
 mod orchestrator;
+mod settle;
 mod traffic;
 mod worker;
 

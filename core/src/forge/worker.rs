@@ -35,7 +35,8 @@ impl WorkerPart {
             bucket: r.bucket.clone(),
             prefix: r.prefix.clone(),
             region: r.region.clone(),
-            ..RemoteConfig::default()
+            connect_timeout_ms: r.connect_timeout_ms,
+            request_timeout_ms: r.request_timeout_ms,
         });
         let traffic = TrafficManager::new(root.to_path_buf(), config.registry_dir(root));
         let mut worker_config = WorkerConfig::new(PathBuf::from(root), runtime);
@@ -103,8 +104,10 @@ impl DxForge {
         Ok(self.worker()?.counters())
     }
 
-    /// Takes a snapshot of the project tree now (blocking).
+    /// Takes a snapshot of the project tree now (blocking). An install a
+    /// killed process left half-done is finished or undone first.
     pub fn snapshot(&self) -> Result<SnapshotSummary> {
+        super::settle::recover_traffic(self.traffic_manager()?)?;
         Ok(self.worker()?.snapshot()?)
     }
 
@@ -114,8 +117,17 @@ impl DxForge {
     }
 
     /// Rolls the tree back to a snapshot; a safety snapshot is taken first (blocking).
+    /// Leftovers of killed commands (a half-done install, a killed restore's
+    /// temporary files) are cleared first.
     pub fn restore(&self, id: &str) -> Result<RestoreReport> {
+        self.settle_before_restore()?;
         Ok(self.worker()?.restore(id)?)
+    }
+
+    fn settle_before_restore(&self) -> Result<()> {
+        super::settle::recover_traffic(self.traffic_manager()?)?;
+        super::settle::sweep_project_temps(self.root())?;
+        Ok(())
     }
 
     /// Deletes snapshot objects no snapshot refers to (blocking).
@@ -144,6 +156,12 @@ impl DxForge {
         id: &str,
         progress: Option<ProgressFn>,
     ) -> Result<SyncReport> {
+        let forge = self.clone();
+        tokio::task::spawn_blocking(move || forge.settle_before_restore())
+            .await
+            .map_err(|e| crate::Error::Internal {
+                message: format!("settling the project before a pull panicked: {e}"),
+            })??;
         Ok(self.worker()?.pull_with_progress(id, progress).await?)
     }
 

@@ -4,7 +4,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
-use dxforge_fs::{Kind, Policy, Root, WriteOptions};
+use dxforge_fs::{Policy, Root, WriteOptions};
 use dxforge_orchestrator::{ToolState, ToolStatus};
 use serde_json::json;
 
@@ -212,13 +212,11 @@ const LOG_TAIL_BYTES: u64 = 4 * 1024 * 1024;
 /// project (no link followed) and only its last [`LOG_TAIL_BYTES`].
 fn log_file_tail(root: &Path, tool: &str, lines: usize) -> Result<Vec<String>> {
     let project = Root::open(root, Policy::Project)?;
-    let Some(meta) = project.metadata(STATE_DIR)? else {
-        return Ok(Vec::new());
+    let state = match project.subroot(STATE_DIR, Policy::Plain, false) {
+        Ok(state) => state,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
     };
-    if meta.kind != Kind::Dir {
-        return Ok(Vec::new());
-    }
-    let state = project.subroot(STATE_DIR, Policy::Plain, false)?;
     let rel = Path::new("logs").join(format!("{tool}.log"));
     let mut file = match state.open_file(&rel) {
         Ok(f) => f,

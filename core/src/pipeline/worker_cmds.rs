@@ -6,7 +6,9 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
-use dxforge_worker::{AnalysisReport, ProgressFn, SnapshotSummary, SyncProgress, SyncReport};
+use dxforge_worker::{
+    AnalysisReport, ProgressFn, SkipReason, SnapshotSummary, SyncProgress, SyncReport,
+};
 use serde_json::json;
 
 use super::{Command, PipelineOutcome, SyncAction, escape};
@@ -115,15 +117,39 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     })
 }
 
+/// Longest list of skipped paths in the text report (JSON lists every one).
+const MAX_SKIPPED_SHOWN: usize = 20;
+
+/// The paths a snapshot left out, one line each (escaped: they come from the tree).
 fn skipped_note(s: &SnapshotSummary) -> String {
-    if s.skipped.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "\nskipped {} paths whose names are not UTF-8",
-            s.skipped.len()
-        )
+    if s.skipped_entries.is_empty() {
+        return String::new();
     }
+    let mut text = format!("\nskipped {} paths:", s.skipped_entries.len());
+    for e in s.skipped_entries.iter().take(MAX_SKIPPED_SHOWN) {
+        let why = match e.reason {
+            SkipReason::Unreadable => "unreadable",
+            SkipReason::Fifo => "named pipe",
+            SkipReason::Socket => "socket",
+            SkipReason::Device => "device",
+            SkipReason::NonUtf8Name => "name not UTF-8",
+            SkipReason::PathTooLong => "path too long",
+            _ => "not snapshotted",
+        };
+        let detail = e
+            .detail
+            .as_deref()
+            .map(|d| format!(": {}", escape(d)))
+            .unwrap_or_default();
+        text.push_str(&format!("\n  {} ({why}{detail})", escape(&e.path)));
+    }
+    if s.skipped_entries.len() > MAX_SKIPPED_SHOWN {
+        text.push_str(&format!(
+            "\n  … and {} more (see --json)",
+            s.skipped_entries.len() - MAX_SKIPPED_SHOWN
+        ));
+    }
+    text
 }
 
 fn sync_text(verb: &str, r: &SyncReport) -> String {

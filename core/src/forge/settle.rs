@@ -1,0 +1,79 @@
+//! Bringing a project back to a settled state before a snapshot-store
+//! operation, after a dxforge command was killed.
+//!
+//! Traffic Branching and the Shadow Worker share one project lock, but each
+//! recovers only its own leftovers. Two crossings need the core:
+//!
+//! - an install a killed process left half-done (its journal in
+//!   `.dxforge/txn/`) must be finished or undone *before* a snapshot captures
+//!   the tree or a restore rewrites it: otherwise the snapshot holds a torn
+//!   tree, or the next Traffic command rolls the journal over the restored one;
+//! - a killed restore leaves dxforge temporary files in the project's
+//!   directories, which snapshots leave out and so a second restore never
+//!   deletes: they are swept before a restore, under the project lock (which
+//!   proves no live command owns them).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dxforge_fs::{FsError, Kind, LockMode, Policy, ProjectLock, Root, is_temp_name};
+use dxforge_traffic::{TrafficError, TrafficManager};
+
+use crate::{Result, STATE_DIR};
+
+/// How long the sweep waits for the project lock; a holder is a live command
+/// whose temporary files are not leftovers, so the sweep is skipped then.
+const SWEEP_LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Deepest directory the sweep enters (deeper trees are left alone).
+const MAX_DEPTH: usize = 256;
+
+/// Finishes or undoes an interrupted install. A live command holding the lock
+/// recovered at its own start, so `Busy` is not an error here.
+pub(crate) fn recover_traffic(traffic: &TrafficManager) -> Result<()> {
+    match traffic.recover() {
+        Ok(_) | Err(TrafficError::Busy { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes dxforge temporary files left anywhere in the project tree (never
+/// in `.git` or `.dxforge`, never through a link); returns how many.
+pub(crate) fn sweep_project_temps(root: &Path) -> Result<usize> {
+    let project = Root::open(root, Policy::Project)?;
+    let state = match project.subroot(STATE_DIR, Policy::Plain, false) {
+        Ok(state) => state,
+        Err(e) if e.is_not_found() => return Ok(0), // no dxforge command ever wrote here
+        Err(e) => return Err(e.into()),
+    };
+    let _lock = match ProjectLock::acquire(&state, "sweep", LockMode::Exclusive, SWEEP_LOCK_WAIT) {
+        Ok(lock) => lock,
+        Err(FsError::Busy { .. }) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let mut removed = 0;
+    let mut dirs = vec![(PathBuf::new(), 0usize)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let entries = match project.read_dir(&dir) {
+            Ok(entries) => entries,
+            // A directory removed or unreadable meanwhile is not ours to fix.
+            Err(e) if !e.is_refusal() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for (name, kind) in entries {
+            let lossy = name.to_string_lossy();
+            if lossy == ".git" || lossy == STATE_DIR {
+                continue;
+            }
+            let rel = dir.join(&name);
+            match kind {
+                Kind::Dir if depth < MAX_DEPTH => dirs.push((rel, depth + 1)),
+                Kind::File if is_temp_name(&lossy) => {
+                    removed += usize::from(project.remove_file(&rel)?);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(removed)
+}
