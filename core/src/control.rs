@@ -247,11 +247,21 @@ fn check_len(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `path` can be a socket served by a `dxforge up` of this project:
+/// `.dxforge` is a directory and the socket a socket, neither a link (a
+/// planted link could send the command to, and take answers from, any socket).
+fn served_here(root: &Path, path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let dir_ok = std::fs::symlink_metadata(root.join(STATE_DIR)).is_ok_and(|m| m.is_dir());
+    let sock_ok = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    dir_ok && sock_ok
+}
+
 /// Sends `command` to the `dxforge up` serving the project at `root`.
 /// Returns `Ok(None)` when none is running (no socket, or a stale one).
 pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
     let path = socket_path(root);
-    if check_len(&path).is_err() {
+    if check_len(&path).is_err() || !served_here(root, &path) {
         return Ok(None);
     }
     let mut stream = match UnixStream::connect(&path) {

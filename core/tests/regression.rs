@@ -360,3 +360,21 @@ fn restore_removes_temp_files_a_killed_restore_left() {
     );
     forge.shutdown().unwrap();
 }
+
+// Attack: a planted `.dxforge/control.sock` link sent `status`/`run` to another program's socket and trusted its answer.
+#[test]
+fn control_client_ignores_a_planted_socket_link() {
+    let outside = tempfile::tempdir().unwrap();
+    let other = outside.path().join("other.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&other).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".dxforge")).unwrap();
+    std::os::unix::fs::symlink(&other, dir.path().join(".dxforge/control.sock")).unwrap();
+    // Treated as "no supervisor": the command runs locally.
+    assert!(control::request(dir.path(), "status").unwrap().is_none());
+    assert!(
+        listener.accept().is_err(),
+        "the planted socket was contacted"
+    );
+}
