@@ -16,11 +16,17 @@
 //! * `xmerge`: the three-way merge and the merged bytes.
 //!
 //! What is verified: `tests/merge_vs_git.rs` runs the real `git merge-file
-//! -L yours -L base -L upstream` on thousands of generated cases (small
-//! alphabets of short lines, blank and brace-only lines, indentation-only
-//! differences, CRLF/LF mixes, missing final newlines) and requires the
-//! same verdict and byte-identical output, clean or with markers, and that
-//! each reported region's lines are the ones between git's markers.
+//! -L yours -L base -L upstream` (git's defaults otherwise, no user
+//! configuration) on thousands of generated cases (small alphabets of short
+//! lines, blank and brace-only lines, indentation-only differences, CRLF/LF
+//! mixes, missing final newlines, edits derived from the base so that
+//! conflicts are frequent) and on long generated files that reach the
+//! pruning of too-common lines, the cost limit and the snake heuristics. It
+//! requires the same verdict, byte-identical output (clean or with markers)
+//! and regions whose ours/theirs lines are exactly those between git's
+//! markers. git's output does not show base lines, so a region's base
+//! range is derived here: the base lines that the changes of either side
+//! reaching into the region replace (checked only for order and bounds).
 //!
 //! Binary input (a NUL byte in the first 8,000 bytes of any of the three,
 //! git's rule) and input over git's size limit are refused, as git does.
