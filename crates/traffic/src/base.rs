@@ -14,7 +14,7 @@
 //! `dxforge_fs::Root`), so no link in it is ever followed, and every index
 //! is parsed with bounds ([`parse_pack_index`]) before an entry is trusted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -93,6 +93,8 @@ pub struct BaseStore {
     /// `None`: the project has no `.dxforge/` yet; every object is absent.
     state: Option<Root>,
     index: OnceLock<BTreeMap<String, PackedAt>>,
+    /// The `<2 hex>` directories of loose objects, listed once.
+    loose: OnceLock<BTreeSet<String>>,
 }
 
 impl BaseStore {
@@ -101,6 +103,7 @@ impl BaseStore {
         BaseStore {
             state: Some(state),
             index: OnceLock::new(),
+            loose: OnceLock::new(),
         }
     }
 
@@ -109,11 +112,30 @@ impl BaseStore {
         BaseStore {
             state: None,
             index: OnceLock::new(),
+            loose: OnceLock::new(),
         }
     }
 
     fn object_rel(hash: &str) -> String {
         format!("{BASE}/{}/{hash}", &hash[..2])
+    }
+
+    /// Whether a loose object with `hash` may exist (its directory does).
+    fn may_be_loose(&self, hash: &str) -> bool {
+        let dirs = self.loose.get_or_init(|| {
+            let Some(state) = &self.state else {
+                return BTreeSet::new();
+            };
+            state
+                .read_dir(BASE)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, kind)| *kind == Kind::Dir)
+                .filter_map(|(name, _)| name.into_string().ok())
+                .filter(|name| name.len() == 2)
+                .collect()
+        });
+        dirs.contains(&hash[..2])
     }
 
     /// Index of every pack, read once per store instance. An index that is
@@ -156,7 +178,8 @@ impl BaseStore {
         };
         is_hash(hash)
             && (self.index().contains_key(hash)
-                || matches!(state.metadata(Self::object_rel(hash)), Ok(Some(m)) if m.kind == Kind::File))
+                || (self.may_be_loose(hash)
+                    && matches!(state.metadata(Self::object_rel(hash)), Ok(Some(m)) if m.kind == Kind::File)))
     }
 
     /// Content stored under `hash`, verified; `None` if absent, corrupt or unreadable.
@@ -167,7 +190,8 @@ impl BaseStore {
         if !is_hash(hash) {
             return Ok(None);
         }
-        if let Ok(Some(data)) = state.read(Self::object_rel(hash), MAX_OBJECT_BYTES)
+        if self.may_be_loose(hash)
+            && let Ok(Some(data)) = state.read(Self::object_rel(hash), MAX_OBJECT_BYTES)
             && hash_hex(&data) == hash
         {
             return Ok(Some(data));

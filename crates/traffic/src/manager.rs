@@ -164,11 +164,7 @@ impl TrafficManager {
         let lock = Lockfile::load(&s.project)?;
         let registry = self.registry_for(&s);
         let bases = Self::base_store(&s);
-        let ctx = Ctx {
-            project: &s.project,
-            registry: &registry,
-            bases: &bases,
-        };
+        let ctx = Ctx::new(&s.project, &registry, &bases);
         let owner = lock
             .owner_of(&rel)
             .map(|(o, h)| (o.to_string(), h.map(str::to_string)));
@@ -317,11 +313,7 @@ impl TrafficManager {
         }
         let registry = self.registry_for(&s);
         let bases = Self::base_store(&s);
-        let ctx = Ctx {
-            project: &s.project,
-            registry: &registry,
-            bases: &bases,
-        };
+        let ctx = Ctx::new(&s.project, &registry, &bases);
         let mut plan = Plan {
             lock: old.clone(),
             ..Plan::default()
@@ -406,11 +398,7 @@ impl TrafficManager {
         let lock = Lockfile::load(&s.project)?;
         let registry = self.registry_for(&s);
         let bases = Self::base_store(&s);
-        let ctx = Ctx {
-            project: &s.project,
-            registry: &registry,
-            bases: &bases,
-        };
+        let ctx = Ctx::new(&s.project, &registry, &bases);
         let mut out = Vec::new();
         for (package, p) in &lock.packages {
             for (path, hash) in &p.files {
@@ -437,11 +425,7 @@ impl TrafficManager {
         to_plan: &BTreeSet<String>,
     ) -> Result<Plan> {
         let bases = Self::base_store(s);
-        let ctx = Ctx {
-            project: &s.project,
-            registry,
-            bases: &bases,
-        };
+        let ctx = Ctx::new(&s.project, registry, &bases);
         plan_install(&ctx, old, resolved, to_plan)
     }
 

@@ -5,6 +5,7 @@
 //! first of `<file>.new.1`, `<file>.new.2`, … that is free, so nothing after
 //! the commit point can fail on a name the user (or a package) took.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use dxforge_fs::{Kind, Root};
@@ -18,7 +19,7 @@ use crate::lockfile::{LockedPackage, Lockfile};
 use crate::manifest::PackageManifest;
 use crate::registry::{PackageSource, Registry};
 use crate::report::{FileAction, FileReport, ResolvedPackage};
-use crate::safety::{check_target, validate_relative};
+use crate::safety::{DirCache, check_target_with, validate_relative};
 use crate::store::hash_hex;
 
 /// What planning needs to look at.
@@ -29,6 +30,20 @@ pub struct Ctx<'a> {
     pub registry: &'a Registry,
     /// Base store.
     pub bases: &'a BaseStore,
+    /// Project directories already checked by this operation.
+    dirs: RefCell<DirCache>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The planning context of one operation.
+    pub fn new(project: &'a Root, registry: &'a Registry, bases: &'a BaseStore) -> Self {
+        Ctx {
+            project,
+            registry,
+            bases,
+            dirs: RefCell::new(DirCache::default()),
+        }
+    }
 }
 
 /// The full effect of one operation.
@@ -50,7 +65,7 @@ pub struct Plan {
 
 /// Current content of the package target `rel` (checked: no symlink on the way).
 pub fn read_target(ctx: &Ctx<'_>, package: &str, rel: &str) -> Result<Option<Vec<u8>>> {
-    check_target(ctx.project, package, rel)?;
+    check_target_with(ctx.project, package, rel, &mut ctx.dirs.borrow_mut())?;
     Ok(ctx.project.read(rel, MAX_PROJECT_FILE_BYTES)?)
 }
 

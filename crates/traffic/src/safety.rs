@@ -9,6 +9,7 @@
 //! early error; the filesystem layer (`dxforge_fs::Root`) enforces the same
 //! rules in the kernel when the write happens.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use dxforge_fs::{Kind, Root};
@@ -137,6 +138,27 @@ pub(crate) fn validate_state_path(rel: &str) -> std::result::Result<(), &'static
 /// target. dxforge never writes through a symlink; the filesystem layer
 /// enforces the same rule again when the write happens.
 pub fn check_target(project: &Root, package: &str, rel: &str) -> Result<()> {
+    check_target_with(project, package, rel, &mut DirCache::default())
+}
+
+/// Directories already looked at during one operation (under the project
+/// lock): a package's files share a few directories, which are then checked
+/// once instead of once per file. The kernel checks again on every write.
+#[derive(Debug, Default)]
+pub(crate) struct DirCache {
+    /// Real directories (no symlink on the way).
+    real: BTreeSet<String>,
+    /// Directories that do not exist.
+    missing: BTreeSet<String>,
+}
+
+/// [`check_target`] remembering the directories it has seen in `dirs`.
+pub(crate) fn check_target_with(
+    project: &Root,
+    package: &str,
+    rel: &str,
+    dirs: &mut DirCache,
+) -> Result<()> {
     validate_relative(package, rel)?;
     let refuse = |reason: String| TrafficError::UnsafePath {
         package: package.to_string(),
@@ -147,18 +169,28 @@ pub fn check_target(project: &Root, package: &str, rel: &str) -> Result<()> {
     for i in 0..parts.len() {
         let prefix = parts[..=i].join("/");
         let is_last = i + 1 == parts.len();
+        if !is_last {
+            if dirs.missing.contains(&prefix) {
+                return Ok(());
+            }
+            if dirs.real.contains(&prefix) {
+                continue;
+            }
+        }
         let meta = match project.metadata(&prefix) {
             Ok(m) => m,
             Err(e) if e.is_refusal() => {
                 return Err(refuse(format!(
-                    "{} (dxforge never writes through a symbolic link)",
-                    e
+                    "{e} (dxforge never writes through a symbolic link)"
                 )));
             }
             Err(e) => return Err(e.into()),
         };
         let Some(meta) = meta else {
             // Nothing exists from here on: dxforge creates plain directories.
+            if !is_last {
+                dirs.missing.insert(prefix);
+            }
             return Ok(());
         };
         match meta.kind {
@@ -169,7 +201,9 @@ pub fn check_target(project: &Root, package: &str, rel: &str) -> Result<()> {
                 )));
             }
             Kind::Dir if is_last => return Err(refuse("target is a directory".to_string())),
-            Kind::Dir => {}
+            Kind::Dir => {
+                dirs.real.insert(prefix);
+            }
             Kind::File if !is_last => {
                 return Err(refuse(format!("`{prefix}` is not a directory")));
             }

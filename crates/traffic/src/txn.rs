@@ -76,15 +76,19 @@ fn what(kind: Kind) -> &'static str {
     }
 }
 
+/// Directories seen while checking targets: the real ones (checked once)
+/// and the missing ones the transaction creates, parents first.
+#[derive(Default)]
+struct TargetDirs {
+    real: BTreeSet<String>,
+    missing: BTreeSet<String>,
+    create: Vec<String>,
+}
+
 /// Check that `rel` can be replaced by a rename: no symlink or non-directory
 /// on the way, a regular file or nothing at the end. Records the missing
-/// parent directories (parents first) in `missing`.
-fn check_write_target(
-    project: &Root,
-    rel: &str,
-    missing: &mut Vec<String>,
-    seen: &mut BTreeSet<String>,
-) -> Result<()> {
+/// parent directories (parents first) in `dirs.create`.
+fn check_write_target(project: &Root, rel: &str, dirs: &mut TargetDirs) -> Result<()> {
     let refuse = |reason: String| TrafficError::UnsafePath {
         package: String::new(),
         path: rel.to_string(),
@@ -95,17 +99,27 @@ fn check_write_target(
     for i in 0..parts.len() {
         let prefix = parts[..=i].join("/");
         let last = i + 1 == parts.len();
-        match project.metadata(&prefix)?.map(|m| m.kind) {
+        if !last && dirs.real.contains(&prefix) {
+            continue;
+        }
+        let kind = if !last && dirs.missing.contains(&prefix) {
+            None
+        } else {
+            project.metadata(&prefix)?.map(|m| m.kind)
+        };
+        match kind {
             None => {
                 for j in i..parts.len() - 1 {
                     let dir = parts[..=j].join("/");
-                    if seen.insert(dir.clone()) {
-                        missing.push(dir);
+                    if dirs.missing.insert(dir.clone()) {
+                        dirs.create.push(dir);
                     }
                 }
                 return Ok(());
             }
-            Some(Kind::Dir) if !last => {}
+            Some(Kind::Dir) if !last => {
+                dirs.real.insert(prefix);
+            }
             Some(Kind::File) if last => {}
             Some(kind) => {
                 return Err(refuse(format!(
@@ -129,7 +143,7 @@ pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
     if let Some(lock) = &changes.lock {
         writes.push((LOCK_FILE, lock.as_slice()));
     }
-    let mut seen_dirs = BTreeSet::new();
+    let mut dirs = TargetDirs::default();
     let mut targets = BTreeSet::new();
     let mut staged_in = BTreeSet::new();
     for (target, _) in &writes {
@@ -140,12 +154,13 @@ pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
                 reason: "written twice by one transaction".to_string(),
             });
         }
-        check_write_target(project, target, &mut journal.created_dirs, &mut seen_dirs)?;
+        check_write_target(project, target, &mut dirs)?;
         let (dir, _) = split(target);
         if staged_in.insert(dir) {
             journal.dirs.push(dir.to_string());
         }
     }
+    journal.created_dirs = dirs.create;
     for (path, _) in &changes.deletions {
         validate_state_path(path).map_err(|why| TrafficError::UnsafePath {
             package: String::new(),
@@ -263,10 +278,12 @@ fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
 /// Renames are made durable by one `syncfs` before the journal is removed,
 /// not by one directory fsync each.
 fn rename_if_staged(project: &Root, r: &Rename) -> Result<()> {
-    match project.metadata(&r.temp)? {
-        // Already renamed by an earlier, interrupted roll forward.
-        None => Ok(()),
-        Some(_) => Ok(project.rename(&r.temp, &r.target)?),
+    match project.rename(&r.temp, &r.target) {
+        Ok(()) => Ok(()),
+        // Already renamed by an earlier, interrupted roll forward (the temp
+        // file and its directory, which is the target's, are gone).
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
