@@ -280,6 +280,8 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
     );
 
     let (mut kills, mut finished_first, mut checked, mut mid_restore) = (0u64, 0u64, 0u64, 0u64);
+    // Per command: kills, and how the killed ones ended (old state, new state).
+    let mut per_command: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let torn = 0u64; // a torn state fails the test at once, after printing the figures
     for round in 0..rounds {
         let i = round % steps.len();
@@ -303,6 +305,7 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
         assert!(!crashed(&status), "{what}: crashed: {status:?}\n{stderr}");
         if killed {
             kills += 1;
+            per_command.entry(step.args[0].clone()).or_default()[0] += 1;
         } else {
             finished_first += 1;
             assert!(
@@ -345,6 +348,10 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
         }
         run.check_no_temps(&what);
         run.check_outside(&what);
+        if killed && old != *new {
+            per_command.entry(step.args[0].clone()).or_default()
+                [if &now == new { 2 } else { 1 }] += 1;
+        }
         if &now != new {
             // Rolled back: run it to completion so the cycle goes on.
             run.finish(&step.args, &what);
@@ -368,4 +375,9 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
          states checked {checked}, torn states {torn}, restores killed mid-way (then completed by \
          running them again) {mid_restore}, seed {seed}"
     );
+    for (command, [k, old, new]) in &per_command {
+        eprintln!(
+            "  {command}: {k} kills; recovered to the old state {old}, to the new state {new}"
+        );
+    }
 }
