@@ -48,10 +48,14 @@
 //!   reads, and replaces its own report atomically.
 //! - **Durability.** Objects are written without fsync (thousands of them); one
 //!   `syncfs` of the store runs before the manifest that names them is written durably
-//!   (file and directory fsynced). The stat cache is written without fsync and is safe
-//!   to lose: a missing, torn or invalid cache only means a full re-hash. A restore ends
-//!   with one `syncfs` of the project. Temp files left by a crash in the store are
-//!   removed by the next snapshot and by gc; dxforge temp names in the project
+//!   (file and directory fsynced), whenever objects were written (by this snapshot, or
+//!   by an interrupted operation before it; earlier snapshots synced their own). The
+//!   stat cache is written without fsync and is safe to lose: a missing, torn or invalid
+//!   cache only means a full re-hash. A restore ends with one `syncfs` of the project. Temp files left in the store by a killed or
+//!   crashed operation are removed by the next snapshot, restore or pull (a `busy`
+//!   marker kept in the store while an operation runs tells it one was interrupted:
+//!   sweeping every object shard on every snapshot would cost more than the snapshot)
+//!   and always by gc; dxforge temp names in the project
 //!   (`.<name>.dxforge-<hex>.tmp`) are never snapshotted.
 //! - **Bounded parsing.** Manifests (local or pulled) are read up to
 //!   [`MAX_MANIFEST_BYTES`], the stat cache up to [`MAX_INDEX_BYTES`]; counts are checked

@@ -551,7 +551,11 @@ fn leftover_temp_files_in_the_store_are_removed_by_snapshot_and_gc() {
     let w = common::worker(root, &rt);
     w.snapshot().unwrap();
     let store = root.join(".dxforge/snapshots");
-    let plant = || {
+    let plant = |marker: bool| {
+        if marker {
+            // What an operation killed mid-way leaves: its busy marker and temp files.
+            write(&store, "busy", b"snapshot");
+        }
         write(
             &store,
             "objects/ab/.tmp.dxforge-0123456789abcdef.tmp",
@@ -581,15 +585,20 @@ fn leftover_temp_files_in_the_store_are_removed_by_snapshot_and_gc() {
         }
         found
     };
-    plant();
+    plant(true);
     assert_eq!(count_temps().len(), 3);
     // A temp file a killed restore left in the project is not project content either.
     write(root, ".a.txt.dxforge-0123456789abcdef.tmp", b"torn");
     let s = w.snapshot().unwrap();
     assert_eq!(count_temps(), Vec::<std::path::PathBuf>::new());
     assert_eq!(s.files, 1, "{s:?}");
+    assert!(
+        !store.join("busy").exists(),
+        "the marker goes with the operation"
+    );
 
-    plant();
+    // gc sweeps whether or not an interrupted operation left its marker.
+    plant(false);
     write(&store, "objects/ab/.dxforge-tmp-1234-5", b"old style");
     let report = w.gc().unwrap();
     assert_eq!(report.temp_files_removed, 4);

@@ -10,10 +10,12 @@
 //! package commands) exclusively, once per operation.
 //!
 //! Durability: objects are written without fsync; one `syncfs` of the store runs before
-//! the manifest naming them is written durably (fsync of the file and its directory). The
-//! stat cache is written without fsync: losing it costs a full re-hash, a torn one is
-//! refused by its parser and ignored. Temp files left by a crash are removed by the next
-//! snapshot and by gc.
+//! the manifest naming them is written durably (fsync of the file and its directory),
+//! whenever this snapshot or an interrupted one before it wrote objects. The stat cache is
+//! written without fsync: losing it costs a full re-hash, a torn one is refused by its
+//! parser and ignored. Every locked operation keeps a `busy` marker in the store while it
+//! runs; finding it at the start means the previous one was interrupted, and its temp
+//! files are swept (and its objects synced) before anything else. gc always sweeps.
 //!
 //! Caveats: what is tracked is what `git add -A` would add (`.gitignore` honoured, `.git/`
 //! and `.dxforge/` skipped at any depth); empty directories, ownership and permission
@@ -33,7 +35,7 @@ mod sparse;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dxforge_fs::{Durability, LockMode, Policy, ProjectLock, Root};
+use dxforge_fs::{Durability, LockMode, Policy, ProjectLock, Root, WriteOptions};
 use serde::Serialize;
 
 pub use manifest::{Manifest, ManifestEntry};
@@ -114,7 +116,13 @@ pub struct GcReport {
     pub temp_files_removed: u64,
 }
 
-/// The handles one locked operation works through.
+/// Present in the store while an operation holds the lock: found at the start of the
+/// next one, it says the last one was interrupted (killed, or the machine went down) and
+/// may have left temp files and objects that were never synced.
+const BUSY_MARKER: &str = "busy";
+
+/// The handles one locked operation works through. Dropping it removes the busy marker,
+/// then releases the lock.
 pub(crate) struct Locked {
     /// The project, under the project policy.
     pub(crate) project: Root,
@@ -122,7 +130,33 @@ pub(crate) struct Locked {
     pub(crate) store: Root,
     /// The object directory of `store`.
     pub(crate) objects: Objects,
+    /// The previous operation was interrupted: sweep temp files and sync before relying
+    /// on the store (cleared once done).
+    interrupted: std::sync::atomic::AtomicBool,
     _lock: ProjectLock,
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // Best effort: a marker left behind only costs the next operation a sweep.
+        let _ = self.store.remove_file(BUSY_MARKER);
+    }
+}
+
+impl Locked {
+    /// Removes temp files an interrupted operation left in the store (once); returns
+    /// whether it did, i.e. whether objects of that operation may not be durable yet.
+    fn recover(&self) -> Result<bool> {
+        use std::sync::atomic::Ordering;
+        if !self.interrupted.swap(false, Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let swept = self.store.sweep_temps("")?;
+        if swept > 0 {
+            tracing::info!(swept, store = %self.store.path().display(), "removed leftover temp files");
+        }
+        Ok(true)
+    }
 }
 
 /// The snapshot store of one project root.
@@ -165,10 +199,19 @@ impl SnapshotStore {
         let state = project.subroot(crate::walk::STATE_DIR, Policy::Plain, true)?;
         let lock = ProjectLock::acquire(&state, command, LockMode::Exclusive, self.lock_wait)?;
         let store = state.subroot(STORE_DIR, Policy::Plain, true)?;
+        // Sweeping every shard of a large store costs more than the rest of an incremental
+        // snapshot, so only an interrupted operation (its marker still there) triggers it.
+        let interrupted = store.metadata(BUSY_MARKER)?.is_some();
+        let options = WriteOptions {
+            mode: Some(0o644),
+            durability: Durability::Atomic,
+        };
+        store.write_atomic(BUSY_MARKER, command.as_bytes(), options)?;
         Ok(Locked {
             project,
             objects: Objects::new(store.clone()),
             store,
+            interrupted: std::sync::atomic::AtomicBool::new(interrupted),
             _lock: lock,
         })
     }
@@ -200,10 +243,7 @@ impl SnapshotStore {
         reason: &str,
     ) -> Result<(SnapshotSummary, Manifest)> {
         let store = &locked.store;
-        let swept = store.sweep_temps("")?;
-        if swept > 0 {
-            tracing::info!(swept, store = %store.path().display(), "removed leftover temp files");
-        }
+        let recovered = locked.recover()?;
         let index = StatIndex::load(store);
         let mut racy_threshold_ns = StatIndex::stamp(store)?;
         // Creating `.dxforge` (the first snapshot) changes the project root in the same
@@ -269,7 +309,14 @@ impl SnapshotStore {
                     .map_err(|e| WorkerError::io("write", store.join(tmp.rel()), e))?;
                 Ok(tmp)
             });
-            let manifest = store.syncfs().map_err(WorkerError::from).and_then(|()| {
+            // Nothing to flush when no object was written, by this snapshot or by an
+            // interrupted one before it (earlier snapshots synced theirs).
+            let synced = if scan.new_objects > 0 || recovered {
+                store.syncfs()
+            } else {
+                Ok(())
+            };
+            let manifest = synced.map_err(WorkerError::from).and_then(|()| {
                 self.store_manifest(
                     store,
                     Manifest::new(entries, reason.to_owned(), crate::time::now_unix_ms()),
@@ -360,10 +407,18 @@ impl SnapshotStore {
     pub(crate) fn gc(&self) -> Result<GcReport> {
         let locked = self.lock("gc")?;
         let store = &locked.store;
+        // Always a full sweep here (gc is the explicit clean-up). The busy marker goes
+        // with this operation, so objects an interrupted run left are synced now.
+        let interrupted = locked
+            .interrupted
+            .swap(false, std::sync::atomic::Ordering::Relaxed);
         let mut report = GcReport {
             temp_files_removed: store.sweep_temps("")? as u64,
             ..GcReport::default()
         };
+        if interrupted {
+            store.syncfs()?;
+        }
         let mut referenced = std::collections::HashSet::new();
         for id in Self::ids_in(store)? {
             let manifest = Manifest::load(store, &id)?;
