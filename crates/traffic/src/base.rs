@@ -4,7 +4,8 @@
 //! Objects are stored either loose (`<2 hex>/<64 hex>`) or, as every install
 //! writes them, in one pack per transaction (`packs/<id>.pack` holding the
 //! bytes and `packs/<id>.idx`, JSON `{hash: [offset, length]}`, written
-//! last, both durably): one file instead of one per installed file. Every
+//! last; both made durable by the transaction's `syncfs` before its commit
+//! point): one file instead of one per installed file. Every
 //! read is verified against its hash; a missing, corrupt or out-of-bounds
 //! object is reported as absent and the caller falls back to the registry
 //! copy of the locked version. Packs of an install that was rolled back stay
@@ -220,9 +221,11 @@ impl BaseStore {
         Ok(hash)
     }
 
-    /// Store every object not yet present in one new pack. The pack is
-    /// written before its index, both durably: an index never points into a
-    /// missing pack, and the lock file that relies on them is renamed later.
+    /// Store every object not yet present in one new pack, pack before index,
+    /// atomically but without fsync: the transaction that follows flushes the
+    /// file system once (`syncfs`) before its commit point, and only then
+    /// does a lock file name these objects. An index that outlived its pack
+    /// in a power cut reads as absent (every read is verified).
     pub fn put_pack<'a>(
         &self,
         objects: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
@@ -246,12 +249,12 @@ impl BaseStore {
             path: state.join(&idx_rel),
             message: e.to_string(),
         })?;
-        let durable = WriteOptions {
+        let atomic = WriteOptions {
             mode: None,
-            durability: Durability::Durable,
+            durability: Durability::Atomic,
         };
-        state.write_atomic(format!("{PACKS}/{id}.pack"), &data, durable)?;
-        state.write_atomic(idx_rel, &json, durable)?;
+        state.write_atomic(format!("{PACKS}/{id}.pack"), &data, atomic)?;
+        state.write_atomic(idx_rel, &json, atomic)?;
         Ok(())
     }
 

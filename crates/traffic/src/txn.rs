@@ -7,7 +7,8 @@
 //!    durably) lists the directories the transaction stages into and the
 //!    directories it creates.
 //! 3. Directories and temp files (unique `O_EXCL|O_NOFOLLOW` names next to
-//!    their targets, `dxforge_fs`) are written, then flushed with one `syncfs`.
+//!    their targets, `dxforge_fs`) are written, then flushed with one `syncfs`
+//!    (which also flushes the base store's pack written just before).
 //! 4. The journal is rewritten, durably, with state `committed` and every
 //!    rename (temp -> target), deletion and the lock file's rename: this is
 //!    the commit point.
@@ -180,7 +181,7 @@ pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
     crash::point("journal staged");
 
     let mut temps: Vec<String> = Vec::with_capacity(writes.len());
-    let staged = stage(project, &journal, &writes, &mut temps).and_then(|()| {
+    let staged = stage(project, state, &journal, &writes, &mut temps).and_then(|()| {
         journal.state = State::Committed;
         let mut renames: Vec<Rename> = temps
             .iter()
@@ -211,9 +212,12 @@ pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
 }
 
 /// Create the new directories and one temp file per write; `temps` receives
-/// each temp file's path as soon as it exists.
+/// each temp file's path as soon as it exists. Ends with one `syncfs`, which
+/// also makes the base store's new pack durable (and a second one for
+/// `.dxforge` when it lives on another file system).
 fn stage(
     project: &Root,
+    state: &Root,
     journal: &Journal,
     writes: &[(&str, &[u8])],
     temps: &mut Vec<String>,
@@ -240,6 +244,10 @@ fn stage(
         crash::point("staged file");
     }
     project.syncfs()?;
+    let device = |root: &Root| root.metadata("").ok().flatten().map(|m| m.dev);
+    if device(state) != device(project) {
+        state.syncfs()?;
+    }
     Ok(())
 }
 
