@@ -651,6 +651,12 @@ typedef struct dxforge_file_report {
    * regions themselves are in the report's JSON.
    */
   size_t conflict_count;
+  /**
+   * Where upstream content goes for a Red file (`WRITE_NEW`):
+   * `<path>.new`, or `<path>.new.1`, … when that name is taken; NULL
+   * for every other action.
+   */
+  const char *side_file;
 } dxforge_file_report;
 
 /**

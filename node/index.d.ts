@@ -336,6 +336,11 @@ export interface FileReport {
   action: FileAction
   /** Conflicting regions (Red after a conflicting merge). */
   conflicts: Array<ConflictRegion>
+  /**
+   * Where upstream content goes for a Red file (`writeNew`): `<path>.new`,
+   * or `<path>.new.1`, … when that name is taken.
+   */
+  sideFile?: string
 }
 
 /** What garbage collection of the snapshot store removed. */
@@ -529,6 +534,16 @@ export interface RestoreReport {
   unchanged: number
 }
 
+/** One path a snapshot left out. */
+export interface SkippedEntry {
+  /** Project-relative path (lossy for names that are not UTF-8). */
+  path: string
+  /** `unreadable`, `fifo`, `socket`, `device`, `non_utf8_name` or `path_too_long`. */
+  reason: string
+  /** The error behind an `unreadable` entry, if any. */
+  detail?: string
+}
+
 /** What a snapshot contains and what taking it cost. */
 export interface SnapshotSummary {
   /** `YYYYMMDDTHHMMSSZ-xxxxxxxx`. */
@@ -551,6 +566,8 @@ export interface SnapshotSummary {
   newObjects: number
   /** Paths skipped because their names are not UTF-8. */
   skipped: Array<string>
+  /** Every path left out of the snapshot and why, sorted by path (empty when listed later). */
+  skippedEntries: Array<SkippedEntry>
 }
 
 /** What a push or pull transferred. */

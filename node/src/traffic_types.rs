@@ -112,6 +112,9 @@ pub struct FileReport {
     pub action: FileAction,
     /// Conflicting regions (Red after a conflicting merge).
     pub conflicts: Vec<ConflictRegion>,
+    /// Where upstream content goes for a Red file (`writeNew`): `<path>.new`,
+    /// or `<path>.new.1`, … when that name is taken.
+    pub side_file: Option<String>,
 }
 
 impl From<dxforge_traffic::FileReport> for FileReport {
@@ -123,6 +126,7 @@ impl From<dxforge_traffic::FileReport> for FileReport {
             reason: f.reason,
             action: f.action.into(),
             conflicts: f.conflicts.into_iter().map(Into::into).collect(),
+            side_file: f.side_file,
         }
     }
 }

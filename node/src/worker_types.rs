@@ -181,6 +181,20 @@ pub struct SnapshotSummary {
     pub new_objects: f64,
     /// Paths skipped because their names are not UTF-8.
     pub skipped: Vec<String>,
+    /// Every path left out of the snapshot and why, sorted by path (empty when listed later).
+    pub skipped_entries: Vec<SkippedEntry>,
+}
+
+/// One path a snapshot left out.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct SkippedEntry {
+    /// Project-relative path (lossy for names that are not UTF-8).
+    pub path: String,
+    /// `unreadable`, `fifo`, `socket`, `device`, `non_utf8_name` or `path_too_long`.
+    pub reason: String,
+    /// The error behind an `unreadable` entry, if any.
+    pub detail: Option<String>,
 }
 
 impl From<w::SnapshotSummary> for SnapshotSummary {
@@ -196,6 +210,15 @@ impl From<w::SnapshotSummary> for SnapshotSummary {
             reused: num(s.reused),
             new_objects: num(s.new_objects),
             skipped: s.skipped,
+            skipped_entries: s
+                .skipped_entries
+                .into_iter()
+                .map(|e| SkippedEntry {
+                    path: e.path,
+                    reason: e.reason.as_str().to_owned(),
+                    detail: e.detail,
+                })
+                .collect(),
         }
     }
 }

@@ -96,6 +96,10 @@ pub struct dxforge_file_report {
     /// Number of conflicting regions (Red after a conflicting merge); the
     /// regions themselves are in the report's JSON.
     pub conflict_count: usize,
+    /// Where upstream content goes for a Red file (`WRITE_NEW`):
+    /// `<path>.new`, or `<path>.new.1`, … when that name is taken; NULL
+    /// for every other action.
+    pub side_file: *const c_char,
 }
 
 /// The result of a Traffic Branching operation (opaque): per-file verdicts,
@@ -125,6 +129,7 @@ impl dxforge_traffic_report {
                 c_string(f.package.as_str()),
                 c_string(f.reason.as_str()),
             );
+            let side_file = f.side_file.as_deref().map(c_string);
             entries.push(dxforge_file_report {
                 path: path.as_ptr(),
                 package: package.as_ptr(),
@@ -132,9 +137,11 @@ impl dxforge_traffic_report {
                 reason: reason.as_ptr(),
                 action: action_of(f.action),
                 conflict_count: f.conflicts.len(),
+                side_file: side_file.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             });
             // Moving a CString keeps its heap buffer where it is.
             strings.extend([path, package, reason]);
+            strings.extend(side_file);
         }
         Box::new(Self {
             dry_run,

@@ -25,15 +25,20 @@ class ConflictRegion(TypedDict):
     theirs: LineRange
 
 
-class FileReport(TypedDict):
-    """The verdict for one file: its light, why, and what is done to it."""
-
+class _FileReportFields(TypedDict):
     path: str
     package: str
     light: Light
     reason: str
     action: FileAction
     conflicts: list[ConflictRegion]
+
+
+class FileReport(_FileReportFields, total=False):
+    """The verdict for one file: its light, why, and what is done to it."""
+
+    side_file: str
+    """Where upstream goes for a Red file: ``<path>.new``, or ``<path>.new.1``, … when taken."""
 
 
 class ResolvedPackage(TypedDict):
@@ -73,6 +78,12 @@ class Counters(TypedDict):
     dropped: int
 
 
+class SkippedEntry(TypedDict):
+    path: str
+    reason: str
+    detail: str | None
+
+
 class SnapshotSummary(TypedDict):
     id: str
     created: str
@@ -84,6 +95,7 @@ class SnapshotSummary(TypedDict):
     reused: int
     new_objects: int
     skipped: list[str]
+    skipped_entries: list[SkippedEntry]
 
 
 class RestoreReport(TypedDict):

@@ -24,6 +24,18 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// The name used in reports and JSON (`"fifo"`, `"non_utf8_name"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Unreadable => "unreadable",
+            SkipReason::Fifo => "fifo",
+            SkipReason::Socket => "socket",
+            SkipReason::Device => "device",
+            SkipReason::NonUtf8Name => "non_utf8_name",
+            SkipReason::PathTooLong => "path_too_long",
+        }
+    }
+
     /// Stable code used in the stat cache.
     pub(crate) fn code(self) -> u8 {
         match self {
