@@ -74,6 +74,9 @@ fn file_line(text: &mut String, f: &FileReport) {
         escape(&f.path),
         escape(&f.reason)
     );
+    if let Some(side) = &f.side_file {
+        let _ = writeln!(text, "          upstream: {}", escape(side));
+    }
     for c in &f.conflicts {
         let _ = writeln!(
             text,
@@ -106,7 +109,7 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     }
     footer(&mut text, report.manifest_updated, report.dry_run);
     if report.has_red() {
-        text.push_str("some files are RED: your version was kept; upstream is in <file>.new\n");
+        text.push_str("some files are RED: your version was kept; upstream is in each one's side file (<file>.new, or <file>.new.N when taken)\n");
     }
     let mut outcome = PipelineOutcome::new(text.trim_end(), to_json(report)?);
     if report.has_red() {
