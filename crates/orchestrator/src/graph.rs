@@ -54,8 +54,8 @@ pub(crate) fn check_definition(def: &DxToolDefinition) -> Result<Checked> {
             def.stop_signal
         ))
     })?;
-    if def.health_interval_ms == 0 {
-        return Err(invalid("health_interval_ms must be greater than 0".into()));
+    if let Err(e) = crate::limits::check_numbers(def) {
+        return Err(invalid(format!("{}: {e}", e.field)));
     }
     match &def.health {
         Some(HealthCheck::Tcp(addr)) if addr.trim().is_empty() => {

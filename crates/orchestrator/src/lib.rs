@@ -141,6 +141,7 @@ mod definition;
 mod error;
 mod graph;
 mod health;
+pub mod limits;
 mod logs;
 mod shim;
 mod spawn;

@@ -141,6 +141,29 @@ fn invalid_definitions_are_rejected_with_the_reason() {
             },
             "health_interval_ms",
         ),
+        // Numbers from a host binding get the ranges `dxforge.toml` gets: a
+        // huge timeout overflowed `Instant + Duration` (a panic) or waited forever.
+        (
+            DxToolDefinition {
+                startup_timeout_ms: u64::MAX,
+                ..DxToolDefinition::new("t", "x")
+            },
+            "startup_timeout_ms: 18446744073709551615 is out of range",
+        ),
+        (
+            DxToolDefinition {
+                stop_timeout_ms: 3_600_001,
+                ..DxToolDefinition::new("t", "x")
+            },
+            "stop_timeout_ms",
+        ),
+        (
+            DxToolDefinition {
+                max_restarts: u32::MAX,
+                ..DxToolDefinition::new("t", "x")
+            },
+            "max_restarts",
+        ),
         (
             DxToolDefinition {
                 args: vec!["a\0b".into()],
