@@ -4,12 +4,14 @@
 //! Rounds (`DXFORGE_CRASH_ROUNDS`, default 20; seed `DXFORGE_CRASH_SEED`,
 //! printed) walk a fixed cycle of commands whose every state is learned
 //! once, unkilled, before the first kill. Each round starts the next command
-//! of the cycle, SIGKILLs it after a random delay (0 to 1 times its
+//! of the cycle, SIGKILLs it after a random delay (0 to 1 times its latest
 //! unkilled duration), runs the command that recovers, and checks:
 //!
 //! - the project (files, hashes, links, `dxforge.lock`, `dxforge.toml`) is
-//!   exactly the old or the new state (a `restore` is recovered by running
-//!   it again, so it must then be the new state);
+//!   exactly the old or the new state after the command that recovers:
+//!   `diff` (then `snapshot`, which also clears leftover temp files) after
+//!   `add`/`update`/`remove`, `snapshot` after `snapshot`, and `restore`
+//!   again after `restore` (so it must then be the new state);
 //! - nothing outside the project changed: a sentinel directory beside it,
 //!   reachable through a link from the project, is byte-identical;
 //! - no dxforge temporary file is left anywhere in the project;
@@ -299,8 +301,14 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
         let new = &after[i];
         let max = took[i].as_micros() as u64 + 1;
         let delay = Duration::from_micros(rng.next() % max);
+        let started = Instant::now();
         let mut child = run.spawn(&step.args);
         let (status, killed) = wait_killed(&mut child, delay);
+        if !killed {
+            // Later runs can be quicker than the first (a snapshot of an unchanged
+            // tree): kill points follow the latest duration.
+            took[i] = started.elapsed();
+        }
         let stderr = std::fs::read_to_string(&run.logs).unwrap_or_default();
         assert!(!crashed(&status), "{what}: crashed: {status:?}\n{stderr}");
         if killed {
@@ -316,7 +324,21 @@ fn kill_9_at_random_points_leaves_the_old_or_the_new_state() {
         // The command that recovers.
         match step.kind {
             Kind::Traffic => {
+                // A read finishes or undoes the interrupted transaction…
                 run.finish(&s(&["diff"]), &what);
+                let read = tree_state(&ws.project());
+                checked += 1;
+                assert!(
+                    read == old || &read == new,
+                    "{what}: TORN after `diff` (seed {seed}, delay {delay:?})\nagainst the new state:\n{}",
+                    state_diff(new, &read)
+                );
+                // …and the next command that writes (here a snapshot, which
+                // leaves the tree alone) also clears leftover temp files: a
+                // read does not write `.dxforge/`.
+                run.finish(&s(&["snapshot"]), &what);
+                let after = tree_state(&ws.project());
+                assert!(after == read, "{what}: a snapshot changed the tree");
             }
             Kind::Snapshot => {
                 run.finish(&s(&["snapshot"]), &what);
