@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use common::*;
-use dxforge_orchestrator::{DxToolDefinition, HealthCheck, RestartPolicy, ToolStatus};
+use dxforge_orchestrator::{DxToolDefinition, HealthCheck, RestartPolicy, ToolStatus, limits};
 use proptest::prelude::*;
 
 fn arb_health() -> impl Strategy<Value = Option<HealthCheck>> {
@@ -31,8 +31,9 @@ fn arb_definition() -> impl Strategy<Value = DxToolDefinition> {
             prop::option::of("[a-z0-9_/]{1,12}"),
             prop::collection::btree_map("[A-Z_][A-Z0-9_]{0,8}", "[^\0]{0,10}", 0..4),
             arb_health(),
-            1..100_000u64,
-            any::<u64>(),
+            // Numbers span their whole documented ranges (orchestrator::limits).
+            limits::HEALTH_INTERVAL_MS,
+            limits::STARTUP_TIMEOUT_MS,
         ),
         (
             prop_oneof![
@@ -40,11 +41,11 @@ fn arb_definition() -> impl Strategy<Value = DxToolDefinition> {
                 Just(RestartPolicy::OnFailure),
                 Just(RestartPolicy::Always)
             ],
-            any::<u32>(),
+            limits::MAX_RESTARTS.prop_map(|n| n as u32),
             prop::sample::select(vec![
                 "SIGTERM", "SIGINT", "TERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "15",
             ]),
-            any::<u64>(),
+            limits::STOP_TIMEOUT_MS,
             prop::collection::vec(
                 prop::sample::select(vec!["src/**/*.rs", "*.toml", "assets/*", "**/*.{js,ts}"]),
                 0..3,
