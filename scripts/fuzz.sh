@@ -40,6 +40,9 @@ export CARGO_TARGET_DIR="${DXFORGE_FUZZ_TARGET_DIR:-$repo/fuzz/target}"
 # Debug assertions and overflow checks are on too (cargo-fuzz's default).
 build_flags=(--sanitizer address)
 
+# The fuzz workspace is outside the main one, so `cargo fmt --all` misses it.
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+
 mapfile -t all < <(cargo fuzz list)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 for t in "${targets[@]}"; do
