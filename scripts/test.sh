@@ -38,6 +38,9 @@ trap 'bash scripts/s3-server.sh stop' EXIT
 step "cargo test"
 limit 1800 cargo test --workspace --locked --no-fail-fast
 
+step "fuzzing: every parser of untrusted input for a bounded time (fuzz/README.md)"
+limit 1500 bash scripts/fuzz.sh
+
 step "C binding: header freshness, C/C++ compile, C tests under sanitizers and valgrind, example"
 limit 900 bash scripts/test-c.sh
 
