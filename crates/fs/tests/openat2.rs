@@ -2,4 +2,4 @@
 
 mod cases;
 
-confinement_tests!(());
+confinement_tests!(dxforge_fs::force_component_walk(false));
