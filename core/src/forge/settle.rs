@@ -13,10 +13,10 @@
 //!   deletes: they are swept before a restore, under the project lock (which
 //!   proves no live command owns them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use dxforge_fs::{FsError, Kind, LockMode, Policy, ProjectLock, Root, is_temp_name};
+use dxforge_fs::{FsError, LockMode, Policy, ProjectLock, Root};
 use dxforge_traffic::{TrafficError, TrafficManager};
 
 use crate::{Result, STATE_DIR};
@@ -24,9 +24,6 @@ use crate::{Result, STATE_DIR};
 /// How long the sweep waits for the project lock; a holder is a live command
 /// whose temporary files are not leftovers, so the sweep is skipped then.
 const SWEEP_LOCK_WAIT: Duration = Duration::from_secs(1);
-
-/// Deepest directory the sweep enters (deeper trees are left alone).
-const MAX_DEPTH: usize = 256;
 
 /// Finishes or undoes an interrupted install. A live command holding the lock
 /// recovered at its own start, so `Busy` is not an error here.
@@ -51,29 +48,5 @@ pub(crate) fn sweep_project_temps(root: &Path) -> Result<usize> {
         Err(FsError::Busy { .. }) => return Ok(0),
         Err(e) => return Err(e.into()),
     };
-    let mut removed = 0;
-    let mut dirs = vec![(PathBuf::new(), 0usize)];
-    while let Some((dir, depth)) = dirs.pop() {
-        let entries = match project.read_dir(&dir) {
-            Ok(entries) => entries,
-            // A directory removed or unreadable meanwhile is not ours to fix.
-            Err(e) if !e.is_refusal() => continue,
-            Err(e) => return Err(e.into()),
-        };
-        for (name, kind) in entries {
-            let lossy = name.to_string_lossy();
-            if lossy == ".git" || lossy == STATE_DIR {
-                continue;
-            }
-            let rel = dir.join(&name);
-            match kind {
-                Kind::Dir if depth < MAX_DEPTH => dirs.push((rel, depth + 1)),
-                Kind::File if is_temp_name(&lossy) => {
-                    removed += usize::from(project.remove_file(&rel)?);
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(removed)
+    Ok(project.sweep_temps("")?)
 }

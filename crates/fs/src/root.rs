@@ -373,6 +373,20 @@ impl Root {
             .map_err(|e| FsError::io("create link", self.join(rel), e.into()))
     }
 
+    /// Makes `rel` a link pointing at `target`, replacing whatever entry
+    /// (not a directory) is there: the link is made under a fresh temp name
+    /// and renamed into place, so the old entry is never followed or torn.
+    pub fn replace_with_symlink(
+        &self,
+        target: impl AsRef<Path>,
+        rel: impl AsRef<Path>,
+    ) -> Result<()> {
+        let rel = rel.as_ref();
+        let (dir, name, _) = self.parent(rel, false)?;
+        crate::temp::replace_with_symlink(&dir, target.as_ref(), name)
+            .map_err(|e| FsError::io("create link", self.join(rel), e.into()))
+    }
+
     /// The target of the link `rel`.
     pub fn read_link(&self, rel: impl AsRef<Path>) -> Result<PathBuf> {
         let rel = rel.as_ref();
@@ -409,7 +423,7 @@ impl Root {
 
     /// Removes every dxforge temporary file under the directory `rel`
     /// (empty: the root), descending into subdirectories but never through
-    /// a link. Returns how many were removed. Call it with the project lock
+    /// a link (nor, under [`Policy::Project`], into `.git` or `.dxforge`). Returns how many were removed. Call it with the project lock
     /// held: a temp file of a running operation would be removed too.
     pub fn sweep_temps(&self, rel: impl AsRef<Path>) -> Result<usize> {
         let rel = self.checked(rel.as_ref(), true)?;
@@ -418,7 +432,7 @@ impl Root {
             Err(e) if e.is_not_found() => return Ok(0),
             Err(e) => return Err(e),
         };
-        sweep(fd, &self.join(rel), 0)
+        sweep(fd, &self.join(rel), self.inner.policy, 0)
     }
 }
 
@@ -439,7 +453,7 @@ fn list(fd: OwnedFd, shown: &Path) -> Result<Vec<(OsString, Kind)>> {
     Ok(out)
 }
 
-fn sweep(fd: OwnedFd, shown: &Path, depth: usize) -> Result<usize> {
+fn sweep(fd: OwnedFd, shown: &Path, policy: Policy, depth: usize) -> Result<usize> {
     if depth > MAX_SWEEP_DEPTH {
         return Ok(0);
     }
@@ -447,13 +461,15 @@ fn sweep(fd: OwnedFd, shown: &Path, depth: usize) -> Result<usize> {
     let mut removed = 0;
     for (name, kind) in list(dup, shown)? {
         match kind {
+            // Under a project root, `.git` and `.dxforge` are not ours to sweep.
+            Kind::Dir if policy == Policy::Project && is_reserved(&name) => {}
             Kind::Dir => {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 if let Ok(sub) = rustix::fs::openat(&fd, &name, flags, Mode::empty()) {
-                    removed += sweep(sub, &shown.join(&name), depth + 1)?;
+                    removed += sweep(sub, &shown.join(&name), policy, depth + 1)?;
                 }
             }
-            _ if is_temp_name(&name.to_string_lossy()) => {
+            Kind::File if is_temp_name(&name.to_string_lossy()) => {
                 match rustix::fs::unlinkat(&fd, &name, AtFlags::empty()) {
                     Ok(()) => removed += 1,
                     Err(Errno::NOENT) => {}

@@ -57,16 +57,11 @@ impl TempFile {
             Mode::empty(),
             &root.join(dir_rel),
         )?;
-        let stem = &target.as_bytes()[..target.len().min(MAX_STEM)];
         let flags =
             OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut last = Errno::EXIST;
         for _ in 0..ATTEMPTS {
-            let mut name = Vec::with_capacity(stem.len() + 32);
-            name.push(b'.');
-            name.extend_from_slice(stem);
-            name.extend_from_slice(format!("{MARKER}{:016x}.tmp", random_u64()).as_bytes());
-            let name = OsString::from_vec(name);
+            let name = temp_name(target);
             match rustix::fs::openat(&dir, &name, flags, Mode::from_raw_mode(0o666)) {
                 Ok(fd) => {
                     let rel = dir_rel.join(&name);
@@ -157,6 +152,40 @@ impl Drop for TempFile {
             let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
         }
     }
+}
+
+/// A fresh random temp name for `target`: `.<target>.dxforge-<16 hex>.tmp`.
+pub(crate) fn temp_name(target: &OsStr) -> OsString {
+    let stem = &target.as_bytes()[..target.len().min(MAX_STEM)];
+    let mut name = Vec::with_capacity(stem.len() + 32);
+    name.push(b'.');
+    name.extend_from_slice(stem);
+    name.extend_from_slice(format!("{MARKER}{:016x}.tmp", random_u64()).as_bytes());
+    OsString::from_vec(name)
+}
+
+/// Creates the link `name` in `dir` pointing at `target` under a fresh temp
+/// name, then renames it over `name` (a link cannot be created over an
+/// existing entry). The temp link is removed when the rename fails.
+pub(crate) fn replace_with_symlink(
+    dir: &OwnedFd,
+    target: &Path,
+    name: &OsStr,
+) -> rustix::io::Result<()> {
+    let mut last = Errno::EXIST;
+    for _ in 0..ATTEMPTS {
+        let tmp = temp_name(name);
+        match rustix::fs::symlinkat(target, dir, &tmp) {
+            Ok(()) => {
+                return rustix::fs::renameat(dir, &tmp, dir, name).inspect_err(|_| {
+                    let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
+                });
+            }
+            Err(Errno::EXIST) => last = Errno::EXIST,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// 64 random bits from the kernel; a clock-derived fallback keeps names

@@ -256,6 +256,37 @@ pub fn rename_and_remove_stay_beneath_the_root() {
     assert_eq!(names, [("b".to_string(), Kind::Dir)]);
 }
 
+pub fn sweep_leaves_git_and_state_alone_under_a_project_root() {
+    let (_t, root) = project();
+    for dir in [".git/objects", ".dxforge/txn", "src"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        std::fs::write(root.join(dir).join(".x.dxforge-0123456789abcdef.tmp"), "").unwrap();
+    }
+    assert_eq!(root.sweep_temps("").unwrap(), 1);
+    assert!(
+        root.join(".git/objects/.x.dxforge-0123456789abcdef.tmp")
+            .exists()
+    );
+    assert!(
+        root.join(".dxforge/txn/.x.dxforge-0123456789abcdef.tmp")
+            .exists()
+    );
+}
+
+pub fn replace_with_symlink_swaps_the_entry_without_following_it() {
+    let (t, root) = project();
+    std::fs::write(t.path().join("victim"), "keep").unwrap();
+    symlink(t.path().join("victim"), root.join("old")).unwrap();
+    root.write_atomic("file", b"x", WriteOptions::default())
+        .unwrap();
+    root.replace_with_symlink("new-target", "old").unwrap();
+    root.replace_with_symlink("other", "file").unwrap();
+    assert_eq!(root.read_link("old").unwrap(), Path::new("new-target"));
+    assert_eq!(root.read_link("file").unwrap(), Path::new("other"));
+    assert_eq!(std::fs::read(t.path().join("victim")).unwrap(), b"keep");
+    assert_eq!(tree(root.path()), ["file", "old"], "no temp link left");
+}
+
 /// Defines one `#[test]` per case, each running `$setup` first.
 #[macro_export]
 macro_rules! confinement_tests {
@@ -274,6 +305,8 @@ macro_rules! confinement_tests {
             state_root_is_reached_only_as_a_subroot_and_never_through_a_link,
             the_project_lock_excludes_and_names_its_holder,
             rename_and_remove_stay_beneath_the_root,
+            sweep_leaves_git_and_state_alone_under_a_project_root,
+            replace_with_symlink_swaps_the_entry_without_following_it,
         );
     };
     (@each $setup:expr; $($name:ident),* $(,)?) => {$(

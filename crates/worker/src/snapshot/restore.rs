@@ -211,18 +211,7 @@ fn write_entry(locked: &Locked, entry: &ManifestEntry) -> Result<()> {
             write_file(locked, hash, rel, mode)
         }
         ManifestEntry::Symlink { target, .. } => {
-            // A link cannot be created over an existing entry: make it under a fresh
-            // temporary name, then rename it into place.
-            let name = rel.rsplit('/').next().unwrap_or(rel);
-            let tmp = if parent.is_empty() {
-                temp_name(name)
-            } else {
-                format!("{parent}/{}", temp_name(name))
-            };
-            project.symlink(target, &tmp)?;
-            project.rename(&tmp, rel).inspect_err(|_| {
-                let _ = project.remove_file(&tmp);
-            })?;
+            project.replace_with_symlink(target, rel)?;
             Ok(())
         }
     }
@@ -247,22 +236,6 @@ fn write_file(locked: &Locked, hash: &ObjectId, rel: &str, mode: u32) -> Result<
         .map_err(|e| WorkerError::io("set permissions of", project.join(tmp.rel()), e))?;
     tmp.persist(rel, Durability::Atomic)?;
     Ok(())
-}
-
-/// `.<name>.dxforge-<16 hex>.tmp`, the filesystem layer's temp-name shape.
-fn temp_name(name: &str) -> String {
-    let mut bytes = [0u8; 8];
-    let random = match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
-        Ok(8) => u64::from_ne_bytes(bytes),
-        _ => {
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(crate::time::now_unix_ms());
-            h.finish()
-        }
-    };
-    let stem: String = name.chars().take(100).collect();
-    format!(".{stem}.dxforge-{random:016x}.tmp")
 }
 
 /// Turns execute bits on (where read is allowed) or off.
