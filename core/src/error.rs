@@ -293,6 +293,7 @@ fn worker_kind(e: &WorkerError) -> ErrorKind {
         | WorkerError::BucketNotFound { .. } => ErrorKind::NotFound,
         WorkerError::InvalidSnapshotId { .. } => ErrorKind::InvalidArgument,
         WorkerError::InvalidManifest { .. }
+        | WorkerError::InvalidRestoreJournal { .. }
         | WorkerError::CorruptObject { .. }
         | WorkerError::MissingObject { .. }
         | WorkerError::RemoteObjectCorrupt { .. } => ErrorKind::Integrity,
@@ -311,6 +312,7 @@ fn worker_kind(e: &WorkerError) -> ErrorKind {
         WorkerError::ShutDown => ErrorKind::Closed,
         WorkerError::Panicked { .. } => ErrorKind::Internal,
         WorkerError::Traffic { source } => traffic_kind(source),
+        WorkerError::RestoreUnfinished { source, .. } => worker_kind(source),
         _ => ErrorKind::Other,
     }
 }

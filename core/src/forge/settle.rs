@@ -11,7 +11,11 @@
 //! - a killed restore leaves dxforge temporary files in the project's
 //!   directories, which snapshots leave out and so a second restore never
 //!   deletes: they are swept before a restore, under the project lock (which
-//!   proves no live command owns them).
+//!   proves no live command owns them);
+//! - a restore killed after its commit point is finished by the next
+//!   snapshot-store operation on its own, and by the core before every
+//!   Traffic Branching call, so a package command never reads or writes a
+//!   half-restored tree.
 
 use std::path::Path;
 use std::time::Duration;
@@ -49,4 +53,19 @@ pub(crate) fn sweep_project_temps(root: &Path) -> Result<usize> {
         Err(e) => return Err(e.into()),
     };
     Ok(project.sweep_temps("")?)
+}
+
+/// Finishes a restore a killed process left unfinished (one `stat` when there
+/// is none).
+pub(crate) fn finish_restore(root: &Path) -> Result<()> {
+    if let Some(report) =
+        dxforge_worker::finish_interrupted_restore(root, dxforge_worker::DEFAULT_LOCK_WAIT)?
+    {
+        tracing::warn!(
+            restored = %report.restored,
+            safety_snapshot = %report.safety_snapshot,
+            "finished a restore that a killed command left unfinished"
+        );
+    }
+    Ok(())
 }

@@ -43,8 +43,12 @@ impl TrafficPart {
 }
 
 impl DxForge {
+    /// The traffic part, once a restore a killed command left unfinished is
+    /// finished: every package call sees the old or the restored tree, never a mix.
     fn traffic(&self) -> Result<&TrafficPart> {
-        Ok(&self.live()?.traffic)
+        let part = &self.live()?.traffic;
+        super::settle::finish_restore(self.root())?;
+        Ok(part)
     }
 
     /// The seed's query: the traffic light of replacing `path` (project-relative,

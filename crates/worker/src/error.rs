@@ -88,6 +88,35 @@ pub enum WorkerError {
         /// Why it cannot be replaced.
         reason: &'static str,
     },
+    /// The restore journal (`.dxforge/snapshots/restore.journal`) is malformed or was not
+    /// written for this project's snapshot store. It is left in place.
+    #[error(
+        "invalid restore journal {path}: {reason}. It records a restore that was interrupted; \
+         if no `dxforge restore` was killed in this project, delete the file, otherwise run \
+         `dxforge restore` with the snapshot you wanted again"
+    )]
+    InvalidRestoreJournal {
+        /// The journal file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A restore a killed process left unfinished could not be finished; its journal is
+    /// kept, and every operation that takes the project lock fails until it is.
+    #[error(
+        "a restore of snapshot {target} was interrupted and could not be finished: {source}. \
+         Fix that, or run `dxforge restore {target}` (or `dxforge restore {safety}` for the \
+         tree before it) to replace it"
+    )]
+    RestoreUnfinished {
+        /// The snapshot that was being restored.
+        target: String,
+        /// The snapshot of the tree before it.
+        safety: String,
+        /// Why finishing it failed.
+        #[source]
+        source: Box<WorkerError>,
+    },
     /// `dxforge.toml` has no `[remote]` section.
     #[error(
         "no [remote] configured: add a [remote] section (endpoint, bucket, prefix, region) to dxforge.toml to sync snapshots"

@@ -14,3 +14,8 @@ pub fn parse_snapshot_manifest(data: &[u8]) {
 pub fn parse_snapshot_index(data: &[u8]) {
     let _ = crate::snapshot::StatIndex::parse(data);
 }
+
+/// The restore journal (`.dxforge/snapshots/restore.journal`).
+pub fn parse_restore_journal(data: &[u8]) {
+    let _ = crate::snapshot::RestoreJournal::parse(data, "fuzz.journal");
+}

@@ -51,7 +51,11 @@
 //!   (file and directory fsynced), whenever objects were written (by this snapshot, or
 //!   by an interrupted operation before it; earlier snapshots synced their own). The
 //!   stat cache is written without fsync and is safe to lose: a missing, torn or invalid
-//!   cache only means a full re-hash. A restore ends with one `syncfs` of the project. Temp files left in the store by a killed or
+//!   cache only means a full re-hash. A restore ends with one `syncfs` of the project.
+//!   A restore is crash-atomic: once checked, it commits to a journal naming the target
+//!   and safety snapshots, and a restore killed after that is finished by the next
+//!   operation that takes the lock, or by [`finish_interrupted_restore`], which the core
+//!   calls before every package command. Temp files left in the store by a killed or
 //!   crashed operation are removed by the next snapshot, restore or pull (a `busy`
 //!   marker kept in the store while an operation runs tells it one was interrupted:
 //!   sweeping every object shard on every snapshot would cost more than the snapshot)
@@ -115,7 +119,7 @@ pub use remote::{
 };
 pub use snapshot::{
     GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SkipReason, SkippedEntry,
-    SnapshotSummary,
+    SnapshotSummary, finish_interrupted_restore,
 };
 pub use state::{Counters, TaskId, TaskReport, TaskState};
 pub use worker::{BackgroundWorker, DEFAULT_CAPACITY, DEFAULT_CONCURRENCY, WorkerConfig};

@@ -646,3 +646,121 @@ fn snapshot_restore_and_gc_wait_for_the_project_lock_then_report_the_holder() {
     w.restore(&snap.id).unwrap();
     assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"alpha");
 }
+
+/// Writes the restore journal a restore of `target` over the tree of `safety` commits
+/// to, as the restore itself does at its commit point (device and inode of the store
+/// given, so a test can plant one written elsewhere).
+fn write_restore_journal(root: &Path, target: &str, safety: &str, dev: u64, ino: u64) {
+    let doc = serde_json::json!({
+        "version": 1, "target": target, "safety": safety, "store_dev": dev, "store_ino": ino,
+    });
+    fs::write(
+        root.join(".dxforge/snapshots/restore.journal"),
+        serde_json::to_vec(&doc).unwrap(),
+    )
+    .unwrap();
+}
+
+// Failure: a restore killed half-way left a mix of the old and the restored tree that
+// only re-running the same restore repaired; the target's `.gitignore`, already
+// written, hid files of the old tree from a rescan, so they were never deleted.
+#[test]
+fn restore_killed_after_its_commit_point_is_finished_by_the_next_operation() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    write(&root, ".gitignore", b"build/\n");
+    write(&root, "a.txt", b"target\n");
+    let w = common::worker(&root, &rt);
+    let target = w.snapshot().unwrap();
+    let target_tree = read_tree(&root);
+
+    fs::remove_file(root.join(".gitignore")).unwrap();
+    write(&root, "a.txt", b"current\n");
+    write(&root, "build/x", b"built\n");
+    write(&root, "b.txt", b"b\n");
+    let safety = w.snapshot().unwrap();
+
+    // Killed half-way: `.gitignore` written and `b.txt` deleted; `a.txt` and `build/x`
+    // not yet done.
+    write(&root, ".gitignore", b"build/\n");
+    fs::remove_file(root.join("b.txt")).unwrap();
+    let store = fs::metadata(root.join(".dxforge/snapshots")).unwrap();
+    write_restore_journal(&root, &target.id, &safety.id, store.dev(), store.ino());
+
+    // A package command (through the core) or any snapshot operation finishes it.
+    let done = dxforge_worker::finish_interrupted_restore(&root, Duration::from_secs(5))
+        .unwrap()
+        .expect("the journal was found");
+    assert_eq!(done.restored, target.id);
+    assert_eq!(done.safety_snapshot, safety.id);
+    assert_eq!(read_tree(&root), target_tree);
+    assert!(!root.join(".dxforge/snapshots/restore.journal").exists());
+    // Nothing left to finish: no lock taken, nothing done.
+    assert!(
+        dxforge_worker::finish_interrupted_restore(&root, Duration::from_secs(5))
+            .unwrap()
+            .is_none()
+    );
+
+    // The same through `snapshot`, which must record the finished tree.
+    write(&root, "a.txt", b"current\n");
+    write_restore_journal(&root, &target.id, &safety.id, store.dev(), store.ino());
+    let after = w.snapshot().unwrap();
+    assert_eq!(read_tree(&root), target_tree);
+    assert_eq!(after.files, target.files);
+}
+
+// Attack: a cloned repository carries `.dxforge/snapshots/restore.journal` and store
+// manifests, so the next command rewrites the user's tree.
+#[test]
+fn planted_restore_journal_is_refused_and_changes_nothing_until_a_restore_replaces_it() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    write(&root, "a.txt", b"one\n");
+    let w = common::worker(&root, &rt);
+    let first = w.snapshot().unwrap();
+    write(&root, "a.txt", b"two\n");
+    let second = w.snapshot().unwrap();
+    let store = fs::metadata(root.join(".dxforge/snapshots")).unwrap();
+    // Written for another store (another machine's device and inode).
+    write_restore_journal(&root, &first.id, &second.id, store.dev() + 1, store.ino());
+    let tree = read_tree(&root);
+
+    let err = w.snapshot().unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::InvalidRestoreJournal { path, .. } if path.ends_with("restore.journal")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("delete the file"), "{err}");
+    let err =
+        dxforge_worker::finish_interrupted_restore(&root, Duration::from_secs(5)).unwrap_err();
+    assert!(
+        matches!(err, WorkerError::InvalidRestoreJournal { .. }),
+        "{err}"
+    );
+    assert_eq!(read_tree(&root), tree, "nothing changed");
+    assert!(
+        root.join(".dxforge/snapshots/restore.journal").exists(),
+        "left in place"
+    );
+
+    // A malformed one too.
+    fs::write(
+        root.join(".dxforge/snapshots/restore.journal"),
+        b"{\"version\":1,",
+    )
+    .unwrap();
+    assert!(matches!(
+        w.snapshot().unwrap_err(),
+        WorkerError::InvalidRestoreJournal { .. }
+    ));
+    assert_eq!(read_tree(&root), tree);
+
+    // An explicit restore replaces it.
+    w.restore(&first.id).unwrap();
+    assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"one\n");
+    assert!(!root.join(".dxforge/snapshots/restore.journal").exists());
+    w.snapshot().unwrap();
+}

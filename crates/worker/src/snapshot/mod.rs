@@ -24,6 +24,7 @@
 //! paths) are skipped and listed in the summary; they never fail the snapshot.
 
 mod index;
+mod journal;
 mod manifest;
 mod objects;
 mod rescan;
@@ -44,6 +45,7 @@ pub use restore::RestoreReport;
 pub use skipped::{SkipReason, SkippedEntry};
 
 pub(crate) use index::StatIndex;
+pub(crate) use journal::RestoreJournal;
 pub(crate) use manifest::validate_id;
 pub(crate) use objects::Objects;
 pub(crate) use sparse::SparseWriter;
@@ -133,7 +135,18 @@ pub(crate) struct Locked {
     /// The previous operation was interrupted: sweep temp files and sync before relying
     /// on the store (cleared once done).
     interrupted: std::sync::atomic::AtomicBool,
+    /// The restore a killed process left unfinished, finished when the lock was taken.
+    pub(crate) finished_restore: Option<RestoreReport>,
     _lock: ProjectLock,
+}
+
+/// What taking the lock does with a restore a killed process left unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// Finish it; failing to is this operation's error (the journal stays).
+    Finish,
+    /// Finish it, or drop its journal when that fails (a new restore replaces it).
+    FinishOrAbandon,
 }
 
 impl Drop for Locked {
@@ -157,6 +170,19 @@ impl Locked {
         }
         Ok(true)
     }
+}
+
+/// Finishes a `restore` that a killed process left unfinished in the project at `root`,
+/// if there is one, waiting up to `lock_wait` for the project lock; returns what it did.
+///
+/// Every snapshot operation does this on its own when it takes the lock. Other commands
+/// that read or write the tree (the package commands) call it first, so that they never
+/// see a half-restored tree. Cheap when there is nothing to finish: one `stat`, no lock.
+pub fn finish_interrupted_restore(
+    root: &Path,
+    lock_wait: Duration,
+) -> Result<Option<RestoreReport>> {
+    SnapshotStore::new(root, lock_wait).finish_interrupted_restore()
 }
 
 /// The snapshot store of one project root.
@@ -193,8 +219,14 @@ impl SnapshotStore {
     }
 
     /// Takes the project lock exclusively for `command` (waiting up to the configured
-    /// lock wait, then [`WorkerError::Busy`] naming the holder) and opens the store.
+    /// lock wait, then [`WorkerError::Busy`] naming the holder) and opens the store. A
+    /// restore a killed process left unfinished is finished before anything else.
     pub(crate) fn lock(&self, command: &str) -> Result<Locked> {
+        self.lock_with(command, Pending::Finish)
+    }
+
+    /// [`lock`](Self::lock), choosing what happens to an unfinished restore.
+    pub(crate) fn lock_with(&self, command: &str, pending: Pending) -> Result<Locked> {
         let project = Root::open(&self.root, Policy::Project)?;
         let state = project.subroot(crate::walk::STATE_DIR, Policy::Plain, true)?;
         let lock = ProjectLock::acquire(&state, command, LockMode::Exclusive, self.lock_wait)?;
@@ -207,13 +239,55 @@ impl SnapshotStore {
             durability: Durability::Atomic,
         };
         store.write_atomic(BUSY_MARKER, command.as_bytes(), options)?;
-        Ok(Locked {
+        let mut locked = Locked {
             project,
             objects: Objects::new(store.clone()),
             store,
             interrupted: std::sync::atomic::AtomicBool::new(interrupted),
+            finished_restore: None,
             _lock: lock,
-        })
+        };
+        let journal = match (RestoreJournal::load(&locked.store), pending) {
+            (Ok(journal), _) => journal,
+            (Err(e), Pending::FinishOrAbandon) => {
+                tracing::warn!(error = %e, "abandoning an unreadable restore journal");
+                RestoreJournal::remove(&locked.store)?;
+                None
+            }
+            (Err(e), Pending::Finish) => return Err(e),
+        };
+        if let Some(journal) = journal {
+            locked.recover()?;
+            match (self.finish_interrupted(&locked, &journal), pending) {
+                (Ok(report), _) => locked.finished_restore = Some(report),
+                (Err(e), Pending::FinishOrAbandon) => {
+                    tracing::warn!(error = %e, target = %journal.target, "abandoning an interrupted restore");
+                    RestoreJournal::remove(&locked.store)?;
+                }
+                (Err(e), Pending::Finish) => {
+                    return Err(WorkerError::RestoreUnfinished {
+                        target: journal.target,
+                        safety: journal.safety,
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+        Ok(locked)
+    }
+
+    /// Finishes a restore a killed process left unfinished, if there is one (cheap when
+    /// there is none: one `stat`, no lock).
+    pub(crate) fn finish_interrupted_restore(&self) -> Result<Option<RestoreReport>> {
+        let Some(store) = self.open_store()? else {
+            return Ok(None);
+        };
+        if store.metadata(journal::JOURNAL_FILE)?.is_none() {
+            return Ok(None);
+        }
+        drop(store);
+        let mut locked = self.lock("finish restore")?;
+        Ok(locked.finished_restore.take())
     }
 
     /// The store for reading without the lock (listing, push); `None` when there is none.

@@ -3,7 +3,10 @@
 //! Order matters for "nothing changed on error": the manifest was validated when it was
 //! read (every path relative, normal, never `.git` or `.dxforge` at any depth), every
 //! object of the target is verified, the safety snapshot is taken and every obstacle is
-//! checked before the first file is touched. Every write, delete and rename goes through
+//! checked before the first file is touched. The plan is then committed to the restore
+//! journal (see [`super::journal`]): a restore killed after that point is finished by the
+//! next command that takes the project lock, so the tree is always the old one or the
+//! restored one, never a mix, once any dxforge command has run. Every write, delete and rename goes through
 //! the project [`Root`]: no symbolic link is followed (a link where the snapshot has a
 //! directory is either a tracked entry, deleted first, or an untracked one, which is a
 //! conflict), and nothing is written into `.git` or `.dxforge`. Files are replaced
@@ -17,9 +20,10 @@ use std::os::unix::fs::PermissionsExt;
 use dxforge_fs::{Durability, Kind, Root};
 use serde::Serialize;
 
+use super::journal::RestoreJournal;
 use super::manifest::{Manifest, ManifestEntry};
 use super::objects::ObjectId;
-use super::{Locked, SnapshotStore, sparse};
+use super::{Locked, Pending, SnapshotStore, sparse};
 use crate::error::{Result, WorkerError};
 
 /// What a restore changed.
@@ -44,37 +48,28 @@ enum Action<'a> {
     Chmod { path: &'a str, executable: bool },
 }
 
-impl SnapshotStore {
-    /// Makes the tree identical to snapshot `id` (see the module docs), under one
-    /// exclusive acquisition of the project lock.
-    pub(crate) fn restore(&self, id: &str) -> Result<RestoreReport> {
-        let locked = self.lock("restore")?;
-        let target = Manifest::load(&locked.store, id)?;
-        self.restore_manifest_locked(&locked, &target)
-    }
+/// Everything a restore does, computed from the target's manifest and the manifest of the
+/// tree just before it (the safety snapshot): the same two manifests give the same plan,
+/// which is what lets an interrupted restore be finished later.
+struct Plan<'a> {
+    actions: Vec<Action<'a>>,
+    /// Tracked paths of the current tree the target does not have.
+    deletes: HashSet<&'a str>,
+    /// The paths of the current tree.
+    current: HashSet<&'a str>,
+    unchanged: u64,
+}
 
-    /// Restore with the lock held and the target manifest already loaded (pull uses it).
-    pub(crate) fn restore_manifest_locked(
-        &self,
-        locked: &Locked,
-        target: &Manifest,
-    ) -> Result<RestoreReport> {
-        for (hash, _) in target.objects() {
-            locked.objects.verify(&hash)?;
-        }
-        // The current tree, which the safety snapshot records anyway; its objects are in
-        // the store once it is taken.
-        let (safety, current) =
-            self.snapshot_locked(locked, &format!("safety before restore of {}", target.id))?;
+impl<'a> Plan<'a> {
+    fn new(target: &'a Manifest, current: &'a Manifest) -> Plan<'a> {
         let current: HashMap<&str, &ManifestEntry> =
             current.entries.iter().map(|e| (e.path(), e)).collect();
         let wanted: HashSet<&str> = target.entries.iter().map(|e| e.path()).collect();
-        let deletes: HashSet<&str> = current
+        let deletes = current
             .keys()
             .copied()
             .filter(|p| !wanted.contains(p))
             .collect();
-
         let mut actions = Vec::new();
         let mut unchanged = 0;
         for entry in &target.entries {
@@ -95,20 +90,31 @@ impl SnapshotStore {
                 (e, _) => actions.push(Action::Write(e)),
             }
         }
-        let project = &locked.project;
-        for action in &actions {
+        Plan {
+            actions,
+            deletes,
+            current: current.into_keys().collect(),
+            unchanged,
+        }
+    }
+
+    /// Fails, before anything is changed, when the plan would destroy something untracked.
+    fn check(&self, project: &Root) -> Result<()> {
+        for action in &self.actions {
             if let Action::Write(entry) = action {
-                check_obstacles(
-                    project,
-                    entry.path(),
-                    &deletes,
-                    current.contains_key(entry.path()),
-                )?;
+                let tracked = self.current.contains(entry.path());
+                check_obstacles(project, entry.path(), &self.deletes, tracked)?;
             }
         }
+        Ok(())
+    }
 
+    /// Carries the plan out and makes the tree durable. Every step is idempotent: running
+    /// it again over a tree it was interrupted in reaches the same end.
+    fn apply(&self, locked: &Locked) -> Result<(u64, u64, u64)> {
+        let project = &locked.project;
         let mut deleted = 0;
-        let mut sorted_deletes: Vec<&str> = deletes.iter().copied().collect();
+        let mut sorted_deletes: Vec<&str> = self.deletes.iter().copied().collect();
         sorted_deletes.sort_unstable();
         for rel in &sorted_deletes {
             if project.remove_file(rel)? {
@@ -118,10 +124,9 @@ impl SnapshotStore {
         for rel in sorted_deletes.iter().rev() {
             prune_empty_parents(project, rel);
         }
-
         let (mut written, mut mode_changed) = (0, 0);
-        for action in actions {
-            match action {
+        for action in &self.actions {
+            match *action {
                 Action::Chmod { path, executable } => {
                     set_executable(project, path, executable)?;
                     mode_changed += 1;
@@ -133,13 +138,77 @@ impl SnapshotStore {
             }
         }
         project.syncfs()?;
+        Ok((written, deleted, mode_changed))
+    }
+}
+
+impl SnapshotStore {
+    /// Makes the tree identical to snapshot `id` (see the module docs), under one
+    /// exclusive acquisition of the project lock. A restore a killed process left
+    /// unfinished is finished first or, when that fails, abandoned: this restore's
+    /// safety snapshot then records the tree as that one left it.
+    pub(crate) fn restore(&self, id: &str) -> Result<RestoreReport> {
+        let locked = self.lock_with("restore", Pending::FinishOrAbandon)?;
+        let target = Manifest::load(&locked.store, id)?;
+        self.restore_manifest_locked(&locked, &target)
+    }
+
+    /// Restore with the lock held and the target manifest already loaded (pull uses it;
+    /// the manifest is in the store already, which an interrupted restore relies on).
+    pub(crate) fn restore_manifest_locked(
+        &self,
+        locked: &Locked,
+        target: &Manifest,
+    ) -> Result<RestoreReport> {
+        for (hash, _) in target.objects() {
+            locked.objects.verify(&hash)?;
+        }
+        // The current tree, which the safety snapshot records anyway; its objects are in
+        // the store once it is taken.
+        let (safety, current) =
+            self.snapshot_locked(locked, &format!("safety before restore of {}", target.id))?;
+        let plan = Plan::new(target, &current);
+        plan.check(&locked.project)?;
+        // The commit point: from here on, the next command finishes this restore.
+        RestoreJournal::new(&locked.store, &target.id, &current.id)?.write(&locked.store)?;
+        let (written, deleted, mode_changed) = plan.apply(locked)?;
+        RestoreJournal::remove(&locked.store)?;
         Ok(RestoreReport {
             restored: target.id.clone(),
             safety_snapshot: safety.id,
             written,
             deleted,
             mode_changed,
-            unchanged,
+            unchanged: plan.unchanged,
+        })
+    }
+
+    /// Finishes the restore recorded in `journal`: the plan is recomputed from the two
+    /// manifests it names and carried out again over the tree the killed restore left.
+    /// Temp files that restore left in the project are removed first (the lock is held,
+    /// so no live command owns them).
+    pub(crate) fn finish_interrupted(
+        &self,
+        locked: &Locked,
+        journal: &RestoreJournal,
+    ) -> Result<RestoreReport> {
+        let swept = locked.project.sweep_temps("")?;
+        let target = Manifest::load(&locked.store, &journal.target)?;
+        let before = Manifest::load(&locked.store, &journal.safety)?;
+        let plan = Plan::new(&target, &before);
+        let (written, deleted, mode_changed) = plan.apply(locked)?;
+        RestoreJournal::remove(&locked.store)?;
+        tracing::info!(
+            target = %journal.target, safety = %journal.safety, swept,
+            "finished a restore that was interrupted"
+        );
+        Ok(RestoreReport {
+            restored: target.id.clone(),
+            safety_snapshot: journal.safety.clone(),
+            written,
+            deleted,
+            mode_changed,
+            unchanged: plan.unchanged,
         })
     }
 }
