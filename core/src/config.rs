@@ -147,7 +147,7 @@ fn default_request_timeout_ms() -> u64 {
     DEFAULT_REQUEST_TIMEOUT_MS
 }
 
-/// `[worker]`: Shadow Worker settings (not in the seed; defaults match SPEC section 5).
+/// `[worker]`: Shadow Worker settings (not in the seed; defaults in docs/contract.md §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerSection {

@@ -4,7 +4,7 @@
 //! `tokio_rt`); [`CoreRuntime`] is registered from a module constructor and
 //! hands napi's tasks to `dxforge::runtime`, so Rust futures started from Node,
 //! from the orchestrator's supervisors and from other hosts share one runtime
-//! per process (SPEC section 7).
+//! per process (docs/contract.md §7).
 //!
 //! The core's runtime is never shut down (it lives as long as the process), so
 //! the addon's image is pinned in memory when the backend starts: Node may

@@ -1,6 +1,6 @@
 //! Traffic Branching: a source-injection package manager. Package files are
 //! copied into the user's project (like shadcn/ui) and later upgrades keep the
-//! user's edits, with a Green/Yellow/Red light per file (SPEC section 6).
+//! user's edits, with a Green/Yellow/Red light per file (docs/contract.md §6).
 //!
 //! * Registry: a directory `<registry>/<name>/<version>/{dxpkg.toml,files/}`
 //!   ([`registry`]), resolved with semver ([`resolve`]).

@@ -1,4 +1,4 @@
-//! The traffic light of one file (SPEC section 6):
+//! The traffic light of one file (docs/contract.md §6):
 //!
 //! | light  | when |
 //! |--------|------|
