@@ -1,6 +1,6 @@
 //! The seed's properties 6 and 7 as proptest properties on real files.
 
-mod common;
+use crate::common;
 
 use common::{TestProject, TestRegistry};
 use dxforge_traffic::{InstallOptions, TrafficLight, TrafficManager};

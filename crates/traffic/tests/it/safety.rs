@@ -1,6 +1,6 @@
 //! Unsafe input is refused before anything is written; a held project lock gives Busy.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::os::unix::fs::symlink;

@@ -1,6 +1,6 @@
 //! Registry parsing, resolution, cycles, prefetch and the package cache.
 
-mod common;
+use crate::common;
 
 use common::{TestProject, TestRegistry, example_registry, snapshot};
 use dxforge_traffic::{InstallOptions, PackageManifest, TrafficError, TrafficManager};

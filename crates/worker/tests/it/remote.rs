@@ -5,7 +5,7 @@
 //! fail (set `DXFORGE_SKIP_S3=1` to skip deliberately). Credentials reach the worker only
 //! through the process environment, so the tests that set it run one at a time.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,6 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-static ENV_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
 struct S3 {
     endpoint: String,
@@ -52,7 +51,7 @@ fn s3() -> Option<S3> {
 
 /// Sets the credential variables the worker reads (callers hold `ENV_LOCK`).
 fn set_credentials(key: Option<&str>, secret: Option<&str>) {
-    // SAFETY: every test in this file that touches the environment holds ENV_LOCK, and the
+    // SAFETY: every test in this binary that touches the environment holds ENV_LOCK, and the
     // worker reads these variables only inside those tests.
     unsafe {
         for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
@@ -121,7 +120,7 @@ async fn count_remote(client: &Arc<dyn ObjectStore>, prefix: &str, sub: &str) ->
 #[test]
 fn push_then_pull_into_an_empty_project_reproduces_the_tree() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some(&s3.key), Some(&s3.secret));
     let rt = runtime();
     let prefix = unique_prefix("roundtrip");
@@ -181,7 +180,7 @@ fn push_then_pull_into_an_empty_project_reproduces_the_tree() {
 #[test]
 fn interrupted_push_completes_next_time_without_resending() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some(&s3.key), Some(&s3.secret));
     let rt = runtime();
     let prefix = unique_prefix("interrupted");
@@ -241,7 +240,7 @@ fn interrupted_push_completes_next_time_without_resending() {
 #[test]
 fn wrong_credentials_are_rejected_without_leaking_the_secret() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", b"a");
@@ -263,7 +262,7 @@ fn wrong_credentials_are_rejected_without_leaking_the_secret() {
 
 #[test]
 fn missing_credentials_and_missing_remote_are_clear_errors() {
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let unconfigured = common::worker(dir.path(), &rt);
@@ -306,7 +305,7 @@ fn missing_credentials_and_missing_remote_are_clear_errors() {
 
 #[test]
 fn unreachable_remote_is_reported_after_retries() {
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some("k"), Some("s"));
     let rt = runtime();
     // Bind then drop a listener: nothing listens on that port any more.
@@ -340,7 +339,7 @@ fn unreachable_remote_is_reported_after_retries() {
 #[test]
 fn unknown_remote_snapshot_and_missing_bucket_are_clear_errors() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some(&s3.key), Some(&s3.secret));
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
@@ -367,7 +366,7 @@ fn unknown_remote_snapshot_and_missing_bucket_are_clear_errors() {
 #[test]
 fn corrupted_remote_object_is_detected_and_not_restored() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some(&s3.key), Some(&s3.secret));
     let rt = runtime();
     let prefix = unique_prefix("corrupt");
@@ -402,7 +401,7 @@ fn corrupted_remote_object_is_detected_and_not_restored() {
 #[test]
 fn progress_is_reported_per_object() {
     let Some(s3) = s3() else { return };
-    let _env = ENV_LOCK.lock();
+    let _env = common::ENV_LOCK.lock();
     set_credentials(Some(&s3.key), Some(&s3.secret));
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,6 @@
 //! The bounded, drop-oldest, never-blocking queue.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

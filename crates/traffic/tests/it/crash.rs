@@ -3,7 +3,7 @@
 //! each crash the lock file is exactly the old or the new one, no file is torn,
 //! and after the next open the whole tree is exactly the old or the new state.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -31,7 +31,7 @@ fn run_child(root: &Path, registry: &Path, crash_at: Option<usize>) -> std::proc
     cmd.args([
         "--ignored",
         "--exact",
-        "crash_child",
+        "crash::crash_child",
         "--test-threads=1",
         "--quiet",
     ])

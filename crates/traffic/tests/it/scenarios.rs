@@ -1,6 +1,6 @@
 //! Install/upgrade/remove scenarios on real files.
 
-mod common;
+use crate::common;
 
 use common::{TestProject, TestRegistry, entry, example_registry};
 use dxforge_traffic::{FileAction, InstallOptions, TrafficLight};

@@ -1,6 +1,6 @@
 //! AnalyzeCodebasePatterns and PrefetchPackage against a real directory registry.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Regression tests of issue 9 (trust): one per class of attack, each named
 //! after what it guards, on real files and real processes.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, Write};
 use std::os::unix::fs::symlink;
@@ -679,7 +679,7 @@ fn install_while_another_command_holds_the_lock_is_busy() {
         .args([
             "--ignored",
             "--exact",
-            "lock_holder_child",
+            "regression::lock_holder_child",
             "--nocapture",
             "--quiet",
         ])

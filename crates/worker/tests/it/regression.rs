@@ -1,7 +1,7 @@
 //! Regression tests for the trust issue (issue 9): each guards one class of attack or
 //! failure, named after what it guards, with the attack in a one-line comment.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Read;
@@ -117,7 +117,7 @@ fn snapshot_skips_and_lists_unreadable_files_fifos_sockets_and_devices() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "snapshot_as_unprivileged_user_child",
+                "regression::snapshot_as_unprivileged_user_child",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
@@ -483,7 +483,8 @@ fn stalled_s3_endpoint_fails_within_the_request_timeout() {
             held.push(conn);
         }
     });
-    // SAFETY: no other test in this binary reads or writes the environment.
+    let _env = common::ENV_LOCK.lock();
+    // SAFETY: every test of this binary that touches the environment holds ENV_LOCK.
     unsafe {
         std::env::set_var("DXFORGE_S3_ACCESS_KEY_ID", "stall-test");
         std::env::set_var("DXFORGE_S3_SECRET_ACCESS_KEY", "stall-test-secret");

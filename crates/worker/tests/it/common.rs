@@ -8,6 +8,10 @@ use std::path::Path;
 
 use dxforge_worker::{BackgroundWorker, WorkerConfig};
 
+/// Held by every test that sets or reads the credential variables: the tests of this
+/// binary run on parallel threads of one process, which shares one environment.
+pub static ENV_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 /// What a tree holds, for byte-for-byte comparison (excluding `.dxforge/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {

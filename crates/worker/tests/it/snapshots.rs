@@ -1,6 +1,6 @@
 //! CacheCurrentState, restore and gc against real trees on disk.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
