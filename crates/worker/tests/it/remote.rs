@@ -18,7 +18,6 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-
 struct S3 {
     endpoint: String,
     key: String,
