@@ -141,6 +141,7 @@ mod definition;
 mod error;
 mod graph;
 mod health;
+mod lifecycle;
 pub mod limits;
 mod logs;
 mod shim;
