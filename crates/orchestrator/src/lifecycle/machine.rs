@@ -126,26 +126,26 @@ pub(crate) async fn settle(tool: &Tool) -> Result<ToolStatus> {
 pub(crate) async fn stop(tool: &Tool) -> Result<()> {
     let run = tool.run.lock().take();
     if let Some(run) = run {
+        let was_broken = matches!(tool.life(), Life::Broken { .. });
         // A finished task ignores the command; the send only fails then.
         let _ = run.tx.send(Control::Stop);
         if let Err(e) = run.task.await {
-            if e.is_panic() {
-                let message = e
-                    .try_into_panic()
-                    .map(|p| super::control::panic_message(p.as_ref()))
-                    .unwrap_or_default();
+            if let Ok(payload) = e.try_into_panic() {
+                return Err(OrchestratorError::Internal {
+                    tool: tool.name.clone(),
+                    message: super::control::panic_message(payload.as_ref()),
+                });
+            }
+        }
+        if let Life::Broken { message } = tool.life() {
+            if !was_broken {
+                // The task panicked during this stop; its guard killed the tree.
+                tool.set(Life::Stopped, "stopped", |_| {});
                 return Err(OrchestratorError::Internal {
                     tool: tool.name.clone(),
                     message,
                 });
             }
-        }
-        if let Life::Broken { message } = tool.life() {
-            tool.set(Life::Stopped, "stopped", |_| {});
-            return Err(OrchestratorError::Internal {
-                tool: tool.name.clone(),
-                message,
-            });
         }
     }
     if matches!(tool.life(), Life::Degraded { .. } | Life::Broken { .. }) {
