@@ -11,8 +11,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::broadcast;
 
 use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
-use crate::logs::ToolLog;
 use crate::lifecycle::{Life, Tool, control::panic_message, is_up};
+use crate::logs::ToolLog;
 use crate::spawn::{exit_of, kill_all_signal, receiver};
 use crate::supervisor::{
     Inner, Registry, ToolEntry, policy_of, spawn_prepared, start_one, stop_blocking, stop_one,
@@ -114,12 +114,12 @@ impl Orchestrator {
         }
         let mut reg = self.inner.registry.write();
         for def in &defs {
-            if let Some(old) = reg.tools.get(&def.name) {
-                if !old.tool.life().is_idle() {
-                    return Err(OrchestratorError::ToolRunning {
-                        tool: def.name.clone(),
-                    });
-                }
+            if let Some(old) = reg.tools.get(&def.name)
+                && !old.tool.life().is_idle()
+            {
+                return Err(OrchestratorError::ToolRunning {
+                    tool: def.name.clone(),
+                });
             }
         }
         let mut seqs = Vec::with_capacity(defs.len());
@@ -420,11 +420,7 @@ impl Orchestrator {
             let reg = self.inner.registry.read();
             dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
                 .into_iter()
-                .filter(|n| {
-                    reg.tools
-                        .get(n)
-                        .is_some_and(|e| is_up(e.tool.status()))
-                })
+                .filter(|n| reg.tools.get(n).is_some_and(|e| is_up(e.tool.status())))
                 .collect()
         };
         self.stop(name).await?;

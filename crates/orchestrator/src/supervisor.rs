@@ -90,7 +90,9 @@ pub(crate) fn policy_of(def: &DxToolDefinition, stop_signal: libc::c_int) -> Pol
 /// A tool's working directory.
 fn cwd_of(inner: &Inner, def: &DxToolDefinition) -> PathBuf {
     let root = &inner.config.root;
-    def.cwd.as_ref().map_or_else(|| root.clone(), |c| root.join(c))
+    def.cwd
+        .as_ref()
+        .map_or_else(|| root.clone(), |c| root.join(c))
 }
 
 /// The one spawn preparation (binary resolution, directory, spec) shared by

@@ -9,8 +9,8 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use tokio::sync::mpsc;
 
 use crate::error::{OrchestratorError, Result};
-use crate::orchestrator::Orchestrator;
 use crate::lifecycle::is_up;
+use crate::orchestrator::Orchestrator;
 
 /// Handle to a running watch mode; dropping it stops watching (tools keep running).
 ///

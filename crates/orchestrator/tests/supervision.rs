@@ -17,7 +17,10 @@ fn dead(pid: u32) -> bool {
 
 /// PIDs a check script appended to `path`.
 fn pids(path: &Path) -> Vec<u32> {
-    lines(path).iter().filter_map(|l| l.trim().parse().ok()).collect()
+    lines(path)
+        .iter()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 /// A command check that starts a background `sleep 1000`, records both

@@ -45,10 +45,8 @@ pub(crate) async fn claim(tool: &Tool) -> Result<Claim> {
             _ => {}
         }
         // A supervisor is restarting or stopping the tool: wait for it.
-        tool.wait_for(|rec| {
-            rec.life.is_up() || rec.life.is_idle() || rec.life == Life::Retired
-        })
-        .await;
+        tool.wait_for(|rec| rec.life.is_up() || rec.life.is_idle() || rec.life == Life::Retired)
+            .await;
     }
 }
 
@@ -129,23 +127,23 @@ pub(crate) async fn stop(tool: &Tool) -> Result<()> {
         let was_broken = matches!(tool.life(), Life::Broken { .. });
         // A finished task ignores the command; the send only fails then.
         let _ = run.tx.send(Control::Stop);
-        if let Err(e) = run.task.await {
-            if let Ok(payload) = e.try_into_panic() {
-                return Err(OrchestratorError::Internal {
-                    tool: tool.name.clone(),
-                    message: super::control::panic_message(payload.as_ref()),
-                });
-            }
+        if let Err(e) = run.task.await
+            && let Ok(payload) = e.try_into_panic()
+        {
+            return Err(OrchestratorError::Internal {
+                tool: tool.name.clone(),
+                message: super::control::panic_message(payload.as_ref()),
+            });
         }
-        if let Life::Broken { message } = tool.life() {
-            if !was_broken {
-                // The task panicked during this stop; its guard killed the tree.
-                tool.set(Life::Stopped, "stopped", |_| {});
-                return Err(OrchestratorError::Internal {
-                    tool: tool.name.clone(),
-                    message,
-                });
-            }
+        if let Life::Broken { message } = tool.life()
+            && !was_broken
+        {
+            // The task panicked during this stop; its guard killed the tree.
+            tool.set(Life::Stopped, "stopped", |_| {});
+            return Err(OrchestratorError::Internal {
+                tool: tool.name.clone(),
+                message,
+            });
         }
     }
     if matches!(tool.life(), Life::Degraded { .. } | Life::Broken { .. }) {
@@ -286,7 +284,12 @@ async fn after_exit<L: Launcher>(
     let what = describe(exit);
     // A stop that arrived with the exit wins over a restart.
     if tool.shutting_down() || rx.try_recv().is_ok() {
-        finish(tool, Life::Stopped, &format!("stopped ({what})"), Some(exit));
+        finish(
+            tool,
+            Life::Stopped,
+            &format!("stopped ({what})"),
+            Some(exit),
+        );
         return None;
     }
     if !wants_restart(policy.restart, exit) {
@@ -306,7 +309,12 @@ async fn after_exit<L: Launcher>(
             "{what}; gave up after max_restarts = {} restarts",
             policy.max_restarts
         );
-        finish(tool, Life::Degraded { reason }, "out of restarts", Some(exit));
+        finish(
+            tool,
+            Life::Degraded { reason },
+            "out of restarts",
+            Some(exit),
+        );
         return None;
     }
     let restarts = done.saturating_add(1);

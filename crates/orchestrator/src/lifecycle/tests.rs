@@ -90,12 +90,12 @@ impl Remote for MockRemote {
             panic!("scripted panic on stop");
         }
         self.signals.lock().unwrap().push(sig);
-        let dies = match (self.plan.honours, sig) {
-            (Honours::Stop, _) => true,
-            (Honours::KillTree, Signal::KillTree | Signal::KillHard) => true,
-            (Honours::KillHard, Signal::KillHard) => true,
-            _ => false,
-        };
+        let dies = matches!(
+            (self.plan.honours, sig),
+            (Honours::Stop, _)
+                | (Honours::KillTree, Signal::KillTree | Signal::KillHard)
+                | (Honours::KillHard, Signal::KillHard)
+        );
         if dies {
             let n = match sig {
                 Signal::Stop(s) => s,
@@ -161,10 +161,7 @@ impl MockLauncher {
 
     fn with_checks(plans: &[Plan], checks: &[std::result::Result<(), &str>]) -> Arc<Self> {
         let l = Self::new(plans);
-        *l.checks.lock().unwrap() = checks
-            .iter()
-            .map(|c| c.map_err(str::to_owned))
-            .collect();
+        *l.checks.lock().unwrap() = checks.iter().map(|c| c.map_err(str::to_owned)).collect();
         l
     }
 
@@ -282,12 +279,18 @@ fn statuses(rx: &mut broadcast::Receiver<ToolEvent>) -> Vec<ToolStatus> {
 async fn crash_loop_restarts_up_to_max_restarts_then_degrades() {
     let (tool, mut events) = tool(policy());
     let launcher = MockLauncher::new(&[RUNS, exits(1)]);
-    assert_eq!(start(&tool, &launcher).await.unwrap(), ToolStatus::Running(1001));
+    assert_eq!(
+        start(&tool, &launcher).await.unwrap(),
+        ToolStatus::Running(1001)
+    );
     launcher.last().exit(ExitStatus::Code(3));
     let Life::Degraded { reason } = idle(&tool).await else {
         panic!("not degraded: {:?}", tool.life())
     };
-    assert!(reason.contains("gave up after max_restarts = 3"), "{reason}");
+    assert!(
+        reason.contains("gave up after max_restarts = 3"),
+        "{reason}"
+    );
     assert_eq!(launcher.spawned(), 4, "first start and three restarts");
     let rec = tool.state.borrow().clone();
     assert_eq!(rec.restarts, 3);
@@ -504,7 +507,10 @@ async fn a_start_during_a_restart_waits_for_it_instead_of_spawning() {
     launcher.last().exit(ExitStatus::Code(1));
     tool.wait_for(|r| matches!(r.life, Life::Backoff { .. }))
         .await;
-    assert_eq!(start(&tool, &launcher).await.unwrap(), ToolStatus::Running(1002));
+    assert_eq!(
+        start(&tool, &launcher).await.unwrap(),
+        ToolStatus::Running(1002)
+    );
     assert_eq!(launcher.spawned(), 2);
 }
 
@@ -538,7 +544,11 @@ async fn a_panicking_supervisor_is_an_internal_error_and_kills_the_tree() {
         &[Err("refused")],
     );
     let err = start(&tool, &launcher).await.unwrap_err();
-    let OrchestratorError::Internal { tool: name, message } = err else {
+    let OrchestratorError::Internal {
+        tool: name,
+        message,
+    } = err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(name, "t");
@@ -574,7 +584,8 @@ async fn blocking_stop_signals_the_process_and_ends_the_supervision() {
     });
     let launcher = MockLauncher::new(&[RUNS]);
     start(&tool, &launcher).await.unwrap();
-    tool.shut_down.store(true, std::sync::atomic::Ordering::SeqCst);
+    tool.shut_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let t = tool.clone();
     tokio::task::spawn_blocking(move || stop_blocking(&t))
         .await
@@ -582,7 +593,10 @@ async fn blocking_stop_signals_the_process_and_ends_the_supervision() {
     assert_eq!(launcher.last().signals(), vec![Signal::Stop(SIGTERM)]);
     assert_eq!(tool.life(), Life::Stopped);
     let _gate = tool.gate.lock().await;
-    assert!(matches!(claim(&tool).await, Err(OrchestratorError::ShutDown)));
+    assert!(matches!(
+        claim(&tool).await,
+        Err(OrchestratorError::ShutDown)
+    ));
     // The supervising task saw the exit and ended without a restart.
     let run = tool.run.lock().take().unwrap();
     run.task.await.unwrap();
