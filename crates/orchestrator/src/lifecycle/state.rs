@@ -1,7 +1,7 @@
 //! The lifecycle states of one tool and the record observers read.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -150,6 +150,9 @@ pub(crate) struct Tool {
     pub name: String,
     pub policy: Policy,
     pub state: watch::Sender<Record>,
+    /// `state`'s visible status, packed (see [`pack`]): the warm path of
+    /// `ensure_running` reads it without taking the channel's lock.
+    status: AtomicU64,
     pub events: broadcast::Sender<ToolEvent>,
     /// The orchestrator's shutdown flag (shared by all tools).
     pub shut_down: Arc<AtomicBool>,
@@ -172,6 +175,7 @@ impl Tool {
             name,
             policy,
             state: watch::Sender::new(Record::default()),
+            status: AtomicU64::new(pack(ToolStatus::Stopped)),
             events,
             shut_down,
             run: Mutex::new(None),
@@ -188,11 +192,11 @@ impl Tool {
     /// Current public status; the warm path of `ensure_running`.
     #[inline]
     pub fn status(&self) -> ToolStatus {
-        self.state.borrow().life.status()
+        unpack(self.status.load(Ordering::Acquire))
     }
 
     pub fn shutting_down(&self) -> bool {
-        self.shut_down.load(std::sync::atomic::Ordering::SeqCst)
+        self.shut_down.load(Ordering::SeqCst)
     }
 
     /// Moves to `life`, after `edit` adjusted the counters; publishes an
@@ -212,6 +216,9 @@ impl Tool {
             }
             rec.life = life;
             let new = rec.life.status();
+            // Stored under the channel's write lock, so it never runs
+            // behind the record.
+            self.status.store(pack(new), Ordering::Release);
             if old != new {
                 let _ = self.events.send(ToolEvent {
                     tool: self.name.clone(),
@@ -232,5 +239,28 @@ impl Tool {
             Ok(rec) => rec.clone(),
             Err(_) => self.state.borrow().clone(),
         }
+    }
+}
+
+/// A status as one word: variant in the high half, PID in the low half.
+pub(super) fn pack(status: ToolStatus) -> u64 {
+    let (tag, pid) = match status {
+        ToolStatus::Stopped => (0u64, 0u32),
+        ToolStatus::Starting => (1, 0),
+        ToolStatus::Running(pid) => (2, pid),
+        ToolStatus::Healthy => (3, 0),
+        ToolStatus::Degraded => (4, 0),
+    };
+    (tag << 32) | u64::from(pid)
+}
+
+pub(super) fn unpack(word: u64) -> ToolStatus {
+    let pid = (word & u64::from(u32::MAX)) as u32;
+    match word >> 32 {
+        1 => ToolStatus::Starting,
+        2 => ToolStatus::Running(pid),
+        3 => ToolStatus::Healthy,
+        4 => ToolStatus::Degraded,
+        _ => ToolStatus::Stopped,
     }
 }

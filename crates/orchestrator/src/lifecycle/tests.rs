@@ -610,3 +610,37 @@ async fn a_retired_tool_sends_starters_to_the_new_registration() {
     let _gate = tool.gate.lock().await;
     assert!(matches!(claim(&tool).await, Ok(Claim::Retired)));
 }
+
+#[test]
+fn the_packed_status_of_the_warm_path_round_trips() {
+    use super::state::{pack, unpack};
+    for status in [
+        ToolStatus::Stopped,
+        ToolStatus::Starting,
+        ToolStatus::Running(0),
+        ToolStatus::Running(1),
+        ToolStatus::Running(u32::MAX),
+        ToolStatus::Healthy,
+        ToolStatus::Degraded,
+    ] {
+        assert_eq!(unpack(pack(status)), status);
+    }
+}
+
+#[tokio::test]
+async fn the_warm_status_follows_every_transition() {
+    let (tool, _) = tool(Policy {
+        backoff_start: Duration::from_secs(3600),
+        ..policy()
+    });
+    let launcher = MockLauncher::new(&[RUNS]);
+    assert_eq!(tool.status(), ToolStatus::Stopped);
+    start(&tool, &launcher).await.unwrap();
+    assert_eq!(tool.status(), ToolStatus::Running(1001));
+    launcher.last().exit(ExitStatus::Code(1));
+    tool.wait_for(|r| matches!(r.life, Life::Backoff { .. }))
+        .await;
+    assert_eq!(tool.status(), ToolStatus::Starting);
+    stop_tool(&tool).await.unwrap();
+    assert_eq!(tool.status(), ToolStatus::Stopped);
+}
