@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -34,9 +35,27 @@ fn cpu_time_fine() -> Duration {
     Duration::from_micros(us(usage.ru_utime) + us(usage.ru_stime))
 }
 
+/// The CPU figures are the whole test process's: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Raises the soft descriptor limit to the hard one, as a host holding
+/// hundreds of tools must (each holds a pidfd and two pipes).
+fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit read and write only the struct passed.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[test]
 fn three_hundred_tools_all_reach_running_and_all_stop() {
     const N: usize = 300;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    raise_nofile_limit();
     let p = Project::new();
     let defs = (0..N)
         .map(|i| tool(&format!("t{i:03}"), &["--sleep", "600000"]))
@@ -79,6 +98,7 @@ fn three_hundred_tools_all_reach_running_and_all_stop() {
 /// A tool that crashes at once, restarted forever with backoff, for
 /// `secs` seconds; prints the supervisor's CPU time over that period.
 fn crash_loop(secs: u64) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = Project::new();
     let mut t = tool("crasher", &["--exit", "1"]);
     t.restart = RestartPolicy::Always;
