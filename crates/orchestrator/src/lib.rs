@@ -35,8 +35,9 @@
 //! `Broken{message}` (an internal error, shown as `Degraded`) and `Retired`
 //! (replaced by a re-registration). It lives with the restart counter and
 //! the last exit in a `watch` channel: every transition goes through one
-//! function that publishes the [`ToolEvent`] and wakes every waiter, and
-//! `ensure_running`'s warm path is a read of it.
+//! function that publishes the [`ToolEvent`] and wakes every waiter; the
+//! visible status is mirrored in one atomic word, all that
+//! `ensure_running`'s warm path reads besides the registry.
 //!
 //! A start is *claimed* (idle → `Spawning`) under the tool's start gate;
 //! the claimant spawns the process on its own thread, then hands it to a
