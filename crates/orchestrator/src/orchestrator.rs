@@ -542,16 +542,7 @@ async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolS
 
 /// Starts the tools of `order` (from [`dependency_order`]), then `name`.
 async fn start_in_order(inner: &Arc<Inner>, name: &str, order: &[String]) -> Result<ToolStatus> {
-    for dep in order.iter().filter(|d| *d != name) {
-        start_named(inner, dep)
-            .await
-            .map_err(|e| OrchestratorError::DependencyFailed {
-                tool: name.to_owned(),
-                dependency: dep.clone(),
-                reason: e.to_string(),
-            })?;
-    }
-    start_named(inner, name).await
+    crate::lifecycle::deps::start_chain(name, order, |tool| start_named(inner, tool)).await
 }
 
 /// Starts one tool by name, following re-registrations.

@@ -6,12 +6,14 @@
 //!   and the guard that turns a panic of that task into `Broken`;
 //! * [`child`]: the traits the logic needs from a process (spawn, wait,
 //!   signal, pid) and from a health check;
+//! * [`deps`]: dependency waits (each dependency up before its dependent);
 //! * [`machine`]: the logic itself (claim, readiness, restarts with
 //!   backoff, stop escalation), generic over those traits, so the unit
 //!   tests run it against a scripted mock child with no real process.
 
 pub(crate) mod child;
 pub(crate) mod control;
+pub(crate) mod deps;
 pub(crate) mod machine;
 pub(crate) mod state;
 
