@@ -16,8 +16,9 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::child::Signal;
-use super::machine::{Claim, claim, launch_claimed, settle, stop, stop_blocking};
+use super::machine::{Claim, claim, launch_claimed, settle};
 use super::state::{Life, Policy, Tool};
+use super::stopping::{stop, stop_blocking};
 use crate::error::{OrchestratorError, Result};
 use crate::{ExitStatus, RestartPolicy, ToolEvent, ToolStatus};
 use mock::*;
