@@ -101,6 +101,15 @@ pub enum OrchestratorError {
         /// The watcher's error.
         reason: String,
     },
+    /// A bug in the orchestrator: a supervising task panicked. The tool's
+    /// process tree was killed and the tool is `Degraded`.
+    #[error("internal error supervising tool `{tool}`: {message}")]
+    Internal {
+        /// Tool name.
+        tool: String,
+        /// The panic message.
+        message: String,
+    },
     /// The orchestrator was shut down.
     #[error("the orchestrator has been shut down")]
     ShutDown,

@@ -24,25 +24,52 @@ async fn run(health: &HealthCheck, cwd: &Path) -> Result<(), String> {
             .map(drop)
             .map_err(|e| format!("tcp {addr}: {e}")),
         HealthCheck::Http(url) => http_get(url).await,
-        HealthCheck::Command(argv) => {
-            let Some((program, args)) = argv.split_first() else {
-                return Err("empty health command".into());
-            };
-            let status = tokio::process::Command::new(program)
-                .args(args)
-                .current_dir(cwd)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .status()
-                .await
-                .map_err(|e| format!("health command `{program}`: {e}"))?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(format!("health command `{program}` exited with {status}"))
-            }
+        HealthCheck::Command(argv) => command(argv, cwd).await,
+    }
+}
+
+/// Runs a command check in a process group of its own, killed whole when
+/// the check ends: by its exit, its timeout, or a stop of the tool (each
+/// drops this future). Whatever the command left behind in its group
+/// would otherwise outlive the orchestrator.
+async fn command(argv: &[String], cwd: &Path) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("empty health command".into());
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("health command `{program}`: {e}"))?;
+    let _group = child.id().map(GroupKill);
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("health command `{program}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("health command `{program}` exited with {status}"))
+    }
+}
+
+/// SIGKILLs a process group when dropped.
+struct GroupKill(u32);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        let Ok(pgid) = libc::pid_t::try_from(self.0) else {
+            return;
+        };
+        // SAFETY: kill(2) with a negative PID signals that process group; it
+        // touches no memory. ESRCH (the group is already empty) is expected.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
         }
     }
 }

@@ -25,6 +25,40 @@
 //! start failure (`Degraded` at once). `ensure_running` on a `Degraded` tool
 //! starts it afresh (the restart counter resets).
 //!
+//! ## The lifecycle state machine
+//!
+//! Internally (module `lifecycle`) a tool's state is one finer enum, of
+//! which `ToolStatus` is a view: `Stopped`, `Spawning{attempt}`,
+//! `Starting{attempt, pid}` (waiting for the health check),
+//! `Running{pid}`, `Healthy{pid}`, `Backoff{until, restarts}`,
+//! `Stopping{deadline, pid}` (shows the status it had), `Degraded{reason}`,
+//! `Broken{message}` (an internal error, shown as `Degraded`) and `Retired`
+//! (replaced by a re-registration). It lives with the restart counter and
+//! the last exit in a `watch` channel: every transition goes through one
+//! function that publishes the [`ToolEvent`] and wakes every waiter; the
+//! visible status is mirrored in one atomic word, all that
+//! `ensure_running`'s warm path reads besides the registry.
+//!
+//! A start is *claimed* (idle → `Spawning`) under the tool's start gate;
+//! the claimant spawns the process on its own thread, then hands it to a
+//! new *supervising task* on the runtime, with a typed control channel
+//! (`Control::Stop`). That task alone owns the process: it waits for
+//! readiness, then for an exit or a command, applies the restart policy
+//! and backoff, and runs the stop escalation (stop signal → tree kill after
+//! `stop_timeout_ms` → SIGKILL of the shim 5 s later). It ends in an idle
+//! state (`Stopped`, `Degraded`), so a tool has a supervising task exactly
+//! while it owns a process or waits to restart. The logic is written
+//! against a child-process trait (spawn, wait, signal, pid) and a health
+//! check, implemented by the shim below and by a scripted mock in the unit
+//! tests. A panic in a supervising task is caught: the tool's tree is
+//! killed, the tool is `Broken`, and the caller waiting for it (or the
+//! `stop` during which it happened) gets [`OrchestratorError::Internal`]
+//! with the panic message.
+//!
+//! A command health check runs in a process group of its own, SIGKILLed
+//! whole when the check ends (exit, per-check timeout, or a stop of the
+//! tool), so nothing it started outlives it.
+//!
 //! ## Spawning: the reaper shim
 //!
 //! A library lives inside someone else's process (Python, Node, a C program),
@@ -141,6 +175,7 @@ mod definition;
 mod error;
 mod graph;
 mod health;
+mod lifecycle;
 pub mod limits;
 mod logs;
 mod shim;

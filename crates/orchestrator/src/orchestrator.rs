@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::broadcast;
 
 use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
+use crate::lifecycle::{Life, Tool, control::panic_message, is_up};
 use crate::logs::ToolLog;
-use crate::spawn::{SpawnSpec, exit_of, kill_all_signal, receiver, resolve_binary, spawn_tool};
+use crate::spawn::{exit_of, kill_all_signal, receiver};
 use crate::supervisor::{
-    Inner, Registry, RunState, ToolEntry, is_up, start_one, stop_blocking, stop_one,
+    Inner, Registry, ToolEntry, policy_of, spawn_prepared, start_one, stop_blocking, stop_one,
 };
 use crate::{
     DxToolDefinition, ExecOutput, ExitStatus, LogLine, OrchestratorError, Result, ToolEvent,
@@ -77,7 +78,7 @@ impl Orchestrator {
                 registry: RwLock::new(Registry::default()),
                 events,
                 log_tx,
-                shut_down: AtomicBool::new(false),
+                shut_down: Arc::new(AtomicBool::new(false)),
                 spawner: Default::default(),
             }),
         }
@@ -113,16 +114,12 @@ impl Orchestrator {
         }
         let mut reg = self.inner.registry.write();
         for def in &defs {
-            if let Some(old) = reg.tools.get(&def.name) {
-                let st = old.state.lock();
-                if is_up(st.status())
-                    || st.status() == ToolStatus::Starting
-                    || st.supervisor.is_some()
-                {
-                    return Err(OrchestratorError::ToolRunning {
-                        tool: def.name.clone(),
-                    });
-                }
+            if let Some(old) = reg.tools.get(&def.name)
+                && !old.tool.life().is_idle()
+            {
+                return Err(OrchestratorError::ToolRunning {
+                    tool: def.name.clone(),
+                });
             }
         }
         let mut seqs = Vec::with_capacity(defs.len());
@@ -158,7 +155,7 @@ impl Orchestrator {
         let cfg = &self.inner.config;
         for ((def, c), seq) in defs.into_iter().zip(checked).zip(seqs) {
             if let Some(old) = reg.tools.get(&def.name) {
-                old.state.lock().retired = true;
+                old.tool.set(Life::Retired, "registered again", |_| {});
             }
             let log = reg
                 .logs
@@ -172,15 +169,17 @@ impl Orchestrator {
                     ))
                 })
                 .clone();
+            let tool = Arc::new(Tool::new(
+                def.name.clone(),
+                policy_of(&def, c.stop_signal),
+                self.inner.events.clone(),
+                self.inner.shut_down.clone(),
+            ));
             let entry = Arc::new(ToolEntry {
                 seq,
-                stop_signal: c.stop_signal,
                 watch: c.watch,
                 log,
-                state: Mutex::new(RunState::default()),
-                changed: Notify::new(),
-                stop_notify: Notify::new(),
-                start_lock: tokio::sync::Mutex::new(()),
+                tool,
                 def,
             });
             reg.tools.insert(entry.def.name.clone(), entry);
@@ -232,7 +231,7 @@ impl Orchestrator {
                     name: name.to_owned(),
                 });
             };
-            let status = entry.state.lock().status();
+            let status = entry.tool.status();
             if is_up(status) {
                 return Ok(status);
             }
@@ -246,8 +245,10 @@ impl Orchestrator {
         }
         let inner = self.inner.clone();
         let name = name.to_owned();
-        self.on_runtime(async move { start_in_order(&inner, &name, &order).await })
-            .await
+        self.on_runtime(&name.clone(), async move {
+            start_in_order(&inner, &name, &order).await
+        })
+        .await
     }
 
     /// Whether starting `order` needs no health check: no tool in it that is
@@ -257,7 +258,7 @@ impl Orchestrator {
         order.iter().all(|n| {
             reg.tools
                 .get(n)
-                .is_some_and(|e| e.def.health.is_none() || is_up(e.state.lock().status()))
+                .is_some_and(|e| e.def.health.is_none() || is_up(e.tool.status()))
         })
     }
 
@@ -265,20 +266,18 @@ impl Orchestrator {
     /// the caller stops polling.
     async fn on_runtime<T: Send + 'static>(
         &self,
+        tool: &str,
         fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.inner
-            .config
-            .runtime
-            .spawn(fut)
-            .await
-            .unwrap_or(Err(OrchestratorError::ShutDown))
+        let joined = self.inner.config.runtime.spawn(fut).await;
+        joined.unwrap_or_else(|e| Err(join_error(tool, e)))
     }
 
     /// Like [`on_runtime`](Self::on_runtime), but dropping the returned
     /// future aborts the task (whose own drop guards then clean up).
     async fn on_runtime_abortable<T: Send + 'static>(
         &self,
+        tool: &str,
         fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -288,9 +287,8 @@ impl Orchestrator {
             }
         }
         let mut task = AbortOnDrop(self.inner.config.runtime.spawn(fut));
-        (&mut task.0)
-            .await
-            .unwrap_or(Err(OrchestratorError::ShutDown))
+        let joined = (&mut task.0).await;
+        joined.unwrap_or_else(|e| Err(join_error(tool, e)))
     }
 
     /// Starts every registered tool, in start order.
@@ -309,7 +307,7 @@ impl Orchestrator {
         let inner = self.inner.clone();
         let args = args.to_vec();
         let name = name.to_owned();
-        self.on_runtime_abortable(async move {
+        self.on_runtime_abortable(&name.clone(), async move {
             let deps = {
                 let reg = inner.registry.read();
                 closure_in_order(&name, &reg.order, |n| reg.deps_of(n))
@@ -323,23 +321,8 @@ impl Orchestrator {
                     }
                 })?;
             }
-            let def = &entry.def;
-            let root = &inner.config.root;
-            let program = resolve_binary(&def.name, &def.binary_path, root)?;
-            let cwd = def
-                .cwd
-                .as_ref()
-                .map_or_else(|| root.clone(), |c| root.join(c));
-            let spec = SpawnSpec {
-                tool: &def.name,
-                program: &program,
-                args: &args,
-                cwd: &cwd,
-                env: &def.env,
-                leftover_grace_ms: def.stop_timeout_ms,
-            };
             let started = Instant::now();
-            let mut proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
+            let (mut proc, program) = spawn_prepared(&inner, &entry.def, &args)?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
             inner.spawner.refill(&inner.config.runtime);
             let read_all = |pipe: Option<std::os::fd::OwnedFd>| async move {
@@ -385,7 +368,7 @@ impl Orchestrator {
             .ok_or_else(|| OrchestratorError::UnknownTool {
                 name: name.to_owned(),
             })?;
-        Ok(entry.state.lock().status())
+        Ok(entry.tool.status())
     }
 
     /// Current detailed state.
@@ -425,10 +408,9 @@ impl Orchestrator {
             (deps, entry)
         };
         for dep in dependents {
-            stop_one(&self.inner, &dep).await;
+            stop_one(&dep).await?;
         }
-        stop_one(&self.inner, &entry).await;
-        Ok(())
+        stop_one(&entry).await
     }
 
     /// Stops and starts the tool again; its dependents that were running are
@@ -438,11 +420,7 @@ impl Orchestrator {
             let reg = self.inner.registry.read();
             dependents_in_order(name, &reg.order, |n| reg.deps_of(n))
                 .into_iter()
-                .filter(|n| {
-                    reg.tools
-                        .get(n)
-                        .is_some_and(|e| is_up(e.state.lock().status()))
-                })
+                .filter(|n| reg.tools.get(n).is_some_and(|e| is_up(e.tool.status())))
                 .collect()
         };
         self.stop(name).await?;
@@ -456,10 +434,16 @@ impl Orchestrator {
     /// Stops every tool, dependents first (reverse start order).
     pub async fn stop_all(&self) -> Result<()> {
         let entries = self.entries_reverse();
+        // Every tool is stopped even when one supervisor failed; the first
+        // failure is reported.
+        let mut first = Ok(());
         for entry in entries {
-            stop_one(&self.inner, &entry).await;
+            let result = stop_one(&entry).await;
+            if first.is_ok() {
+                first = result;
+            }
         }
-        Ok(())
+        first
     }
 
     fn entries_reverse(&self) -> Vec<Arc<ToolEntry>> {
@@ -480,7 +464,7 @@ impl Orchestrator {
         self.inner.shut_down.store(true, Ordering::SeqCst);
         self.inner.spawner.close();
         for entry in self.entries_reverse() {
-            stop_blocking(&self.inner, &entry);
+            stop_blocking(&entry);
         }
     }
 
@@ -516,16 +500,26 @@ impl Orchestrator {
 }
 
 fn state_of(entry: &ToolEntry) -> ToolState {
-    let st = entry.state.lock();
+    let rec = entry.tool.state.borrow();
     ToolState {
         name: entry.def.name.clone(),
-        status: st.status(),
-        pid: st
-            .pid
-            .filter(|_| st.status() != ToolStatus::Stopped && st.status() != ToolStatus::Degraded),
-        restarts: st.restarts,
-        last_exit: st.last_exit,
-        last_error: st.last_error.clone(),
+        status: rec.life.status(),
+        pid: rec.pid,
+        restarts: rec.restarts,
+        last_exit: rec.last_exit,
+        last_error: rec.last_error.clone(),
+    }
+}
+
+/// A task that did not finish: a panic is an internal error with its
+/// message; a cancellation means the runtime is shutting down.
+fn join_error(tool: &str, e: tokio::task::JoinError) -> OrchestratorError {
+    match e.try_into_panic() {
+        Ok(payload) => OrchestratorError::Internal {
+            tool: tool.to_owned(),
+            message: panic_message(payload.as_ref()),
+        },
+        Err(_) => OrchestratorError::ShutDown,
     }
 }
 
@@ -548,16 +542,7 @@ async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolS
 
 /// Starts the tools of `order` (from [`dependency_order`]), then `name`.
 async fn start_in_order(inner: &Arc<Inner>, name: &str, order: &[String]) -> Result<ToolStatus> {
-    for dep in order.iter().filter(|d| *d != name) {
-        start_named(inner, dep)
-            .await
-            .map_err(|e| OrchestratorError::DependencyFailed {
-                tool: name.to_owned(),
-                dependency: dep.clone(),
-                reason: e.to_string(),
-            })?;
-    }
-    start_named(inner, name).await
+    crate::lifecycle::deps::start_chain(name, order, |tool| start_named(inner, tool)).await
 }
 
 /// Starts one tool by name, following re-registrations.

@@ -9,8 +9,8 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use tokio::sync::mpsc;
 
 use crate::error::{OrchestratorError, Result};
+use crate::lifecycle::is_up;
 use crate::orchestrator::Orchestrator;
-use crate::supervisor::is_up;
 
 /// Handle to a running watch mode; dropping it stops watching (tools keep running).
 ///
@@ -114,7 +114,7 @@ fn matching_running_tools(
                 .as_ref()
                 .is_some_and(|set| paths.iter().any(|p| set.is_match(p)))
         })
-        .filter(|e| is_up(e.state.lock().status()))
+        .filter(|e| is_up(e.tool.status()))
         .map(|e| e.def.name.clone())
         .collect()
 }
