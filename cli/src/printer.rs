@@ -276,17 +276,27 @@ mod tests {
         let written = String::from_utf8(gated.written.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = written.lines().collect();
         let markers: Vec<&&str> = lines.iter().filter(|l| l.contains("dropped")).collect();
-        assert_eq!(markers.len(), 1, "{markers:?}");
+        // One marker per gap (the writer may have taken a batch while the
+        // lines were still coming: then there are two gaps).
+        assert!(!markers.is_empty() && markers.len() <= 2, "{markers:?}");
         let shown = lines.iter().filter(|l| l.starts_with("line ")).count();
-        let n: usize = markers[0]
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(n > 0);
-        assert_eq!(shown + n, total + 5, "every line is printed or counted");
-        assert_eq!(lines[lines.len() - 2], *markers[0]);
+        let counted: usize = markers
+            .iter()
+            .map(|m| {
+                m.split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap()
+            })
+            .sum();
+        assert!(counted > 0);
+        assert_eq!(
+            shown + counted,
+            total + 5,
+            "every line is printed or counted"
+        );
+        assert_eq!(lines[lines.len() - 2], **markers.last().unwrap());
         assert_eq!(
             lines.last(),
             Some(&"after"),

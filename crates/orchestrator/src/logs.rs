@@ -26,6 +26,13 @@ pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
 pub(crate) const CONTINUATION_MARK: &str = "[continued] ";
 /// Text of recent lines kept in memory per tool, whatever the line count.
 pub(crate) const RING_BYTES: usize = 1024 * 1024;
+/// A line longer than this goes to live subscribers as a short stand-in
+/// while [`BACKLOG_FOR_LONG_LINES`] lines or more wait in the broadcast
+/// (a subscriber is behind): the broadcast keeps its last 4,096 lines for
+/// a slow subscriber, which must not mean 4,096 × 64 KiB.
+const LONG_LINE_BYTES: usize = 4 * 1024;
+/// See [`LONG_LINE_BYTES`].
+const BACKLOG_FOR_LONG_LINES: usize = 64;
 /// A line buffer that grew past this is given back after its line is out,
 /// so a single long line does not keep its capacity for the tool's life.
 const KEEP_BUFFER_BYTES: usize = 8 * 1024;
@@ -183,7 +190,18 @@ fn emit(
         line,
     };
     if tx.receiver_count() > 0 {
-        let _ = tx.send((log.tool.clone(), line.clone()));
+        let live = if line.line.len() > LONG_LINE_BYTES && tx.len() >= BACKLOG_FOR_LONG_LINES {
+            LogLine {
+                stream: which,
+                line: format!(
+                    "[dxforge] a {}-byte line not shown live (output too fast); see the tool's log",
+                    line.line.len()
+                ),
+            }
+        } else {
+            line.clone()
+        };
+        let _ = tx.send((log.tool.clone(), live));
     }
     log.push(line);
 }
