@@ -36,21 +36,23 @@ impl Project {
     /// Runs `dxforge ARGS…`; fails the test if it does not finish in 60 s
     /// (a hung supervisor is what these tests look for).
     fn dx(&self, args: &[&str]) -> Output {
-        let mut child = self
+        let child = self
             .cmd(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                // SAFETY: kill(2) on our own child, not yet reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                 panic!("`dxforge {}` got no answer", args.join(" "));
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        child.wait_with_output().unwrap()
     }
 
     /// `status --json`'s entry for `tool`.
@@ -168,7 +170,7 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
         .unwrap();
     let stdout = up.stdout.take().unwrap();
     // The pipe is full: every further write of `up` to stdout would block.
-    wait_until("up's stdout pipe to fill", || pipe_fill(&stdout) >= 60_000);
+    wait_until("up's stdout pipe to fill", || pipe_fill(&stdout) >= 32 * 1024);
     assert_eq!(p.tool_state("chatty")["status"]["status"], "running");
     std::fs::write(p.path("crash-now"), "").unwrap();
     wait_until("the crashed tool's restart", || {
