@@ -169,8 +169,10 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
         .spawn()
         .unwrap();
     let stdout = up.stdout.take().unwrap();
-    // The pipe is full: every further write of `up` to stdout would block.
-    wait_until("up's stdout pipe to fill", || pipe_fill(&stdout) >= 32 * 1024);
+    // The pipe is (about) full: `up`'s writes to stdout block.
+    wait_until("up's stdout pipe to fill", || {
+        pipe_fill(&stdout) >= 32 * 1024
+    });
     assert_eq!(p.tool_state("chatty")["status"]["status"], "running");
     std::fs::write(p.path("crash-now"), "").unwrap();
     wait_until("the crashed tool's restart", || {
