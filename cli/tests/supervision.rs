@@ -83,6 +83,32 @@ impl Project {
     }
 }
 
+/// A running `dxforge up`, killed if the test fails before stopping it
+/// (its tools die with it: they are armed with `PDEATHSIG`).
+struct Up(Child);
+
+impl std::ops::Deref for Up {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Up {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -162,12 +188,12 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
     let mut config = sh_tool("chatty", "while :; do seq 1 2000; sleep 0.01; done", "");
     config.push_str(&crasher());
     let p = Project::new(&config);
-    let mut up = p
+    let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let stdout = up.stdout.take().unwrap();
     // The pipe is (about) full: `up`'s writes to stdout block.
     wait_until("up's stdout pipe to fill", || {
@@ -223,12 +249,12 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
         "restart = \"never\"",
     );
     let p = Project::new(&config);
-    let mut up = p
+    let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let mut stdout = up.stdout.take().unwrap();
     // Not read during the burst: the broadcast and the print queue overflow.
     wait_until("the burst to end", || p.path("burst-done").exists());
@@ -282,12 +308,12 @@ fn line_without_newline_is_capped() {
         "",
     );
     let p = Project::new(&config);
-    let mut up = p
+    let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let mut doc = serde_json::Value::Null;
     wait_until("the blob's last line", || {
         let out = p.dx(&["--json", "logs", "blob", "-n", "10"]);
@@ -341,7 +367,7 @@ fn two_thousand_idle_connections_do_not_stop_status() {
             Ok(())
         });
     }
-    let mut up = cmd.spawn().unwrap();
+    let mut up = Up(cmd.spawn().unwrap());
     p.wait_status("crasher", "running");
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", up.id())).unwrap();
     let soft = limits
@@ -384,12 +410,12 @@ fn ctrl_c_of_run_client_stops_the_run_inside_up() {
         "",
     ));
     let p = Project::new(&config);
-    let mut up = p
+    let mut up = Up(p
         .cmd(&["up", "svc"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     p.wait_status("svc", "running");
     let mut run = p
         .cmd(&["run", "long"])
@@ -439,12 +465,12 @@ fn run_without_args_uses_configured_args() {
         text(&out)
     );
     // The same through a running `up`'s control socket.
-    let mut up = p
+    let mut up = Up(p
         .cmd(&["up", "svc"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     p.wait_status("svc", "running");
     let out = p.dx(&["run", "show", "--", "via-up"]);
     assert_eq!(
@@ -473,12 +499,12 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
         ),
     ] {
         let p = Project::new(&sh_tool("flood", script, ""));
-        let mut up = p
+        let mut up = Up(p
             .cmd(&["up"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap());
         let pid = up.id();
         let mut peak_kb = 0u64;
         wait_until("the flood to end", || {
