@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 struct Project {
@@ -137,6 +137,40 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// Reads `up`'s stdout into `seen` until `done(seen)`. Fails after 60 s
+/// without it: a supervisor that stopped printing must not hang the test.
+/// Only the last 64 KiB are kept once `seen` passes 8 MiB.
+fn read_until(stdout: &mut ChildStdout, seen: &mut String, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = vec![0u8; 1 << 16];
+    while !done(seen) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out reading up's output: {}",
+            &seen[seen.len().saturating_sub(2000)..]
+        );
+        let mut pfd = libc::pollfd {
+            fd: stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd we own.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
+            continue;
+        }
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "up's output ended: {}",
+            &seen[seen.len().saturating_sub(2000)..]
+        );
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if seen.len() > (8 << 20) && !done(seen) {
+            *seen = seen.split_off(seen.len() - (1 << 16));
+        }
+    }
+}
+
 fn pid_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -206,29 +240,14 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
         s["restarts"] == 1 && s["status"]["status"] == "running"
     });
     // The reader resumes: output goes on, with the loss marked.
-    let reader = std::thread::spawn(move || {
-        let mut seen = String::new();
-        let mut stdout = stdout;
-        let mut buf = vec![0u8; 1 << 16];
-        while !seen.contains("lines dropped") || !seen.ends_with('\n') {
-            let n = stdout.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            // Keep only a tail: the chatter is endless.
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            if seen.len() > (1 << 20) && !seen.contains("lines dropped") {
-                seen = seen.split_off(seen.len() - (1 << 16));
-            }
-        }
-        (seen, stdout)
+    let mut stdout = stdout;
+    let mut seen = String::new();
+    read_until(&mut stdout, &mut seen, |s| {
+        s.contains("lines dropped") && s.ends_with('\n')
     });
-    let (seen, stdout) = reader.join().unwrap();
-    assert!(seen.contains("[dxforge] "), "{seen}");
-    assert!(seen.contains("lines dropped"), "no drop marker");
+    assert!(seen.contains("[chatty] "));
     // Keep draining so that `up` can print its last lines and exit.
     let drain = std::thread::spawn(move || {
-        let mut stdout = stdout;
         let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     });
     let stop = p.dx(&["stop"]);
@@ -260,16 +279,9 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
     wait_until("the burst to end", || p.path("burst-done").exists());
     std::fs::write(p.path("go"), "").unwrap();
     let mut seen = String::new();
-    let mut buf = vec![0u8; 1 << 16];
-    while !seen.contains("[burst] after-the-burst\n") {
-        let n = stdout.read(&mut buf).unwrap();
-        assert!(
-            n > 0,
-            "up's output ended: {}",
-            &seen[seen.len().saturating_sub(2000)..]
-        );
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    read_until(&mut stdout, &mut seen, |s| {
+        s.contains("[burst] after-the-burst\n")
+    });
     let shown = seen
         .lines()
         .filter(|l| {
