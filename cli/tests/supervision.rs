@@ -381,20 +381,20 @@ fn two_thousand_idle_connections_do_not_stop_status() {
     }
     let mut up = Up(cmd.spawn().unwrap());
     p.wait_status("crasher", "running");
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", up.id())).unwrap();
-    let soft = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .unwrap()
-        .to_owned();
-    assert_eq!(soft, "512", "up raises its soft limit to the hard one");
-
     let sock = p.path(".dxforge/control.sock");
-    let mut idle = Vec::new();
-    for _ in 0..2000 {
-        idle.push(UnixStream::connect(&sock).unwrap());
-    }
+    // From a thread: a server that stopped accepting makes `connect` block
+    // (full backlog), and the test must fail, not hang.
+    let idle = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let connected = idle.clone();
+    std::thread::spawn(move || {
+        for _ in 0..2000 {
+            let Ok(conn) = UnixStream::connect(&sock) else {
+                return;
+            };
+            connected.lock().unwrap().push(conn);
+        }
+    });
+    wait_until("2,000 connections", || idle.lock().unwrap().len() == 2000);
     let status = p.dx(&["status"]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(String::from_utf8_lossy(&status.stdout).contains("crasher"));
@@ -405,7 +405,16 @@ fn two_thousand_idle_connections_do_not_stop_status() {
         let s = p.tool_state("crasher");
         s["restarts"] == 1 && s["status"]["status"] == "running"
     });
-    drop(idle);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", up.id())).unwrap();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap()
+        .to_owned();
+    assert_eq!(soft, "512", "up raises its soft limit to the hard one");
+
+    idle.lock().unwrap().clear();
     assert!(p.dx(&["stop"]).status.success());
     assert!(wait_exit(&mut up).success());
 }
