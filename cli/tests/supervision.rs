@@ -256,6 +256,34 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
     drain.join().unwrap();
 }
 
+/// Class 2, the other half: `dxforge stop` reaches an `up` whose stdout
+/// nobody reads, stops the tools, and `up` exits (it gives the reader a
+/// moment for the last lines, then leaves them).
+#[test]
+fn stop_ends_up_while_nobody_reads_its_stdout() {
+    let p = Project::new(&sh_tool(
+        "chatty",
+        "while :; do seq 1 2000; sleep 0.01; done",
+        "",
+    ));
+    let mut up = Up(p
+        .cmd(&["up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let stdout = up.stdout.take().unwrap();
+    wait_until("up's stdout pipe to fill", || {
+        pipe_fill(&stdout) >= 32 * 1024
+    });
+    let pid = p.tool_state("chatty")["pid"].as_u64().unwrap() as u32;
+    let stop = p.dx(&["stop"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert!(wait_exit(&mut up).success());
+    assert!(!pid_alive(pid), "the tool survived `dxforge stop`");
+    drop(stdout);
+}
+
 /// Class 3: after a burst of more lines than the log broadcast holds (4,096),
 /// the printer task ended on `Lagged` and `up` printed nothing more for the
 /// rest of its life.
