@@ -582,7 +582,6 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
                 .unwrap_or(peak_kb);
         }
         println!("flood {name}: supervisor VmHWM {peak_kb} kB under a 100 MB flood");
-        eprintln!("flood {name}: supervisor VmHWM {peak_kb} kB under a 100 MB flood");
         assert!(peak_kb < 100 * 1024, "{name}: VmHWM {peak_kb} kB");
         let mut stdout = up.stdout.take().unwrap();
         let drain = std::thread::spawn(move || {
