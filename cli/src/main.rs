@@ -4,6 +4,7 @@
 //! is Red. `status`, `stop`, `logs` and `run` talk to a running `dxforge up`
 //! of the same project through its control socket when there is one.
 
+mod printer;
 mod progress;
 mod supervise;
 

@@ -1,6 +1,10 @@
 //! `dxforge up` / `dxforge watch`: start tools, stream their output, serve
 //! the control socket, stop everything on Ctrl-C, SIGTERM, SIGHUP or a
 //! `dxforge stop` from another terminal.
+//!
+//! Nothing here writes to stdout from a runtime thread: every line goes
+//! through the [`Printer`](crate::printer::Printer), so a reader that stops
+//! reading never stalls supervision.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,33 +14,105 @@ use dxforge::pipeline::{escape, format_status};
 use dxforge::{DxForge, Error, control, runtime};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::printer::{Printer, PrinterThread};
 
 const WATCH_DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long `up` waits at exit for queued output to be read.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
+/// Descriptors kept aside for everything but tools and control connections
+/// (stdio, the runtime, the lock, the socket, log files being rotated).
+const RESERVED_DESCRIPTORS: u64 = 64;
+/// Descriptors one supervised tool holds (shim pidfd, two output pipes, its
+/// log file).
+const DESCRIPTORS_PER_TOOL: u64 = 4;
 
 pub(crate) fn up(root: &Path, tools: &[String], watch: bool, json: bool) -> Result<i32, Error> {
+    let limit = raise_descriptor_limit();
+    let capacity = tool_capacity(limit);
     let forge = DxForge::open(root)?;
     let _lock = control::lock_up(root)?;
     let shutdown = Arc::new(Notify::new());
     let _server = control::serve(forge.clone(), shutdown.clone())?;
-    let result = runtime::block_on(supervise(&forge, tools, watch, json, shutdown))?;
+    let printer = if json {
+        None
+    } else {
+        Some(Printer::start().map_err(|e| Error::Io {
+            path: "<printer thread>".into(),
+            source: e,
+        })?)
+    };
+    let out = printer.as_ref().map(PrinterThread::printer);
+    if let Some(out) = &out {
+        out.own(format!(
+            "[dxforge] descriptor limit {limit}: room for about {capacity} tools"
+        ));
+    }
+    let result = runtime::block_on(supervise(&forge, tools, watch, out.as_ref(), shutdown))?;
     let states = forge.states()?;
     forge.shutdown()?;
+    if let Some(printer) = printer {
+        printer.finish(FLUSH_GRACE);
+    }
     if json {
-        let doc = serde_json::json!({ "tools": states, "error": result.as_ref().err().map(|e| e.to_string()) });
+        let doc = serde_json::json!({
+            "tools": states,
+            "descriptors": { "limit": limit, "tool_capacity": capacity },
+            "error": result.as_ref().err().map(|e| e.to_string()),
+        });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     result.map(|()| 0)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (a supervisor holds
+/// a few descriptors per tool, and 1,024 is a common soft limit) and returns
+/// the soft limit in force.
+fn raise_descriptor_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        } else {
+            tracing::warn!(
+                soft = lim.rlim_cur,
+                hard = lim.rlim_max,
+                "cannot raise the descriptor limit"
+            );
+        }
+    }
+    lim.rlim_cur
+}
+
+/// How many tools fit in `limit` descriptors beside the control socket's
+/// connections and the process's own.
+fn tool_capacity(limit: u64) -> u64 {
+    let connections = control::max_connections(limit) as u64;
+    limit.saturating_sub(RESERVED_DESCRIPTORS + connections) / DESCRIPTORS_PER_TOOL
 }
 
 async fn supervise(
     forge: &DxForge,
     tools: &[String],
     watch: bool,
-    json: bool,
+    out: Option<&Printer>,
     shutdown: Arc<Notify>,
 ) -> Result<(), Error> {
-    if !json {
-        stream_output(forge)?;
+    if let Some(out) = out {
+        stream_output(forge, out)?;
     }
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io {
         path: "<signal>".into(),
@@ -69,9 +145,9 @@ async fn supervise(
     if watch {
         forge.watch(WATCH_DEBOUNCE)?;
     }
-    if !json {
-        println!("{}", format_status(&forge.states()?));
-        println!("[dxforge] supervising; Ctrl-C or `dxforge stop` stops everything");
+    if let Some(out) = out {
+        out.own(format_status(&forge.states()?));
+        out.own("[dxforge] supervising; Ctrl-C or `dxforge stop` stops everything".into());
     }
     tokio::select! {
         _ = term.recv() => {}
@@ -79,37 +155,53 @@ async fn supervise(
         _ = hup.recv() => {}
         _ = shutdown.notified() => {}
     }
-    if !json {
-        println!("[dxforge] stopping");
+    if let Some(out) = out {
+        out.own("[dxforge] stopping".into());
     }
     forge.stop_all().await
 }
 
-/// Prints every tool's output lines and status changes as they happen.
-fn stream_output(forge: &DxForge) -> Result<(), Error> {
+/// Prints every tool's output lines and status changes as they happen. A
+/// broadcast that lagged (a burst faster than the printer takes it) is
+/// counted into the dropped-lines marker, and printing goes on.
+fn stream_output(forge: &DxForge, out: &Printer) -> Result<(), Error> {
     let mut logs = forge.subscribe_logs()?;
     let mut events = forge.subscribe()?;
     let handle = runtime::handle()?;
+    let printer = out.clone();
     handle.spawn(async move {
-        while let Ok((tool, line)) = logs.recv().await {
-            // The line is the tool's own output, shown as the tool wrote it
-            // (as if run directly); its name comes from the config: escaped.
-            println!("[{}] {}", escape(&tool), line.line);
+        loop {
+            match logs.recv().await {
+                // The line is the tool's own output, shown as the tool wrote
+                // it (as if run directly); its name comes from the config: escaped.
+                Ok((tool, line)) => printer.line(format!("[{}] {}", escape(&tool), line.line)),
+                Err(RecvError::Lagged(n)) => printer.dropped(n),
+                Err(RecvError::Closed) => break,
+            }
         }
     });
+    let printer = out.clone();
     handle.spawn(async move {
-        while let Ok(ev) = events.recv().await {
+        loop {
+            let ev = match events.recv().await {
+                Ok(ev) => ev,
+                Err(RecvError::Lagged(n)) => {
+                    printer.own(format!("[dxforge] {n} status changes not shown"));
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            };
             let pid = ev.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             let reason = ev
                 .reason
                 .map(|r| format!(": {}", escape(&r)))
                 .unwrap_or_default();
-            println!(
+            printer.own(format!(
                 "[dxforge] {} {} -> {}{pid}{reason}",
                 escape(&ev.tool),
                 ev.old.as_str(),
                 ev.new.as_str()
-            );
+            ));
         }
     });
     Ok(())

@@ -2,7 +2,9 @@
 //!
 //! Each subscription gets its own thread that blocks on the event channel and
 //! calls the callback there, never on a runtime thread: a callback may block
-//! (take the GIL, call into Node) without stalling supervision.
+//! (take the GIL, call into Node) without stalling supervision. Events wait
+//! for a slow callback in a queue of [`CALLBACK_QUEUE`]; past it they are
+//! skipped and counted in a warning, as when the broadcast lags.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +17,9 @@ use tokio::sync::oneshot;
 
 use super::DxForge;
 use crate::Result;
+
+/// Events queued for one callback before further ones are skipped.
+const CALLBACK_QUEUE: usize = 1024;
 
 /// Identifies one callback subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,7 +77,7 @@ impl DxForge {
         let subs = &inner.events;
         let id = subs.next.fetch_add(1, Ordering::Relaxed);
         let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
-        let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<ToolEvent>();
+        let (deliver_tx, deliver_rx) = std::sync::mpsc::sync_channel::<ToolEvent>(CALLBACK_QUEUE);
         let mut rx = subs.orchestrator.subscribe();
         let cancelled = Arc::new(AtomicBool::new(false));
         let cancelled_here = cancelled.clone();
@@ -80,12 +85,23 @@ impl DxForge {
         // ends (cancelled or channel closed), the thread's receiver
         // disconnects and the thread exits.
         crate::runtime::handle()?.spawn(async move {
+            let mut skipped = 0u64;
             loop {
                 tokio::select! {
                     biased;
                     _ = &mut cancel_rx => break,
                     event = rx.recv() => match event {
-                        Ok(event) => if deliver_tx.send(event).is_err() { break },
+                        Ok(event) => match deliver_tx.try_send(event) {
+                            Ok(()) => {}
+                            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                                // Said at 1, 2, 4, … skipped: never a flood of warnings.
+                                skipped += 1;
+                                if skipped.is_power_of_two() {
+                                    tracing::warn!(skipped, "status callback too slow; events skipped");
+                                }
+                            }
+                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => break,
+                        },
                         Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "status callback too slow; events skipped"),
                         Err(RecvError::Closed) => break,
                     },

@@ -96,8 +96,12 @@ pub(super) async fn up(
     Ok(outcome)
 }
 
+/// `run TOOL [-- ARGS]`: the tool's configured `args`, then `ARGS` (as
+/// `npm run` and `cargo run` append to a script's command).
 pub(super) async fn run(forge: &DxForge, tool: &str, args: &[String]) -> Result<PipelineOutcome> {
-    let out = forge.execute_tool(tool, args).await?;
+    let mut all = forge.tool(tool)?.args;
+    all.extend_from_slice(args);
+    let out = forge.execute_tool(tool, &all).await?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let exit_code = match (out.exit_code, out.signal) {

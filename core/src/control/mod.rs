@@ -11,6 +11,21 @@
 //! or `{"ok": false, "code": "NOT_FOUND", "message": "..."}`.
 //! The socket is created with the owner's umask inside the project's
 //! `.dxforge/`; anyone who can write there can control the tools.
+//!
+//! A client keeps its end open until it has the answer: a `run` whose
+//! client goes away (Ctrl-C, a closed or half-closed socket) is cancelled,
+//! which kills the run's process tree. Other commands finish regardless.
+//!
+//! Bounds (see [`server`]): a request line is at most [`MAX_REQUEST_LINE`]
+//! bytes, an answer at most [`MAX_RESPONSE_LINE`]; a connection must send
+//! its request within [`IDLE_TIMEOUT`]; at most [`max_connections`] are
+//! open at once, and when all are taken a new one takes the place of the
+//! oldest still waiting for its request (or is closed at once when every one
+//! is running a command). Accept errors (out of descriptors) back off.
+
+mod server;
+
+pub use server::{ControlServer, IDLE_TIMEOUT, max_connections, serve};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,17 +33,13 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
-use tokio::net::UnixListener;
-use tokio::sync::Notify;
 
 use crate::forge::STATE_DIR;
 use crate::pipeline::{self, Command, PipelineOutcome};
-use crate::{DxForge, Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// Socket file name inside `.dxforge/`.
 pub const SOCKET_FILE: &str = "control.sock";
@@ -39,8 +50,9 @@ const MAX_SOCKET_PATH: usize = 107;
 /// Longest request line the server reads (its newline excluded); a command
 /// string is a few words, so anything near this is not a real client.
 pub const MAX_REQUEST_LINE: usize = 64 * 1024;
-/// Longest answer line a client reads (a `run` outcome carries the tool's output).
-const MAX_RESPONSE_LINE: u64 = 64 * 1024 * 1024;
+/// Longest answer line the server sends and a client reads (a `run`
+/// outcome carries the tool's output).
+pub const MAX_RESPONSE_LINE: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,65 +138,6 @@ pub fn lock_up(root: &Path) -> Result<UpLock> {
     Ok(UpLock { _file: file })
 }
 
-/// A running control server; dropping it removes the socket file.
-#[derive(Debug)]
-pub struct ControlServer {
-    path: PathBuf,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ControlServer {
-    fn drop(&mut self) {
-        self.task.abort();
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Serves the control socket for `forge`. `stop` without tool names also
-/// notifies `shutdown`, so the `up` that serves it can exit. Call with the
-/// [`UpLock`] held (a stale socket file is replaced).
-pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
-    let path = socket_path(forge.root());
-    check_len(&path)?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&path, e)),
-    }
-    let _enter = crate::runtime::runtime()?.enter();
-    let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let forge = forge.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut line = Vec::new();
-                // One byte past the bound tells an overlong line from a full one.
-                if AsyncBufReader::new(read.take(MAX_REQUEST_LINE as u64 + 2))
-                    .read_until(b'\n', &mut line)
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let (response, stop_all) = answer(&forge, &line).await;
-                let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
-                bytes.push(b'\n');
-                let _ = write.write_all(&bytes).await;
-                let _ = write.shutdown().await;
-                if stop_all {
-                    shutdown.notify_one();
-                }
-            });
-        }
-    });
-    Ok(ControlServer { path, task })
-}
-
 /// Validates one control request line (`{"command": "status"}`, newline
 /// optional) and parses its command string. Lines longer than
 /// [`MAX_REQUEST_LINE`], invalid UTF-8, JSON other than an object with exactly
@@ -204,35 +157,6 @@ pub fn parse_request_line(line: &[u8]) -> Result<Command> {
     let text = std::str::from_utf8(line).map_err(|e| bad(format!("not UTF-8: {e}")))?;
     let request: Request = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     pipeline::parse(&request.command)
-}
-
-async fn answer(forge: &DxForge, line: &[u8]) -> (Response, bool) {
-    let command = match parse_request_line(line) {
-        Ok(c) => c,
-        Err(e) => return (error_response(&e), false),
-    };
-    let stop_all = matches!(&command, Command::Stop { tools } if tools.is_empty());
-    match forge.run_command(&command).await {
-        Ok(outcome) => (
-            Response {
-                ok: true,
-                outcome: Some(outcome),
-                code: None,
-                message: None,
-            },
-            stop_all,
-        ),
-        Err(e) => (error_response(&e), false),
-    }
-}
-
-fn error_response(e: &Error) -> Response {
-    Response {
-        ok: false,
-        outcome: None,
-        code: Some(e.code().to_owned()),
-        message: Some(e.to_string()),
-    }
 }
 
 fn check_len(path: &Path) -> Result<()> {
@@ -293,7 +217,7 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
         .write_all(&bytes)
         .map_err(|e| control(format!("send failed: {e}")))?;
     let mut line = String::new();
-    BufReader::new((&stream).take(MAX_RESPONSE_LINE))
+    BufReader::new((&stream).take(MAX_RESPONSE_LINE as u64 + 1))
         .read_line(&mut line)
         .map_err(|e| control(format!("no answer: {e}")))?;
     let response: Response = serde_json::from_str(&line)
