@@ -14,7 +14,7 @@
 //! shim watches that pidfd), and [`Spawner::close`] or dropping the spawner
 //! cancels it. A child of a `fork`ed host never uses its parent's pair.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use std::time::Duration;
 use libc::c_int;
 use parking_lot::Mutex;
 
+use crate::cgroup;
 use crate::shim::{
     self, GO_CANCEL, GO_RUN, GO_WAIT, NO_STATUS, STEP_NONE, ShimArgs, ShimBlock, ShimControl,
 };
@@ -83,6 +84,7 @@ impl ShimMemory {
                     leftover_grace_ms: AtomicU64::new(0),
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
+                    cgroup_active: AtomicU32::new(0),
                 },
                 args,
             });
@@ -202,11 +204,14 @@ impl Armed {
         }
         // SAFETY: pidfd_open returned a fresh descriptor.
         let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
+        let (cgroup_dir, cgroup_leaf) = cgroup::make_leaf().unwrap_or((-1, [0; cgroup::NAME_LEN]));
         let memory = ShimMemory::new(ShimArgs {
             stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
             host_pidfd: host.as_raw_fd(),
             kill_all: kill_all_signal(),
             tool_stack_top: std::ptr::null_mut(),
+            cgroup_dir,
+            cgroup_leaf,
         })?;
         if let Some(request) = request {
             write_request(memory.control(), request);
@@ -232,8 +237,13 @@ impl Armed {
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             shim
         };
-        if shim < 0 {
-            return Err(std::io::Error::from_raw_os_error((-shim) as i32));
+        if let Err(e) = shim {
+            if cgroup_dir >= 0 {
+                // The leaf was made for this pair only.
+                let dir = unsafe { BorrowedFd::borrow_raw(cgroup_dir) };
+                cgroup::remove(dir, &cgroup_leaf);
+            }
+            return Err(e.into());
         }
         // SAFETY: CLONE_PIDFD stored a fresh descriptor.
         let handle = Arc::new(ShimHandle::from_fd(unsafe { OwnedFd::from_raw_fd(pidfd) }));

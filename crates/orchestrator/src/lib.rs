@@ -137,12 +137,14 @@
 #![warn(missing_docs)]
 
 mod armed;
+mod cgroup;
 mod definition;
 mod error;
 mod graph;
 mod health;
 pub mod limits;
 mod logs;
+mod procscan;
 mod shim;
 mod spawn;
 mod status;
