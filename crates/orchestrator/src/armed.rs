@@ -22,6 +22,9 @@ use std::time::Duration;
 use libc::c_int;
 use parking_lot::Mutex;
 
+use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+use rustix::thread::{CpuSet, futex};
+
 use crate::cgroup;
 use crate::shim::{
     self, GO_CANCEL, GO_RUN, GO_WAIT, NO_STATUS, STEP_NONE, ShimArgs, ShimBlock, ShimControl,
@@ -93,30 +96,26 @@ impl ShimMemory {
     }
 
     fn map() -> std::io::Result<Self> {
-        // SAFETY: a fresh private anonymous mapping.
+        // SAFETY: a fresh private anonymous mapping at an address the kernel
+        // picks; nothing else refers to it yet.
         let base = unsafe {
-            libc::mmap(
+            rustix::mm::mmap_anonymous(
                 std::ptr::null_mut(),
                 SHIM_MEMORY,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::STACK | MapFlags::NORESERVE,
             )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
+        }?;
         let memory = Self { base: base.cast() };
-        // SAFETY: both guard pages lie inside the mapping.
-        unsafe {
-            libc::mprotect(base, PAGE, libc::PROT_NONE);
-            libc::mprotect(
-                memory.base.add(PAGE + TOOL_STACK).cast(),
-                PAGE,
-                libc::PROT_NONE,
-            );
-        }
+        // A guard page below each stack: an overflow faults instead of
+        // writing into the other stack. Without them the memory is unusable
+        // (dropping `memory` unmaps it).
+        // SAFETY: the first page of our own fresh mapping, unused so far.
+        unsafe { rustix::mm::mprotect(base, PAGE, MprotectFlags::empty()) }?;
+        let tool_guard = memory.base.wrapping_add(PAGE + TOOL_STACK);
+        // SAFETY: the page below the shim's stack, inside the same mapping
+        // (PAGE + TOOL_STACK + PAGE <= SHIM_MEMORY), unused so far.
+        unsafe { rustix::mm::mprotect(tool_guard.cast(), PAGE, MprotectFlags::empty()) }?;
         Ok(memory)
     }
 
@@ -129,6 +128,33 @@ impl ShimMemory {
     pub(crate) fn control(&self) -> &ShimControl {
         // SAFETY: initialised in `new`, mapped for as long as `self` lives.
         unsafe { &(*self.block_ptr()).control }
+    }
+
+    /// What the shim and the tool got at their start.
+    pub(crate) fn args(&self) -> &ShimArgs {
+        // SAFETY: initialised in `new`, mapped for as long as `self` lives;
+        // never written while a shim runs on it.
+        unsafe { &(*self.block_ptr()).args }
+    }
+
+    /// Removes the tool's cgroup leaf, if it had one (once the shim is gone).
+    pub(crate) fn remove_cgroup_leaf(&self) {
+        let args = self.args();
+        if args.cgroup_dir >= 0 {
+            // SAFETY: the host's cgroup directory, opened once and never
+            // closed (see `cgroup::make_leaf`).
+            let dir = unsafe { BorrowedFd::borrow_raw(args.cgroup_dir) };
+            cgroup::remove(dir, &args.cgroup_leaf);
+        }
+    }
+
+    /// After a tool's exec: if it was to join a leaf and could not, the
+    /// host does not allow it, so no more leaves are made.
+    pub(crate) fn note_cgroup_outcome(&self) {
+        if self.args().cgroup_dir >= 0 && self.control().cgroup_active.load(Ordering::Acquire) == 0
+        {
+            cgroup::disable();
+        }
     }
 
     fn tool_stack_top(&self) -> *mut u8 {
@@ -155,8 +181,9 @@ impl Drop for ShimMemory {
             spare.push(ShimMemory { base });
             return;
         }
-        // SAFETY: our own mapping, no longer used by any process.
-        unsafe { libc::munmap(self.base.cast(), SHIM_MEMORY) };
+        // SAFETY: our own mapping, no longer used by any process. A failure
+        // leaves it mapped (leaked), which is harmless.
+        let _ = unsafe { rustix::mm::munmap(self.base.cast(), SHIM_MEMORY) };
     }
 }
 
@@ -179,7 +206,7 @@ pub(crate) struct ArmedParts {
     pub stderr: OwnedFd,
     /// The tool's own CPU mask, to give back once its exec is committed
     /// (see [`Armed::fire`]).
-    pub restore_mask: Option<libc::cpu_set_t>,
+    pub restore_mask: Option<CpuSet>,
 }
 
 /// A shim pair whose tool is parked or already told what to run.
@@ -197,13 +224,10 @@ impl Armed {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let null = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
-        // SAFETY: pidfd_open on our own process.
-        let host = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-        if host < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: pidfd_open returned a fresh descriptor.
-        let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
+        let host = above_stdio(rustix::process::pidfd_open(
+            rustix::process::getpid(),
+            rustix::process::PidfdFlags::empty(),
+        )?)?;
         let (cgroup_dir, cgroup_leaf) = cgroup::make_leaf().unwrap_or((-1, [0; cgroup::NAME_LEN]));
         let memory = ShimMemory::new(ShimArgs {
             stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
@@ -238,11 +262,8 @@ impl Armed {
             shim
         };
         if let Err(e) = shim {
-            if cgroup_dir >= 0 {
-                // The leaf was made for this pair only.
-                let dir = unsafe { BorrowedFd::borrow_raw(cgroup_dir) };
-                cgroup::remove(dir, &cgroup_leaf);
-            }
+            // The leaf was made for this pair only.
+            memory.remove_cgroup_leaf();
             return Err(e.into());
         }
         // SAFETY: CLONE_PIDFD stored a fresh descriptor.
@@ -323,28 +344,19 @@ impl Drop for Armed {
 
 /// Takes the calling thread's CPU out of process `pid`'s mask; returns the
 /// mask to restore, or `None` when nothing was changed (no other CPU).
-fn keep_off_this_cpu(pid: i32) -> Option<libc::cpu_set_t> {
-    // SAFETY: sched_getcpu has no arguments.
-    let cpu = unsafe { libc::sched_getcpu() };
-    let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
-    if pid <= 0 || cpu < 0 || cpu as usize >= bits {
+fn keep_off_this_cpu(pid: i32) -> Option<CpuSet> {
+    let pid = rustix::process::Pid::from_raw(pid)?;
+    let cpu = rustix::thread::sched_getcpu();
+    if cpu >= CpuSet::MAX_CPU {
         return None;
     }
-    // SAFETY: cpu_set_t is plain old data; the CPU number is in bounds
-    // (checked above); the syscalls read and write one set each.
-    unsafe {
-        let mut own: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of_val(&own);
-        if libc::sched_getaffinity(pid, size, &mut own) != 0 {
-            return None;
-        }
-        let mut elsewhere = own;
-        libc::CPU_CLR(cpu as usize, &mut elsewhere);
-        if libc::CPU_COUNT(&elsewhere) == 0 || libc::sched_setaffinity(pid, size, &elsewhere) != 0 {
-            return None;
-        }
-        Some(own)
+    let own = rustix::thread::sched_getaffinity(Some(pid)).ok()?;
+    let mut elsewhere = own;
+    elsewhere.unset(cpu);
+    if elsewhere.count() == 0 || rustix::thread::sched_setaffinity(Some(pid), &elsewhere).is_err() {
+        return None;
     }
+    Some(own)
 }
 
 fn write_request(control: &ShimControl, request: &Request) {
@@ -359,16 +371,8 @@ fn write_request(control: &ShimControl, request: &Request) {
 }
 
 fn wake(control: &ShimControl) {
-    // SAFETY: FUTEX_WAKE on a word in mapped memory; the tool shares this
-    // address space, so the private futex key matches.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            control.go.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
+    // Private: the tool shares this address space, so the key matches.
+    let _ = futex::wake(&control.go, futex::Flags::PRIVATE, 1);
 }
 
 /// Keeps one parked pair ready for the next start of an orchestrator.
@@ -427,13 +431,7 @@ impl Spawner {
 /// A pipe as (read end, write end), both close-on-exec, both >= 3 so that
 /// they can never be clobbered while becoming the tool's stdio.
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: pipe2 fills two descriptors which we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned here only.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     Ok((above_stdio(r)?, above_stdio(w)?))
 }
 
@@ -441,11 +439,5 @@ fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
-    // SAFETY: duplicating a descriptor we own.
-    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fcntl returned a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    Ok(rustix::io::fcntl_dupfd_cloexec(&fd, 3)?)
 }

@@ -65,7 +65,13 @@ fn proc_entries() -> usize {
 /// leaves turned off, passing `dir`; asserts that it passed.
 fn run_without_cgroups(name: &str, dir: &Path) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("DXFORGE_CGROUP", "off")
         .env("DXFORGE_TEST_DIR", dir)
         .stdout(Stdio::piped())
