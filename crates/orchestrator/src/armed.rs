@@ -120,8 +120,8 @@ impl ShimMemory {
     }
 
     fn block_ptr(&self) -> *mut ShimBlock {
-        // SAFETY: the last page of the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE).cast() }
+        // The last page of the mapping.
+        self.base.wrapping_add(SHIM_MEMORY - PAGE).cast()
     }
 
     /// What the host, the shim and the tool share.
@@ -158,13 +158,13 @@ impl ShimMemory {
     }
 
     fn tool_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(PAGE + TOOL_STACK) }
+        // Inside the mapping, above the first guard page.
+        self.base.wrapping_add(PAGE + TOOL_STACK)
     }
 
     fn shim_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE) }
+        // Inside the mapping, below the shared block.
+        self.base.wrapping_add(SHIM_MEMORY - PAGE)
     }
 }
 
@@ -241,26 +241,23 @@ impl Armed {
             write_request(memory.control(), request);
         }
         let mut pidfd: c_int = -1;
-        // SAFETY: every signal is blocked around the clone, so no host
-        // handler ever runs in the shim or the tool; both only use their own
-        // stacks and the block in `memory` (unmapped only once the shim is
-        // reaped) and, once told to run, the request's strings.
+        let blocked = AllSignalsBlocked::new()?;
+        // SAFETY: every signal is blocked around the clone (`blocked`), so no
+        // host handler ever runs in the shim or the tool; both only use
+        // their own stacks and the block in `memory` (unmapped only once the
+        // shim is reaped) and, once told to run, the request's strings;
+        // `pidfd` is a live local the kernel writes before returning.
         let shim = unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let shim = clone_on_stack(
+            clone_on_stack(
                 (libc::CLONE_VM | libc::CLONE_PIDFD) as u64,
                 memory.shim_stack_top(),
                 &mut pidfd,
                 std::ptr::null_mut(),
                 shim::shim_entry,
                 memory.block_ptr() as usize,
-            );
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            shim
+            )
         };
+        drop(blocked);
         if let Err(e) = shim {
             // The leaf was made for this pair only.
             memory.remove_cgroup_leaf();
@@ -339,6 +336,37 @@ impl Drop for Armed {
         parts.handle.wait_exit_blocking(Duration::from_secs(2));
         // Reaped now, or leaked (never unmapped) if it somehow still runs.
         let _ = ShimReaper::new(parts.handle, parts.memory).try_reap();
+    }
+}
+
+/// Blocks every signal of the calling thread until dropped (host side: libc,
+/// as rustix offers no public `pthread_sigmask`).
+struct AllSignalsBlocked(libc::sigset_t);
+
+impl AllSignalsBlocked {
+    fn new() -> std::io::Result<Self> {
+        let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initialises the set it is given.
+        if unsafe { libc::sigfillset(all.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: initialised by sigfillset just above.
+        let all = unsafe { all.assume_init() };
+        let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: reads `all`, writes the previous mask into `old`.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, old.as_mut_ptr()) };
+        if r != 0 {
+            return Err(std::io::Error::from_raw_os_error(r));
+        }
+        // SAFETY: pthread_sigmask succeeded, so it wrote the old mask.
+        Ok(Self(unsafe { old.assume_init() }))
+    }
+}
+
+impl Drop for AllSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `new` (a valid set).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
     }
 }
 
