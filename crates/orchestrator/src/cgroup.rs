@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Access, AtFlags, Mode, OFlags};
 use rustix::process::{Pid, Signal};
 
 use crate::sys::ShimFd;
@@ -76,14 +76,6 @@ fn find_base() -> Option<OwnedFd> {
         Mode::empty(),
     )
     .ok()?;
-    // `cgroup.kill` (Linux 5.14) is what makes a kill race-free.
-    rustix::fs::accessat(
-        &fd,
-        "cgroup.kill",
-        rustix::fs::Access::EXISTS,
-        AtFlags::empty(),
-    )
-    .ok()?;
     Some(fd)
 }
 
@@ -100,6 +92,14 @@ pub(crate) fn make_leaf() -> Option<(RawFd, LeafName)> {
     let bytes = name.get_mut(..text.len())?;
     bytes.copy_from_slice(text.as_bytes());
     if rustix::fs::mkdirat(base, text.as_str(), Mode::from_raw_mode(0o755)).is_err() {
+        disable();
+        return None;
+    }
+    // `cgroup.kill` (Linux 5.14; a root cgroup has none, hence the check on
+    // the leaf) is what makes a kill race-free.
+    let kill = format!("{text}/cgroup.kill");
+    if rustix::fs::accessat(base, kill.as_str(), Access::EXISTS, AtFlags::empty()).is_err() {
+        let _ = rustix::fs::unlinkat(base, text.as_str(), AtFlags::REMOVEDIR);
         disable();
         return None;
     }
