@@ -88,6 +88,7 @@ impl ShimMemory {
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
                     cgroup_active: AtomicU32::new(0),
+                    parked: AtomicU32::new(0),
                 },
                 args,
             });
@@ -300,6 +301,31 @@ impl Armed {
         self.fired = true;
     }
 
+    /// Waits (up to `limit`) until the tool has parked; false if it did not.
+    fn wait_parked(&self, limit: Duration) -> bool {
+        let Some(parts) = &self.parts else {
+            return false;
+        };
+        let parked = &parts.memory.control().parked;
+        let start = std::time::Instant::now();
+        while parked.load(Ordering::Acquire) == 0 {
+            let Some(left) = limit.checked_sub(start.elapsed()) else {
+                return false;
+            };
+            if parts.handle.wait_exit_blocking(Duration::ZERO) {
+                return false;
+            }
+            // A short slice, so that a shim that died is noticed.
+            let slice = rustix::time::Timespec::try_from(left.min(Duration::from_millis(10)))
+                .unwrap_or(rustix::time::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 10_000_000,
+                });
+            let _ = futex::wait(parked, futex::Flags::PRIVATE, 0, Some(&slice));
+        }
+        true
+    }
+
     /// Whether this pair can still be used by this process.
     fn usable(&self) -> bool {
         self.owner == std::process::id()
@@ -403,6 +429,9 @@ fn wake(control: &ShimControl) {
     let _ = futex::wake(&control.go, futex::Flags::PRIVATE, 1);
 }
 
+/// Longest wait for a new pair's tool to park before it is given up.
+const PARK_LIMIT: Duration = Duration::from_secs(5);
+
 /// Keeps one parked pair ready for the next start of an orchestrator.
 #[derive(Default)]
 pub(crate) struct Spawner {
@@ -432,7 +461,15 @@ impl Spawner {
         let me = self.clone();
         runtime.spawn_blocking(move || {
             let needed = me.ready.lock().is_none();
-            let fresh = if needed { Armed::new(None).ok() } else { None };
+            // Offered only once parked: its set-up (process group, stdio,
+            // cgroup leaf, signal state) is then never on a start's path.
+            let fresh = if needed {
+                Armed::new(None)
+                    .ok()
+                    .filter(|armed| armed.wait_parked(PARK_LIMIT))
+            } else {
+                None
+            };
             let spare = {
                 let mut ready = me.ready.lock();
                 // Checked under the lock `close` takes after setting it.

@@ -61,6 +61,9 @@ pub(crate) const STEP_CHDIR: i32 = 2;
 pub(crate) const STEP_EXEC: i32 = 3;
 /// The shim could not create the tool process.
 pub(crate) const STEP_CLONE: i32 = 4;
+/// Resetting signal dispositions or unblocking signals failed (the tool
+/// would otherwise run with a host handler or with every signal blocked).
+pub(crate) const STEP_SIGNALS: i32 = 5;
 
 /// [`ShimControl::go`] while the parked tool waits for its request.
 pub(crate) const GO_WAIT: u32 = 0;
@@ -105,6 +108,10 @@ pub(crate) struct ShimControl {
     pub exec_tried: AtomicU32,
     /// 1 once the tool has joined its cgroup leaf (before it runs anything).
     pub cgroup_active: AtomicU32,
+    /// 1 once a tool made without a request has done everything that does
+    /// not depend on one and waits (a futex word: the pair is offered for
+    /// starts only then, so none of that work is ever on a start's path).
+    pub parked: AtomicU32,
 }
 
 /// What the shim and the tool need from their very start, written by the
@@ -238,6 +245,9 @@ extern "C" fn tool_entry(arg: usize) -> ! {
     let (args, control) = (&block.args, &block.control);
     // What `ps` shows while it is parked; `exec` names it after the tool.
     let _ = rustix::thread::set_name(c"dxforge-parked");
+    // Best effort, both: the shim sets the group from its side too (and
+    // reaches the tool as a descendant if neither could), and the shim
+    // kills the tree when the host dies, whatever PDEATHSIG does.
     let _ = rustix::process::setpgid(None, None);
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     // Into the tool's own cgroup before anything else can run, so that no
@@ -272,8 +282,12 @@ extern "C" fn tool_entry(arg: usize) -> ! {
         if raw == libc::SIGKILL || raw == libc::SIGSTOP {
             continue;
         }
-        let _ = sys::set_default_disposition(raw);
+        if let Err(e) = sys::set_default_disposition(raw) {
+            fail(control, STEP_SIGNALS, e);
+        }
     }
+    control.parked.store(1, Ordering::Release);
+    let _ = futex::wake(&control.parked, futex::Flags::PRIVATE, 1);
     loop {
         match control.go.load(Ordering::Acquire) {
             // Returns at once if `go` changed meanwhile (EAGAIN); EINTR loops.
@@ -292,7 +306,9 @@ extern "C" fn tool_entry(arg: usize) -> ! {
     }
     // Signals stayed blocked (the host blocked them around the clone) until
     // now, so none could interrupt the steps above.
-    let _ = sys::unblock_all_signals();
+    if let Err(e) = sys::unblock_all_signals() {
+        fail(control, STEP_SIGNALS, e);
+    }
     control.exec_tried.store(1, Ordering::Release);
     // SAFETY: a request field (see `request_str`).
     let Some(path) = (unsafe { request_str(control.path.load(Ordering::Acquire)) }) else {
