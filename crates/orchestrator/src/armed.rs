@@ -37,6 +37,10 @@ use crate::sys::clone_on_stack;
 /// reuse) only once the shim is reaped.
 pub(crate) struct ShimMemory {
     base: *mut u8,
+    /// The cgroup leaf its tools join (see `cgroup`), kept with the mapping
+    /// and reused by the next pair that takes it: a leaf costs a `mkdir` and
+    /// an `rmdir`, which would otherwise follow every start.
+    leaf: Option<(std::os::fd::RawFd, cgroup::LeafName)>,
 }
 
 // SAFETY: a plain mapping; the raw pointer is only an address.
@@ -68,8 +72,28 @@ impl ShimMemory {
             Some(memory) => memory,
             None => Self::map()?,
         };
+        let mut memory = memory;
+        let leaf = match memory.leaf.take() {
+            Some(leaf) if cgroup::enabled() => Some(leaf),
+            Some((dir, name)) => {
+                cgroup::remove(borrow_dir(dir), &name);
+                None
+            }
+            None => cgroup::make_leaf().inspect(|_| {
+                static AT_EXIT: std::sync::Once = std::sync::Once::new();
+                // SAFETY: registers a plain function with no preconditions;
+                // it only takes a lock with `try_lock` and removes
+                // directories. A failure only leaves empty leaves behind
+                // (the next host sweeps them).
+                AT_EXIT.call_once(|| unsafe {
+                    libc::atexit(remove_spare_leaves);
+                });
+            }),
+        };
+        memory.leaf = leaf;
         let mut args = args;
         args.tool_stack_top = memory.tool_stack_top();
+        (args.cgroup_dir, args.cgroup_leaf) = leaf.unwrap_or((-1, [0; cgroup::NAME_LEN]));
         // SAFETY: the block lies inside the mapping and no process uses
         // this mapping now.
         unsafe {
@@ -88,7 +112,6 @@ impl ShimMemory {
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
                     cgroup_active: AtomicU32::new(0),
-                    parked: AtomicU32::new(0),
                 },
                 args,
             });
@@ -107,7 +130,10 @@ impl ShimMemory {
                 MapFlags::PRIVATE | MapFlags::STACK | MapFlags::NORESERVE,
             )
         }?;
-        let memory = Self { base: base.cast() };
+        let memory = Self {
+            base: base.cast(),
+            leaf: None,
+        };
         // A guard page below each stack: an overflow faults instead of
         // writing into the other stack. Without them the memory is unusable
         // (dropping `memory` unmaps it).
@@ -136,17 +162,6 @@ impl ShimMemory {
         // SAFETY: initialised in `new`, mapped for as long as `self` lives;
         // never written while a shim runs on it.
         unsafe { &(*self.block_ptr()).args }
-    }
-
-    /// Removes the tool's cgroup leaf, if it had one (once the shim is gone).
-    pub(crate) fn remove_cgroup_leaf(&self) {
-        let args = self.args();
-        if args.cgroup_dir >= 0 {
-            // SAFETY: the host's cgroup directory, opened once and never
-            // closed (see `cgroup::make_leaf`).
-            let dir = unsafe { BorrowedFd::borrow_raw(args.cgroup_dir) };
-            cgroup::remove(dir, &args.cgroup_leaf);
-        }
     }
 
     /// After a tool's exec: if it was to join a leaf and could not, the
@@ -179,8 +194,14 @@ impl Drop for ShimMemory {
             && spare.len() < SPARE_LIMIT
         {
             let base = std::mem::replace(&mut self.base, std::ptr::null_mut());
-            spare.push(ShimMemory { base });
+            spare.push(ShimMemory {
+                base,
+                leaf: self.leaf.take(),
+            });
             return;
+        }
+        if let Some((dir, name)) = self.leaf.take() {
+            cgroup::remove(borrow_dir(dir), &name);
         }
         // SAFETY: our own mapping, no longer used by any process. A failure
         // leaves it mapped (leaked), which is harmless.
@@ -229,14 +250,13 @@ impl Armed {
             rustix::process::getpid(),
             rustix::process::PidfdFlags::empty(),
         )?)?;
-        let (cgroup_dir, cgroup_leaf) = cgroup::make_leaf().unwrap_or((-1, [0; cgroup::NAME_LEN]));
         let memory = ShimMemory::new(ShimArgs {
             stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
             host_pidfd: host.as_raw_fd(),
             kill_all: kill_all_signal(),
             tool_stack_top: std::ptr::null_mut(),
-            cgroup_dir,
-            cgroup_leaf,
+            cgroup_dir: -1,
+            cgroup_leaf: [0; cgroup::NAME_LEN],
         })?;
         if let Some(request) = request {
             write_request(memory.control(), request);
@@ -260,8 +280,6 @@ impl Armed {
         };
         drop(blocked);
         if let Err(e) = shim {
-            // The leaf was made for this pair only.
-            memory.remove_cgroup_leaf();
             return Err(e.into());
         }
         // SAFETY: CLONE_PIDFD stored a fresh descriptor.
@@ -301,31 +319,6 @@ impl Armed {
         self.fired = true;
     }
 
-    /// Waits (up to `limit`) until the tool has parked; false if it did not.
-    fn wait_parked(&self, limit: Duration) -> bool {
-        let Some(parts) = &self.parts else {
-            return false;
-        };
-        let parked = &parts.memory.control().parked;
-        let start = std::time::Instant::now();
-        while parked.load(Ordering::Acquire) == 0 {
-            let Some(left) = limit.checked_sub(start.elapsed()) else {
-                return false;
-            };
-            if parts.handle.wait_exit_blocking(Duration::ZERO) {
-                return false;
-            }
-            // A short slice, so that a shim that died is noticed.
-            let slice = rustix::time::Timespec::try_from(left.min(Duration::from_millis(10)))
-                .unwrap_or(rustix::time::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 10_000_000,
-                });
-            let _ = futex::wait(parked, futex::Flags::PRIVATE, 0, Some(&slice));
-        }
-        true
-    }
-
     /// Whether this pair can still be used by this process.
     fn usable(&self) -> bool {
         self.owner == std::process::id()
@@ -363,6 +356,25 @@ impl Drop for Armed {
         // Reaped now, or leaked (never unmapped) if it somehow still runs.
         let _ = ShimReaper::new(parts.handle, parts.memory).try_reap();
     }
+}
+
+/// Removes the cgroup leaves kept with spare mappings, when the host exits
+/// normally (registered with `atexit` once the first leaf exists).
+extern "C" fn remove_spare_leaves() {
+    if let Some(mut spare) = SPARE_MEMORY.try_lock() {
+        for memory in spare.iter_mut() {
+            if let Some((dir, name)) = memory.leaf.take() {
+                cgroup::remove(borrow_dir(dir), &name);
+            }
+        }
+    }
+}
+
+/// The host's cgroup directory, as `cgroup` opened it.
+fn borrow_dir(dir: std::os::fd::RawFd) -> BorrowedFd<'static> {
+    // SAFETY: the directory `cgroup::make_leaf` returned, opened once per
+    // process and never closed.
+    unsafe { BorrowedFd::borrow_raw(dir) }
 }
 
 /// Blocks every signal of the calling thread until dropped (host side: libc,
@@ -429,9 +441,6 @@ fn wake(control: &ShimControl) {
     let _ = futex::wake(&control.go, futex::Flags::PRIVATE, 1);
 }
 
-/// Longest wait for a new pair's tool to park before it is given up.
-const PARK_LIMIT: Duration = Duration::from_secs(5);
-
 /// Keeps one parked pair ready for the next start of an orchestrator.
 #[derive(Default)]
 pub(crate) struct Spawner {
@@ -461,15 +470,7 @@ impl Spawner {
         let me = self.clone();
         runtime.spawn_blocking(move || {
             let needed = me.ready.lock().is_none();
-            // Offered only once parked: its set-up (process group, stdio,
-            // cgroup leaf, signal state) is then never on a start's path.
-            let fresh = if needed {
-                Armed::new(None)
-                    .ok()
-                    .filter(|armed| armed.wait_parked(PARK_LIMIT))
-            } else {
-                None
-            };
+            let fresh = if needed { Armed::new(None).ok() } else { None };
             let spare = {
                 let mut ready = me.ready.lock();
                 // Checked under the lock `close` takes after setting it.

@@ -76,7 +76,31 @@ fn find_base() -> Option<OwnedFd> {
         Mode::empty(),
     )
     .ok()?;
+    sweep(&dir);
     Some(fd)
+}
+
+/// Removes the empty leaves of hosts that are gone (a host that exits
+/// without stopping its orchestrator leaves its spare leaves behind).
+fn sweep(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("dxforge-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            // Fails, harmlessly, while something still runs in it.
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// Makes a leaf for one tool: the base directory's descriptor (which the
@@ -104,6 +128,11 @@ pub(crate) fn make_leaf() -> Option<(RawFd, LeafName)> {
         return None;
     }
     Some((base.as_raw_fd(), name))
+}
+
+/// Whether leaves are still in use in this process.
+pub(crate) fn enabled() -> bool {
+    !DISABLED.load(Ordering::Relaxed)
 }
 
 /// Turns leaves off for the rest of this process (one failed, so the next

@@ -108,10 +108,6 @@ pub(crate) struct ShimControl {
     pub exec_tried: AtomicU32,
     /// 1 once the tool has joined its cgroup leaf (before it runs anything).
     pub cgroup_active: AtomicU32,
-    /// 1 once a tool made without a request has done everything that does
-    /// not depend on one and waits (a futex word: the pair is offered for
-    /// starts only then, so none of that work is ever on a start's path).
-    pub parked: AtomicU32,
 }
 
 /// What the shim and the tool need from their very start, written by the
@@ -286,8 +282,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
             fail(control, STEP_SIGNALS, e);
         }
     }
-    control.parked.store(1, Ordering::Release);
-    let _ = futex::wake(&control.parked, futex::Flags::PRIVATE, 1);
     loop {
         match control.go.load(Ordering::Acquire) {
             // Returns at once if `go` changed meanwhile (EAGAIN); EINTR loops.
@@ -415,6 +409,7 @@ fn shim_main(tool: i32, block: &ShimBlock) -> ! {
     // arrive here as data.
     let sfd = sys::signalfd_all();
     let mut host = borrowed(args.host_pidfd);
+    let mut host_dead = false;
     let mut tool_status: Option<i32> = None;
     let mut killing = false;
     let mut leftover_deadline: Option<u64> = None;
@@ -434,7 +429,9 @@ fn shim_main(tool: i32, block: &ShimBlock) -> ! {
         if let Some(st) = tool_status {
             if no_children {
                 control.tool_status.store(st, Ordering::Release);
-                if let Some(dir) = cgroup_dir {
+                // The leaf is empty now; a live host reuses it for a later
+                // pair, so only an orphaned shim removes it.
+                if host_dead && let Some(dir) = cgroup_dir {
                     cgroup::remove(dir, &args.cgroup_leaf);
                 }
                 exit(0);
@@ -500,6 +497,7 @@ fn shim_main(tool: i32, block: &ShimBlock) -> ! {
             // The host died: nobody is left to stop the tree, so kill it.
             killing = true;
             host = None;
+            host_dead = true;
         }
         // The signalfd only wakes us; signals are taken with a zero timeout,
         // which also works if the signalfd could not be made.

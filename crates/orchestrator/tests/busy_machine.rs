@@ -162,6 +162,24 @@ fn busy_host_process() {
     let ToolStatus::Running(pid) = status else {
         panic!()
     };
+    // The tool's cgroup leaf as a path, or "" when it has none.
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let rel = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("");
+    let leaf = if rel.contains("/dxforge-") {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mount = mounts
+            .lines()
+            .find_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let f: Vec<&str> = left.split(' ').collect();
+                (right.starts_with("cgroup2 ") && f.get(3) == Some(&"/")).then(|| f[4].to_owned())
+            })
+            .unwrap();
+        format!("{mount}{rel}")
+    } else {
+        String::new()
+    };
+    std::fs::write(dir.join("leaf"), leaf).unwrap();
     std::fs::write(dir.join("tool.pid.tmp"), pid.to_string()).unwrap();
     std::fs::rename(dir.join("tool.pid.tmp"), dir.join("tool.pid")).unwrap();
     std::thread::sleep(Duration::from_secs(600));
@@ -238,6 +256,13 @@ fn shim_stays_quiet_after_host_sigkill(cgroups: bool) {
     wait_until(10, "shim ended once its tree was gone", || {
         proc_state(shim).is_none_or(|s| s == 'Z')
     });
+    // An orphaned shim removes its tool's cgroup leaf.
+    let leaf = std::fs::read_to_string(dir.path().join("leaf")).unwrap();
+    if cgroups && !leaf.is_empty() {
+        wait_until(10, "the dead host's leaf removed", || {
+            !Path::new(&leaf).exists()
+        });
+    }
 }
 
 #[test]

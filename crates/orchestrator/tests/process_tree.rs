@@ -341,7 +341,7 @@ fn cgroup_of(pid: u32) -> String {
 }
 
 /// Where the host allows it, a tool and everything it starts live in a
-/// cgroup leaf of their own, removed once the tool is stopped; elsewhere the
+/// cgroup leaf of their own, empty once the tool is stopped; elsewhere the
 /// tool stays in the host's cgroup (the `/proc` scan covers it).
 #[test]
 fn a_tool_tree_lives_in_its_own_cgroup_leaf_where_the_host_allows_it() {
@@ -372,9 +372,12 @@ fn a_tool_tree_lives_in_its_own_cgroup_leaf_where_the_host_allows_it() {
             );
             p.block(p.orch.stop("forker")).unwrap();
             assert!(gone(grandchild));
-            wait_until(10, "the leaf removed after stop", || {
-                !dir.join(&leaf).exists()
-            });
+            // Kept for a later pair of this host, but empty.
+            let procs = std::fs::read_to_string(dir.join(&leaf).join("cgroup.procs"));
+            assert!(
+                procs.is_ok_and(|p| p.trim().is_empty()),
+                "leaf empty after stop"
+            );
         }
         None => {
             assert_eq!(tool_cg, host_cg, "no leaf where the host allows none");

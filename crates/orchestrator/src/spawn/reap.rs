@@ -93,9 +93,6 @@ impl ShimReaper {
             NO_STATUS => status & 0x7f,
             tool => tool,
         };
-        // The shim removes its tool's cgroup leaf before it exits; if it was
-        // killed first, this does it.
-        memory.remove_cgroup_leaf();
         self.memory = None;
         Ok(Some(std::process::ExitStatus::from_raw(raw)))
     }
