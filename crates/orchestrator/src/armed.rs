@@ -73,11 +73,14 @@ impl ShimMemory {
             None => Self::map()?,
         };
         let mut memory = memory;
+        // The block still holds the previous pair's control state.
+        let killed =
+            memory.leaf.is_some() && memory.control().cgroup_killed.load(Ordering::Acquire) == 1;
         let leaf = match memory.leaf.take() {
-            Some(leaf) if cgroup::enabled() => Some(leaf),
+            Some(leaf) if cgroup::enabled() && !killed => Some(leaf),
             Some((dir, name)) => {
                 cgroup::remove(borrow_dir(dir), &name);
-                None
+                if killed { cgroup::make_leaf() } else { None }
             }
             None => cgroup::make_leaf().inspect(|_| {
                 static AT_EXIT: std::sync::Once = std::sync::Once::new();
@@ -93,6 +96,7 @@ impl ShimMemory {
         memory.leaf = leaf;
         let mut args = args;
         args.tool_stack_top = memory.tool_stack_top();
+        args.tool_stack_size = TOOL_STACK;
         (args.cgroup_dir, args.cgroup_leaf) = leaf.unwrap_or((-1, [0; cgroup::NAME_LEN]));
         // SAFETY: the block lies inside the mapping and no process uses
         // this mapping now.
@@ -112,6 +116,7 @@ impl ShimMemory {
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
                     cgroup_active: AtomicU32::new(0),
+                    cgroup_killed: AtomicU32::new(0),
                 },
                 args,
             });
@@ -255,6 +260,7 @@ impl Armed {
             host_pidfd: host.as_raw_fd(),
             kill_all: kill_all_signal(),
             tool_stack_top: std::ptr::null_mut(),
+            tool_stack_size: 0,
             cgroup_dir: -1,
             cgroup_leaf: [0; cgroup::NAME_LEN],
         })?;

@@ -1,5 +1,6 @@
-//! A cgroup v2 leaf per tool, where the host allows it: the tool joins it
-//! before it runs anything, so every descendant, however it detaches
+//! A cgroup v2 leaf per tool, where the host allows it: the shim creates
+//! the tool inside it (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7), so
+//! every descendant, however it detaches
 //! (`setsid`, double fork), is a member, and the shim kills the whole tree
 //! with one write to `cgroup.kill` (or signals the members listed in
 //! `cgroup.procs`) at a cost that does not depend on how many processes the
@@ -14,7 +15,7 @@
 //! own. The first failure turns the leaves off for the rest of the process.
 //!
 //! The host side (finding the base, making a leaf) may allocate; the
-//! functions the tool and the shim call ([`join`], [`kill_all`],
+//! functions the shim calls ([`open_leaf`], [`kill_all`],
 //! [`signal_members`], [`remove`]) do not: they use rustix only and stack
 //! buffers.
 #![deny(
@@ -165,11 +166,19 @@ fn write_file(base: BorrowedFd<'_>, name: &LeafName, file: &[u8], data: &[u8]) -
     rustix::io::write(fd.as_fd(), data).is_ok_and(|n| n == data.len())
 }
 
-/// Moves the calling process into the leaf (the tool does this before it
-/// runs anything, so its whole tree is born inside). Allocation-free.
-pub(crate) fn join(base: BorrowedFd<'_>, name: &LeafName) -> bool {
-    // "0" means the writing process.
-    write_file(base, name, b"cgroup.procs", b"0")
+/// Opens the leaf's directory, for `clone3(CLONE_INTO_CGROUP)` (the shim
+/// creates the tool inside it, so the whole tree is born there).
+/// Allocation-free.
+pub(crate) fn open_leaf(base: BorrowedFd<'_>, name: &LeafName) -> Option<ShimFd> {
+    let name = CStr::from_bytes_until_nul(name).ok()?;
+    let fd = rustix::fs::openat(
+        base,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    Some(ShimFd::new(fd))
 }
 
 /// SIGKILLs every member of the leaf at once. Allocation-free.

@@ -106,8 +106,12 @@ pub(crate) struct ShimControl {
     /// Set just before `execve`: a gate opened with this still 0 means the
     /// tool died before it got that far.
     pub exec_tried: AtomicU32,
-    /// 1 once the tool has joined its cgroup leaf (before it runs anything).
+    /// 1 once the tool was created inside its cgroup leaf.
     pub cgroup_active: AtomicU32,
+    /// 1 once the shim has written the leaf's `cgroup.kill`. Such a leaf is
+    /// not reused: on some kernels (6.18 here) a child later cloned into it
+    /// with `CLONE_INTO_CGROUP` is SIGKILLed at birth.
+    pub cgroup_killed: AtomicU32,
 }
 
 /// What the shim and the tool need from their very start, written by the
@@ -120,8 +124,9 @@ pub(crate) struct ShimArgs {
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
     /// never collides with a tool's `stop_signal`).
     pub kill_all: c_int,
-    /// Top of the stack the tool runs on until its `exec`.
+    /// Top of the stack the tool runs on until its `exec`, and its size.
     pub tool_stack_top: *mut u8,
+    pub tool_stack_size: usize,
     /// The host's cgroup v2 directory (kept open by the shim), or -1 when
     /// the tool gets no cgroup leaf.
     pub cgroup_dir: c_int,
@@ -167,21 +172,51 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
     let flags =
         (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD)
             as u64;
-    // SAFETY: the tool's stack is a region of the shim memory block that the
-    // host keeps mapped until this shim is reaped (the tool dies before or
-    // with us); `tool_entry` touches only that stack, the block and, once
-    // told to run, the request the host keeps alive until the exec gate
-    // opens; both pointers are atomics in the block.
-    let tool = unsafe {
-        clone_on_stack(
-            flags,
-            args.tool_stack_top,
-            control.tool_pid.as_ptr(),
-            control.exec_gate.as_ptr(),
-            tool_entry,
-            arg,
-        )
-    };
+    // Into the tool's cgroup leaf at birth where there is one (then no
+    // descendant is ever outside it); a plain clone where that fails.
+    let leaf = borrowed(args.cgroup_dir).and_then(|dir| cgroup::open_leaf(dir, &args.cgroup_leaf));
+    let mut tool = Err(rustix::io::Errno::NOSYS);
+    if let Some(leaf) = &leaf {
+        use rustix::fd::{AsFd, AsRawFd};
+        let clone_args = linux_raw_sys::general::clone_args {
+            flags: flags & !u64::from(libc::CSIGNAL as u32)
+                | linux_raw_sys::general::CLONE_INTO_CGROUP,
+            pidfd: 0,
+            child_tid: control.exec_gate.as_ptr() as u64,
+            parent_tid: control.tool_pid.as_ptr() as u64,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: args.tool_stack_top.wrapping_sub(args.tool_stack_size) as u64,
+            stack_size: args.tool_stack_size as u64,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: u64::try_from(leaf.as_fd().as_raw_fd()).unwrap_or(u64::MAX),
+        };
+        // SAFETY: as for `clone_on_stack` below, with the same stack (given
+        // as its base and size) and the same two atomics.
+        tool = unsafe { sys::clone3_on_stack(&clone_args, tool_entry, arg) };
+        if tool.is_ok() {
+            control.cgroup_active.store(1, Ordering::Release);
+        }
+    }
+    drop(leaf);
+    if tool.is_err() {
+        // SAFETY: the tool's stack is a region of the shim memory block that
+        // the host keeps mapped until this shim is reaped (the tool dies
+        // before or with us); `tool_entry` touches only that stack, the
+        // block and, once told to run, the request the host keeps alive
+        // until the exec gate opens; both pointers are atomics in the block.
+        tool = unsafe {
+            clone_on_stack(
+                flags,
+                args.tool_stack_top,
+                control.tool_pid.as_ptr(),
+                control.exec_gate.as_ptr(),
+                tool_entry,
+                arg,
+            )
+        };
+    }
     let tool = match tool {
         Ok(pid) => pid,
         Err(errno) => {
@@ -246,13 +281,6 @@ extern "C" fn tool_entry(arg: usize) -> ! {
     // kills the tree when the host dies, whatever PDEATHSIG does.
     let _ = rustix::process::setpgid(None, None);
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
-    // Into the tool's own cgroup before anything else can run, so that no
-    // descendant is ever born outside it.
-    if let Some(dir) = borrowed(args.cgroup_dir)
-        && cgroup::join(dir, &args.cgroup_leaf)
-    {
-        control.cgroup_active.store(1, Ordering::Release);
-    }
     let [stdin, stdout, stderr] = args.stdio;
     for (fd, dup) in [
         (
@@ -355,13 +383,14 @@ impl Tree<'_> {
         }
     }
 
-    /// SIGKILLs the whole tree.
-    fn kill(&self) {
+    /// SIGKILLs the whole tree; true when it did so through `cgroup.kill`.
+    fn kill(&self) -> bool {
         let _ = rustix::process::kill_process_group(self.tool, Signal::KILL);
         match self.cgroup {
-            Some((dir, leaf)) if cgroup::kill_all(dir, leaf) => {}
+            Some((dir, leaf)) if cgroup::kill_all(dir, leaf) => true,
             _ => {
                 procscan::signal_descendants(self.me, Signal::KILL, None);
+                false
             }
         }
     }
@@ -448,7 +477,9 @@ fn shim_main(tool: i32, block: &ShimBlock) -> ! {
             killing = true;
         }
         if killing && now >= next_kill {
-            tree.kill();
+            if tree.kill() {
+                control.cgroup_killed.store(1, Ordering::Release);
+            }
             next_kill = now.saturating_add(backoff);
             backoff = backoff.saturating_mul(2).min(KILL_BACKOFF_MAX_MS);
         }

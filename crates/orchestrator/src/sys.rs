@@ -236,6 +236,67 @@ pub(crate) unsafe fn clone_on_stack(
     i32::try_from(pid).map_err(|_| Errno::INVAL)
 }
 
+/// `clone3(args)` onto the stack `args` names: the child runs `entry(arg)`
+/// on it; the parent gets the child's PID. Used for `CLONE_INTO_CGROUP`: the
+/// child is born in a cgroup, with no migration (which would take the
+/// kernel's thread-group lock for writing and stall every fork and exit on
+/// the machine meanwhile).
+///
+/// # Safety
+/// As for [`clone_on_stack`], for the stack (`args.stack`, `args.stack_size`)
+/// and every pointer in `args`; `args` itself is only read by the call.
+pub(crate) unsafe fn clone3_on_stack(
+    args: &linux_raw_sys::general::clone_args,
+    entry: CloneEntry,
+    arg: usize,
+) -> Result<i32, Errno> {
+    let ret: isize;
+    let size = std::mem::size_of::<linux_raw_sys::general::clone_args>();
+    // The child starts right after the instruction on the new stack, with
+    // the callee-saved registers as the parent had them (as in
+    // `clone_on_stack`).
+    // SAFETY: forwarded to the caller.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r13",
+            "call r12",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") std::ptr::from_ref(args),
+            in("rsi") size,
+            in("r12") entry,
+            in("r13") arg,
+            lateout("rcx") _, lateout("r11") _,
+        );
+    }
+    // SAFETY: forwarded to the caller.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        asm!(
+            "svc 0",
+            "cbnz x0, 2f",
+            "mov x29, xzr",
+            "mov x0, x22",
+            "blr x21",
+            "brk #1",
+            "2:",
+            in("x8") libc::SYS_clone3,
+            inlateout("x0") std::ptr::from_ref(args) as usize => ret,
+            in("x1") size,
+            in("x21") entry,
+            in("x22") arg,
+        );
+    }
+    let pid = result(ret)?;
+    i32::try_from(pid).map_err(|_| Errno::INVAL)
+}
+
 /// A non-blocking signalfd for every signal (they stay blocked; it only
 /// wakes the shim). `None` if it could not be made.
 pub(crate) fn signalfd_all() -> Option<ShimFd> {

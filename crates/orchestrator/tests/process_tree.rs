@@ -386,3 +386,34 @@ fn a_tool_tree_lives_in_its_own_cgroup_leaf_where_the_host_allows_it() {
         }
     }
 }
+
+/// Regression: on Linux 6.18 a child cloned into a cgroup whose
+/// `cgroup.kill` was once written is SIGKILLed at birth, so a leaf reused
+/// after a killed tree made every later start fail ("ended before its
+/// exec"). Killed leaves are replaced, never reused.
+#[test]
+fn starts_keep_working_after_trees_were_killed() {
+    let p = Project::new();
+    let ready = p.path("ready");
+    let mut t = tool(
+        "stubborn",
+        &["--ignore-term", "--touch", ready.to_str().unwrap()],
+    );
+    t.stop_timeout_ms = 100;
+    p.orch.register_tool(t).unwrap();
+    for round in 0..4 {
+        let _ = std::fs::remove_file(&ready);
+        let status = p.block(p.orch.ensure_running("stubborn"));
+        assert!(
+            matches!(status, Ok(ToolStatus::Running(_))),
+            "round {round}: {status:?}"
+        );
+        wait_until(10, "SIGTERM handler installed", || ready.exists());
+        // Ignores SIGTERM: the stop ends with the kill-all (cgroup.kill).
+        p.block(p.orch.stop("stubborn")).unwrap();
+        assert_eq!(
+            p.orch.state("stubborn").unwrap().last_exit,
+            Some(ExitStatus::Signal(libc::SIGKILL))
+        );
+    }
+}
