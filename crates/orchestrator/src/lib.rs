@@ -46,8 +46,7 @@
 //!   shared memory before the tool runs), then closes every descriptor it
 //!   inherited except a pidfd of the host;
 //! * the tool, on its own stack, does everything that does not depend on
-//!   what it will run: joins its own cgroup v2 leaf where the host allows
-//!   it (see below), joins its own process group, sets
+//!   what it will run: joins its own process group, sets
 //!   `PDEATHSIG = SIGKILL`, redirects stdio, closes every other descriptor
 //!   (a tool inherits stdin, stdout and stderr only, like Python's
 //!   `close_fds=True`), resets every signal disposition. Then it *parks* on
@@ -98,11 +97,15 @@
 //! * descendants are found in a way that does not depend on how many
 //!   processes the machine has. Where the host allows it (cgroup2 mounted,
 //!   our cgroup writable, Linux 5.14+), each tool gets a cgroup v2 leaf
-//!   under the host's own cgroup, which the tool joins before it parks:
-//!   its whole tree is born inside, a kill is one write to `cgroup.kill`,
-//!   other signals go to the PIDs in `cgroup.procs`. Otherwise (or with
-//!   `DXFORGE_CGROUP=off`) the shim scans every `/proc` entry on every
-//!   pass, through a fixed buffer, remembering only descendants.
+//!   under the host's own cgroup, and the shim creates the tool inside it
+//!   (`clone3` with `CLONE_INTO_CGROUP`): its whole tree is born inside, a
+//!   kill is one write to `cgroup.kill`, other signals go to the PIDs in
+//!   `cgroup.procs`. Leaves are kept with the shim memory and reused (one
+//!   that was killed is replaced); an orphaned shim removes its leaf, an
+//!   `atexit` hook the spare ones, and a new host those of dead hosts.
+//!   Otherwise (or with `DXFORGE_CGROUP=off`) the shim scans every `/proc`
+//!   entry on every pass, through a fixed buffer, remembering only
+//!   descendants.
 //!
 //! Code that runs in the shim and in the tool before `exec` touches only its
 //! own stack and memory the host keeps mapped until the shim is reaped, and
