@@ -77,6 +77,8 @@ impl ShimMemory {
         let killed =
             memory.leaf.is_some() && memory.control().cgroup_killed.load(Ordering::Acquire) == 1;
         let leaf = match memory.leaf.take() {
+            // A forked child's copy of its parent's leaf: the parent's.
+            Some((_, name)) if !cgroup::ours(&name) => cgroup::make_leaf(),
             Some(leaf) if cgroup::enabled() && !killed => Some(leaf),
             Some((dir, name)) => {
                 cgroup::remove(borrow_dir(dir), &name);
@@ -205,7 +207,9 @@ impl Drop for ShimMemory {
             });
             return;
         }
-        if let Some((dir, name)) = self.leaf.take() {
+        if let Some((dir, name)) = self.leaf.take()
+            && cgroup::ours(&name)
+        {
             cgroup::remove(borrow_dir(dir), &name);
         }
         // SAFETY: our own mapping, no longer used by any process. A failure
@@ -369,7 +373,9 @@ impl Drop for Armed {
 extern "C" fn remove_spare_leaves() {
     if let Some(mut spare) = SPARE_MEMORY.try_lock() {
         for memory in spare.iter_mut() {
-            if let Some((dir, name)) = memory.leaf.take() {
+            if let Some((dir, name)) = memory.leaf.take()
+                && cgroup::ours(&name)
+            {
                 cgroup::remove(borrow_dir(dir), &name);
             }
         }

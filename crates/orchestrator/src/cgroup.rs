@@ -136,6 +136,13 @@ pub(crate) fn enabled() -> bool {
     !DISABLED.load(Ordering::Relaxed)
 }
 
+/// Whether this process made the leaf (a `fork`ed child inherits its
+/// parent's spare leaves, which stay the parent's).
+pub(crate) fn ours(name: &LeafName) -> bool {
+    let prefix = format!("dxforge-{}-", std::process::id());
+    name.starts_with(prefix.as_bytes())
+}
+
 /// Turns leaves off for the rest of this process (one failed, so the next
 /// would too).
 pub(crate) fn disable() {
@@ -241,8 +248,22 @@ pub(crate) fn remove(base: BorrowedFd<'_>, name: &LeafName) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forked_child_does_not_take_its_parents_leaves_for_its_own() {
+        let name = |text: String| {
+            let mut n = [0u8; NAME_LEN];
+            n[..text.len()].copy_from_slice(text.as_bytes());
+            n
+        };
+        let me = std::process::id();
+        assert!(ours(&name(format!("dxforge-{me}-7"))));
+        assert!(!ours(&name(format!("dxforge-{}-7", me + 1))));
+        assert!(!ours(&name(format!("dxforge-{me}7-1"))));
+    }
 
     #[test]
     fn leaf_paths_are_built_without_allocation() {
