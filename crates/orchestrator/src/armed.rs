@@ -13,6 +13,10 @@
 //! but its own pipes and a pidfd of the host; it dies with the host (the
 //! shim watches that pidfd), and [`Spawner::close`] or dropping the spawner
 //! cancels it. A child of a `fork`ed host never uses its parent's pair.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Arc;

@@ -1,4 +1,8 @@
 //! The exec gate: how a start waits until the tool's `exec` is committed.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

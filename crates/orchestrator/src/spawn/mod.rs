@@ -6,6 +6,10 @@
 //! * `request`: argv and the environment as C strings;
 //! * `gate`: the wait for the tool's `exec`;
 //! * `reap`: the shim's pidfd, reaping it, the tool's output pipes.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 mod gate;
 mod reap;

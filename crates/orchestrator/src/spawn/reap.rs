@@ -1,5 +1,9 @@
 //! The host's hold on a shim: its pidfd (signalling, polling), reaping it
 //! and reporting the tool's real status, and the tool's output pipes.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;

@@ -1,5 +1,9 @@
 //! The request's strings: argv and the environment as C strings, and the
 //! null-terminated pointer arrays `execve` takes.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
 use std::ffi::CString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
