@@ -55,7 +55,7 @@ unsafe impl Sync for ShimMemory {}
 const PAGE: usize = 4096;
 /// The tool runs here only between clone and exec.
 const TOOL_STACK: usize = 32 * 1024;
-/// The shim's loop (a /proc scan keeps about 20 KiB of arrays).
+/// The shim's loop (a /proc scan keeps about 9 KiB of buffers on it).
 const SHIM_STACK: usize = 192 * 1024;
 /// guard | tool stack | guard | shim stack | shared block
 const SHIM_MEMORY: usize = PAGE + TOOL_STACK + PAGE + SHIM_STACK + PAGE;
