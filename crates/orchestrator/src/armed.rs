@@ -13,8 +13,12 @@
 //! but its own pipes and a pidfd of the host; it dies with the host (the
 //! shim watches that pidfd), and [`Spawner::close`] or dropping the spawner
 //! cancels it. A child of a `fork`ed host never uses its parent's pair.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,6 +26,10 @@ use std::time::Duration;
 use libc::c_int;
 use parking_lot::Mutex;
 
+use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+use rustix::thread::{CpuSet, futex};
+
+use crate::cgroup;
 use crate::shim::{
     self, GO_CANCEL, GO_RUN, GO_WAIT, NO_STATUS, STEP_NONE, ShimArgs, ShimBlock, ShimControl,
 };
@@ -33,6 +41,10 @@ use crate::sys::clone_on_stack;
 /// reuse) only once the shim is reaped.
 pub(crate) struct ShimMemory {
     base: *mut u8,
+    /// The cgroup leaf its tools join (see `cgroup`), kept with the mapping
+    /// and reused by the next pair that takes it: a leaf costs a `mkdir` and
+    /// an `rmdir`, which would otherwise follow every start.
+    leaf: Option<(std::os::fd::RawFd, cgroup::LeafName)>,
 }
 
 // SAFETY: a plain mapping; the raw pointer is only an address.
@@ -43,7 +55,7 @@ unsafe impl Sync for ShimMemory {}
 const PAGE: usize = 4096;
 /// The tool runs here only between clone and exec.
 const TOOL_STACK: usize = 32 * 1024;
-/// The shim's loop (a /proc scan keeps about 20 KiB of arrays).
+/// The shim's loop (a /proc scan keeps about 9 KiB of buffers on it).
 const SHIM_STACK: usize = 192 * 1024;
 /// guard | tool stack | guard | shim stack | shared block
 const SHIM_MEMORY: usize = PAGE + TOOL_STACK + PAGE + SHIM_STACK + PAGE;
@@ -64,8 +76,34 @@ impl ShimMemory {
             Some(memory) => memory,
             None => Self::map()?,
         };
+        let mut memory = memory;
+        // The block still holds the previous pair's control state.
+        let killed =
+            memory.leaf.is_some() && memory.control().cgroup_killed.load(Ordering::Acquire) == 1;
+        let leaf = match memory.leaf.take() {
+            // A forked child's copy of its parent's leaf: the parent's.
+            Some((_, name)) if !cgroup::ours(&name) => cgroup::make_leaf(),
+            Some(leaf) if cgroup::enabled() && !killed => Some(leaf),
+            Some((dir, name)) => {
+                cgroup::remove(borrow_dir(dir), &name);
+                if killed { cgroup::make_leaf() } else { None }
+            }
+            None => cgroup::make_leaf().inspect(|_| {
+                static AT_EXIT: std::sync::Once = std::sync::Once::new();
+                // SAFETY: registers a plain function with no preconditions;
+                // it only takes a lock with `try_lock` and removes
+                // directories. A failure only leaves empty leaves behind
+                // (the next host sweeps them).
+                AT_EXIT.call_once(|| unsafe {
+                    libc::atexit(remove_spare_leaves);
+                });
+            }),
+        };
+        memory.leaf = leaf;
         let mut args = args;
         args.tool_stack_top = memory.tool_stack_top();
+        args.tool_stack_size = TOOL_STACK;
+        (args.cgroup_dir, args.cgroup_leaf) = leaf.unwrap_or((-1, [0; cgroup::NAME_LEN]));
         // SAFETY: the block lies inside the mapping and no process uses
         // this mapping now.
         unsafe {
@@ -83,6 +121,8 @@ impl ShimMemory {
                     leftover_grace_ms: AtomicU64::new(0),
                     exec_gate: AtomicU32::new(1),
                     exec_tried: AtomicU32::new(0),
+                    cgroup_active: AtomicU32::new(0),
+                    cgroup_killed: AtomicU32::new(0),
                 },
                 args,
             });
@@ -91,36 +131,35 @@ impl ShimMemory {
     }
 
     fn map() -> std::io::Result<Self> {
-        // SAFETY: a fresh private anonymous mapping.
+        // SAFETY: a fresh private anonymous mapping at an address the kernel
+        // picks; nothing else refers to it yet.
         let base = unsafe {
-            libc::mmap(
+            rustix::mm::mmap_anonymous(
                 std::ptr::null_mut(),
                 SHIM_MEMORY,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
-                -1,
-                0,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::STACK | MapFlags::NORESERVE,
             )
+        }?;
+        let memory = Self {
+            base: base.cast(),
+            leaf: None,
         };
-        if base == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let memory = Self { base: base.cast() };
-        // SAFETY: both guard pages lie inside the mapping.
-        unsafe {
-            libc::mprotect(base, PAGE, libc::PROT_NONE);
-            libc::mprotect(
-                memory.base.add(PAGE + TOOL_STACK).cast(),
-                PAGE,
-                libc::PROT_NONE,
-            );
-        }
+        // A guard page below each stack: an overflow faults instead of
+        // writing into the other stack. Without them the memory is unusable
+        // (dropping `memory` unmaps it).
+        // SAFETY: the first page of our own fresh mapping, unused so far.
+        unsafe { rustix::mm::mprotect(base, PAGE, MprotectFlags::empty()) }?;
+        let tool_guard = memory.base.wrapping_add(PAGE + TOOL_STACK);
+        // SAFETY: the page below the shim's stack, inside the same mapping
+        // (PAGE + TOOL_STACK + PAGE <= SHIM_MEMORY), unused so far.
+        unsafe { rustix::mm::mprotect(tool_guard.cast(), PAGE, MprotectFlags::empty()) }?;
         Ok(memory)
     }
 
     fn block_ptr(&self) -> *mut ShimBlock {
-        // SAFETY: the last page of the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE).cast() }
+        // The last page of the mapping.
+        self.base.wrapping_add(SHIM_MEMORY - PAGE).cast()
     }
 
     /// What the host, the shim and the tool share.
@@ -129,14 +168,30 @@ impl ShimMemory {
         unsafe { &(*self.block_ptr()).control }
     }
 
+    /// What the shim and the tool got at their start.
+    pub(crate) fn args(&self) -> &ShimArgs {
+        // SAFETY: initialised in `new`, mapped for as long as `self` lives;
+        // never written while a shim runs on it.
+        unsafe { &(*self.block_ptr()).args }
+    }
+
+    /// After a tool's exec: if it was to join a leaf and could not, the
+    /// host does not allow it, so no more leaves are made.
+    pub(crate) fn note_cgroup_outcome(&self) {
+        if self.args().cgroup_dir >= 0 && self.control().cgroup_active.load(Ordering::Acquire) == 0
+        {
+            cgroup::disable();
+        }
+    }
+
     fn tool_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(PAGE + TOOL_STACK) }
+        // Inside the mapping, above the first guard page.
+        self.base.wrapping_add(PAGE + TOOL_STACK)
     }
 
     fn shim_stack_top(&self) -> *mut u8 {
-        // SAFETY: inside the mapping.
-        unsafe { self.base.add(SHIM_MEMORY - PAGE) }
+        // Inside the mapping, below the shared block.
+        self.base.wrapping_add(SHIM_MEMORY - PAGE)
     }
 }
 
@@ -150,11 +205,20 @@ impl Drop for ShimMemory {
             && spare.len() < SPARE_LIMIT
         {
             let base = std::mem::replace(&mut self.base, std::ptr::null_mut());
-            spare.push(ShimMemory { base });
+            spare.push(ShimMemory {
+                base,
+                leaf: self.leaf.take(),
+            });
             return;
         }
-        // SAFETY: our own mapping, no longer used by any process.
-        unsafe { libc::munmap(self.base.cast(), SHIM_MEMORY) };
+        if let Some((dir, name)) = self.leaf.take()
+            && cgroup::ours(&name)
+        {
+            cgroup::remove(borrow_dir(dir), &name);
+        }
+        // SAFETY: our own mapping, no longer used by any process. A failure
+        // leaves it mapped (leaked), which is harmless.
+        let _ = unsafe { rustix::mm::munmap(self.base.cast(), SHIM_MEMORY) };
     }
 }
 
@@ -177,7 +241,7 @@ pub(crate) struct ArmedParts {
     pub stderr: OwnedFd,
     /// The tool's own CPU mask, to give back once its exec is committed
     /// (see [`Armed::fire`]).
-    pub restore_mask: Option<libc::cpu_set_t>,
+    pub restore_mask: Option<CpuSet>,
 }
 
 /// A shim pair whose tool is parked or already told what to run.
@@ -195,45 +259,42 @@ impl Armed {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let null = above_stdio(OwnedFd::from(std::fs::File::open("/dev/null")?))?;
-        // SAFETY: pidfd_open on our own process.
-        let host = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-        if host < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: pidfd_open returned a fresh descriptor.
-        let host = unsafe { OwnedFd::from_raw_fd(host as c_int) };
+        let host = above_stdio(rustix::process::pidfd_open(
+            rustix::process::getpid(),
+            rustix::process::PidfdFlags::empty(),
+        )?)?;
         let memory = ShimMemory::new(ShimArgs {
             stdio: [null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
             host_pidfd: host.as_raw_fd(),
             kill_all: kill_all_signal(),
             tool_stack_top: std::ptr::null_mut(),
+            tool_stack_size: 0,
+            cgroup_dir: -1,
+            cgroup_leaf: [0; cgroup::NAME_LEN],
         })?;
         if let Some(request) = request {
             write_request(memory.control(), request);
         }
         let mut pidfd: c_int = -1;
-        // SAFETY: every signal is blocked around the clone, so no host
-        // handler ever runs in the shim or the tool; both only use their own
-        // stacks and the block in `memory` (unmapped only once the shim is
-        // reaped) and, once told to run, the request's strings.
+        let blocked = AllSignalsBlocked::new()?;
+        // SAFETY: every signal is blocked around the clone (`blocked`), so no
+        // host handler ever runs in the shim or the tool; both only use
+        // their own stacks and the block in `memory` (unmapped only once the
+        // shim is reaped) and, once told to run, the request's strings;
+        // `pidfd` is a live local the kernel writes before returning.
         let shim = unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let shim = clone_on_stack(
+            clone_on_stack(
                 (libc::CLONE_VM | libc::CLONE_PIDFD) as u64,
                 memory.shim_stack_top(),
                 &mut pidfd,
                 std::ptr::null_mut(),
                 shim::shim_entry,
                 memory.block_ptr() as usize,
-            );
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            shim
+            )
         };
-        if shim < 0 {
-            return Err(std::io::Error::from_raw_os_error((-shim) as i32));
+        drop(blocked);
+        if let Err(e) = shim {
+            return Err(e.into());
         }
         // SAFETY: CLONE_PIDFD stored a fresh descriptor.
         let handle = Arc::new(ShimHandle::from_fd(unsafe { OwnedFd::from_raw_fd(pidfd) }));
@@ -311,30 +372,73 @@ impl Drop for Armed {
     }
 }
 
+/// Removes the cgroup leaves kept with spare mappings, when the host exits
+/// normally (registered with `atexit` once the first leaf exists).
+extern "C" fn remove_spare_leaves() {
+    if let Some(mut spare) = SPARE_MEMORY.try_lock() {
+        for memory in spare.iter_mut() {
+            if let Some((dir, name)) = memory.leaf.take()
+                && cgroup::ours(&name)
+            {
+                cgroup::remove(borrow_dir(dir), &name);
+            }
+        }
+    }
+}
+
+/// The host's cgroup directory, as `cgroup` opened it.
+fn borrow_dir(dir: std::os::fd::RawFd) -> BorrowedFd<'static> {
+    // SAFETY: the directory `cgroup::make_leaf` returned, opened once per
+    // process and never closed.
+    unsafe { BorrowedFd::borrow_raw(dir) }
+}
+
+/// Blocks every signal of the calling thread until dropped (host side: libc,
+/// as rustix offers no public `pthread_sigmask`).
+struct AllSignalsBlocked(libc::sigset_t);
+
+impl AllSignalsBlocked {
+    fn new() -> std::io::Result<Self> {
+        let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigfillset initialises the set it is given.
+        if unsafe { libc::sigfillset(all.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: initialised by sigfillset just above.
+        let all = unsafe { all.assume_init() };
+        let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: reads `all`, writes the previous mask into `old`.
+        let r = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, old.as_mut_ptr()) };
+        if r != 0 {
+            return Err(std::io::Error::from_raw_os_error(r));
+        }
+        // SAFETY: pthread_sigmask succeeded, so it wrote the old mask.
+        Ok(Self(unsafe { old.assume_init() }))
+    }
+}
+
+impl Drop for AllSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `new` (a valid set).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
 /// Takes the calling thread's CPU out of process `pid`'s mask; returns the
 /// mask to restore, or `None` when nothing was changed (no other CPU).
-fn keep_off_this_cpu(pid: i32) -> Option<libc::cpu_set_t> {
-    // SAFETY: sched_getcpu has no arguments.
-    let cpu = unsafe { libc::sched_getcpu() };
-    let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
-    if pid <= 0 || cpu < 0 || cpu as usize >= bits {
+fn keep_off_this_cpu(pid: i32) -> Option<CpuSet> {
+    let pid = rustix::process::Pid::from_raw(pid)?;
+    let cpu = rustix::thread::sched_getcpu();
+    if cpu >= CpuSet::MAX_CPU {
         return None;
     }
-    // SAFETY: cpu_set_t is plain old data; the CPU number is in bounds
-    // (checked above); the syscalls read and write one set each.
-    unsafe {
-        let mut own: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of_val(&own);
-        if libc::sched_getaffinity(pid, size, &mut own) != 0 {
-            return None;
-        }
-        let mut elsewhere = own;
-        libc::CPU_CLR(cpu as usize, &mut elsewhere);
-        if libc::CPU_COUNT(&elsewhere) == 0 || libc::sched_setaffinity(pid, size, &elsewhere) != 0 {
-            return None;
-        }
-        Some(own)
+    let own = rustix::thread::sched_getaffinity(Some(pid)).ok()?;
+    let mut elsewhere = own;
+    elsewhere.unset(cpu);
+    if elsewhere.count() == 0 || rustix::thread::sched_setaffinity(Some(pid), &elsewhere).is_err() {
+        return None;
     }
+    Some(own)
 }
 
 fn write_request(control: &ShimControl, request: &Request) {
@@ -349,16 +453,8 @@ fn write_request(control: &ShimControl, request: &Request) {
 }
 
 fn wake(control: &ShimControl) {
-    // SAFETY: FUTEX_WAKE on a word in mapped memory; the tool shares this
-    // address space, so the private futex key matches.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            control.go.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
+    // Private: the tool shares this address space, so the key matches.
+    let _ = futex::wake(&control.go, futex::Flags::PRIVATE, 1);
 }
 
 /// Keeps one parked pair ready for the next start of an orchestrator.
@@ -417,13 +513,7 @@ impl Spawner {
 /// A pipe as (read end, write end), both close-on-exec, both >= 3 so that
 /// they can never be clobbered while becoming the tool's stdio.
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: pipe2 fills two descriptors which we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned here only.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     Ok((above_stdio(r)?, above_stdio(w)?))
 }
 
@@ -431,11 +521,5 @@ fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
-    // SAFETY: duplicating a descriptor we own.
-    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fcntl returned a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    Ok(rustix::io::fcntl_dupfd_cloexec(&fd, 3)?)
 }

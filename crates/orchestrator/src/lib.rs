@@ -116,21 +116,37 @@
 //!   and the output pipes with the runtime, log capture, parking the next
 //!   pair) runs in the tool's supervision task, not on the calling thread;
 //! * the shim then loops: `wait4(-1, WNOHANG)` reaps the tool and every
-//!   orphan reparented to it; a `signalfd` and the host's pidfd wake it. A
-//!   stop signal is forwarded to the tool's process group and to every
-//!   descendant that left it (found by scanning `/proc` with raw
-//!   `getdents64`/`openat`/`read` on stack buffers); a private real-time
-//!   signal (`SIGRTMIN+4`) means "SIGKILL the whole tree", and so does the
-//!   host's death (its pidfd becomes readable). When the tool exits on its
-//!   own, leftover descendants get SIGTERM, then SIGKILL after the tool's
-//!   `stop_timeout_ms`. Once no child is left, the shim stores the tool's
-//!   wait status in shared memory and exits; the host reaps it through its
-//!   pidfd and reports the tool's real status (exit code or signal).
+//!   orphan reparented to it; a `signalfd` and the host's pidfd wake it
+//!   (with nothing pending it sleeps without a timeout; a kill it has to
+//!   repeat backs off from 10 ms to 1 s, so it never spins). A stop signal
+//!   is forwarded to the tool's process group and to every descendant that
+//!   left it; a private real-time signal (`SIGRTMIN+4`) means "SIGKILL the
+//!   whole tree", and so does the host's death (its pidfd becomes
+//!   readable). When the tool exits on its own, leftover descendants get
+//!   SIGTERM, then SIGKILL after the tool's `stop_timeout_ms`. Once no
+//!   child is left, the shim removes the tool's cgroup leaf, stores the
+//!   tool's wait status in shared memory and exits; the host reaps it
+//!   through its pidfd and reports the tool's real status (exit code or
+//!   signal);
+//! * descendants are found in a way that does not depend on how many
+//!   processes the machine has. Where the host allows it (cgroup2 mounted,
+//!   our cgroup writable, Linux 5.14+), each tool gets a cgroup v2 leaf
+//!   under the host's own cgroup, and the shim creates the tool inside it
+//!   (`clone3` with `CLONE_INTO_CGROUP`): its whole tree is born inside, a
+//!   kill is one write to `cgroup.kill`, other signals go to the PIDs in
+//!   `cgroup.procs`. Leaves are kept with the shim memory and reused (one
+//!   that was killed is replaced); an orphaned shim removes its leaf, an
+//!   `atexit` hook the spare ones, and a new host those of dead hosts.
+//!   Otherwise (or with `DXFORGE_CGROUP=off`) the shim scans every `/proc`
+//!   entry on every pass, through a fixed buffer, remembering only
+//!   descendants.
 //!
 //! Code that runs in the shim and in the tool before `exec` touches only its
 //! own stack and memory the host keeps mapped until the shim is reaped, and
-//! makes system calls directly (libc would write `errno` into a host
-//! thread's storage): no allocation, no locks, no panics. The library only
+//! makes system calls through rustix's raw Linux backend or the few raw
+//! ones in `sys` (libc would write `errno` into a host thread's storage):
+//! no allocation, no locks, no panics. Those modules deny undocumented or
+//! multi-operation `unsafe` blocks, unchecked arithmetic and indexing. The library only
 //! ever waits for its own shims, through their pidfds, so signals never hit
 //! a recycled PID.
 //!
@@ -171,6 +187,7 @@
 #![warn(missing_docs)]
 
 mod armed;
+mod cgroup;
 mod definition;
 mod error;
 mod graph;
@@ -178,6 +195,7 @@ mod health;
 mod lifecycle;
 pub mod limits;
 mod logs;
+mod procscan;
 mod shim;
 mod spawn;
 mod status;

@@ -18,12 +18,35 @@
 //! group, stdio, closing descriptors, signal dispositions) and then parks on
 //! a futex until the host fills in what to run (see `armed`). A pair made for
 //! one start has its request filled in before the clone and never parks.
+//!
+//! Where the host allows it, the tool first joins a cgroup v2 leaf of its
+//! own (see `cgroup`); the shim then reaches every descendant through it.
+//! Otherwise it scans `/proc` (see `procscan`). The shim never spins: it
+//! sleeps on its signalfd and the host's pidfd, and while it has to repeat a
+//! kill it backs off from 10 ms to 1 s between passes.
+//!
+//! System calls go through rustix (its raw Linux backend never touches
+//! `errno`), and through `crate::sys` for the few rustix lacks.
+#![deny(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block,
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing
+)]
 
+use std::ffi::{CStr, c_char};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use libc::{c_char, c_int, pid_t};
+use libc::c_int;
+use rustix::event::{PollFd, PollFlags};
+use rustix::fd::BorrowedFd;
+use rustix::process::{Pid, Signal, WaitOptions};
+use rustix::thread::futex;
+use rustix::time::{ClockId, Timespec};
 
-use crate::sys::{clone_on_stack, syscall3, syscall6};
+use crate::cgroup::{self, LeafName};
+use crate::procscan;
+use crate::sys::{self, clone_on_stack, signal_of};
 
 /// Value of [`ShimControl::tool_status`] until the shim knows the tool's status.
 pub(crate) const NO_STATUS: i32 = i32::MIN;
@@ -38,6 +61,9 @@ pub(crate) const STEP_CHDIR: i32 = 2;
 pub(crate) const STEP_EXEC: i32 = 3;
 /// The shim could not create the tool process.
 pub(crate) const STEP_CLONE: i32 = 4;
+/// Resetting signal dispositions or unblocking signals failed (the tool
+/// would otherwise run with a host handler or with every signal blocked).
+pub(crate) const STEP_SIGNALS: i32 = 5;
 
 /// [`ShimControl::go`] while the parked tool waits for its request.
 pub(crate) const GO_WAIT: u32 = 0;
@@ -80,6 +106,12 @@ pub(crate) struct ShimControl {
     /// Set just before `execve`: a gate opened with this still 0 means the
     /// tool died before it got that far.
     pub exec_tried: AtomicU32,
+    /// 1 once the tool was created inside its cgroup leaf.
+    pub cgroup_active: AtomicU32,
+    /// 1 once the shim has written the leaf's `cgroup.kill`. Such a leaf is
+    /// not reused: on some kernels (6.18 here) a child later cloned into it
+    /// with `CLONE_INTO_CGROUP` is SIGKILLed at birth.
+    pub cgroup_killed: AtomicU32,
 }
 
 /// What the shim and the tool need from their very start, written by the
@@ -92,8 +124,14 @@ pub(crate) struct ShimArgs {
     /// Signal meaning "SIGKILL the whole tree now" (a real-time signal, so it
     /// never collides with a tool's `stop_signal`).
     pub kill_all: c_int,
-    /// Top of the stack the tool runs on until its `exec`.
+    /// Top of the stack the tool runs on until its `exec`, and its size.
     pub tool_stack_top: *mut u8,
+    pub tool_stack_size: usize,
+    /// The host's cgroup v2 directory (kept open by the shim), or -1 when
+    /// the tool gets no cgroup leaf.
+    pub cgroup_dir: c_int,
+    /// The tool's leaf under `cgroup_dir`, NUL-terminated.
+    pub cgroup_leaf: LeafName,
 }
 
 /// The last page of a shim's memory block: both of the above.
@@ -103,42 +141,19 @@ pub(crate) struct ShimBlock {
     pub args: ShimArgs,
 }
 
-/// Most processes one /proc scan looks at; more are ignored for that pass
-/// (the kill loop repeats, so a busy machine still converges).
-const MAX_PROCS: usize = 1024;
-
-unsafe fn sys_kill(pid: pid_t, sig: c_int) -> isize {
-    // SAFETY: kill has no memory effects.
-    unsafe { syscall3(libc::SYS_kill, pid as usize, sig as usize, 0) }
+/// Ends the calling process (the shim or the tool; never a host thread).
+fn exit(code: i32) -> ! {
+    sys::exit_group(code)
 }
 
-unsafe fn sys_open(path: *const c_char, flags: c_int) -> c_int {
-    // SAFETY: the caller passes a NUL-terminated path.
-    unsafe {
-        syscall6(
-            libc::SYS_openat,
-            libc::AT_FDCWD as usize,
-            path as usize,
-            (flags | libc::O_RDONLY | libc::O_CLOEXEC) as usize,
-            0,
-            0,
-            0,
-        ) as c_int
-    }
-}
-
-unsafe fn sys_close(fd: c_int) {
-    // SAFETY: closing a descriptor this process owns.
-    unsafe { syscall3(libc::SYS_close, fd as usize, 0, 0) };
-}
-
-unsafe fn sys_exit(code: c_int) -> ! {
-    // SAFETY: exit_group ends this process only (it is not a host thread).
-    unsafe { syscall3(libc::SYS_exit_group, code as usize, 0, 0) };
-    // exit_group does not return; stay here if it somehow did.
-    loop {
-        std::hint::spin_loop();
-    }
+/// The descriptor the host passed as `raw`, or `None` when it is -1.
+fn borrowed(raw: c_int) -> Option<BorrowedFd<'static>> {
+    (raw >= 0).then(|| {
+        // SAFETY: the host opened this descriptor before the clone and the
+        // shim keeps it open for as long as it lives (see `close_all_but`);
+        // the tool uses it only before it closes its descriptors.
+        unsafe { BorrowedFd::borrow_raw(raw) }
+    })
 }
 
 /// Entry of the shim process (from `clone_on_stack`); `arg` is `&ShimBlock`.
@@ -147,105 +162,108 @@ pub(crate) extern "C" fn shim_entry(arg: usize) -> ! {
     let block = unsafe { &*(arg as *const ShimBlock) };
     let args = &block.args;
     let control = &block.control;
-    // SAFETY: raw syscalls; the tool runs on its own stack and reads the
-    // same block.
-    unsafe {
-        set_name(c"dxforge-shim");
-        syscall3(libc::SYS_setsid, 0, 0, 0);
-        syscall6(
-            libc::SYS_prctl,
-            libc::PR_SET_CHILD_SUBREAPER as usize,
-            1,
-            0,
-            0,
-            0,
-            0,
-        );
-        // No CLONE_VFORK: the tool runs its last steps on its own stack
-        // while we go on; the host waits for the tool's exec itself.
-        let flags = (libc::CLONE_VM
-            | libc::CLONE_PARENT_SETTID
-            | libc::CLONE_CHILD_CLEARTID
-            | libc::SIGCHLD) as u64;
-        let tool = clone_on_stack(
-            flags,
-            args.tool_stack_top,
-            control.tool_pid.as_ptr(),
-            control.exec_gate.as_ptr(),
-            tool_entry,
-            arg,
-        );
-        if tool < 0 {
-            control.failed_errno.store(
-                (-tool).clamp(0, i32::MAX as isize) as i32,
-                Ordering::Release,
-            );
+    // Best effort: a shim that fails these still reaps and forwards (a
+    // failed subreaper flag only leaves orphans to PID 1).
+    let _ = rustix::thread::set_name(c"dxforge-shim");
+    let _ = rustix::process::setsid();
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    // No CLONE_VFORK: the tool runs its last steps on its own stack while we
+    // go on; the host waits for the tool's exec itself.
+    let flags =
+        (libc::CLONE_VM | libc::CLONE_PARENT_SETTID | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD)
+            as u64;
+    // Into the tool's cgroup leaf at birth where there is one (then no
+    // descendant is ever outside it); a plain clone where that fails.
+    let leaf = borrowed(args.cgroup_dir).and_then(|dir| cgroup::open_leaf(dir, &args.cgroup_leaf));
+    let mut tool = Err(rustix::io::Errno::NOSYS);
+    if let Some(leaf) = &leaf {
+        use rustix::fd::{AsFd, AsRawFd};
+        let clone_args = linux_raw_sys::general::clone_args {
+            flags: flags & !u64::from(libc::CSIGNAL as u32)
+                | linux_raw_sys::general::CLONE_INTO_CGROUP,
+            pidfd: 0,
+            child_tid: control.exec_gate.as_ptr() as u64,
+            parent_tid: control.tool_pid.as_ptr() as u64,
+            exit_signal: libc::SIGCHLD as u64,
+            stack: args.tool_stack_top.wrapping_sub(args.tool_stack_size) as u64,
+            stack_size: args.tool_stack_size as u64,
+            tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: u64::try_from(leaf.as_fd().as_raw_fd()).unwrap_or(u64::MAX),
+        };
+        // SAFETY: as for `clone_on_stack` below, with the same stack (given
+        // as its base and size) and the same two atomics.
+        tool = unsafe { sys::clone3_on_stack(&clone_args, tool_entry, arg) };
+        if tool.is_ok() {
+            control.cgroup_active.store(1, Ordering::Release);
+        }
+    }
+    drop(leaf);
+    if tool.is_err() {
+        // SAFETY: the tool's stack is a region of the shim memory block that
+        // the host keeps mapped until this shim is reaped (the tool dies
+        // before or with us); `tool_entry` touches only that stack, the
+        // block and, once told to run, the request the host keeps alive
+        // until the exec gate opens; both pointers are atomics in the block.
+        tool = unsafe {
+            clone_on_stack(
+                flags,
+                args.tool_stack_top,
+                control.tool_pid.as_ptr(),
+                control.exec_gate.as_ptr(),
+                tool_entry,
+                arg,
+            )
+        };
+    }
+    let tool = match tool {
+        Ok(pid) => pid,
+        Err(errno) => {
+            control
+                .failed_errno
+                .store(errno.raw_os_error(), Ordering::Release);
             control.failed_step.store(STEP_CLONE, Ordering::Release);
             open_gate(control);
+            exit(0)
         }
-        // Drop every inherited descriptor but the host's pidfd: the host's
-        // pipes and sockets then close when the host closes them, and the
-        // host's wait for the tool's exec no longer depends on us.
-        close_all_but(args.host_pidfd);
-        if tool < 0 {
-            sys_exit(0);
-        }
-        shim_main(tool as pid_t, block)
-    }
-}
-
-/// Sets this process's name as `ps` shows it.
-unsafe fn set_name(name: &std::ffi::CStr) {
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string (cut at 15 bytes).
-    unsafe {
-        syscall6(
-            libc::SYS_prctl,
-            libc::PR_SET_NAME as usize,
-            name.as_ptr() as usize,
-            0,
-            0,
-            0,
-            0,
-        )
     };
+    // Drop every inherited descriptor but the host's pidfd and the cgroup
+    // directory: the host's pipes and sockets then close when the host
+    // closes them, and its wait for the tool's exec no longer depends on us.
+    sys::close_all_but(args.host_pidfd, args.cgroup_dir);
+    shim_main(tool, block)
 }
 
 /// Opens the exec gate by hand (when there is no tool to do it).
 fn open_gate(control: &ShimControl) {
     control.exec_gate.store(0, Ordering::Release);
-    // SAFETY: FUTEX_WAKE on a word in mapped memory.
-    unsafe {
-        syscall3(
-            libc::SYS_futex,
-            control.exec_gate.as_ptr() as usize,
-            libc::FUTEX_WAKE as usize,
-            i32::MAX as usize, // wake every waiter
-        )
-    };
+    // Not private: the host waits on it with a shared futex, as the kernel's
+    // `CLONE_CHILD_CLEARTID` wake requires.
+    let _ = futex::wake(&control.exec_gate, futex::Flags::empty(), u32::MAX);
 }
 
-/// Closes every descriptor from 3 up, except `keep` (none when below 3).
-unsafe fn close_all_but(keep: c_int) {
-    let keep = usize::try_from(keep).ok().filter(|&k| k >= 3);
-    let all = u32::MAX as usize;
-    // SAFETY: closing descriptors this process owns.
-    unsafe {
-        let closed = match keep {
-            None => syscall3(libc::SYS_close_range, 3, all, 0) == 0,
-            Some(k) => {
-                (k == 3 || syscall3(libc::SYS_close_range, 3, k - 1, 0) == 0)
-                    && syscall3(libc::SYS_close_range, k + 1, all, 0) == 0
-            }
-        };
-        if !closed {
-            // Before Linux 5.9: one by one.
-            for fd in 3..65_536usize {
-                if Some(fd) != keep {
-                    syscall3(libc::SYS_close, fd, 0, 0);
-                }
-            }
-        }
+/// Records why the tool could not start, and ends it.
+fn fail(control: &ShimControl, step: i32, errno: rustix::io::Errno) -> ! {
+    control
+        .failed_errno
+        .store(errno.raw_os_error(), Ordering::Release);
+    control.failed_step.store(step, Ordering::Release);
+    exit(127)
+}
+
+/// A request string the host filled in.
+///
+/// # Safety
+/// `ptr` must be null or point to a NUL-terminated string that stays alive
+/// until the tool has exec'd or failed (the host guarantees this for every
+/// request field, see `armed::Request`).
+unsafe fn request_str<'a>(ptr: usize) -> Option<&'a CStr> {
+    if ptr == 0 {
+        return None;
     }
+    // SAFETY: forwarded to the caller.
+    Some(unsafe { CStr::from_ptr(ptr as *const c_char) })
 }
 
 /// Entry of the tool process: everything that does not depend on what will
@@ -256,428 +274,277 @@ extern "C" fn tool_entry(arg: usize) -> ! {
     // the shim, which outlives us.
     let block = unsafe { &*(arg as *const ShimBlock) };
     let (args, control) = (&block.args, &block.control);
-    let fail = |step: i32, ret: isize| -> ! {
-        control
-            .failed_errno
-            .store((-ret).clamp(0, i32::MAX as isize) as i32, Ordering::Release);
-        control.failed_step.store(step, Ordering::Release);
-        // SAFETY: ends the tool process.
-        unsafe { sys_exit(127) }
+    // What `ps` shows while it is parked; `exec` names it after the tool.
+    let _ = rustix::thread::set_name(c"dxforge-parked");
+    // Best effort, both: the shim sets the group from its side too (and
+    // reaches the tool as a descendant if neither could), and the shim
+    // kills the tree when the host dies, whatever PDEATHSIG does.
+    let _ = rustix::process::setpgid(None, None);
+    let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+    let [stdin, stdout, stderr] = args.stdio;
+    for (fd, dup) in [
+        (
+            stdin,
+            rustix::stdio::dup2_stdin::<BorrowedFd<'static>> as fn(_) -> _,
+        ),
+        (stdout, rustix::stdio::dup2_stdout),
+        (stderr, rustix::stdio::dup2_stderr),
+    ] {
+        let Some(fd) = borrowed(fd) else {
+            fail(control, STEP_STDIO, rustix::io::Errno::BADF)
+        };
+        if let Err(e) = dup(fd) {
+            fail(control, STEP_STDIO, e);
+        }
+    }
+    // A tool inherits stdin, stdout and stderr only: a parked tool must not
+    // hold the host's other pipes and sockets open meanwhile.
+    sys::close_all_but(-1, -1);
+    // Default dispositions for everything (as `std` does), so that no host
+    // handler can run here once signals are unblocked.
+    for raw in 1..=64 {
+        if raw == libc::SIGKILL || raw == libc::SIGSTOP {
+            continue;
+        }
+        if let Err(e) = sys::set_default_disposition(raw) {
+            fail(control, STEP_SIGNALS, e);
+        }
+    }
+    loop {
+        match control.go.load(Ordering::Acquire) {
+            // Returns at once if `go` changed meanwhile (EAGAIN); EINTR loops.
+            GO_WAIT => {
+                let _ = futex::wait(&control.go, futex::Flags::PRIVATE, GO_WAIT, None);
+            }
+            GO_RUN => break,
+            _ => exit(0),
+        }
+    }
+    // SAFETY: a request field (see `request_str`).
+    if let Some(cwd) = unsafe { request_str(control.cwd.load(Ordering::Acquire)) }
+        && let Err(e) = rustix::process::chdir(cwd)
+    {
+        fail(control, STEP_CHDIR, e);
+    }
+    // Signals stayed blocked (the host blocked them around the clone) until
+    // now, so none could interrupt the steps above.
+    if let Err(e) = sys::unblock_all_signals() {
+        fail(control, STEP_SIGNALS, e);
+    }
+    control.exec_tried.store(1, Ordering::Release);
+    // SAFETY: a request field (see `request_str`).
+    let Some(path) = (unsafe { request_str(control.path.load(Ordering::Acquire)) }) else {
+        fail(control, STEP_EXEC, rustix::io::Errno::FAULT)
     };
-    // SAFETY: raw syscalls on values prepared by the host.
-    unsafe {
-        // What `ps` shows while it is parked; `exec` names it after the tool.
-        set_name(c"dxforge-parked");
-        syscall3(libc::SYS_setpgid, 0, 0, 0);
-        syscall6(
-            libc::SYS_prctl,
-            libc::PR_SET_PDEATHSIG as usize,
-            libc::SIGKILL as usize,
-            0,
-            0,
-            0,
-            0,
-        );
-        for (target, &fd) in args.stdio.iter().enumerate() {
-            let r = syscall3(libc::SYS_dup3, fd as usize, target, 0);
-            if r < 0 {
-                fail(STEP_STDIO, r);
-            }
-        }
-        // A tool inherits stdin, stdout and stderr only: a parked tool must
-        // not hold the host's other pipes and sockets open meanwhile.
-        close_all_but(-1);
-        // Default dispositions for everything (as `std` does), so that no
-        // host handler can run here once signals are unblocked.
-        let default_action = [0u64; 4];
-        for sig in 1..65usize {
-            if sig != libc::SIGKILL as usize && sig != libc::SIGSTOP as usize {
-                syscall6(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    default_action.as_ptr() as usize,
-                    0,
-                    8,
-                    0,
-                    0,
-                );
-            }
-        }
-        loop {
-            match control.go.load(Ordering::Acquire) {
-                GO_WAIT => {
-                    // Returns at once if `go` changed meanwhile (EAGAIN).
-                    syscall6(
-                        libc::SYS_futex,
-                        control.go.as_ptr() as usize,
-                        (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize,
-                        GO_WAIT as usize,
-                        0,
-                        0,
-                        0,
-                    );
-                }
-                GO_RUN => break,
-                _ => sys_exit(0),
-            }
-        }
-        let cwd = control.cwd.load(Ordering::Acquire);
-        if cwd != 0 {
-            let r = syscall3(libc::SYS_chdir, cwd, 0, 0);
-            if r < 0 {
-                fail(STEP_CHDIR, r);
-            }
-        }
-        // Signals stayed blocked (the host blocked them around the clone)
-        // until now, so none could interrupt the steps above.
-        let empty = 0u64;
-        syscall6(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK as usize,
-            (&raw const empty) as usize,
-            0,
-            8,
-            0,
-            0,
-        );
-        control.exec_tried.store(1, Ordering::Release);
-        let r = syscall3(
-            libc::SYS_execve,
-            control.path.load(Ordering::Acquire),
+    // SAFETY: argv and envp are null-terminated arrays of NUL-terminated
+    // strings that the host keeps alive until the exec gate opens.
+    let errno = unsafe {
+        sys::execve(
+            path,
             control.argv.load(Ordering::Acquire),
             control.envp.load(Ordering::Acquire),
-        );
-        fail(STEP_EXEC, r)
-    }
+        )
+    };
+    fail(control, STEP_EXEC, errno)
 }
 
 fn now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into a valid timespec.
-    unsafe {
-        syscall3(
-            libc::SYS_clock_gettime,
-            libc::CLOCK_MONOTONIC as usize,
-            (&raw mut ts) as usize,
-            0,
-        )
-    };
-    (ts.tv_sec as u64)
+    let ts = rustix::time::clock_gettime(ClockId::Monotonic);
+    u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
         .saturating_mul(1000)
-        .saturating_add((ts.tv_nsec as u64) / 1_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000)
+}
+
+/// First pause between two kill passes, and the longest.
+const KILL_BACKOFF_MIN_MS: u64 = 10;
+const KILL_BACKOFF_MAX_MS: u64 = 1000;
+
+/// How the shim reaches the tool's descendants.
+struct Tree<'a> {
+    me: Pid,
+    tool: Pid,
+    /// The tool's cgroup leaf, when it joined one.
+    cgroup: Option<(BorrowedFd<'static>, &'a LeafName)>,
+}
+
+impl Tree<'_> {
+    /// Sends `sig` to the tool's process group and to every descendant
+    /// outside it.
+    fn signal(&self, sig: Signal) {
+        let _ = rustix::process::kill_process_group(self.tool, sig);
+        match self.cgroup {
+            Some((dir, leaf)) => {
+                cgroup::signal_members(dir, leaf, sig, Some(self.tool));
+            }
+            None => {
+                procscan::signal_descendants(self.me, sig, Some(self.tool));
+            }
+        }
+    }
+
+    /// SIGKILLs the whole tree; true when it did so through `cgroup.kill`.
+    fn kill(&self) -> bool {
+        let _ = rustix::process::kill_process_group(self.tool, Signal::KILL);
+        match self.cgroup {
+            Some((dir, leaf)) if cgroup::kill_all(dir, leaf) => true,
+            _ => {
+                procscan::signal_descendants(self.me, Signal::KILL, None);
+                false
+            }
+        }
+    }
+}
+
+/// Reaps every child that has exited; returns whether none is left, and
+/// records the tool's status when it is among them.
+fn reap(tool: Pid, tool_status: &mut Option<i32>) -> bool {
+    // __WALL: also children whose exit signal is not SIGCHLD.
+    let opts = WaitOptions::NOHANG | WaitOptions::from_bits_retain(libc::__WALL as u32);
+    loop {
+        match rustix::process::wait(opts) {
+            Ok(Some((pid, status))) => {
+                if pid == tool {
+                    *tool_status = Some(status.as_raw());
+                }
+            }
+            Ok(None) => return false,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::CHILD) => return true,
+            // Unexpected: treat as "children remain" and look again later.
+            Err(_) => return false,
+        }
+    }
 }
 
 /// The shim's loop: reap everything, forward signals, record the tool's
 /// status and exit once the whole tree is gone.
-unsafe fn shim_main(tool: pid_t, block: &ShimBlock) -> ! {
+fn shim_main(tool: i32, block: &ShimBlock) -> ! {
     let (args, control) = (&block.args, &block.control);
-    // SAFETY: raw syscalls on stack values; the control block stays mapped
-    // until the host has reaped us.
-    unsafe {
-        let me = syscall3(libc::SYS_getpid, 0, 0, 0) as pid_t;
-        // Also set the group from this side, so forwarding works even if the
-        // tool has not run its own setpgid yet.
-        syscall3(libc::SYS_setpgid, tool as usize, tool as usize, 0);
-        // Every signal is blocked (the host blocked them around the clone);
-        // they arrive here as data.
-        let all = u64::MAX;
-        let sfd = syscall6(
-            libc::SYS_signalfd4,
-            usize::MAX,
-            (&raw const all) as usize,
-            8,
-            (libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as usize,
-            0,
-            0,
-        ) as c_int;
-        let mut host_fd = args.host_pidfd;
-        let mut tool_status: Option<c_int> = None;
-        let mut killing = false;
-        let mut leftover_deadline: Option<u64> = None;
-        loop {
-            let mut no_children = false;
-            loop {
-                let mut st: c_int = 0;
-                let r = syscall6(
-                    libc::SYS_wait4,
-                    usize::MAX, // -1: any child
-                    (&raw mut st) as usize,
-                    (libc::WNOHANG | libc::__WALL) as usize,
-                    0,
-                    0,
-                    0,
-                );
-                if r > 0 {
-                    if r as pid_t == tool {
-                        tool_status = Some(st);
-                    }
-                    continue;
-                }
-                if r == -(libc::ECHILD as isize) {
-                    no_children = true;
-                }
-                break;
-            }
-            if let Some(st) = tool_status {
-                if no_children {
-                    control.tool_status.store(st, Ordering::Release);
-                    sys_exit(0);
-                }
-                if !killing && leftover_deadline.is_none() {
-                    // The tool is gone but left descendants: ask, then force.
-                    signal_tree(me, libc::SIGTERM, 0);
-                    let grace = control.leftover_grace_ms.load(Ordering::Acquire);
-                    leftover_deadline = Some(now_ms().saturating_add(grace));
-                }
-            }
-            if leftover_deadline.is_some_and(|d| now_ms() >= d) {
-                killing = true;
-            }
-            if killing {
-                sys_kill(-tool, libc::SIGKILL);
-                signal_tree(me, libc::SIGKILL, 0);
-            }
-            let busy = killing || leftover_deadline.is_some();
-            let ts = libc::timespec {
-                tv_sec: if busy { 0 } else { 1 },
-                tv_nsec: if busy { 20_000_000 } else { 0 },
-            };
-            let mut fds = [
-                libc::pollfd {
-                    fd: sfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: host_fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            let ready = syscall6(
-                libc::SYS_ppoll,
-                fds.as_mut_ptr() as usize,
-                fds.len(),
-                (&raw const ts) as usize,
-                0,
-                8,
-                0,
-            );
-            if ready > 0 && fds[1].revents != 0 {
-                // The host died: nobody is left to stop the tree, so kill it.
-                killing = true;
-                host_fd = -1;
-            }
-            // The signalfd only wakes us; signals are taken with a zero
-            // timeout, which also works if the signalfd could not be made.
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            let mut info = [0u8; 128];
-            loop {
-                let sig = syscall6(
-                    libc::SYS_rt_sigtimedwait,
-                    (&raw const all) as usize,
-                    info.as_mut_ptr() as usize,
-                    (&raw const zero) as usize,
-                    8,
-                    0,
-                    0,
-                ) as c_int;
-                if sig <= 0 {
-                    break;
-                }
-                if sig == libc::SIGCHLD {
-                    continue;
-                }
-                if sig == args.kill_all {
-                    killing = true;
-                    continue;
-                }
-                // A stop (or any other) signal: forward it to the tool's
-                // group and to every descendant that left the group.
-                sys_kill(-tool, sig);
-                signal_tree(me, sig, tool);
-            }
-        }
-    }
-}
-
-/// Sends `sig` to every descendant of `root` (found by scanning `/proc`),
-/// skipping members of process group `skip_pgrp` (already signalled as a
-/// group) when it is non-zero.
-unsafe fn signal_tree(root: pid_t, sig: c_int, skip_pgrp: pid_t) {
-    // (pid, ppid, pgrp)
-    let mut procs = [(0 as pid_t, 0 as pid_t, 0 as pid_t); MAX_PROCS];
-    // SAFETY: the scan only uses raw syscalls on stack buffers.
-    let n = unsafe { scan_proc(&mut procs) };
-    let mut marked = [false; MAX_PROCS];
-    loop {
-        let mut changed = false;
-        for i in 0..n {
-            if marked.get(i).copied().unwrap_or(true) {
-                continue;
-            }
-            let Some(&(_, ppid, _)) = procs.get(i) else {
-                continue;
-            };
-            let parent_marked = ppid == root
-                || (0..n).any(|j| {
-                    marked.get(j).copied().unwrap_or(false)
-                        && procs.get(j).is_some_and(|q| q.0 == ppid)
-                });
-            if parent_marked {
-                if let Some(m) = marked.get_mut(i) {
-                    *m = true;
-                }
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    for i in 0..n {
-        if let (Some(true), Some(&(pid, _, pgrp))) = (marked.get(i).copied(), procs.get(i))
-            && (skip_pgrp == 0 || pgrp != skip_pgrp)
-        {
-            // SAFETY: sending a signal has no memory effects.
-            unsafe { sys_kill(pid, sig) };
-        }
-    }
-}
-
-/// Fills `out` with (pid, ppid, pgrp) of processes under /proc; returns how many.
-unsafe fn scan_proc(out: &mut [(pid_t, pid_t, pid_t)]) -> usize {
-    let mut n = 0;
-    // SAFETY: raw openat/getdents64/close on stack buffers.
-    unsafe {
-        let dir = sys_open(c"/proc".as_ptr(), libc::O_DIRECTORY);
-        if dir < 0 {
-            return 0;
-        }
-        let mut buf = [0u8; 4096];
-        loop {
-            let got = syscall3(
-                libc::SYS_getdents64,
-                dir as usize,
-                buf.as_mut_ptr() as usize,
-                buf.len(),
-            );
-            if got <= 0 {
-                break;
-            }
-            let got = got as usize;
-            let mut off = 0usize;
-            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[]
-            while off + 19 < got {
-                let reclen = match (buf.get(off + 16), buf.get(off + 17)) {
-                    (Some(&a), Some(&b)) => u16::from_ne_bytes([a, b]) as usize,
-                    _ => break,
-                };
-                if reclen == 0 {
-                    break;
-                }
-                let mut pid: pid_t = 0;
-                let mut i = off + 19;
-                let mut numeric = true;
-                while let Some(&c) = buf.get(i) {
-                    if c == 0 || i >= off + reclen {
-                        break;
-                    }
-                    if !c.is_ascii_digit() || pid > 100_000_000 {
-                        numeric = false;
-                        break;
-                    }
-                    pid = pid.wrapping_mul(10).wrapping_add((c - b'0') as pid_t);
-                    i += 1;
-                }
-                if numeric
-                    && pid > 0
-                    && n < out.len()
-                    && let Some((ppid, pgrp)) = read_stat(pid)
-                    && let Some(slot) = out.get_mut(n)
-                {
-                    *slot = (pid, ppid, pgrp);
-                    n += 1;
-                }
-                off = off.saturating_add(reclen);
-            }
-        }
-        sys_close(dir);
-    }
-    n
-}
-
-/// Reads ppid and pgrp from `/proc/<pid>/stat`.
-unsafe fn read_stat(pid: pid_t) -> Option<(pid_t, pid_t)> {
-    let mut path = [0u8; 32];
-    let prefix = b"/proc/";
-    let mut len = 0;
-    for &c in prefix {
-        *path.get_mut(len)? = c;
-        len += 1;
-    }
-    let mut digits = [0u8; 12];
-    let mut nd = 0;
-    let mut v = pid;
-    while v > 0 {
-        *digits.get_mut(nd)? = b'0' + (v % 10) as u8;
-        v /= 10;
-        nd += 1;
-    }
-    while nd > 0 {
-        nd -= 1;
-        *path.get_mut(len)? = *digits.get(nd)?;
-        len += 1;
-    }
-    for &c in b"/stat\0" {
-        *path.get_mut(len)? = c;
-        len += 1;
-    }
-    let mut buf = [0u8; 512];
-    // SAFETY: `path` is NUL-terminated; reads go into a stack buffer.
-    let got = unsafe {
-        let fd = sys_open(path.as_ptr().cast(), 0);
-        if fd < 0 {
-            return None;
-        }
-        let got = syscall3(
-            libc::SYS_read,
-            fd as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-        );
-        sys_close(fd);
-        got
+    let Some(tool) = Pid::from_raw(tool) else {
+        exit(0)
     };
-    if got <= 0 {
-        return None;
-    }
-    let text = buf.get(..got as usize)?;
-    // "pid (comm) S ppid pgrp ..."; comm may contain anything, so use the last ')'.
-    let close = text.iter().rposition(|&c| c == b')')?;
-    let mut fields = text
-        .get(close + 1..)?
-        .split(|&c| c == b' ')
-        .filter(|f| !f.is_empty());
-    let _state = fields.next()?;
-    let ppid = parse_int(fields.next()?)?;
-    let pgrp = parse_int(fields.next()?)?;
-    Some((ppid, pgrp))
-}
-
-fn parse_int(s: &[u8]) -> Option<pid_t> {
-    let mut v: pid_t = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
+    // Also set the group from this side, so forwarding works even if the
+    // tool has not run its own setpgid yet.
+    let _ = rustix::process::setpgid(Some(tool), Some(tool));
+    let cgroup_dir = borrowed(args.cgroup_dir);
+    let mut tree = Tree {
+        me: rustix::process::getpid(),
+        tool,
+        cgroup: None,
+    };
+    let kill_all = signal_of(args.kill_all);
+    // Every signal is blocked (the host blocked them around the clone); they
+    // arrive here as data.
+    let sfd = sys::signalfd_all();
+    let mut host = borrowed(args.host_pidfd);
+    let mut host_dead = false;
+    let mut tool_status: Option<i32> = None;
+    let mut killing = false;
+    let mut leftover_deadline: Option<u64> = None;
+    // When the next kill pass is due, and the pause after it.
+    let mut next_kill = 0u64;
+    let mut backoff = KILL_BACKOFF_MIN_MS;
+    loop {
+        // Read once the tool has had the chance to join (it does so before
+        // anything of it can fork).
+        if tree.cgroup.is_none()
+            && control.cgroup_active.load(Ordering::Acquire) == 1
+            && let Some(dir) = cgroup_dir
+        {
+            tree.cgroup = Some((dir, &args.cgroup_leaf));
         }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as pid_t)?;
+        let no_children = reap(tool, &mut tool_status);
+        if let Some(st) = tool_status {
+            if no_children {
+                control.tool_status.store(st, Ordering::Release);
+                // The leaf is empty now; a live host reuses it for a later
+                // pair, so only an orphaned shim removes it.
+                if host_dead && let Some(dir) = cgroup_dir {
+                    cgroup::remove(dir, &args.cgroup_leaf);
+                }
+                exit(0);
+            }
+            if !killing && leftover_deadline.is_none() {
+                // The tool is gone but left descendants: ask, then force.
+                tree.signal(Signal::TERM);
+                let grace = control.leftover_grace_ms.load(Ordering::Acquire);
+                leftover_deadline = Some(now_ms().saturating_add(grace));
+            }
+        }
+        let now = now_ms();
+        if leftover_deadline.is_some_and(|d| now >= d) {
+            killing = true;
+        }
+        if killing && now >= next_kill {
+            if tree.kill() {
+                control.cgroup_killed.store(1, Ordering::Release);
+            }
+            next_kill = now.saturating_add(backoff);
+            backoff = backoff.saturating_mul(2).min(KILL_BACKOFF_MAX_MS);
+        }
+        // Sleep until an event (a signal, the host's death) or the next
+        // deadline; with nothing pending, without a timeout at all (unless
+        // the signalfd could not be made: then once a second).
+        let due = if killing {
+            Some(next_kill)
+        } else {
+            leftover_deadline
+        };
+        let timeout_ms = match (due, &sfd) {
+            (Some(d), _) => d.saturating_sub(now).max(1),
+            (None, None) => 1000,
+            (None, Some(_)) => u64::MAX,
+        };
+        let timeout = (timeout_ms != u64::MAX).then(|| Timespec {
+            tv_sec: i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX),
+            tv_nsec: i64::try_from((timeout_ms % 1000).saturating_mul(1_000_000)).unwrap_or(0),
+        });
+        let host_died = match (&sfd, host) {
+            (Some(sfd), Some(host)) => {
+                let mut fds = [
+                    PollFd::new(sfd, PollFlags::IN),
+                    PollFd::from_borrowed_fd(host, PollFlags::IN),
+                ];
+                let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+                fds.get(1).is_some_and(|fd| !fd.revents().is_empty())
+            }
+            (Some(sfd), None) => {
+                let _ =
+                    rustix::event::poll(&mut [PollFd::new(sfd, PollFlags::IN)], timeout.as_ref());
+                false
+            }
+            (None, Some(host)) => {
+                let mut fds = [PollFd::from_borrowed_fd(host, PollFlags::IN)];
+                let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+                fds.first().is_some_and(|fd| !fd.revents().is_empty())
+            }
+            (None, None) => {
+                let _ = rustix::event::poll(&mut [], timeout.as_ref());
+                false
+            }
+        };
+        if host_died {
+            // The host died: nobody is left to stop the tree, so kill it.
+            killing = true;
+            host = None;
+            host_dead = true;
+        }
+        // The signalfd only wakes us; signals are taken with a zero timeout,
+        // which also works if the signalfd could not be made.
+        while let Some(raw) = sys::take_pending_signal() {
+            if raw == libc::SIGCHLD {
+                continue;
+            }
+            let Some(sig) = signal_of(raw) else { continue };
+            if Some(sig) == kill_all {
+                killing = true;
+                next_kill = 0;
+                continue;
+            }
+            // A stop (or any other) signal: forward it to the tool's group
+            // and to every descendant that left the group.
+            tree.signal(sig);
+        }
     }
-    Some(v)
 }

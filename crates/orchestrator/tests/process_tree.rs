@@ -310,3 +310,110 @@ fn ensure_running_on_a_degraded_tool_starts_it_afresh() {
         ToolStatus::Running(_)
     ));
 }
+
+/// The host's own cgroup v2 directory, if this process may make a child
+/// cgroup in it (what the orchestrator needs for its per-tool leaves).
+fn writable_cgroup_dir() -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mounts.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let f: Vec<&str> = left.split(' ').collect();
+        (right.starts_with("cgroup2 ") && f.get(3) == Some(&"/")).then(|| f[4].to_owned())
+    })?;
+    let dir = std::path::Path::new(&mount).join(rel.trim_start_matches('/'));
+    let probe = dir.join(format!("probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).ok()?;
+    let kill_exists = probe.join("cgroup.kill").exists();
+    std::fs::remove_dir(&probe).ok()?;
+    kill_exists.then_some(dir)
+}
+
+/// The cgroup v2 path of `pid` (the "0::" line).
+fn cgroup_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Where the host allows it, a tool and everything it starts live in a
+/// cgroup leaf of their own, empty once the tool is stopped; elsewhere the
+/// tool stays in the host's cgroup (the `/proc` scan covers it).
+#[test]
+fn a_tool_tree_lives_in_its_own_cgroup_leaf_where_the_host_allows_it() {
+    let p = Project::new();
+    let pidfile = p.path("grandchild.pid");
+    p.orch
+        .register_tool(tool(
+            "forker",
+            &["--double-fork", pidfile.to_str().unwrap()],
+        ))
+        .unwrap();
+    let ToolStatus::Running(tool_pid) = p.block(p.orch.ensure_running("forker")).unwrap() else {
+        panic!()
+    };
+    let grandchild = read_pid(&pidfile);
+    let (tool_cg, grandchild_cg) = (cgroup_of(tool_pid), cgroup_of(grandchild));
+    let host_cg = cgroup_of(std::process::id());
+    match writable_cgroup_dir() {
+        Some(dir) => {
+            let leaf = tool_cg.rsplit('/').next().unwrap().to_owned();
+            assert!(
+                leaf.starts_with(&format!("dxforge-{}-", std::process::id())),
+                "tool in {tool_cg}"
+            );
+            assert_eq!(
+                grandchild_cg, tool_cg,
+                "the escaped grandchild is in the leaf"
+            );
+            p.block(p.orch.stop("forker")).unwrap();
+            assert!(gone(grandchild));
+            // Kept for a later pair of this host, but empty.
+            let procs = std::fs::read_to_string(dir.join(&leaf).join("cgroup.procs"));
+            assert!(
+                procs.is_ok_and(|p| p.trim().is_empty()),
+                "leaf empty after stop"
+            );
+        }
+        None => {
+            assert_eq!(tool_cg, host_cg, "no leaf where the host allows none");
+            p.block(p.orch.stop("forker")).unwrap();
+            assert!(gone(grandchild));
+        }
+    }
+}
+
+/// Regression: on Linux 6.18 a child cloned into a cgroup whose
+/// `cgroup.kill` was once written is SIGKILLed at birth, so a leaf reused
+/// after a killed tree made every later start fail ("ended before its
+/// exec"). Killed leaves are replaced, never reused.
+#[test]
+fn starts_keep_working_after_trees_were_killed() {
+    let p = Project::new();
+    let ready = p.path("ready");
+    let mut t = tool(
+        "stubborn",
+        &["--ignore-term", "--touch", ready.to_str().unwrap()],
+    );
+    t.stop_timeout_ms = 100;
+    p.orch.register_tool(t).unwrap();
+    for round in 0..4 {
+        let _ = std::fs::remove_file(&ready);
+        let status = p.block(p.orch.ensure_running("stubborn"));
+        assert!(
+            matches!(status, Ok(ToolStatus::Running(_))),
+            "round {round}: {status:?}"
+        );
+        wait_until(10, "SIGTERM handler installed", || ready.exists());
+        // Ignores SIGTERM: the stop ends with the kill-all (cgroup.kill).
+        p.block(p.orch.stop("stubborn")).unwrap();
+        assert_eq!(
+            p.orch.state("stubborn").unwrap().last_exit,
+            Some(ExitStatus::Signal(libc::SIGKILL))
+        );
+    }
+}
