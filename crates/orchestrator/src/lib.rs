@@ -148,6 +148,7 @@ mod spawn;
 mod status;
 mod supervisor;
 mod sys;
+pub mod validate;
 mod watch;
 
 pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy};
