@@ -31,12 +31,12 @@ pub const REMOTE_TIMEOUT_MS: RangeInclusive<u64> = 100..=600_000;
 /// Checks every number of a parsed configuration against its range; the
 /// error points at the value in `text`.
 pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
-    let mut found: Option<(Vec<&str>, String)> = None;
+    let mut found: Option<(Vec<String>, String)> = None;
     for (name, tool) in &config.tools {
         if let Err(e) = dxforge_orchestrator::validate::validate(tool) {
-            let key = ["tools", name.as_str()]
+            let key = ["tools".to_owned(), name.clone()]
                 .into_iter()
-                .chain(e.path.iter().map(String::as_str))
+                .chain(e.path)
                 .collect();
             found = Some((key, e.reason));
             break;
@@ -58,7 +58,7 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
         });
         found = worker
             .err()
-            .map(|e| (vec!["worker", e.field], e.to_string()));
+            .map(|e| (vec!["worker".to_owned(), e.field.to_owned()], e.to_string()));
     }
     if found.is_none()
         && let Some(remote) = &config.remote
@@ -77,7 +77,7 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
         });
         found = checked
             .err()
-            .map(|e| (vec!["remote", e.field], e.to_string()));
+            .map(|e| (vec!["remote".to_owned(), e.field.to_owned()], e.to_string()));
     }
     let Some((key, message)) = found else {
         return Ok(());
@@ -86,6 +86,7 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
     // The text parsed once already, so the spanned parse succeeds; without a
     // span (a default that is out of range cannot happen; an array element
     // such as `args[2]`) the key alone is named.
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
     match value_offset(text, &key) {
         Some(offset) => {
             let (line, column) = position(text, offset);

@@ -216,7 +216,15 @@ mod tests {
     #[test]
     fn host_numbers_that_are_not_whole_in_range_values_are_refused_naming_the_field() {
         let f = NumberField::MaxRestarts;
-        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, 10_001.0] {
+        for bad in [
+            -1.0,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            10_001.0,
+        ] {
             let err = f.from_f64(bad).unwrap_err();
             assert_eq!(err.field, "max_restarts");
         }
@@ -226,8 +234,18 @@ mod tests {
             f.from_f64(-1.0).unwrap_err().to_string(),
             "-1 is out of range: must be a whole number from 0 to 10000"
         );
-        assert!(f.from_f64(1e300).unwrap_err().to_string().starts_with("1e300 "));
-        assert!(f.from_f64(f64::NAN).unwrap_err().to_string().starts_with("NaN "));
+        assert!(
+            f.from_f64(1e300)
+                .unwrap_err()
+                .to_string()
+                .starts_with("1e300 ")
+        );
+        assert!(
+            f.from_f64(f64::NAN)
+                .unwrap_err()
+                .to_string()
+                .starts_with("NaN ")
+        );
         let p = NumberField::Priority;
         assert_eq!(p.from_int(i128::from(u32::MAX)), Ok(u64::from(u32::MAX)));
         assert!(p.from_int(i128::from(u32::MAX) + 1).is_err());

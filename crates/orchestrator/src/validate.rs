@@ -404,6 +404,9 @@ mod tests {
     fn field_paths_read_as_written_in_code() {
         let f = InvalidField::new(&["args", "2"], "x");
         assert_eq!(f.field(), "args[2]");
-        assert_eq!(InvalidField::new(&["health", "tcp"], "x").field(), "health.tcp");
+        assert_eq!(
+            InvalidField::new(&["health", "tcp"], "x").field(),
+            "health.tcp"
+        );
     }
 }
