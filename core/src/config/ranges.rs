@@ -119,3 +119,32 @@ fn value_offset(text: &str, key: &[&str]) -> Option<usize> {
     }
     Some(value.span().start)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> String {
+        ProjectConfig::parse(text, Path::new("/p/dxforge.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    // The loader runs the registration's validation: a bad health target is
+    // refused when the file is read, pointing at the value, not after `up`
+    // spawned the tool.
+    #[test]
+    fn config_refuses_a_tcp_target_that_is_not_host_port_pointing_at_it() {
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nhealth = { tcp = \"localhost\" }\n");
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("key `tools.db.health.tcp`"), "{msg}");
+        assert!(msg.contains("is not host:port"), "{msg}");
+        let msg = parse("[tools.web]\nbinary_path = \"x\"\nhealth = { http = \"https://x/\" }\n");
+        assert!(msg.contains("key `tools.web.health.http`"), "{msg}");
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nstop_signal = \"SIGNOPE\"\n");
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("key `tools.db.stop_signal`"), "{msg}");
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nargs = [\"a\\u0000\"]\n");
+        assert!(msg.contains("key `tools.db.args.0`"), "{msg}");
+    }
+}
