@@ -18,8 +18,8 @@ use toml::de::{DeTable, DeValue};
 use super::{ConfigError, ProjectConfig, position};
 
 pub use dxforge_orchestrator::limits::{
-    HEALTH_INTERVAL_MS, MAX_RESTARTS, OutOfRange, PRIORITY, STARTUP_TIMEOUT_MS, STOP_TIMEOUT_MS,
-    check_numbers as check_tool, within,
+    Given, HEALTH_INTERVAL_MS, MAX_RESTARTS, NumberField, OutOfRange, PRIORITY, STARTUP_TIMEOUT_MS,
+    STOP_TIMEOUT_MS, check_numbers as check_tool, within,
 };
 /// `[worker] queue_capacity`: 1 to 1,048,576 queued tasks (the queue is allocated up front).
 pub const QUEUE_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
