@@ -86,8 +86,7 @@ impl NumberField {
     /// Stores `value` (already checked by [`from_f64`](Self::from_f64) or
     /// [`from_int`](Self::from_int)) into `tool`.
     ///
-    /// A value beyond a `u32` field saturates, which its range then refuses at
-    /// registration; it never wraps.
+    /// An unchecked value beyond a `u32` field saturates rather than wraps.
     pub fn set(self, tool: &mut DxToolDefinition, value: u64) {
         let narrow = u32::try_from(value).unwrap_or(u32::MAX);
         match self {
