@@ -44,8 +44,13 @@ impl InvalidField {
     /// The field as written in messages: `health.tcp`, `args[2]`, `env.KEY`.
     pub fn field(&self) -> String {
         let mut out = String::new();
+        let mut prev = "";
         for part in &self.path {
-            if !out.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            // Only list fields have indexes; an env key may be all digits.
+            let is_index = matches!(prev, "args" | "watch" | "command")
+                && part.bytes().all(|b| b.is_ascii_digit());
+            prev = part;
+            if is_index {
                 out.push('[');
                 out.push_str(part);
                 out.push(']');
@@ -178,12 +183,12 @@ fn check_name(name: &str) -> Result<(), InvalidField> {
     if name.len() > MAX_NAME_BYTES {
         return bad(format!("must be at most {MAX_NAME_BYTES} bytes"));
     }
-    // The name becomes `<log_dir>/<name>.log` and a line prefix in `up`'s
-    // output: one path component, on one line.
-    if name == "." || name == ".." || name.contains(['/', '\\']) || name.contains(char::is_control)
-    {
+    // The name becomes `<log_dir>/<name>.log`: it must stay one path
+    // component. Other control characters are allowed and escaped wherever a
+    // name is printed (issue 9's status table).
+    if name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return bad(format!(
-            "`{}` cannot contain '/', '\\' or control characters (NUL, newline…) or be `.`/`..`",
+            "`{}` cannot contain '/', '\\' or NUL or be `.`/`..`",
             name.escape_debug()
         ));
     }

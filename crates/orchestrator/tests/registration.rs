@@ -110,7 +110,7 @@ fn invalid_definitions_are_rejected_with_the_reason() {
             DxToolDefinition::new("t", ""),
             "binary_path: must not be empty",
         ),
-        (DxToolDefinition::new("a\nb", "x"), "cannot contain"),
+        (DxToolDefinition::new("a\0b", "x"), "cannot contain"),
         (
             DxToolDefinition {
                 stop_signal: "SIGNOPE".into(),
