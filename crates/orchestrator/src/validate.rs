@@ -16,7 +16,6 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::definition::{DxToolDefinition, HealthCheck};
 use crate::error::OrchestratorError;
-use crate::limits::NumberField;
 use crate::spawn::parse_signal;
 
 /// The longest tool name: it becomes the file name `<name>.log`, and
@@ -126,10 +125,7 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
             ),
         )
     })?;
-    for field in NumberField::ALL {
-        crate::limits::within(field.name(), field.get(def), &field.range())
-            .map_err(|e| InvalidField::new(&[e.field], e.to_string()))?;
-    }
+    crate::limits::check_numbers(def).map_err(|e| InvalidField::new(&[e.field], e.to_string()))?;
     match &def.health {
         Some(HealthCheck::Tcp(addr)) => check_host_port(addr).map_err(|why| {
             InvalidField::new(
