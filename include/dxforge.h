@@ -825,7 +825,9 @@ const char *dxforge_version(void);
  *
  * Ownership: `opts` and everything it points to are borrowed for the call.
  * Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` (NULL/non-UTF-8 field, wrong
- * `opts->version`, bad enum value, duplicate or empty name),
+ * `opts->version`, bad enum value, duplicate or empty name, a number outside
+ * its range, a TCP target that is not `host:port` or an HTTP target that is
+ * not an `http://` URL; the message names the tool and the field),
  * `DXFORGE_ERROR_DEPENDENCY` (unknown dependency or cycle), `DXFORGE_ERROR_CLOSED`.
  */
 int dxforge_register_tool(struct DxForge *forge, const struct dxforge_tool_options *opts);

@@ -47,9 +47,10 @@ export declare class DxForge {
   close(): Promise<void>
   /**
    * Registers a tool; its dependencies must be registered already.
-   * Errors: `INVALID_ARGUMENT` (bad definition), `DEPENDENCY` (unknown
-   * dependency or cycle); a tool of the same name is replaced only while
-   * it is stopped.
+   * Errors: `INVALID_ARGUMENT` (bad definition; a `RangeError` for a
+   * number that is negative, fractional, `NaN`, infinite or out of its
+   * range), `DEPENDENCY` (unknown dependency or cycle); a tool of the same
+   * name is replaced only while it is stopped.
    */
   registerTool(def: DxToolDefinition): void
   /** The definition registered under `name`, every field filled in. */

@@ -1,13 +1,18 @@
 //! `DxToolDefinition` as a plain JavaScript object, converted both ways.
 //!
 //! Only `name` and `binaryPath` are required; every other field takes the
-//! core's default (`DxToolDefinition::default()`) when absent. Durations are
-//! whole milliseconds (`u32`, up to about 49 days).
+//! core's default (`DxToolDefinition::default()`) when absent. Numbers arrive
+//! as JavaScript `number`s (`f64`) and are converted by the core's
+//! `NumberField::from_f64`: a negative, fractional, `NaN`, infinite or
+//! out-of-range value is a `RangeError` naming the field, never a silent wrap
+//! (a `u32` parameter turned `-1` into 4294967295 and `NaN` into 0).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use napi_derive::napi;
+
+use dxforge::config::ranges::NumberField;
 
 use crate::error::invalid_argument;
 
@@ -24,7 +29,7 @@ pub struct DxToolDefinition {
     /// Arguments passed to the binary by `ensureRunning`.
     pub args: Option<Vec<String>>,
     /// Lower starts first (and stops last) among tools not ordered by dependencies. Default 0.
-    pub priority: Option<u32>,
+    pub priority: Option<f64>,
     /// Names of tools that must be running (or healthy) before this one starts;
     /// they must be registered first.
     pub dependencies: Option<Vec<String>>,
@@ -35,17 +40,17 @@ pub struct DxToolDefinition {
     /// Readiness check; without one a tool is ready once it is running.
     pub health: Option<HealthCheck>,
     /// How often the health check runs while waiting for readiness. Default 500.
-    pub health_interval_ms: Option<u32>,
+    pub health_interval_ms: Option<f64>,
     /// How long a tool may take to become ready before it is `degraded`. Default 30000.
-    pub startup_timeout_ms: Option<u32>,
+    pub startup_timeout_ms: Option<f64>,
     /// What to do when the tool exits on its own. Default `'on-failure'`.
     pub restart: Option<RestartPolicy>,
     /// Restarts allowed (with exponential backoff) before the tool is `degraded`. Default 5.
-    pub max_restarts: Option<u32>,
+    pub max_restarts: Option<f64>,
     /// Signal sent to the whole process tree on stop. Default `'SIGTERM'`.
     pub stop_signal: Option<String>,
     /// Grace period after `stopSignal`, then SIGKILL to the whole tree. Default 5000.
-    pub stop_timeout_ms: Option<u32>,
+    pub stop_timeout_ms: Option<f64>,
     /// Globs (relative to the project root); in watch mode a change to a
     /// matching file restarts the tool.
     pub watch: Option<Vec<String>>,
@@ -133,16 +138,68 @@ impl From<dxforge::HealthCheck> for HealthCheck {
     }
 }
 
-impl TryFrom<DxToolDefinition> for dxforge::DxToolDefinition {
-    type Error = dxforge::Error;
+/// Why a JavaScript definition could not be converted.
+#[derive(Debug)]
+pub enum Refused {
+    /// A number is not a whole number in its range: thrown as a `RangeError`.
+    Range(dxforge::Error),
+    /// Any other invalid field: thrown as an `Error`.
+    Other(dxforge::Error),
+}
 
-    fn try_from(js: DxToolDefinition) -> dxforge::Result<Self> {
+impl From<dxforge::Error> for Refused {
+    fn from(e: dxforge::Error) -> Self {
+        Refused::Other(e)
+    }
+}
+
+#[cfg(test)]
+impl Refused {
+    /// The core error, whatever its JavaScript class.
+    pub(crate) fn into_error(self) -> dxforge::Error {
+        match self {
+            Refused::Range(e) | Refused::Other(e) => e,
+        }
+    }
+}
+
+/// The JavaScript name of a numeric field.
+fn js_name(field: NumberField) -> &'static str {
+    match field {
+        NumberField::Priority => "priority",
+        NumberField::HealthIntervalMs => "healthIntervalMs",
+        NumberField::StartupTimeoutMs => "startupTimeoutMs",
+        NumberField::MaxRestarts => "maxRestarts",
+        NumberField::StopTimeoutMs => "stopTimeoutMs",
+        _ => field.name(),
+    }
+}
+
+impl TryFrom<DxToolDefinition> for dxforge::DxToolDefinition {
+    type Error = Refused;
+
+    fn try_from(js: DxToolDefinition) -> Result<Self, Refused> {
+        let numbers = [
+            (NumberField::Priority, js.priority),
+            (NumberField::HealthIntervalMs, js.health_interval_ms),
+            (NumberField::StartupTimeoutMs, js.startup_timeout_ms),
+            (NumberField::MaxRestarts, js.max_restarts),
+            (NumberField::StopTimeoutMs, js.stop_timeout_ms),
+        ];
         let mut def = dxforge::DxToolDefinition::new(js.name, js.binary_path);
+        for (field, value) in numbers {
+            if let Some(v) = value {
+                let v = field.from_f64(v).map_err(|e| {
+                    Refused::Range(invalid_argument(
+                        js_name(field),
+                        format!("tool `{}`: {e}", def.name),
+                    ))
+                })?;
+                field.set(&mut def, v);
+            }
+        }
         if let Some(v) = js.args {
             def.args = v;
-        }
-        if let Some(v) = js.priority {
-            def.priority = v;
         }
         if let Some(v) = js.dependencies {
             def.dependencies = v;
@@ -152,23 +209,11 @@ impl TryFrom<DxToolDefinition> for dxforge::DxToolDefinition {
             def.env = v.into_iter().collect();
         }
         def.health = js.health.map(TryInto::try_into).transpose()?;
-        if let Some(v) = js.health_interval_ms {
-            def.health_interval_ms = v.into();
-        }
-        if let Some(v) = js.startup_timeout_ms {
-            def.startup_timeout_ms = v.into();
-        }
         if let Some(v) = js.restart {
             def.restart = v.into();
         }
-        if let Some(v) = js.max_restarts {
-            def.max_restarts = v;
-        }
         if let Some(v) = js.stop_signal {
             def.stop_signal = v;
-        }
-        if let Some(v) = js.stop_timeout_ms {
-            def.stop_timeout_ms = v.into();
         }
         if let Some(v) = js.watch {
             def.watch = v;
@@ -177,10 +222,9 @@ impl TryFrom<DxToolDefinition> for dxforge::DxToolDefinition {
     }
 }
 
-/// Milliseconds the core stores as `u64`; values above `u32::MAX` only arise
-/// from `dxforge.toml` and are clamped for JavaScript.
-fn ms(v: u64) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
+/// A core number as a JavaScript `number`: exact, as every range ends below 2^53.
+fn num(v: u64) -> f64 {
+    v as f64
 }
 
 impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
@@ -202,17 +246,17 @@ impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
             name: def.name,
             binary_path: def.binary_path,
             args: Some(def.args),
-            priority: Some(def.priority),
+            priority: Some(num(def.priority.into())),
             dependencies: Some(def.dependencies),
             cwd,
             env: Some(def.env.into_iter().collect()),
             health: def.health.map(Into::into),
-            health_interval_ms: Some(ms(def.health_interval_ms)),
-            startup_timeout_ms: Some(ms(def.startup_timeout_ms)),
+            health_interval_ms: Some(num(def.health_interval_ms)),
+            startup_timeout_ms: Some(num(def.startup_timeout_ms)),
             restart: Some(def.restart.into()),
-            max_restarts: Some(def.max_restarts),
+            max_restarts: Some(num(def.max_restarts.into())),
             stop_signal: Some(def.stop_signal),
-            stop_timeout_ms: Some(ms(def.stop_timeout_ms)),
+            stop_timeout_ms: Some(num(def.stop_timeout_ms)),
             watch: Some(def.watch),
         })
     }
@@ -234,6 +278,29 @@ mod tests {
     }
 
     #[test]
+    fn numbers_that_would_wrap_or_truncate_are_range_errors_naming_the_js_field() {
+        for (bad, field) in [
+            (-1.0, "maxRestarts"),
+            (1.5, "maxRestarts"),
+            (f64::NAN, "maxRestarts"),
+            (1e300, "maxRestarts"),
+        ] {
+            let js = DxToolDefinition {
+                name: "web".into(),
+                binary_path: "bin/web".into(),
+                max_restarts: Some(bad),
+                ..Default::default()
+            };
+            let Err(Refused::Range(e)) = dxforge::DxToolDefinition::try_from(js) else {
+                panic!("{bad} was not a range error")
+            };
+            assert_eq!(e.code(), "INVALID_ARGUMENT");
+            assert!(e.to_string().contains(field), "{e}");
+            assert!(e.to_string().contains("tool `web`"), "{e}");
+        }
+    }
+
+    #[test]
     fn every_field_round_trips_through_the_js_shape() {
         let mut def = dxforge::DxToolDefinition::new("db", "/usr/bin/db");
         def.args = vec!["--port".into(), "5432".into()];
@@ -250,7 +317,8 @@ mod tests {
         def.stop_timeout_ms = 1500;
         def.watch = vec!["src/**".into()];
         let js = DxToolDefinition::try_from(def.clone()).unwrap();
-        assert_eq!(dxforge::DxToolDefinition::try_from(js).unwrap(), def);
+        let back = dxforge::DxToolDefinition::try_from(js).map_err(Refused::into_error);
+        assert_eq!(back.unwrap(), def);
     }
 
     #[test]

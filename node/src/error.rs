@@ -16,6 +16,12 @@ use napi::bindgen_prelude::JsError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorCode(&'static str);
 
+impl ErrorCode {
+    /// napi's status for "a JavaScript exception is already pending": an
+    /// error with this code is not thrown again.
+    const PENDING: ErrorCode = ErrorCode("PendingException");
+}
+
 impl AsRef<str> for ErrorCode {
     fn as_ref(&self) -> &str {
         self.0
@@ -35,6 +41,17 @@ pub(crate) fn sync<T>(f: impl FnOnce() -> dxforge::Result<T>) -> JsResult<T> {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(coded(&e)),
         Err(payload) => Err(coded(&panic_error(payload))),
+    }
+}
+
+/// Throws a `RangeError` (with the same `code` and message as the `Error` it
+/// replaces) and returns the marker that tells napi the exception is already
+/// pending, so it is not replaced by a plain `Error`.
+pub(crate) fn throw_range_error(env: &Env, e: &dxforge::Error) -> napi::Error<ErrorCode> {
+    match env.throw_range_error(&e.to_string(), Some(e.code())) {
+        Ok(()) => napi::Error::new(ErrorCode::PENDING, e.to_string()),
+        // The environment is tearing down: nothing can be thrown into it anyway.
+        Err(_) => coded(e),
     }
 }
 

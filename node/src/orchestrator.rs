@@ -8,8 +8,8 @@ use napi::Result;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
-use crate::definition::DxToolDefinition;
-use crate::error::{ErrorCode, invalid_argument, sync};
+use crate::definition::{DxToolDefinition, Refused};
+use crate::error::{ErrorCode, invalid_argument, sync, throw_range_error};
 use crate::forge::DxForge;
 use crate::promise::promise;
 use crate::status::{ExecOutput, LogLine, ToolState, ToolStatus};
@@ -20,12 +20,18 @@ const DEFAULT_LOG_LINES: u32 = 100;
 #[napi]
 impl DxForge {
     /// Registers a tool; its dependencies must be registered already.
-    /// Errors: `INVALID_ARGUMENT` (bad definition), `DEPENDENCY` (unknown
-    /// dependency or cycle); a tool of the same name is replaced only while
-    /// it is stopped.
+    /// Errors: `INVALID_ARGUMENT` (bad definition; a `RangeError` for a
+    /// number that is negative, fractional, `NaN`, infinite or out of its
+    /// range), `DEPENDENCY` (unknown dependency or cycle); a tool of the same
+    /// name is replaced only while it is stopped.
     #[napi]
-    pub fn register_tool(&self, def: DxToolDefinition) -> Result<(), ErrorCode> {
-        sync(|| self.forge()?.register_tool(def.try_into()?))
+    pub fn register_tool(&self, env: &Env, def: DxToolDefinition) -> Result<(), ErrorCode> {
+        let def = match dxforge::DxToolDefinition::try_from(def) {
+            Ok(def) => def,
+            Err(Refused::Range(e)) => return Err(throw_range_error(env, &e)),
+            Err(Refused::Other(e)) => return sync(|| Err(e)),
+        };
+        sync(|| self.forge()?.register_tool(def))
     }
 
     /// The definition registered under `name`, every field filled in.

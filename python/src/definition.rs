@@ -7,7 +7,25 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use dxforge::config::ranges::NumberField;
+
+use crate::error::to_pyerr;
 use crate::status::py_str;
+
+/// A Python `int` for a numeric field, converted by the core's
+/// `NumberField::from_int`: a negative or out-of-range value raises
+/// `InvalidArgumentError` (a `ValueError`) naming the tool and the field,
+/// never an `OverflowError` or a silent wrap. Ints are taken as `i128`, which
+/// holds far more than every range.
+fn number(py: Python<'_>, tool: &str, field: NumberField, value: i128) -> PyResult<u64> {
+    field.from_int(value).map_err(|e| {
+        let err = dxforge::Error::InvalidArgument {
+            name: field.name().to_owned(),
+            reason: format!("tool `{tool}`: {e}"),
+        };
+        to_pyerr(py, &err)
+    })
+}
 
 /// How a tool is restarted when it exits on its own.
 #[pyclass(module = "dxforge", eq, hash, frozen, from_py_object)]
@@ -186,6 +204,15 @@ pub struct DxToolDefinition {
     pub(crate) inner: dxforge::DxToolDefinition,
 }
 
+impl DxToolDefinition {
+    /// Sets a numeric field after the core's conversion.
+    fn set_number(&mut self, py: Python<'_>, field: NumberField, v: i128) -> PyResult<()> {
+        let v = number(py, &self.inner.name, field, v)?;
+        field.set(&mut self.inner, v);
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl DxToolDefinition {
     #[new]
@@ -197,45 +224,51 @@ impl DxToolDefinition {
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         name: String,
         binary_path: String,
         args: Vec<String>,
-        priority: u32,
+        priority: i128,
         dependencies: Vec<String>,
         cwd: Option<PathBuf>,
         env: BTreeMap<String, String>,
         health: Option<HealthCheck>,
-        health_interval_ms: u64,
-        startup_timeout_ms: u64,
+        health_interval_ms: i128,
+        startup_timeout_ms: i128,
         restart: Option<RestartArg>,
-        max_restarts: u32,
+        max_restarts: i128,
         stop_signal: &str,
-        stop_timeout_ms: u64,
+        stop_timeout_ms: i128,
         watch: Vec<String>,
     ) -> PyResult<Self> {
         let restart = match restart {
             Some(r) => r.into_core()?,
             None => dxforge::RestartPolicy::default(),
         };
-        Ok(Self {
-            inner: dxforge::DxToolDefinition {
-                name,
-                binary_path,
-                args,
-                priority,
-                dependencies,
-                cwd,
-                env,
-                health: health.map(|h| h.inner),
-                health_interval_ms,
-                startup_timeout_ms,
-                restart,
-                max_restarts,
-                stop_signal: stop_signal.to_owned(),
-                stop_timeout_ms,
-                watch,
-            },
-        })
+        let mut inner = dxforge::DxToolDefinition {
+            name,
+            binary_path,
+            args,
+            dependencies,
+            cwd,
+            env,
+            health: health.map(|h| h.inner),
+            restart,
+            stop_signal: stop_signal.to_owned(),
+            watch,
+            ..dxforge::DxToolDefinition::default()
+        };
+        for (field, value) in [
+            (NumberField::Priority, priority),
+            (NumberField::HealthIntervalMs, health_interval_ms),
+            (NumberField::StartupTimeoutMs, startup_timeout_ms),
+            (NumberField::MaxRestarts, max_restarts),
+            (NumberField::StopTimeoutMs, stop_timeout_ms),
+        ] {
+            let v = number(py, &inner.name, field, value)?;
+            field.set(&mut inner, v);
+        }
+        Ok(Self { inner })
     }
 
     /// Unique name of the tool within one `DxForge`.
@@ -274,8 +307,8 @@ impl DxToolDefinition {
         self.inner.priority
     }
     #[setter]
-    fn set_priority(&mut self, v: u32) {
-        self.inner.priority = v;
+    fn set_priority(&mut self, py: Python<'_>, v: i128) -> PyResult<()> {
+        self.set_number(py, NumberField::Priority, v)
     }
 
     /// Names of tools that must be running (or healthy) before this one starts.
@@ -324,8 +357,8 @@ impl DxToolDefinition {
         self.inner.health_interval_ms
     }
     #[setter]
-    fn set_health_interval_ms(&mut self, v: u64) {
-        self.inner.health_interval_ms = v;
+    fn set_health_interval_ms(&mut self, py: Python<'_>, v: i128) -> PyResult<()> {
+        self.set_number(py, NumberField::HealthIntervalMs, v)
     }
 
     /// How long a tool may take to become ready before it is degraded.
@@ -334,8 +367,8 @@ impl DxToolDefinition {
         self.inner.startup_timeout_ms
     }
     #[setter]
-    fn set_startup_timeout_ms(&mut self, v: u64) {
-        self.inner.startup_timeout_ms = v;
+    fn set_startup_timeout_ms(&mut self, py: Python<'_>, v: i128) -> PyResult<()> {
+        self.set_number(py, NumberField::StartupTimeoutMs, v)
     }
 
     /// What to do when the tool exits on its own.
@@ -355,8 +388,8 @@ impl DxToolDefinition {
         self.inner.max_restarts
     }
     #[setter]
-    fn set_max_restarts(&mut self, v: u32) {
-        self.inner.max_restarts = v;
+    fn set_max_restarts(&mut self, py: Python<'_>, v: i128) -> PyResult<()> {
+        self.set_number(py, NumberField::MaxRestarts, v)
     }
 
     /// Signal sent to the whole process tree on stop, e.g. `"SIGTERM"`.
@@ -375,8 +408,8 @@ impl DxToolDefinition {
         self.inner.stop_timeout_ms
     }
     #[setter]
-    fn set_stop_timeout_ms(&mut self, v: u64) {
-        self.inner.stop_timeout_ms = v;
+    fn set_stop_timeout_ms(&mut self, py: Python<'_>, v: i128) -> PyResult<()> {
+        self.set_number(py, NumberField::StopTimeoutMs, v)
     }
 
     /// Globs (relative to the project root) that restart the tool in watch mode.

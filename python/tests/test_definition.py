@@ -138,7 +138,7 @@ def test_wrong_positional_types_and_bad_values() -> None:
         DxToolDefinition("t", "t", "positional-args")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="sometimes"):
         DxToolDefinition("t", "t", restart="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(OverflowError):
+    with pytest.raises(dxforge.InvalidArgumentError, match="priority"):
         DxToolDefinition("t", "t", priority=-1)
     d = DxToolDefinition("t", "t")
     with pytest.raises(TypeError):

@@ -158,6 +158,48 @@ static void test_register_bad_input(DxForge *forge) {
     CHECK_STR(names, "");
 }
 
+/* Issue 10, class 9: every definition is validated at registration, the same
+ * as in Rust, Python and Node. A negative number wraps in C before dxforge sees
+ * it, so it arrives out of range and is refused naming the field; a bad
+ * host:port or URL is refused here, not after the tool was spawned. */
+static void test_register_validation(DxForge *forge) {
+    dxforge_tool_options opts;
+    char names[1024];
+
+    CHECK_OK(dxforge_tool_options_init(&opts, DXFORGE_TOOL_OPTIONS_VERSION));
+    opts.name = "t";
+    opts.binary_path = exit_with;
+    opts.max_restarts = (uint32_t)-1; /* a negative number */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "max_restarts");
+    CHECK(strstr(dxforge_last_error_message(), "tool `t`") != NULL);
+    opts.max_restarts = 5;
+    opts.stop_timeout_ms = (uint64_t)-5; /* a negative number */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "stop_timeout_ms");
+    opts.stop_timeout_ms = 3600001; /* one beyond its range */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT,
+              "stop_timeout_ms: 3600001 is out of range: must be a whole number from 0 to 3600000");
+    opts.stop_timeout_ms = 5000;
+    opts.health_interval_ms = 0; /* would be a busy loop */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "health_interval_ms");
+    opts.health_interval_ms = 500;
+
+    opts.health_kind = DXFORGE_HEALTH_KIND_TCP;
+    opts.health_target = "localhost"; /* no port */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "health.tcp");
+    CHECK(strstr(dxforge_last_error_message(), "is not host:port") != NULL);
+    opts.health_target = "127.0.0.1:65536";
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "health.tcp");
+    opts.health_kind = DXFORGE_HEALTH_KIND_HTTP;
+    opts.health_target = "https://127.0.0.1/health";
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "health.http");
+    opts.health_target = "127.0.0.1:8080/health"; /* no scheme */
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "health.http");
+
+    /* Nothing of the above registered anything. */
+    names_of(forge, names, sizeof names);
+    CHECK_STR(names, "");
+}
+
 static void test_register_and_query(DxForge *forge) {
     dxforge_tool_options opts;
     const char *deps[] = {"lint"};
@@ -396,6 +438,7 @@ int main(int argc, char **argv) {
     CHECK(make_temp_dir(dir, sizeof dir) != NULL);
     CHECK_OK(dxforge_open(dir, &forge));
     test_register_bad_input(forge);
+    test_register_validation(forge);
     test_register_and_query(forge);
     under_valgrind = getenv("DXFORGE_TEST_VALGRIND") != NULL;
     if (!under_valgrind) {

@@ -25,7 +25,9 @@ use crate::tool_results::{
 ///
 /// Ownership: `opts` and everything it points to are borrowed for the call.
 /// Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` (NULL/non-UTF-8 field, wrong
-/// `opts->version`, bad enum value, duplicate or empty name),
+/// `opts->version`, bad enum value, duplicate or empty name, a number outside
+/// its range, a TCP target that is not `host:port` or an HTTP target that is
+/// not an `http://` URL; the message names the tool and the field),
 /// `DXFORGE_ERROR_DEPENDENCY` (unknown dependency or cycle), `DXFORGE_ERROR_CLOSED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_register_tool(

@@ -1,9 +1,14 @@
-//! Documented ranges of every number in `dxforge.toml`, checked at parse time.
+//! Documented ranges of every number in `dxforge.toml`, checked at parse time,
+//! and the rest of each tool definition, checked by the orchestrator's one
+//! validation function (`dxforge_orchestrator::validate`), the same that
+//! registration from any binding runs.
 //!
 //! A value outside its range is refused with the usual
 //! `dxforge.toml:LINE:COL: key `…`: …` error pointing at the value, before
 //! anything uses it: a huge `queue_capacity` would try to allocate it, a huge
-//! `*_ms` overflows `Instant + Duration` (a panic) or makes a wait endless.
+//! `*_ms` overflows `Instant + Duration` (a panic) or makes a wait endless; a
+//! TCP health target that is not `host:port` is refused here rather than
+//! after the tool was spawned.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -13,8 +18,8 @@ use toml::de::{DeTable, DeValue};
 use super::{ConfigError, ProjectConfig, position};
 
 pub use dxforge_orchestrator::limits::{
-    HEALTH_INTERVAL_MS, MAX_RESTARTS, OutOfRange, PRIORITY, STARTUP_TIMEOUT_MS, STOP_TIMEOUT_MS,
-    check_numbers as check_tool, within,
+    Given, HEALTH_INTERVAL_MS, MAX_RESTARTS, NumberField, OutOfRange, PRIORITY, STARTUP_TIMEOUT_MS,
+    STOP_TIMEOUT_MS, check_numbers as check_tool, within,
 };
 /// `[worker] queue_capacity`: 1 to 1,048,576 queued tasks (the queue is allocated up front).
 pub const QUEUE_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
@@ -26,10 +31,14 @@ pub const REMOTE_TIMEOUT_MS: RangeInclusive<u64> = 100..=600_000;
 /// Checks every number of a parsed configuration against its range; the
 /// error points at the value in `text`.
 pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
-    let mut found: Option<(Vec<&str>, OutOfRange)> = None;
+    let mut found: Option<(Vec<String>, String)> = None;
     for (name, tool) in &config.tools {
-        if let Err(e) = check_tool(tool) {
-            found = Some((vec!["tools", name.as_str(), e.field], e));
+        if let Err(e) = dxforge_orchestrator::validate::validate(tool) {
+            let key = ["tools".to_owned(), name.clone()]
+                .into_iter()
+                .chain(e.path)
+                .collect();
+            found = Some((key, e.reason));
             break;
         }
     }
@@ -47,7 +56,9 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
                 &CONCURRENCY,
             )
         });
-        found = worker.err().map(|e| (vec!["worker", e.field], e));
+        found = worker
+            .err()
+            .map(|e| (vec!["worker".to_owned(), e.field.to_owned()], e.to_string()));
     }
     if found.is_none()
         && let Some(remote) = &config.remote
@@ -64,14 +75,18 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
                 &REMOTE_TIMEOUT_MS,
             )
         });
-        found = checked.err().map(|e| (vec!["remote", e.field], e));
+        found = checked
+            .err()
+            .map(|e| (vec!["remote".to_owned(), e.field.to_owned()], e.to_string()));
     }
-    let Some((key, err)) = found else {
+    let Some((key, message)) = found else {
         return Ok(());
     };
     let dotted = key.join(".");
     // The text parsed once already, so the spanned parse succeeds; without a
-    // span (a default that is out of range cannot happen) the key alone is named.
+    // span (a default that is out of range cannot happen; an array element
+    // such as `args[2]`) the key alone is named.
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
     match value_offset(text, &key) {
         Some(offset) => {
             let (line, column) = position(text, offset);
@@ -80,13 +95,13 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
                 line,
                 column,
                 key: Some(dotted),
-                message: err.to_string(),
+                message,
             })
         }
         None => Err(ConfigError::Invalid {
             path: path.to_owned(),
             key: dotted,
-            message: err.to_string(),
+            message,
         }),
     }
 }
@@ -103,4 +118,33 @@ fn value_offset(text: &str, key: &[&str]) -> Option<usize> {
         };
     }
     Some(value.span().start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> String {
+        ProjectConfig::parse(text, Path::new("/p/dxforge.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    // The loader runs the registration's validation: a bad health target is
+    // refused when the file is read, pointing at the value, not after `up`
+    // spawned the tool.
+    #[test]
+    fn config_refuses_a_tcp_target_that_is_not_host_port_pointing_at_it() {
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nhealth = { tcp = \"localhost\" }\n");
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("key `tools.db.health.tcp`"), "{msg}");
+        assert!(msg.contains("is not host:port"), "{msg}");
+        let msg = parse("[tools.web]\nbinary_path = \"x\"\nhealth = { http = \"https://x/\" }\n");
+        assert!(msg.contains("key `tools.web.health.http`"), "{msg}");
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nstop_signal = \"SIGNOPE\"\n");
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("key `tools.db.stop_signal`"), "{msg}");
+        let msg = parse("[tools.db]\nbinary_path = \"x\"\nargs = [\"a\\u0000\"]\n");
+        assert!(msg.contains("key `tools.db.args.0`"), "{msg}");
+    }
 }

@@ -1,93 +1,13 @@
-//! Validation of definitions and the dependency graph: start order, cycles,
-//! closures and dependents.
+//! The dependency graph: start order, cycles, closures and dependents.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-
-use crate::definition::{DxToolDefinition, HealthCheck};
 use crate::error::{OrchestratorError, Result};
-use crate::spawn::parse_signal;
 
-/// What validation derives from a definition.
-pub(crate) struct Checked {
-    pub stop_signal: libc::c_int,
-    pub watch: Option<GlobSet>,
-}
-
-/// Checks one definition on its own (dependencies are checked against the set).
-pub(crate) fn check_definition(def: &DxToolDefinition) -> Result<Checked> {
-    let invalid = |reason: String| OrchestratorError::InvalidDefinition {
-        tool: def.name.clone(),
-        reason,
-    };
-    let name = def.name.as_str();
-    if name.is_empty() {
-        return Err(invalid("the name is empty".into()));
-    }
-    // The name becomes `<log_dir>/<name>.log`: it must stay one path component.
-    if name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(invalid(format!(
-            "the name `{name}` cannot contain '/', '\\', NUL or be `.`/`..`"
-        )));
-    }
-    if def.binary_path.is_empty() {
-        return Err(invalid("binary_path is empty".into()));
-    }
-    let has_nul = |s: &str| s.contains('\0');
-    if has_nul(&def.binary_path) || def.args.iter().any(|a| has_nul(a)) {
-        return Err(invalid(
-            "binary_path and args cannot contain NUL bytes".into(),
-        ));
-    }
-    for (k, v) in &def.env {
-        if k.is_empty() || k.contains(['=', '\0']) || has_nul(v) {
-            return Err(invalid(format!(
-                "env key `{k}` is empty or contains '=' or NUL"
-            )));
-        }
-    }
-    let stop_signal = parse_signal(&def.stop_signal).ok_or_else(|| {
-        invalid(format!(
-            "unknown stop_signal `{}` (e.g. \"SIGTERM\")",
-            def.stop_signal
-        ))
-    })?;
-    if let Err(e) = crate::limits::check_numbers(def) {
-        return Err(invalid(format!("{}: {e}", e.field)));
-    }
-    match &def.health {
-        Some(HealthCheck::Tcp(addr)) if addr.trim().is_empty() => {
-            return Err(invalid("health.tcp is empty (expected host:port)".into()));
-        }
-        Some(HealthCheck::Http(url)) if !url.starts_with("http://") => {
-            return Err(invalid(format!(
-                "health.http `{url}` must be a plain http:// URL"
-            )));
-        }
-        Some(HealthCheck::Command(argv)) if argv.first().is_none_or(|p| p.is_empty()) => {
-            return Err(invalid("health.command is empty".into()));
-        }
-        _ => {}
-    }
-    let watch = if def.watch.is_empty() {
-        None
-    } else {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &def.watch {
-            let glob =
-                Glob::new(pattern).map_err(|e| invalid(format!("watch glob `{pattern}`: {e}")))?;
-            builder.add(glob);
-        }
-        Some(
-            builder
-                .build()
-                .map_err(|e| invalid(format!("watch globs: {e}")))?,
-        )
-    };
-    Ok(Checked { stop_signal, watch })
-}
+// Validation of one definition lives in `validate.rs`; re-exported for the
+// registry, which checks definitions and the graph together.
+pub(crate) use crate::validate::check_definition;
 
 /// A node of the graph: name, dependencies, priority and registration order.
 pub(crate) struct Node<'a> {

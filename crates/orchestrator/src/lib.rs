@@ -184,6 +184,16 @@
 //!   command health check has run.
 //! * Linux 5.4 or later (pidfds, `CLONE_PIDFD`, `PR_SET_CHILD_SUBREAPER`,
 //!   `/proc`), on x86_64 or aarch64.
+//!
+//! ## Validation at registration
+//!
+//! Every definition passes [`validate::validate`] before it is registered
+//! (`register_tool(s)`; `dxforge.toml`'s loader calls it too): numbers within
+//! [`limits`], TCP targets `host:port`, HTTP targets plain `http://` URLs,
+//! names, env keys, signal and globs. On any error nothing of the set is
+//! registered, so supervision never meets a value it would fail on later.
+//! Bindings convert host numbers through [`limits::NumberField`], so they are
+//! refused, not wrapped.
 #![warn(missing_docs)]
 
 mod armed;
@@ -201,6 +211,7 @@ mod spawn;
 mod status;
 mod supervisor;
 mod sys;
+pub mod validate;
 mod watch;
 
 pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy};

@@ -9,12 +9,23 @@ use common::*;
 use dxforge_orchestrator::{DxToolDefinition, HealthCheck, RestartPolicy, ToolStatus, limits};
 use proptest::prelude::*;
 
+/// Hosts registration accepts (validate.rs): names, IPv4 and bracketed IPv6.
+fn arb_host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z][a-z0-9]{0,11}(\\.[a-z][a-z0-9]{0,5})?",
+        Just("127.0.0.1".to_owned()),
+        Just("[::1]".to_owned()),
+    ]
+}
+
 fn arb_health() -> impl Strategy<Value = Option<HealthCheck>> {
     prop_oneof![
         Just(None),
-        "[a-z0-9.]{1,12}:[0-9]{1,5}".prop_map(|a| Some(HealthCheck::Tcp(a))),
-        "http://[a-z0-9.]{1,12}(:[0-9]{1,5})?/[a-z/]{0,10}"
-            .prop_map(|u| Some(HealthCheck::Http(u))),
+        (arb_host(), 1..=65_535u16).prop_map(|(h, p)| Some(HealthCheck::Tcp(format!("{h}:{p}")))),
+        (arb_host(), prop::option::of(1..=65_535u16), "/[a-z/]{0,10}").prop_map(|(h, p, path)| {
+            let port = p.map(|p| format!(":{p}")).unwrap_or_default();
+            Some(HealthCheck::Http(format!("http://{h}{port}{path}")))
+        }),
         prop::collection::vec("[a-z_-]{1,8}", 1..4).prop_map(|c| Some(HealthCheck::Command(c))),
     ]
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use dxforge_orchestrator::limits::NumberField;
 use dxforge_orchestrator::{DxToolDefinition, HealthCheck, OrchestratorError, RestartPolicy};
 
 fn full_definition() -> DxToolDefinition {
@@ -102,10 +103,14 @@ fn re_registration_that_would_create_a_cycle_is_rejected_and_keeps_the_old_defin
 fn invalid_definitions_are_rejected_with_the_reason() {
     let p = Project::new();
     let cases: Vec<(DxToolDefinition, &str)> = vec![
-        (DxToolDefinition::new("", "x"), "name is empty"),
+        (DxToolDefinition::new("", "x"), "name: must not be empty"),
         (DxToolDefinition::new("a/b", "x"), "cannot contain"),
         (DxToolDefinition::new("..", "x"), "cannot contain"),
-        (DxToolDefinition::new("t", ""), "binary_path is empty"),
+        (
+            DxToolDefinition::new("t", ""),
+            "binary_path: must not be empty",
+        ),
+        (DxToolDefinition::new("a\0b", "x"), "cannot contain"),
         (
             DxToolDefinition {
                 stop_signal: "SIGNOPE".into(),
@@ -125,7 +130,7 @@ fn invalid_definitions_are_rejected_with_the_reason() {
                 health: Some(HealthCheck::Http("https://x".into())),
                 ..DxToolDefinition::new("t", "x")
             },
-            "http://",
+            "https is not supported",
         ),
         (
             DxToolDefinition {
@@ -148,7 +153,7 @@ fn invalid_definitions_are_rejected_with_the_reason() {
                 startup_timeout_ms: u64::MAX,
                 ..DxToolDefinition::new("t", "x")
             },
-            "startup_timeout_ms: 18446744073709551615 is out of range",
+            "startup_timeout_ms: 18446744073709551615 is out of range: must be a whole number from 1 to 86400000",
         ),
         (
             DxToolDefinition {
@@ -169,7 +174,7 @@ fn invalid_definitions_are_rejected_with_the_reason() {
                 args: vec!["a\0b".into()],
                 ..DxToolDefinition::new("t", "x")
             },
-            "NUL",
+            "args[0]: must not contain NUL",
         ),
     ];
     for (def, needle) in cases {
@@ -212,4 +217,213 @@ fn unknown_tool_errors_name_the_tool() {
     assert_eq!(err.to_string(), "unknown tool `ghost`");
     assert!(p.orch.status("ghost").is_err());
     assert!(p.orch.recent_logs("ghost", 1).is_err());
+}
+
+/// Registers `def` expecting `InvalidDefinition` of tool `t` whose message
+/// names `field`; asserts nothing was registered. Returns the message.
+fn refused(p: &Project, def: DxToolDefinition, field: &str) -> String {
+    let shown = format!("{def:?}");
+    let err = p.orch.register_tool(def).unwrap_err();
+    let OrchestratorError::InvalidDefinition { tool, reason } = &err else {
+        panic!("{shown}: {err}")
+    };
+    assert_eq!(tool, "t", "{err}");
+    assert!(
+        reason.starts_with(&format!("{field}: ")),
+        "{err} should name the field {field}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("tool `t`"), "{msg}");
+    assert!(
+        !p.orch.tool_names().contains(&"t".to_owned()),
+        "nothing registered: {msg}"
+    );
+    assert!(p.orch.definition("t").is_err(), "nothing registered: {msg}");
+    msg
+}
+
+// Issue 10, class 9: every number has a range, checked at registration, and
+// the error names the tool, the field and the range.
+#[test]
+fn out_of_range_numbers_are_refused_at_registration_naming_the_tool_and_the_field() {
+    let p = Project::new();
+    for field in NumberField::ALL {
+        let range = field.range();
+        let mut beyond = vec![range.end().saturating_add(1)];
+        if let Some(below) = range.start().checked_sub(1) {
+            beyond.push(below);
+        }
+        for value in beyond {
+            let mut def = DxToolDefinition::new("t", "x");
+            field.set(&mut def, value);
+            if field.get(&def) != value {
+                // A `u32` field cannot hold the value at all (priority's range
+                // is the whole u32); bindings refuse it on conversion instead.
+                assert!(field.from_int(i128::from(value)).is_err());
+                continue;
+            }
+            let msg = refused(&p, def, field.name());
+            assert!(
+                msg.contains(&format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )),
+                "{msg}"
+            );
+        }
+        // The bounds themselves are accepted.
+        for value in [*range.start(), *range.end()] {
+            let mut def = DxToolDefinition::new("ok", "x");
+            field.set(&mut def, value);
+            p.orch.register_tool(def).unwrap();
+        }
+    }
+}
+
+// Issue 10, class 9: a negative, fractional, NaN or infinite host number is
+// refused by the conversion every binding uses, naming the field; it never
+// wraps (`-1` → 4294967295) or truncates (`NaN` → 0).
+#[test]
+fn negative_fractional_and_non_finite_host_numbers_are_refused_naming_the_field() {
+    for field in NumberField::ALL {
+        for bad in [
+            -1.0,
+            -5.0,
+            0.5,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+        ] {
+            let err = field.from_f64(bad).unwrap_err();
+            assert_eq!(err.field, field.name());
+            assert!(err.to_string().contains("out of range"), "{err}");
+        }
+        let err = field.from_int(-1).unwrap_err();
+        assert_eq!(err.field, field.name());
+        assert!(err.to_string().starts_with("-1 is out of range"), "{err}");
+        assert!(field.from_int(i128::from(u64::MAX) + 1).is_err());
+        let end = *field.range().end();
+        assert_eq!(field.from_int(i128::from(end)), Ok(end));
+        assert_eq!(field.from_f64(end as f64), Ok(end));
+    }
+}
+
+// Issue 10, class 9: a TCP target that is not `host:port` used to be accepted
+// and fail only after `startup_timeout_ms`, with the tool already spawned.
+#[test]
+fn tcp_health_target_that_is_not_host_port_is_refused_at_registration() {
+    let p = Project::new();
+    for bad in [
+        "localhost",
+        "127.0.0.1",
+        "127.0.0.1:",
+        ":5432",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:http",
+        "::1:5432",
+        "[::1]5432",
+        "[not-v6]:5432",
+        "300.0.0.1:80",
+        "db host:5432",
+        "http://127.0.0.1:5432",
+        "",
+    ] {
+        let def = DxToolDefinition {
+            health: Some(HealthCheck::Tcp(bad.into())),
+            ..DxToolDefinition::new("t", "x")
+        };
+        let msg = refused(&p, def, "health.tcp");
+        assert!(msg.contains("is not host:port"), "{msg}");
+    }
+    for good in [
+        "127.0.0.1:5432",
+        "localhost:1",
+        "[::1]:65535",
+        "db.internal:80",
+    ] {
+        let def = DxToolDefinition {
+            health: Some(HealthCheck::Tcp(good.into())),
+            ..DxToolDefinition::new("ok", "x")
+        };
+        p.orch.register_tool(def).unwrap();
+    }
+}
+
+// Issue 10, class 9: the HTTP target is checked as the health check will use it.
+#[test]
+fn http_health_target_that_is_not_a_usable_url_is_refused_at_registration() {
+    let p = Project::new();
+    for bad in [
+        "127.0.0.1:8080/health",
+        "https://127.0.0.1/health",
+        "ftp://127.0.0.1/",
+        "http://",
+        "http:///health",
+        "http://user:pw@127.0.0.1/",
+        "http://127.0.0.1:0/",
+        "http://127.0.0.1:70000/",
+        "http://127.0.0.1?ready",
+        "http://127.0.0.1/a b",
+        "http://127.0.0.1/\r\nX-Injected: 1",
+        "http://[::1/",
+    ] {
+        let def = DxToolDefinition {
+            health: Some(HealthCheck::Http(bad.into())),
+            ..DxToolDefinition::new("t", "x")
+        };
+        let msg = refused(&p, def, "health.http");
+        assert!(msg.contains("is not a usable URL"), "{msg}");
+    }
+    for good in [
+        "http://127.0.0.1:8080/health",
+        "http://localhost",
+        "http://[::1]:3000/ready?full=1",
+    ] {
+        let def = DxToolDefinition {
+            health: Some(HealthCheck::Http(good.into())),
+            ..DxToolDefinition::new("ok", "x")
+        };
+        p.orch.register_tool(def).unwrap();
+    }
+}
+
+#[test]
+fn one_invalid_definition_in_a_set_registers_none_of_the_set() {
+    let p = Project::new();
+    let bad = DxToolDefinition {
+        health: Some(HealthCheck::Tcp("nope".into())),
+        ..DxToolDefinition::new("t", "x")
+    };
+    let err = p
+        .orch
+        .register_tools(vec![tool("a", &[]), bad, tool("b", &[])])
+        .unwrap_err();
+    assert!(err.to_string().contains("health.tcp"), "{err}");
+    assert!(p.orch.tool_names().is_empty());
+}
+
+#[test]
+fn env_and_health_command_errors_name_the_entry() {
+    let p = Project::new();
+    let mut def = DxToolDefinition::new("t", "x");
+    def.env.insert("K".into(), "a\0b".into());
+    refused(&p, def, "env.K");
+    let mut def = DxToolDefinition::new("t", "x");
+    def.env.insert("A=B".into(), "v".into());
+    refused(&p, def, "env");
+    let def = DxToolDefinition {
+        health: Some(HealthCheck::Command(vec!["true".into(), "a\0".into()])),
+        ..DxToolDefinition::new("t", "x")
+    };
+    refused(&p, def, "health.command[1]");
+    let def = DxToolDefinition {
+        name: "t".repeat(201),
+        ..DxToolDefinition::new("t", "x")
+    };
+    let err = p.orch.register_tool(def).unwrap_err();
+    assert!(err.to_string().contains("at most 200 bytes"), "{err}");
 }
