@@ -83,11 +83,7 @@ async fn http_get(url: &str) -> Result<(), String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
+    let addr = connect_address(authority);
     let mut stream = TcpStream::connect(addr.as_str())
         .await
         .map_err(|e| format!("http {url}: {e}"))?;
@@ -117,5 +113,32 @@ async fn http_get(url: &str) -> Result<(), String> {
         Some(code) if (200..300).contains(&code) => Ok(()),
         Some(code) => Err(format!("http {url}: status {code}")),
         None => Err(format!("http {url}: no HTTP status line in the answer")),
+    }
+}
+
+/// The `host:port` to connect to for an HTTP URL's authority: port 80 unless
+/// one is given. A port follows the last ':' unless that ':' is inside an
+/// IPv6 literal (`[::1]` has colons but no port).
+fn connect_address(authority: &str) -> String {
+    let has_port = authority
+        .rfind(':')
+        .is_some_and(|i| !authority[i..].contains(']'));
+    if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_address;
+
+    #[test]
+    fn http_target_without_a_port_connects_to_80_also_for_ipv6_literals() {
+        assert_eq!(connect_address("localhost"), "localhost:80");
+        assert_eq!(connect_address("localhost:8080"), "localhost:8080");
+        assert_eq!(connect_address("[::1]"), "[::1]:80");
+        assert_eq!(connect_address("[::1]:3000"), "[::1]:3000");
     }
 }
