@@ -280,6 +280,7 @@ fn orchestrator_kind(e: &OrchestratorError) -> ErrorKind {
         | OrchestratorError::DependencyFailed { .. } => ErrorKind::ToolFailed,
         OrchestratorError::Io { .. } => ErrorKind::Io,
         OrchestratorError::ShutDown => ErrorKind::Closed,
+        OrchestratorError::Internal { .. } => ErrorKind::Internal,
         _ => ErrorKind::Other,
     }
 }
