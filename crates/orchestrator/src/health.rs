@@ -13,7 +13,10 @@ use crate::definition::HealthCheck;
 pub(crate) async fn check(health: &HealthCheck, cwd: &Path, limit: Duration) -> Result<(), String> {
     match tokio::time::timeout(limit, run(health, cwd)).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+        Err(_) => Err(format!(
+            "health check gave no answer within {} ms",
+            limit.as_millis()
+        )),
     }
 }
 

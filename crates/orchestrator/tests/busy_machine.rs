@@ -7,6 +7,7 @@
 //! the host allows it) and in a child test process with `DXFORGE_CGROUP=off`
 //! (the `/proc` scan, which is what every host is guaranteed to have).
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! (crate docs, "Spawning"). Real processes. These tests count processes of
 //! the whole test binary, so they take turns.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::sync::{Mutex, MutexGuard};

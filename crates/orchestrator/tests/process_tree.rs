@@ -1,5 +1,6 @@
 //! The whole process tree dies on stop; no zombies; restarts and degradation.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! supervisor's CPU time sampled. Figures are printed (run with
 //! `--nocapture`), never asserted: speed is the benchmarks' business.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::sync::Mutex;

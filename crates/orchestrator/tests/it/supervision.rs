@@ -2,7 +2,7 @@
 //! health checks (class 7 of issue 10) and `execute_tool` runs whose
 //! caller goes away.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

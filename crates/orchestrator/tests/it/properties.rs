@@ -1,6 +1,6 @@
 //! Seed properties 1-4 (proptest, 100 cases each), against real processes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

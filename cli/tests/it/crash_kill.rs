@@ -19,7 +19,7 @@
 //!
 //! A run prints the figures: kills, states checked, torn states (0 or the test fails).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::{Child, ExitStatus, Stdio};

@@ -2,7 +2,7 @@
 //! real `dxforge` binary on generated registries and projects. Each is named
 //! after what it guards; the comment above it names the attack.
 
-mod support;
+use crate::support;
 
 use std::process::Stdio;
 

@@ -1,7 +1,7 @@
 //! How a tool is started: environment, working directory, descriptors, and
 //! independence from the thread that started it. Real processes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Captured output (files, rotation, recent lines, broadcast) and watch mode.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

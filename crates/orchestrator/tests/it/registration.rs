@@ -1,6 +1,6 @@
 //! Registration: round trip, validation, unknown dependencies, cycles.
 
-mod common;
+use crate::common;
 
 use common::*;
 use dxforge_orchestrator::limits::NumberField;

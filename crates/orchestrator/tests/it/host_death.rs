@@ -1,6 +1,6 @@
 //! If the host process dies, its tools and their escaped descendants die too.
 
-mod common;
+use crate::common;
 
 use common::*;
 
@@ -33,7 +33,12 @@ fn host_process() {
 fn tools_die_with_their_host() {
     let dir = tempfile::tempdir().unwrap();
     let mut host = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "host_process", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "host_death::host_process",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("DXFORGE_TEST_HOST_DIR", dir.path())
         .stdout(std::process::Stdio::null())
         .spawn()

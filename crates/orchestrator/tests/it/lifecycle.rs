@@ -1,6 +1,6 @@
 //! Start, stop, idempotence, execute, process trees: real processes.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
