@@ -494,6 +494,10 @@ impl Orchestrator {
     }
 
     /// Starts watch mode with the given debounce; see [`WatchHandle`].
+    ///
+    /// Returns once every directory under the root is watched (the kernel
+    /// watches are added before this returns), so a change made after it
+    /// returns is seen: callers and tests need not wait for the watcher.
     pub fn watch(&self, debounce: Duration) -> Result<WatchHandle> {
         crate::watch::start(self.clone(), debounce)
     }

@@ -103,24 +103,38 @@ fn log_files_rotate_by_size() {
 fn watch_restarts_a_tool_on_a_matching_change_and_ignores_dxforge() {
     let p = Project::new();
     std::fs::create_dir_all(p.path("src")).unwrap();
+    std::fs::create_dir_all(p.path("probe")).unwrap();
     std::fs::create_dir_all(p.path(".dxforge")).unwrap();
     let mut t = tool("server", &[]);
     t.watch = vec!["src/**/*.rs".into(), ".dxforge/**".into()];
     p.orch.register_tool(t).unwrap();
     p.orch.register_tool(tool("other", &[])).unwrap();
+    // Restarted by the last change of a batch, so the test can wait for the
+    // watcher to have handled every change before it instead of sleeping.
+    let mut probe = tool("probe", &[]);
+    probe.watch = vec!["probe/*".into()];
+    p.orch.register_tool(probe).unwrap();
     let ToolStatus::Running(first) = p.block(p.orch.ensure_running("server")).unwrap() else {
         panic!()
     };
     let ToolStatus::Running(other) = p.block(p.orch.ensure_running("other")).unwrap() else {
         panic!()
     };
+    let ToolStatus::Running(probe_pid) = p.block(p.orch.ensure_running("probe")).unwrap() else {
+        panic!()
+    };
+    // No wait: `watch` returns once the root is watched.
     let _watch = p.orch.watch(Duration::from_millis(100)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
 
     // Under .dxforge/ (even though a glob matches) and non-matching files: no restart.
     std::fs::write(p.path(".dxforge/state"), "x").unwrap();
     std::fs::write(p.path("src/notes.txt"), "x").unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    std::fs::write(p.path("probe/seen"), "x").unwrap();
+    wait_until(
+        10,
+        "the probe restarted (every earlier change handled)",
+        || matches!(p.orch.status("probe").unwrap(), ToolStatus::Running(pid) if pid != probe_pid),
+    );
     assert_eq!(p.orch.status("server").unwrap(), ToolStatus::Running(first));
 
     std::fs::write(p.path("src/main.rs"), "fn main() {}").unwrap();
@@ -156,7 +170,6 @@ fn a_tool_writing_its_own_watched_files_does_not_restart_forever() {
     p.orch.register_tool(t).unwrap();
     p.block(p.orch.ensure_running("writer")).unwrap();
     let _watch = p.orch.watch(Duration::from_millis(100)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(p.path("gen/input.txt"), "go").unwrap();
     wait_until(10, "one restart", || lines(&record).len() >= 2);
     // Its own write on restart falls into the quiet period: it settles.
@@ -180,6 +193,7 @@ fn dropping_the_watch_handle_stops_watching() {
     let watch = p.orch.watch(Duration::from_millis(100)).unwrap();
     drop(watch);
     std::fs::write(p.path("src/a"), "x").unwrap();
+    // Nothing happening cannot be awaited: wait eight debounce periods.
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(p.orch.status("server").unwrap(), ToolStatus::Running(first));
 }
