@@ -13,6 +13,10 @@
 //!
 //! After criterion, the ratio report prints both medians (and p90s) and
 //! their ratio, back to back and after 2 ms idle.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented public function"
+)]
 
 use std::future::Future;
 use std::pin::pin;

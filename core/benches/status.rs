@@ -1,5 +1,9 @@
 //! Per-call cost of cheap queries through the `DxForge` handle: the Rust
 //! baseline the C, Python and Node bindings are compared against.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented public function"
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dxforge::{DxForge, DxToolDefinition};

@@ -22,7 +22,6 @@
 //! forge.shutdown()?; // also happens when the last clone is dropped
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 pub mod config;
 pub mod control;

@@ -194,7 +194,6 @@
 //! registered, so supervision never meets a value it would fail on later.
 //! Bindings convert host numbers through [`limits::NumberField`], so they are
 //! refused, not wrapped.
-#![warn(missing_docs)]
 
 mod armed;
 mod cgroup;

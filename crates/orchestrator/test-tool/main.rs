@@ -37,6 +37,7 @@ fn main() {
                     tv_sec: 0,
                     tv_nsec: 0,
                 };
+                // SAFETY: clock_gettime writes into the timespec it is given.
                 unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
                 let ms = ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000;
                 writeln!(f, "start {} {ms}", std::process::id()).unwrap();
@@ -74,6 +75,7 @@ fn main() {
                     }
                 });
             }
+            // SAFETY: ignoring a signal installs no handler code.
             "--ignore-term" => unsafe {
                 libc::signal(libc::SIGTERM, libc::SIG_IGN);
             },
@@ -98,6 +100,8 @@ fn main() {
 /// grandchild is an orphan outside the tool's process group and session.
 fn double_fork(pidfile: &str) {
     let pidfile = std::ffi::CString::new(pidfile).unwrap();
+    // SAFETY: this test tool is single-threaded, so the forked child may call
+    // anything; every pointer passed is a live NUL-terminated string.
     unsafe {
         let child = libc::fork();
         if child == 0 {

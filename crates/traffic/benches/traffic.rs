@@ -6,6 +6,10 @@
 //!   1,000-file package vs `cp -r` of the same files.
 //! - `upgrade_1000/dxforge_upgrade_10pct_edited`: upgrade of 1,000 installed
 //!   files of which 100 carry user edits (files per second = 1000 / time).
+#![allow(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented public function"
+)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -22,7 +22,6 @@
 //! link stays inside the project; `install_all` never removes packages that
 //! disappeared from `[dependencies]` (use `remove`); removing a package
 //! leaves its dependencies installed.
-#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 

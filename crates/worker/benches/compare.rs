@@ -5,6 +5,10 @@
 //! - snapshot/incremental: 10 files changed since the previous snapshot vs the same git
 //!   command on a repository whose index is current.
 //! - analyze: the full analysis (written to `.dxforge/analysis.json`) vs `tokei DIR`.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented public function"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

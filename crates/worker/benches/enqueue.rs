@@ -2,6 +2,10 @@
 //!
 //! Two situations: a queue that is always full (every call evicts the oldest task), with
 //! consumers parked; and a live worker whose consumers drain the queue concurrently.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! makes an undocumented public function"
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

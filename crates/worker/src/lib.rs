@@ -85,7 +85,6 @@
 //!   `request_timeout_ms` (default 30000), each 100..=600000, checked when parsed; see
 //!   [`RemoteConfig`]. A stalled endpoint fails after about one request timeout with
 //!   [`WorkerError::RemoteUnreachable`] naming the endpoint.
-#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 

@@ -42,8 +42,9 @@ impl Switches {
 }
 
 fn context_switches() -> Switches {
-    // SAFETY: getrusage fills a zeroed struct.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given, which lives here.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
     Switches(usage.ru_nvcsw, usage.ru_nivcsw)
 }

@@ -99,6 +99,7 @@ fn snapshot_skips_and_lists_unreadable_files_fifos_sockets_and_devices() {
     // SAFETY: mkfifo with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    // SAFETY: geteuid has no preconditions.
     let is_root = unsafe { libc::geteuid() } == 0;
     let mut device = false;
     if is_root {
