@@ -19,8 +19,9 @@ fn add<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
     T::schema_name().into_owned()
 }
 
-/// One JSON Schema (draft 2020-12) document: every report type under `$defs`,
-/// and the list of the reports a binding returns under `reports`.
+/// One JSON Schema (draft 2020-12) document: every report type under `$defs`; the
+/// reports every binding returns as plain data (Python dicts) are listed under
+/// `reports`, the orchestrator's JSON documents under `orchestrator`.
 pub fn reports() -> Value {
     // The serialize contract: the schema describes what the core writes out.
     let mut generator = SchemaSettings::draft2020_12()
@@ -41,9 +42,16 @@ pub fn reports() -> Value {
         add::<worker::AnalysisReport>(&mut generator),
         add::<worker::TaskState>(&mut generator),
     ];
+    // Orchestrator state, printed as JSON by the C API (`dxforge_states_json`) and the
+    // command line; Python and Node return their own objects for these.
+    let orchestrator = [
+        add::<dxforge_orchestrator::ToolState>(&mut generator),
+        add::<dxforge_orchestrator::ExecOutput>(&mut generator),
+    ];
     let defs = generator.take_definitions(true);
     let any_of: Vec<Value> = roots
         .iter()
+        .chain(&orchestrator)
         .map(|name| json!({ "$ref": format!("#/$defs/{name}") }))
         .collect();
     json!({
@@ -51,6 +59,7 @@ pub fn reports() -> Value {
         "title": "dxforge reports",
         "description": "Every report a dxforge binding returns, in the core's serde form.",
         "reports": roots,
+        "orchestrator": orchestrator,
         "anyOf": any_of,
         "$defs": defs,
     })

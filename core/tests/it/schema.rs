@@ -277,3 +277,34 @@ fn worker_reports_match_the_schema() {
     check(&forge.counters().unwrap(), "Counters");
     forge.shutdown().unwrap();
 }
+
+#[test]
+fn orchestrator_documents_match_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let forge = DxForge::open(dir.path()).unwrap();
+    let mut sleeper = dxforge::DxToolDefinition::new("sleeper", "/bin/sleep");
+    sleeper.args = vec!["30".into()];
+    sleeper.health_interval_ms = 50;
+    forge.register_tool(sleeper).unwrap();
+    forge
+        .register_tool(dxforge::DxToolDefinition::new("echo", "/bin/echo"))
+        .unwrap();
+    for state in forge.states().unwrap() {
+        check(&state, "ToolState");
+    }
+    dxforge::runtime::block_on(forge.ensure_running("sleeper"))
+        .unwrap()
+        .unwrap();
+    check(&forge.state("sleeper").unwrap(), "ToolState");
+    let output = dxforge::runtime::block_on(forge.execute_tool("echo", &["hi".into()]))
+        .unwrap()
+        .unwrap();
+    check(&output, "ExecOutput");
+    dxforge::runtime::block_on(forge.stop("sleeper"))
+        .unwrap()
+        .unwrap();
+    for state in forge.states().unwrap() {
+        check(&state, "ToolState");
+    }
+    forge.shutdown().unwrap();
+}
