@@ -42,8 +42,8 @@ pub fn reports() -> Value {
         add::<worker::AnalysisReport>(&mut generator),
         add::<worker::TaskState>(&mut generator),
     ];
-    // Orchestrator state, printed as JSON by the C API (`dxforge_states_json`) and the
-    // command line; Python and Node return their own objects for these.
+    // The orchestrator's serde documents (`dxforge_states_json` prints `ToolState`s);
+    // Python and Node return their own objects for these, so no TypedDict is generated.
     let orchestrator = [
         add::<dxforge_orchestrator::ToolState>(&mut generator),
         add::<dxforge_orchestrator::ExecOutput>(&mut generator),
