@@ -31,6 +31,7 @@ mod forge;
 pub mod fuzzing;
 pub mod pipeline;
 pub mod runtime;
+pub mod schema;
 
 pub use error::{Error, ErrorKind, Result};
 pub use forge::{DxForge, STATE_DIR, SubscriptionId};

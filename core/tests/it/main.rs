@@ -5,3 +5,4 @@
 mod handle;
 mod regression;
 mod scenarios;
+mod schema;

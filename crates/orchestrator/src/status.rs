@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The seed's status of a tool. Exactly one variant holds at any time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", content = "pid", rename_all = "lowercase")]
 pub enum ToolStatus {
     /// Not running.
@@ -32,7 +32,7 @@ impl ToolStatus {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ExitStatus {
     /// Exited with this code.
@@ -42,7 +42,7 @@ pub enum ExitStatus {
 }
 
 /// Everything known about one tool: the status plus details.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolState {
     /// Tool name.
     pub name: String,
@@ -74,7 +74,7 @@ pub struct ToolEvent {
 }
 
 /// Result of [`execute_tool`](crate::Orchestrator::execute_tool): a non-zero exit is a result, not an error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecOutput {
     /// Exit code; `None` when killed by a signal (see `signal`).
     pub exit_code: Option<i32>,

@@ -59,8 +59,10 @@ pub use report::{
 pub use session::{LOCK_WAIT, WRITE_LOCK_WAIT};
 
 /// Safety of replacing a file with new upstream content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+// The bindings have always called this shape `Light`.
+#[schemars(rename = "Light")]
 pub enum TrafficLight {
     /// The file does not exist or already equals the new content.
     Green,

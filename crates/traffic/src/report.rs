@@ -6,7 +6,7 @@ use crate::TrafficLight;
 use crate::merge::ConflictRegion;
 
 /// What an operation does (or, in a dry run, would do) to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAction {
     /// The file did not exist and is written.
@@ -26,7 +26,7 @@ pub enum FileAction {
 }
 
 /// The verdict for one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FileReport {
     /// Project-relative path, `/`-separated.
     pub path: String,
@@ -43,11 +43,13 @@ pub struct FileReport {
     /// Where upstream content goes for a Red file (`WriteNew`): `<path>.new`,
     /// or `<path>.new.1`, `<path>.new.2`, … when that name is taken.
     #[serde(skip_serializing_if = "Option::is_none")]
+    // Absent rather than null when unset: the serialised form is a string or nothing.
+    #[schemars(with = "String")]
     pub side_file: Option<String>,
 }
 
 /// A package an operation installs or upgrades.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ResolvedPackage {
     /// Package name.
     pub name: String,
@@ -58,7 +60,7 @@ pub struct ResolvedPackage {
 }
 
 /// Result of install / install_all / update / diff.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InstallReport {
     /// True when nothing was written (the plan only).
     pub dry_run: bool,
@@ -78,7 +80,7 @@ impl InstallReport {
 }
 
 /// Result of remove_package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RemoveReport {
     /// True when nothing was written.
     pub dry_run: bool,
@@ -100,7 +102,7 @@ impl RemoveReport {
 }
 
 /// One package copied into the local cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PrefetchedPackage {
     /// Package name.
     pub name: String,
@@ -131,7 +133,7 @@ pub struct ModifiedFile {
 }
 
 /// What [`crate::TrafficManager::recover`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Recovery {
     /// No interrupted transaction.

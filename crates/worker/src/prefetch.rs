@@ -11,7 +11,7 @@ use crate::analyze::PackageFacts;
 use crate::error::{Result, WorkerError};
 
 /// What a prefetch stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PrefetchReport {
     /// The spec asked for (`name@req` or `name`).
     pub spec: String,

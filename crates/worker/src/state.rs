@@ -21,7 +21,7 @@ impl fmt::Display for TaskId {
 }
 
 /// Where a task is in its life. `Succeeded`, `Failed` and `Dropped` are final.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", content = "detail", rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting in the queue.
@@ -47,7 +47,7 @@ impl TaskState {
 }
 
 /// What a finished task did, by task kind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TaskReport {
     /// `CacheCurrentState`: the snapshot taken.
@@ -62,7 +62,7 @@ pub enum TaskReport {
 
 /// A point-in-time view of the queue. `queued` and `running` are current values, the
 /// others totals since the worker started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 pub struct Counters {
     /// Tasks ever enqueued.
     pub enqueued: u64,

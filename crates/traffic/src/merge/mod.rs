@@ -40,7 +40,7 @@ use serde::Serialize;
 use crate::store::is_binary;
 
 /// A 1-based range of lines: `start..start+count` (`count` may be 0 for an insertion point).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LineRange {
     /// First line (1-based).
     pub start: u32,
@@ -49,7 +49,7 @@ pub struct LineRange {
 }
 
 /// One region where the user's edit and the upstream change collide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ConflictRegion {
     /// Lines of the user's file: the lines between `<<<<<<< yours` and `=======`.
     pub ours: LineRange,

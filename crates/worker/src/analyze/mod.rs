@@ -31,7 +31,7 @@ pub const MAX_LISTED_REFERENCES: usize = 1000;
 const MAX_READ: u64 = 32 * 1024 * 1024;
 
 /// Totals for one language.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LanguageStats {
     /// Language name.
     pub language: String,
@@ -46,7 +46,7 @@ pub struct LanguageStats {
 }
 
 /// One place a package's `detect` pattern occurs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct Reference {
     /// Project-relative file.
     pub file: String,
@@ -57,7 +57,7 @@ pub struct Reference {
 }
 
 /// Usage of one registry package that has `detect` patterns, or that is installed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PackageUsage {
     /// Package name.
     pub name: String,
@@ -70,7 +70,7 @@ pub struct PackageUsage {
 }
 
 /// A file installed by a package that the user has edited since.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ModifiedFile {
     /// The package that installed it.
     pub package: String,
@@ -79,7 +79,7 @@ pub struct ModifiedFile {
 }
 
 /// The package half of the analysis (absent when no registry is configured).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PackageAnalysis {
     /// Per package, sorted by name.
     pub packages: Vec<PackageUsage>,
@@ -92,7 +92,7 @@ pub struct PackageAnalysis {
 }
 
 /// The full report, as written to `.dxforge/analysis.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AnalysisReport {
     /// RFC 3339 time of the analysis.
     pub generated: String,
@@ -109,7 +109,7 @@ pub struct AnalysisReport {
 }
 
 /// The short form of an analysis, carried in task reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AnalysisSummary {
     /// Where the full report was written.
     pub path: String,

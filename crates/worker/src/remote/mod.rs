@@ -23,7 +23,7 @@ pub(crate) use sync::{pull, push};
 use crate::snapshot::RestoreReport;
 
 /// What a push or pull transferred.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 pub struct SyncReport {
     /// Objects uploaded (push) or downloaded (pull).
     pub objects_sent: u64,

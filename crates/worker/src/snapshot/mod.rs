@@ -55,7 +55,7 @@ use crate::limits::MAX_SNAPSHOT_ENTRIES;
 use index::StatKey;
 
 /// What a snapshot contains and what taking it cost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SnapshotSummary {
     /// `YYYYMMDDTHHMMSSZ-xxxxxxxx`.
     pub id: String,
@@ -106,7 +106,7 @@ impl SnapshotSummary {
 }
 
 /// What `gc` removed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 pub struct GcReport {
     /// Objects still referenced by some manifest.
     pub kept: u64,

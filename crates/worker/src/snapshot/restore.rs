@@ -27,7 +27,7 @@ use super::{Locked, Pending, SnapshotStore, sparse};
 use crate::error::{Result, WorkerError};
 
 /// What a restore changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RestoreReport {
     /// The snapshot the tree now matches.
     pub restored: String,

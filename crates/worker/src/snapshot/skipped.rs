@@ -74,11 +74,14 @@ impl SkipReason {
 }
 
 /// One path a snapshot left out.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct SkippedEntry {
     /// Project-relative path with `/` separators (lossy for names that are not UTF-8).
     pub path: String,
     /// Why it was left out.
+    // A plain string for the bindings: the enum is non-exhaustive, so new reasons must not
+    // break a binding's type.
+    #[schemars(with = "String")]
     pub reason: SkipReason,
     /// The error behind an `unreadable` entry, if any.
     pub detail: Option<String>,
