@@ -47,11 +47,7 @@ impl RestartPolicy {
     /// The name used in `dxforge.toml`: `"never"`, `"on-failure"`, `"always"`.
     #[getter]
     fn value(&self) -> &'static str {
-        match self {
-            RestartPolicy::Never => "never",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::Always => "always",
-        }
+        dxforge::RestartPolicy::from(*self).as_str()
     }
 
     /// Pickles as the member itself.
@@ -105,14 +101,9 @@ impl RestartArg {
     fn into_core(self) -> PyResult<dxforge::RestartPolicy> {
         match self {
             RestartArg::Policy(p) => Ok(p.into()),
-            RestartArg::Name(name) => match name.as_str() {
-                "never" => Ok(dxforge::RestartPolicy::Never),
-                "on-failure" => Ok(dxforge::RestartPolicy::OnFailure),
-                "always" => Ok(dxforge::RestartPolicy::Always),
-                other => Err(PyValueError::new_err(format!(
-                    "restart: unknown policy {other:?} (expected \"never\", \"on-failure\" or \"always\")"
-                ))),
-            },
+            RestartArg::Name(name) => name
+                .parse()
+                .map_err(|e| PyValueError::new_err(format!("restart: {e}"))),
         }
     }
 }

@@ -5,14 +5,16 @@
 //! thread of that runtime (they fail with `DXFORGE_ERROR_OTHER` instead of
 //! deadlocking). Status callbacks run on their own threads and may call them.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CString, c_char, c_int};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use dxforge_core::ToolStatus;
 use dxforge_core::runtime::block_on;
 
 use crate::convert::dxforge_string_list;
-use crate::convert::{out_arg, str_arg, str_array_arg, string_list_out, string_out};
-use crate::error::guard;
+use crate::convert::{c_names, out_arg, str_arg, str_array_arg, string_list_out, string_out};
+use crate::error::{guard, guard_value};
 use crate::forge::{DxForge, forge_arg};
 use crate::tool_options::{definition_from, dxforge_tool_options};
 use crate::tool_results::{
@@ -76,15 +78,14 @@ pub unsafe extern "C" fn dxforge_status(
 /// Ownership: a static string; never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dxforge_tool_status_name(status: c_int) -> *const c_char {
-    let name: &str = match status {
-        0 => "stopped\0",
-        1 => "starting\0",
-        2 => "running\0",
-        3 => "healthy\0",
-        4 => "degraded\0",
-        _ => "unknown\0",
-    };
-    name.as_ptr().cast()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    guard_value(c"unknown".as_ptr(), || {
+        let names = c_names(&NAMES, &ToolStatus::NAMES);
+        usize::try_from(status)
+            .ok()
+            .and_then(|i| names.get(i))
+            .map_or(c"unknown".as_ptr(), |name| name.as_ptr())
+    })
 }
 
 /// Detailed state of tool `name`. On success `*out` is owned by the caller:

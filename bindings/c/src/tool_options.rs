@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use dxforge_core::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
 
-use crate::convert::{opt_str_arg, str_arg, str_array_arg};
+use crate::convert::{check_options_version, opt_str_arg, str_arg, str_array_arg};
 use crate::error::{guard, invalid};
 
 /// The current version of `dxforge_tool_options`; pass it to
@@ -146,16 +146,11 @@ pub unsafe extern "C" fn dxforge_tool_options_init(
 }
 
 fn check_version(version: u32) -> Result<()> {
-    if version == DXFORGE_TOOL_OPTIONS_VERSION {
-        Ok(())
-    } else {
-        Err(invalid(
-            "opts.version",
-            format!(
-                "is {version}; this library knows version {DXFORGE_TOOL_OPTIONS_VERSION} (DXFORGE_TOOL_OPTIONS_VERSION)"
-            ),
-        ))
-    }
+    check_options_version(
+        version,
+        DXFORGE_TOOL_OPTIONS_VERSION,
+        "DXFORGE_TOOL_OPTIONS_VERSION",
+    )
 }
 
 fn restart_code(policy: RestartPolicy) -> dxforge_restart_policy {

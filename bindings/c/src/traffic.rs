@@ -14,7 +14,7 @@ use dxforge_core::dxforge_traffic::{
     FileAction, FileReport, InstallOptions, InstallReport, Recovery, RemoveReport,
 };
 
-use crate::convert::{c_string, opt_str_arg, out_arg, str_arg};
+use crate::convert::{c_string, check_options_version, opt_str_arg, out_arg, str_arg};
 use crate::error::{guard, guard_value, invalid};
 use crate::forge::{DxForge, forge_arg};
 
@@ -227,16 +227,11 @@ pub unsafe extern "C" fn dxforge_install_options_init(
 }
 
 fn check_install_version(version: u32) -> Result<()> {
-    if version == DXFORGE_INSTALL_OPTIONS_VERSION {
-        Ok(())
-    } else {
-        Err(invalid(
-            "opts.version",
-            format!(
-                "is {version}; this library knows version {DXFORGE_INSTALL_OPTIONS_VERSION} (DXFORGE_INSTALL_OPTIONS_VERSION)"
-            ),
-        ))
-    }
+    check_options_version(
+        version,
+        DXFORGE_INSTALL_OPTIONS_VERSION,
+        "DXFORGE_INSTALL_OPTIONS_VERSION",
+    )
 }
 
 unsafe fn install_options(opts: *const dxforge_install_options) -> Result<InstallOptions> {
