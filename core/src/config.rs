@@ -161,8 +161,8 @@ pub struct WorkerSection {
 impl Default for WorkerSection {
     fn default() -> Self {
         Self {
-            queue_capacity: 1024,
-            concurrency: 2,
+            queue_capacity: dxforge_worker::DEFAULT_CAPACITY,
+            concurrency: dxforge_worker::DEFAULT_CONCURRENCY,
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::ffi::{CString, c_char, c_int};
 use std::time::Duration;
 
-use dxforge_core::dxforge_worker::{TaskId, TaskState, WorkerError};
+use dxforge_core::dxforge_worker::{TaskArgError, TaskId, TaskKind, TaskState, WorkerError};
 use dxforge_core::runtime::block_on;
 use dxforge_core::{BackgroundTask, Error, Result};
 
@@ -113,25 +113,18 @@ pub unsafe extern "C" fn dxforge_enqueue(
         let out = unsafe { out_arg(out_task_id, "out_task_id", 0) }?;
         let forge = unsafe { forge_arg(forge) }?;
         let arg = unsafe { opt_str_arg(arg, "arg") }?;
-        let task = match (kind, arg) {
-            (2, Some(spec)) => BackgroundTask::PrefetchPackage(spec.to_owned()),
-            (2, None) => {
-                return Err(invalid(
-                    "arg",
-                    "is NULL; PREFETCH_PACKAGE needs a package spec",
-                ));
-            }
-            (0..=3, Some(_)) => return Err(invalid("arg", "must be NULL for this task kind")),
-            (0, None) => BackgroundTask::CacheCurrentState,
-            (1, None) => BackgroundTask::SyncToCloudflareR2,
-            (3, None) => BackgroundTask::AnalyzeCodebasePatterns,
-            (other, _) => {
-                return Err(invalid(
-                    "kind",
-                    format!("{other} is not a dxforge_task_kind (0..=3)"),
-                ));
-            }
-        };
+        // `dxforge_task_kind`'s values are the positions in the core's table.
+        let kind = usize::try_from(kind)
+            .ok()
+            .and_then(|i| TaskKind::ALL.get(i).copied())
+            .ok_or_else(|| invalid("kind", format!("{kind} is not a dxforge_task_kind (0..=3)")))?;
+        let task =
+            BackgroundTask::from_kind(kind, arg.map(str::to_owned)).map_err(|e| match e {
+                TaskArgError::Missing => {
+                    invalid("arg", "is NULL; PREFETCH_PACKAGE needs a package spec")
+                }
+                TaskArgError::Unexpected => invalid("arg", "must be NULL for this task kind"),
+            })?;
         *out = forge.inner.enqueue(task)?.0;
         Ok(())
     })
@@ -435,4 +428,34 @@ pub unsafe extern "C" fn dxforge_prefetch(
         let report = forge.inner.prefetch(spec)?;
         unsafe { json_out(out_json, &report) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_c_task_kind_is_its_position_in_the_core_table() {
+        for (c_kind, kind) in [
+            (
+                dxforge_task_kind::CacheCurrentState,
+                TaskKind::CacheCurrentState,
+            ),
+            (
+                dxforge_task_kind::SyncToCloudflareR2,
+                TaskKind::SyncToCloudflareR2,
+            ),
+            (
+                dxforge_task_kind::PrefetchPackage,
+                TaskKind::PrefetchPackage,
+            ),
+            (
+                dxforge_task_kind::AnalyzeCodebasePatterns,
+                TaskKind::AnalyzeCodebasePatterns,
+            ),
+        ] {
+            assert_eq!(TaskKind::ALL[c_kind as usize], kind);
+        }
+        assert_eq!(TaskKind::ALL.len(), 4, "dxforge_task_kind lists every kind");
+    }
 }
