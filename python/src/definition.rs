@@ -222,6 +222,12 @@ impl DxToolDefinition {
         max_restarts = DEFAULTS.max_restarts.into(), stop_signal = DEFAULTS.stop_signal.as_str(),
         stop_timeout_ms = DEFAULTS.stop_timeout_ms.into(), watch = Vec::new(),
     ))]
+    // Only for `inspect.signature` (pyo3 shows a computed default as `...`):
+    // stubtest checks it against the `.pyi`, and a test checks the `.pyi`
+    // against the core, so a drifted default fails the suite.
+    #[pyo3(
+        text_signature = "(name, binary_path, *, args=..., priority=0, dependencies=..., cwd=None, env=..., health=None, health_interval_ms=500, startup_timeout_ms=30000, restart=None, max_restarts=5, stop_signal=\"SIGTERM\", stop_timeout_ms=5000, watch=...)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
