@@ -15,7 +15,7 @@ use dxforge_core::runtime::block_on;
 use crate::convert::dxforge_string_list;
 use crate::convert::{c_names, out_arg, str_arg, str_array_arg, string_list_out, string_out};
 use crate::error::{guard, guard_value};
-use crate::forge::{DxForge, forge_arg};
+use crate::forge::{DxForge, forge_arg, forge_ref};
 use crate::tool_options::{definition_from, dxforge_tool_options};
 use crate::tool_results::{
     dxforge_exec_result, dxforge_log_lines, dxforge_tool_state, dxforge_tool_status,
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn dxforge_register_tool(
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_status(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out_status: *mut dxforge_tool_status,
     out_pid: *mut u32,
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn dxforge_status(
     guard(|| {
         let out_status =
             unsafe { out_arg(out_status, "out_status", dxforge_tool_status::Stopped) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         let status = forge.inner.status(name)?;
         *out_status = status_of(status);
@@ -93,13 +93,13 @@ pub extern "C" fn dxforge_tool_status_name(status: c_int) -> *const c_char {
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_state(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out: *mut *mut dxforge_tool_state,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = tool_state_out(&forge.inner.state(name)?);
         Ok(())
@@ -110,12 +110,12 @@ pub unsafe extern "C" fn dxforge_state(
 /// owned by the caller: free it with `dxforge_string_list_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_tool_names(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.tool_names()?);
         Ok(())
     })
@@ -127,13 +127,13 @@ pub unsafe extern "C" fn dxforge_tool_names(
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_tool_json(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = string_out(crate::json::to_string(&forge.inner.tool(name)?)?);
         Ok(())
@@ -145,12 +145,12 @@ pub unsafe extern "C" fn dxforge_tool_json(
 /// success `*out_json` is owned by the caller: free it with `dxforge_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_states_json(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.states()?)?);
         Ok(())
     })
@@ -241,14 +241,14 @@ pub unsafe extern "C" fn dxforge_stop_all(forge: *mut DxForge) -> c_int {
 /// `dxforge_log_lines_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_logs(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     n: usize,
     out: *mut *mut dxforge_log_lines,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = log_lines_out(forge.inner.logs(name, n)?);
         Ok(())
