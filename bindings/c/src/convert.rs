@@ -182,6 +182,25 @@ pub unsafe extern "C" fn dxforge_string_list_free(list: *mut dxforge_string_list
     }
 }
 
+/// NUL-terminated copies of one of the core's name tables (`ToolStatus::NAMES`,
+/// ...), made on first use, so this binding spells no name itself.
+pub(crate) fn c_names(cell: &'static OnceLock<Vec<CString>>, names: &[&str]) -> &'static [CString] {
+    cell.get_or_init(|| names.iter().map(|&n| c_string(n)).collect())
+}
+
+/// The one check of an options struct's `version` field: `known` is the
+/// version this library knows, `constant` the name of its C macro.
+pub(crate) fn check_options_version(version: u32, known: u32, constant: &str) -> Result<()> {
+    if version == known {
+        Ok(())
+    } else {
+        Err(invalid(
+            "opts.version",
+            format!("is {version}; this library knows version {known} ({constant})"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,24 +257,5 @@ mod tests {
         let s = string_out("hello");
         assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "hello");
         unsafe { dxforge_string_free(s) };
-    }
-}
-
-/// NUL-terminated copies of one of the core's name tables (`ToolStatus::NAMES`,
-/// ...), made on first use, so this binding spells no name itself.
-pub(crate) fn c_names(cell: &'static OnceLock<Vec<CString>>, names: &[&str]) -> &'static [CString] {
-    cell.get_or_init(|| names.iter().map(|&n| c_string(n)).collect())
-}
-
-/// The one check of an options struct's `version` field: `known` is the
-/// version this library knows, `constant` the name of its C macro.
-pub(crate) fn check_options_version(version: u32, known: u32, constant: &str) -> Result<()> {
-    if version == known {
-        Ok(())
-    } else {
-        Err(invalid(
-            "opts.version",
-            format!("is {version}; this library knows version {known} ({constant})"),
-        ))
     }
 }
