@@ -134,10 +134,10 @@ fn default_region() -> String {
     "auto".to_owned()
 }
 
-/// Default `[remote] connect_timeout_ms`.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
-/// Default `[remote] request_timeout_ms`.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Default `[remote] connect_timeout_ms` (the worker's).
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = dxforge_worker::DEFAULT_CONNECT_TIMEOUT_MS;
+/// Default `[remote] request_timeout_ms` (the worker's).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = dxforge_worker::DEFAULT_REQUEST_TIMEOUT_MS;
 
 fn default_connect_timeout_ms() -> u64 {
     DEFAULT_CONNECT_TIMEOUT_MS
@@ -161,8 +161,8 @@ pub struct WorkerSection {
 impl Default for WorkerSection {
     fn default() -> Self {
         Self {
-            queue_capacity: 1024,
-            concurrency: 2,
+            queue_capacity: dxforge_worker::DEFAULT_CAPACITY,
+            concurrency: dxforge_worker::DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -402,6 +402,23 @@ button = "^1.2"
     fn missing_binary_is_an_error() {
         let err = parse("[tools.db]\nargs = []\n").unwrap_err();
         assert!(err.to_string().contains("tools.db.binary_path"), "{err}");
+    }
+
+    #[test]
+    fn omitted_sections_take_the_workers_defaults() {
+        let c = parse("[remote]\nbucket = \"b\"\n").unwrap();
+        let r = c.remote.unwrap();
+        let w = dxforge_worker::RemoteConfig::new(None, "b");
+        assert_eq!(
+            (r.endpoint, r.bucket, r.prefix, r.region),
+            (w.endpoint, w.bucket, w.prefix, w.region)
+        );
+        assert_eq!(
+            (r.connect_timeout_ms, r.request_timeout_ms),
+            (w.connect_timeout_ms, w.request_timeout_ms)
+        );
+        assert_eq!(c.worker.queue_capacity, dxforge_worker::DEFAULT_CAPACITY);
+        assert_eq!(c.worker.concurrency, dxforge_worker::DEFAULT_CONCURRENCY);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The error type of the core and the stable kinds every binding maps from.
 
+use std::any::Any;
 use std::path::PathBuf;
 
 use dxforge_fs::FsError;
@@ -248,6 +249,21 @@ impl Error {
         }
     }
 
+    /// The error a panic caught at an API boundary is reported as:
+    /// [`Error::Internal`] with the panic's message. Every binding keeps its
+    /// own `catch_unwind` (that is glue) and converts the payload here.
+    #[cold]
+    pub fn from_panic(payload: &(dyn Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic without a message".to_owned()
+        };
+        Error::Internal { message }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -341,5 +357,26 @@ fn traffic_kind(e: &TrafficError) -> ErrorKind {
         | TrafficError::Limit { .. } => ErrorKind::Integrity,
         TrafficError::Busy { .. } => ErrorKind::Busy,
         _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_payload_becomes_internal_with_its_message() {
+        let err = Error::from_panic(&"static message");
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert_eq!(err.to_string(), "internal error: static message");
+        let err = Error::from_panic(&format!("formatted {}", 42));
+        assert_eq!(err.to_string(), "internal error: formatted 42");
+        let err = Error::from_panic(&17_u8);
+        assert_eq!(err.to_string(), "internal error: a panic without a message");
+        let caught = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(
+            Error::from_panic(&*caught).to_string(),
+            "internal error: boom 1"
+        );
     }
 }

@@ -61,14 +61,9 @@ pub(crate) fn js_error(env: &Env, e: &dxforge::Error) -> napi::Error {
     napi::Error::from(JsError::from(coded(e)).into_unknown(*env))
 }
 
-/// The error a caught panic is reported as.
+/// The error a caught panic is reported as (the core's conversion).
 pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> dxforge::Error {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-string payload".to_owned());
-    dxforge::Error::Internal { message }
+    dxforge::Error::from_panic(&*payload)
 }
 
 /// An `INVALID_ARGUMENT` error naming the parameter (or field) and what is wrong.

@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use dxforge::{BackgroundTask, dxforge_worker::TaskId};
+use dxforge::BackgroundTask;
+use dxforge::dxforge_worker::{TaskArgError, TaskId, TaskKind};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -22,29 +23,25 @@ use crate::worker_types::{
     SnapshotSummary, SyncReport, TaskState,
 };
 
-/// The core's task for `kind`; only `PrefetchPackage` takes (and needs) a spec.
+/// The core's task for `kind`; the core decides which kind takes a spec.
 fn background_task(
     kind: BackgroundTaskKind,
     package_spec: Option<String>,
 ) -> dxforge::Result<BackgroundTask> {
-    match (kind, package_spec) {
-        (BackgroundTaskKind::PrefetchPackage, Some(spec)) => {
-            Ok(BackgroundTask::PrefetchPackage(spec))
+    let kind = match kind {
+        BackgroundTaskKind::CacheCurrentState => TaskKind::CacheCurrentState,
+        BackgroundTaskKind::SyncToCloudflareR2 => TaskKind::SyncToCloudflareR2,
+        BackgroundTaskKind::PrefetchPackage => TaskKind::PrefetchPackage,
+        BackgroundTaskKind::AnalyzeCodebasePatterns => TaskKind::AnalyzeCodebasePatterns,
+    };
+    BackgroundTask::from_kind(kind, package_spec).map_err(|e| match e {
+        TaskArgError::Missing => {
+            invalid_argument("packageSpec", "PrefetchPackage needs a `name@req` spec")
         }
-        (BackgroundTaskKind::PrefetchPackage, None) => Err(invalid_argument(
-            "packageSpec",
-            "PrefetchPackage needs a `name@req` spec",
-        )),
-        (_, Some(_)) => Err(invalid_argument(
-            "packageSpec",
-            "only PrefetchPackage takes a package spec",
-        )),
-        (BackgroundTaskKind::CacheCurrentState, None) => Ok(BackgroundTask::CacheCurrentState),
-        (BackgroundTaskKind::SyncToCloudflareR2, None) => Ok(BackgroundTask::SyncToCloudflareR2),
-        (BackgroundTaskKind::AnalyzeCodebasePatterns, None) => {
-            Ok(BackgroundTask::AnalyzeCodebasePatterns)
+        TaskArgError::Unexpected => {
+            invalid_argument("packageSpec", "only PrefetchPackage takes a package spec")
         }
-    }
+    })
 }
 
 fn task_id(id: i64) -> dxforge::Result<TaskId> {

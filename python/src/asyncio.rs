@@ -17,7 +17,6 @@ use pyo3::BoundObject;
 use pyo3::prelude::*;
 
 use crate::error::{raise, to_pyerr};
-use crate::forge::internal;
 
 /// Makes sure the bridge runs on this process's core runtime.
 fn ensure_bridge(py: Python<'_>) -> PyResult<()> {
@@ -56,9 +55,9 @@ where
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
         // A panic in the core future becomes InternalError, not a PanicException.
         let result = AssertUnwindSafe(future).catch_unwind().await;
-        Ok(Deferred(
-            result.unwrap_or_else(|panic| Err(internal(&*panic))),
-        ))
+        Ok(Deferred(result.unwrap_or_else(|panic| {
+            Err(dxforge::Error::from_panic(&*panic))
+        })))
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -47,11 +48,7 @@ impl RestartPolicy {
     /// The name used in `dxforge.toml`: `"never"`, `"on-failure"`, `"always"`.
     #[getter]
     fn value(&self) -> &'static str {
-        match self {
-            RestartPolicy::Never => "never",
-            RestartPolicy::OnFailure => "on-failure",
-            RestartPolicy::Always => "always",
-        }
+        dxforge::RestartPolicy::from(*self).as_str()
     }
 
     /// Pickles as the member itself.
@@ -105,14 +102,9 @@ impl RestartArg {
     fn into_core(self) -> PyResult<dxforge::RestartPolicy> {
         match self {
             RestartArg::Policy(p) => Ok(p.into()),
-            RestartArg::Name(name) => match name.as_str() {
-                "never" => Ok(dxforge::RestartPolicy::Never),
-                "on-failure" => Ok(dxforge::RestartPolicy::OnFailure),
-                "always" => Ok(dxforge::RestartPolicy::Always),
-                other => Err(PyValueError::new_err(format!(
-                    "restart: unknown policy {other:?} (expected \"never\", \"on-failure\" or \"always\")"
-                ))),
-            },
+            RestartArg::Name(name) => name
+                .parse()
+                .map_err(|e| PyValueError::new_err(format!("restart: {e}"))),
         }
     }
 }
@@ -194,6 +186,12 @@ impl HealthCheck {
     }
 }
 
+/// The core's defaults for every field a keyword argument may leave out: the
+/// orchestrator holds them once (`DxToolDefinition::new`), this glue only
+/// reads them. The `.pyi` repeats them for type checkers; a test compares.
+static DEFAULTS: LazyLock<dxforge::DxToolDefinition> =
+    LazyLock::new(|| dxforge::DxToolDefinition::new("", ""));
+
 /// A developer tool: a local binary plus how to run, check and stop it.
 ///
 /// Every field has the same meaning and default as `[tools.NAME]` in
@@ -217,11 +215,19 @@ impl DxToolDefinition {
 impl DxToolDefinition {
     #[new]
     #[pyo3(signature = (
-        name, binary_path, *, args = Vec::new(), priority = 0, dependencies = Vec::new(), cwd = None,
-        env = BTreeMap::new(), health = None, health_interval_ms = 500, startup_timeout_ms = 30_000,
-        restart = None, max_restarts = 5, stop_signal = "SIGTERM", stop_timeout_ms = 5_000,
-        watch = Vec::new(),
+        name, binary_path, *, args = Vec::new(), priority = DEFAULTS.priority.into(),
+        dependencies = Vec::new(), cwd = None, env = BTreeMap::new(), health = None,
+        health_interval_ms = DEFAULTS.health_interval_ms.into(),
+        startup_timeout_ms = DEFAULTS.startup_timeout_ms.into(), restart = None,
+        max_restarts = DEFAULTS.max_restarts.into(), stop_signal = DEFAULTS.stop_signal.as_str(),
+        stop_timeout_ms = DEFAULTS.stop_timeout_ms.into(), watch = Vec::new(),
     ))]
+    // Only for `inspect.signature` (pyo3 shows a computed default as `...`):
+    // stubtest checks it against the `.pyi`, and a test checks the `.pyi`
+    // against the core, so a drifted default fails the suite.
+    #[pyo3(
+        text_signature = "(name, binary_path, *, args=..., priority=0, dependencies=..., cwd=None, env=..., health=None, health_interval_ms=500, startup_timeout_ms=30000, restart=None, max_restarts=5, stop_signal=\"SIGTERM\", stop_timeout_ms=5000, watch=...)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -243,7 +249,7 @@ impl DxToolDefinition {
     ) -> PyResult<Self> {
         let restart = match restart {
             Some(r) => r.into_core()?,
-            None => dxforge::RestartPolicy::default(),
+            None => DEFAULTS.restart,
         };
         let mut inner = dxforge::DxToolDefinition {
             name,
@@ -256,7 +262,7 @@ impl DxToolDefinition {
             restart,
             stop_signal: stop_signal.to_owned(),
             watch,
-            ..dxforge::DxToolDefinition::default()
+            ..dxforge::DxToolDefinition::new("", "")
         };
         for (field, value) in [
             (NumberField::Priority, priority),

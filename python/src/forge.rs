@@ -55,7 +55,8 @@ where
 
 /// Runs `call`, turning a panic into [`dxforge::Error::Internal`].
 pub(crate) fn catch_panic<T>(call: impl FnOnce() -> dxforge::Result<T>) -> dxforge::Result<T> {
-    std::panic::catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| Err(internal(&*panic)))
+    std::panic::catch_unwind(AssertUnwindSafe(call))
+        .unwrap_or_else(|panic| Err(dxforge::Error::from_panic(&*panic)))
 }
 
 /// Runs a core future to completion on the core runtime with the GIL released.
@@ -67,16 +68,6 @@ where
     detached(py, || {
         dxforge::runtime::block_on(future).and_then(|inner| inner)
     })
-}
-
-/// The core error for a caught panic, with its message.
-pub(crate) fn internal(panic: &(dyn std::any::Any + Send)) -> dxforge::Error {
-    let message = match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(s), _) => (*s).to_owned(),
-        (_, Some(s)) => s.clone(),
-        _ => "a panic without a message".to_owned(),
-    };
-    dxforge::Error::Internal { message }
 }
 
 #[pymethods]

@@ -54,13 +54,8 @@ static MEMBERS: PyOnceLock<[Py<ToolStatus>; 5]> = PyOnceLock::new();
 
 impl ToolStatus {
     fn core_name(self) -> &'static str {
-        match self {
-            ToolStatus::Stopped => "stopped",
-            ToolStatus::Starting => "starting",
-            ToolStatus::Running => "running",
-            ToolStatus::Healthy => "healthy",
-            ToolStatus::Degraded => "degraded",
-        }
+        // Declaration order is the core's (`ToolStatus::NAMES`).
+        dxforge::ToolStatus::NAMES[self as usize]
     }
 
     /// The Python member for a core status.
@@ -81,13 +76,7 @@ impl ToolStatus {
                 get("DEGRADED")?,
             ])
         })?;
-        let index = match status {
-            dxforge::ToolStatus::Stopped => 0,
-            dxforge::ToolStatus::Starting => 1,
-            dxforge::ToolStatus::Running(_) => 2,
-            dxforge::ToolStatus::Healthy => 3,
-            dxforge::ToolStatus::Degraded => 4,
-        };
+        let index = status.index();
         Ok(members[index].bind(py).clone())
     }
 }

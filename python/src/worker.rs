@@ -64,12 +64,7 @@ impl BackgroundTask {
     /// `"cache_current_state"`, `"sync_to_cloudflare_r2"`, `"prefetch_package"` or `"analyze_codebase_patterns"`.
     #[getter]
     fn kind(&self) -> &'static str {
-        match self.inner {
-            dxforge::BackgroundTask::CacheCurrentState => "cache_current_state",
-            dxforge::BackgroundTask::SyncToCloudflareR2 => "sync_to_cloudflare_r2",
-            dxforge::BackgroundTask::PrefetchPackage(_) => "prefetch_package",
-            dxforge::BackgroundTask::AnalyzeCodebasePatterns => "analyze_codebase_patterns",
-        }
+        self.inner.kind().as_str()
     }
 
     /// Pickles as the constructor call.
@@ -95,21 +90,16 @@ impl BackgroundTask {
     }
 }
 
-/// "No limit": a century. The core adds the timeout to `Instant::now()`,
-/// which overflows (and panics) for `Duration::MAX`.
-const NO_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A timeout in seconds (`None`: wait without limit).
+/// A timeout in seconds (`None`: wait without limit). The core bounds a huge
+/// timeout itself (`Duration::MAX` is "forever"), so it is not clamped here.
 fn timeout(seconds: Option<f64>) -> PyResult<Duration> {
     match seconds {
-        None => Ok(NO_LIMIT),
-        Some(s) => Duration::try_from_secs_f64(s)
-            .map(|d| d.min(NO_LIMIT))
-            .map_err(|_| {
-                PyValueError::new_err(format!(
-                    "timeout: expected a number of seconds >= 0, got {s}"
-                ))
-            }),
+        None => Ok(Duration::MAX),
+        Some(s) => Duration::try_from_secs_f64(s).map_err(|_| {
+            PyValueError::new_err(format!(
+                "timeout: expected a number of seconds >= 0, got {s}"
+            ))
+        }),
     }
 }
 

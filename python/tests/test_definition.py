@@ -38,6 +38,30 @@ def test_defaults_match_the_core() -> None:
     assert (d.restart, d.stop_signal, d.stop_timeout_ms) == (RestartPolicy.ON_FAILURE, "SIGTERM", 5000)
 
 
+def test_stub_defaults_are_the_cores() -> None:
+    """The ``.pyi`` repeats the core's defaults for type checkers; they must not drift."""
+    import ast
+
+    stub = Path(dxforge.__file__).with_name("_dxforge.pyi")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DxToolDefinition")
+    new = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__new__")
+    defaults = dict(zip((a.arg for a in new.args.kwonlyargs), new.args.kw_defaults, strict=True))
+    core = DxToolDefinition("t", "t")
+    checked = []
+    for field, node in defaults.items():
+        assert node is not None, f"{field} has no default in the stub"
+        value = ast.literal_eval(node)
+        if value is Ellipsis:
+            assert not getattr(core, field), f"{field}: the stub says ..., the core has {getattr(core, field)!r}"
+        elif value is None and field == "restart":
+            assert core.restart is RestartPolicy.ON_FAILURE or core.restart == RestartPolicy.ON_FAILURE
+        else:
+            assert getattr(core, field) == value, f"{field}: stub {value!r}, core {getattr(core, field)!r}"
+        checked.append(field)
+    assert len(checked) == 13, checked
+
+
 def test_every_field_is_kept_through_registration(forge: dxforge.DxForge) -> None:
     forge.register_tool(DxToolDefinition("db", "db"))
     d = full_definition()

@@ -6,6 +6,7 @@
 //! `DXFORGE_ERROR_INVALID_ARGUMENT` naming the parameter and changes nothing.
 
 use std::ffi::{CStr, CString, c_char};
+use std::sync::OnceLock;
 
 use dxforge_core::Result;
 
@@ -178,6 +179,25 @@ pub unsafe extern "C" fn dxforge_string_list_free(list: *mut dxforge_string_list
             // SAFETY: `list` is the first field of a `StringListBox` made by `string_list_out`.
             drop(unsafe { Box::from_raw(list.cast::<StringListBox>()) });
         });
+    }
+}
+
+/// NUL-terminated copies of one of the core's name tables (`ToolStatus::NAMES`,
+/// ...), made on first use, so this binding spells no name itself.
+pub(crate) fn c_names(cell: &'static OnceLock<Vec<CString>>, names: &[&str]) -> &'static [CString] {
+    cell.get_or_init(|| names.iter().map(|&n| c_string(n)).collect())
+}
+
+/// The one check of an options struct's `version` field: `known` is the
+/// version this library knows, `constant` the name of its C macro.
+pub(crate) fn check_options_version(version: u32, known: u32, constant: &str) -> Result<()> {
+    if version == known {
+        Ok(())
+    } else {
+        Err(invalid(
+            "opts.version",
+            format!("is {version}; this library knows version {known} ({constant})"),
+        ))
     }
 }
 

@@ -9,10 +9,13 @@
 //! accesses (about 30 instructions per call in a shared library).
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{CString, c_char, c_int};
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 use dxforge_core::{Error, ErrorKind};
+
+use crate::convert::c_string;
 
 /// Error codes returned by every fallible dxforge function (0 or negative).
 ///
@@ -111,12 +114,7 @@ pub(crate) fn guard(body: impl FnOnce() -> dxforge_core::Result<()>) -> c_int {
 
 #[cold]
 fn panic_to_error(payload: Box<dyn std::any::Any + Send>) -> c_int {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    fail(&Error::Internal { message })
+    fail(&Error::from_panic(&*payload))
 }
 
 /// Runs an infallible accessor or free function: a panic is swallowed and
@@ -167,31 +165,25 @@ pub extern "C" fn dxforge_clear_last_error() {
 /// Ownership: a static string; never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dxforge_error_code_name(code: c_int) -> *const c_char {
-    static NAMES: [&str; 17] = [
-        "OTHER\0",
-        "USAGE\0",
-        "INVALID_ARGUMENT\0",
-        "NOT_FOUND\0",
-        "CONFIG\0",
-        "DEPENDENCY\0",
-        "TOOL_FAILED\0",
-        "IO\0",
-        "BUSY\0",
-        "UNSAFE_PATH\0",
-        "REMOTE\0",
-        "INTEGRITY\0",
-        "TIMEOUT\0",
-        "CLOSED\0",
-        "FORKED\0",
-        "NOT_IMPLEMENTED\0",
-        "INTERNAL\0",
-    ];
-    let name = match code {
-        0 => "OK\0",
-        -17..=-1 => NAMES[(-code - 1) as usize],
-        _ => "UNKNOWN\0",
-    };
-    name.as_ptr().cast()
+    // The names are the core's `ErrorKind::code`s, NUL-terminated once.
+    static NAMES: OnceLock<Vec<(c_int, CString)>> = OnceLock::new();
+    static OK: &CStr = c"OK";
+    static UNKNOWN: &CStr = c"UNKNOWN";
+    guard_value(UNKNOWN.as_ptr(), || {
+        if code == 0 {
+            return OK.as_ptr();
+        }
+        let names = NAMES.get_or_init(|| {
+            ErrorKind::ALL
+                .iter()
+                .map(|&k| (code_of(k), c_string(k.code())))
+                .collect()
+        });
+        names
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(UNKNOWN.as_ptr(), |(_, name)| name.as_ptr())
+    })
 }
 
 #[cfg(test)]

@@ -33,16 +33,21 @@ impl DxForge {
     }
 }
 
-/// The handle behind a pointer from C.
+/// The handle an entry point received as a nullable reference (`const DxForge *`
+/// in C): NULL is `INVALID_ARGUMENT`.
+#[inline]
+pub(crate) fn forge_ref(forge: Option<&DxForge>) -> Result<&DxForge> {
+    forge.ok_or_else(|| invalid("forge", "is NULL"))
+}
+
+/// The handle behind a `DxForge *` from C (entry points that take it mutable
+/// in the header keep the raw pointer: several threads may hold it).
 ///
 /// # Safety
 /// `forge` is NULL or a live pointer from `dxforge_open`.
 pub(crate) unsafe fn forge_arg<'a>(forge: *const DxForge) -> Result<&'a DxForge> {
-    if forge.is_null() {
-        return Err(invalid("forge", "is NULL"));
-    }
-    // SAFETY: a live handle per the caller's contract.
-    Ok(unsafe { &*forge })
+    // SAFETY: NULL or a live handle per the caller's contract.
+    forge_ref(unsafe { forge.as_ref() })
 }
 
 /// Opens the project at `root` (a directory; NULL means the current
@@ -111,10 +116,10 @@ pub unsafe extern "C" fn dxforge_free(forge: *mut DxForge) {
 /// On success `*out` receives a string owned by the caller: free it with
 /// `dxforge_string_free`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dxforge_root(forge: *const DxForge, out: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn dxforge_root(forge: Option<&DxForge>, out: *mut *mut c_char) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let root = forge
             .inner
             .root()
@@ -128,9 +133,9 @@ pub unsafe extern "C" fn dxforge_root(forge: *const DxForge, out: *mut *mut c_ch
 /// Whether the handle has been closed (`dxforge_close`). Returns 1 when
 /// closed, 0 when open, and 0 for NULL.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dxforge_is_closed(forge: *const DxForge) -> c_int {
+pub unsafe extern "C" fn dxforge_is_closed(forge: Option<&DxForge>) -> c_int {
     guard_value(0, || {
-        unsafe { forge_arg(forge) }
+        forge_ref(forge)
             .map(|f| c_int::from(f.inner.is_closed()))
             .unwrap_or(0)
     })

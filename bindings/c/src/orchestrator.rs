@@ -5,15 +5,17 @@
 //! thread of that runtime (they fail with `DXFORGE_ERROR_OTHER` instead of
 //! deadlocking). Status callbacks run on their own threads and may call them.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{CString, c_char, c_int};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use dxforge_core::ToolStatus;
 use dxforge_core::runtime::block_on;
 
 use crate::convert::dxforge_string_list;
-use crate::convert::{out_arg, str_arg, str_array_arg, string_list_out, string_out};
-use crate::error::guard;
-use crate::forge::{DxForge, forge_arg};
+use crate::convert::{c_names, out_arg, str_arg, str_array_arg, string_list_out, string_out};
+use crate::error::{guard, guard_value};
+use crate::forge::{DxForge, forge_arg, forge_ref};
 use crate::tool_options::{definition_from, dxforge_tool_options};
 use crate::tool_results::{
     dxforge_exec_result, dxforge_log_lines, dxforge_tool_state, dxforge_tool_status,
@@ -46,7 +48,7 @@ pub unsafe extern "C" fn dxforge_register_tool(
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_status(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out_status: *mut dxforge_tool_status,
     out_pid: *mut u32,
@@ -54,7 +56,7 @@ pub unsafe extern "C" fn dxforge_status(
     guard(|| {
         let out_status =
             unsafe { out_arg(out_status, "out_status", dxforge_tool_status::Stopped) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         let status = forge.inner.status(name)?;
         *out_status = status_of(status);
@@ -76,15 +78,14 @@ pub unsafe extern "C" fn dxforge_status(
 /// Ownership: a static string; never free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dxforge_tool_status_name(status: c_int) -> *const c_char {
-    let name: &str = match status {
-        0 => "stopped\0",
-        1 => "starting\0",
-        2 => "running\0",
-        3 => "healthy\0",
-        4 => "degraded\0",
-        _ => "unknown\0",
-    };
-    name.as_ptr().cast()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    guard_value(c"unknown".as_ptr(), || {
+        let names = c_names(&NAMES, &ToolStatus::NAMES);
+        usize::try_from(status)
+            .ok()
+            .and_then(|i| names.get(i))
+            .map_or(c"unknown".as_ptr(), |name| name.as_ptr())
+    })
 }
 
 /// Detailed state of tool `name`. On success `*out` is owned by the caller:
@@ -92,13 +93,13 @@ pub extern "C" fn dxforge_tool_status_name(status: c_int) -> *const c_char {
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_state(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out: *mut *mut dxforge_tool_state,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = tool_state_out(&forge.inner.state(name)?);
         Ok(())
@@ -109,12 +110,12 @@ pub unsafe extern "C" fn dxforge_state(
 /// owned by the caller: free it with `dxforge_string_list_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_tool_names(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.tool_names()?);
         Ok(())
     })
@@ -126,13 +127,13 @@ pub unsafe extern "C" fn dxforge_tool_names(
 /// Errors: `DXFORGE_ERROR_NOT_FOUND` for an unknown tool.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_tool_json(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = string_out(crate::json::to_string(&forge.inner.tool(name)?)?);
         Ok(())
@@ -144,12 +145,12 @@ pub unsafe extern "C" fn dxforge_tool_json(
 /// success `*out_json` is owned by the caller: free it with `dxforge_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_states_json(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.states()?)?);
         Ok(())
     })
@@ -240,14 +241,14 @@ pub unsafe extern "C" fn dxforge_stop_all(forge: *mut DxForge) -> c_int {
 /// `dxforge_log_lines_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_logs(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     n: usize,
     out: *mut *mut dxforge_log_lines,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { str_arg(name, "name") }?;
         *out = log_lines_out(forge.inner.logs(name, n)?);
         Ok(())

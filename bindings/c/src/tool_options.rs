@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use dxforge_core::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
 
-use crate::convert::{opt_str_arg, str_arg, str_array_arg};
+use crate::convert::{check_options_version, opt_str_arg, str_arg, str_array_arg};
 use crate::error::{guard, invalid};
 
 /// The current version of `dxforge_tool_options`; pass it to
@@ -146,16 +146,11 @@ pub unsafe extern "C" fn dxforge_tool_options_init(
 }
 
 fn check_version(version: u32) -> Result<()> {
-    if version == DXFORGE_TOOL_OPTIONS_VERSION {
-        Ok(())
-    } else {
-        Err(invalid(
-            "opts.version",
-            format!(
-                "is {version}; this library knows version {DXFORGE_TOOL_OPTIONS_VERSION} (DXFORGE_TOOL_OPTIONS_VERSION)"
-            ),
-        ))
-    }
+    check_options_version(
+        version,
+        DXFORGE_TOOL_OPTIONS_VERSION,
+        "DXFORGE_TOOL_OPTIONS_VERSION",
+    )
 }
 
 fn restart_code(policy: RestartPolicy) -> dxforge_restart_policy {
@@ -213,17 +208,16 @@ pub(crate) unsafe fn definition_from(
     };
     def.health_interval_ms = o.health_interval_ms;
     def.startup_timeout_ms = o.startup_timeout_ms;
-    def.restart = match o.restart {
-        0 => RestartPolicy::Never,
-        1 => RestartPolicy::OnFailure,
-        2 => RestartPolicy::Always,
-        other => {
-            return Err(invalid(
+    // `dxforge_restart_policy`'s values are the positions in the core's table.
+    def.restart = usize::try_from(o.restart)
+        .ok()
+        .and_then(|i| RestartPolicy::ALL.get(i).copied())
+        .ok_or_else(|| {
+            invalid(
                 "opts.restart",
-                format!("{other} is not a dxforge_restart_policy (0..=2)"),
-            ));
-        }
-    };
+                format!("{} is not a dxforge_restart_policy (0..=2)", o.restart),
+            )
+        })?;
     def.max_restarts = o.max_restarts;
     if let Some(signal) = unsafe { opt_str_arg(o.stop_signal, "opts.stop_signal") }? {
         def.stop_signal = signal.to_owned();
@@ -245,4 +239,17 @@ fn env_from(entries: Vec<String>) -> Result<BTreeMap<String, String>> {
             )),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_c_restart_policy_is_its_position_in_the_core_table() {
+        for policy in RestartPolicy::ALL {
+            let code = restart_code(policy);
+            assert_eq!(RestartPolicy::ALL[code as usize], policy);
+        }
+    }
 }

@@ -14,9 +14,9 @@ use dxforge_core::dxforge_traffic::{
     FileAction, FileReport, InstallOptions, InstallReport, Recovery, RemoveReport,
 };
 
-use crate::convert::{c_string, opt_str_arg, out_arg, str_arg};
+use crate::convert::{c_string, check_options_version, opt_str_arg, out_arg, str_arg};
 use crate::error::{guard, guard_value, invalid};
-use crate::forge::{DxForge, forge_arg};
+use crate::forge::{DxForge, forge_arg, forge_ref};
 
 /// The traffic light of a file: what an upgrade would do to the user's copy.
 #[repr(C)]
@@ -227,16 +227,11 @@ pub unsafe extern "C" fn dxforge_install_options_init(
 }
 
 fn check_install_version(version: u32) -> Result<()> {
-    if version == DXFORGE_INSTALL_OPTIONS_VERSION {
-        Ok(())
-    } else {
-        Err(invalid(
-            "opts.version",
-            format!(
-                "is {version}; this library knows version {DXFORGE_INSTALL_OPTIONS_VERSION} (DXFORGE_INSTALL_OPTIONS_VERSION)"
-            ),
-        ))
-    }
+    check_options_version(
+        version,
+        DXFORGE_INSTALL_OPTIONS_VERSION,
+        "DXFORGE_INSTALL_OPTIONS_VERSION",
+    )
 }
 
 unsafe fn install_options(opts: *const dxforge_install_options) -> Result<InstallOptions> {
@@ -275,7 +270,7 @@ fn report_out(
 /// `DXFORGE_ERROR_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_analyze_traffic_safety(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     path: *const c_char,
     content: *const c_void,
     content_len: usize,
@@ -283,7 +278,7 @@ pub unsafe extern "C" fn dxforge_analyze_traffic_safety(
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_light, "out_light", dxforge_traffic_light::Green) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let path = unsafe { str_arg(path, "path") }?;
         let content = unsafe { bytes_arg(content, content_len, "content") }?;
         *out = light_of(forge.inner.analyze_traffic_safety(path, content)?);
@@ -296,7 +291,7 @@ pub unsafe extern "C" fn dxforge_analyze_traffic_safety(
 /// On success `*out` is owned by the caller: free it with `dxforge_traffic_report_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_check_file(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     path: *const c_char,
     content: *const c_void,
     content_len: usize,
@@ -304,7 +299,7 @@ pub unsafe extern "C" fn dxforge_check_file(
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let path = unsafe { str_arg(path, "path") }?;
         let content = unsafe { bytes_arg(content, content_len, "content") }?;
         report_out(
@@ -432,13 +427,13 @@ pub unsafe extern "C" fn dxforge_recover_traffic(
 /// writes nothing. On success `*out` is owned by the caller (`dxforge_traffic_report_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_diff(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     name: *const c_char,
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let name = unsafe { opt_str_arg(name, "name") }?;
         report_out(
             out,

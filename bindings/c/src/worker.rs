@@ -9,14 +9,14 @@
 use std::ffi::{CString, c_char, c_int};
 use std::time::Duration;
 
-use dxforge_core::dxforge_worker::{TaskId, TaskState, WorkerError};
+use dxforge_core::dxforge_worker::{TaskArgError, TaskId, TaskKind, TaskState, WorkerError};
 use dxforge_core::runtime::block_on;
 use dxforge_core::{BackgroundTask, Error, Result};
 
 use crate::convert::dxforge_string_list;
 use crate::convert::{c_string, opt_str_arg, out_arg, str_arg, string_list_out, string_out};
 use crate::error::{guard, guard_value, invalid};
-use crate::forge::{DxForge, forge_arg};
+use crate::forge::{DxForge, forge_ref};
 
 /// The seed's background tasks (`dxforge_enqueue`'s `kind`).
 #[repr(C)]
@@ -104,34 +104,27 @@ impl dxforge_task_state {
 /// Errors: `DXFORGE_ERROR_INVALID_ARGUMENT` (unknown kind, missing or extra `arg`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_enqueue(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     kind: u32,
     arg: *const c_char,
     out_task_id: *mut u64,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_task_id, "out_task_id", 0) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let arg = unsafe { opt_str_arg(arg, "arg") }?;
-        let task = match (kind, arg) {
-            (2, Some(spec)) => BackgroundTask::PrefetchPackage(spec.to_owned()),
-            (2, None) => {
-                return Err(invalid(
-                    "arg",
-                    "is NULL; PREFETCH_PACKAGE needs a package spec",
-                ));
-            }
-            (0..=3, Some(_)) => return Err(invalid("arg", "must be NULL for this task kind")),
-            (0, None) => BackgroundTask::CacheCurrentState,
-            (1, None) => BackgroundTask::SyncToCloudflareR2,
-            (3, None) => BackgroundTask::AnalyzeCodebasePatterns,
-            (other, _) => {
-                return Err(invalid(
-                    "kind",
-                    format!("{other} is not a dxforge_task_kind (0..=3)"),
-                ));
-            }
-        };
+        // `dxforge_task_kind`'s values are the positions in the core's table.
+        let kind = usize::try_from(kind)
+            .ok()
+            .and_then(|i| TaskKind::ALL.get(i).copied())
+            .ok_or_else(|| invalid("kind", format!("{kind} is not a dxforge_task_kind (0..=3)")))?;
+        let task =
+            BackgroundTask::from_kind(kind, arg.map(str::to_owned)).map_err(|e| match e {
+                TaskArgError::Missing => {
+                    invalid("arg", "is NULL; PREFETCH_PACKAGE needs a package spec")
+                }
+                TaskArgError::Unexpected => invalid("arg", "must be NULL for this task kind"),
+            })?;
         *out = forge.inner.enqueue(task)?.0;
         Ok(())
     })
@@ -143,13 +136,13 @@ pub unsafe extern "C" fn dxforge_enqueue(
 /// (or whose final state was forgotten).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_task(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     task_id: u64,
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let state =
             forge
                 .inner
@@ -168,14 +161,14 @@ pub unsafe extern "C" fn dxforge_task(
 /// Errors: `DXFORGE_ERROR_TIMEOUT`, `DXFORGE_ERROR_NOT_FOUND`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_wait(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     task_id: u64,
     timeout_ms: u64,
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let state = block_on(
             forge
                 .inner
@@ -249,12 +242,12 @@ pub extern "C" fn dxforge_task_status_name(status: c_int) -> *const c_char {
 /// Writes the queue counters into `*out` (caller-allocated; nothing to free).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_counters(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out: *mut dxforge_queue_counters,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", dxforge_queue_counters::default()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let c = forge.inner.counters()?;
         *out = dxforge_queue_counters {
             enqueued: c.enqueued,
@@ -291,14 +284,14 @@ unsafe fn clear_opt(out: *mut *mut c_char) {
 /// with `dxforge_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_snapshot(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_id: *mut *mut c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
         let out_id = unsafe { out_arg(out_id, "out_id", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let summary = forge.inner.snapshot()?;
         unsafe { json_out(out_json, &summary) }?;
         *out_id = string_out(summary.id);
@@ -310,12 +303,12 @@ pub unsafe extern "C" fn dxforge_snapshot(
 /// by the caller: free it with `dxforge_string_list_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_snapshots(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.snapshots()?.into_iter().map(|s| s.id));
         Ok(())
     })
@@ -325,12 +318,12 @@ pub unsafe extern "C" fn dxforge_snapshots(
 /// bytes, …) as a JSON array, oldest first. Free `*out_json` with `dxforge_string_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_snapshots_json(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.snapshots()?)?);
         Ok(())
     })
@@ -344,13 +337,13 @@ pub unsafe extern "C" fn dxforge_snapshots_json(
 /// (a stored object failed its hash check; nothing restored).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_restore(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     id: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let id = unsafe { str_arg(id, "id") }?;
         let report = forge.inner.restore(id)?;
         unsafe { json_out(out_json, &report) }
@@ -361,12 +354,12 @@ pub unsafe extern "C" fn dxforge_restore(
 /// receives the report (`dxforge_string_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_gc_snapshots(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let report = forge.inner.gc_snapshots()?;
         unsafe { json_out(out_json, &report) }
     })
@@ -377,10 +370,13 @@ pub unsafe extern "C" fn dxforge_gc_snapshots(
 /// Errors: `DXFORGE_ERROR_CONFIG` (no `[remote]`, credentials missing),
 /// `DXFORGE_ERROR_REMOTE` (unreachable, wrong credentials, server error).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dxforge_push(forge: *const DxForge, out_json: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn dxforge_push(
+    forge: Option<&DxForge>,
+    out_json: *mut *mut c_char,
+) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let report = block_on(forge.inner.push())??;
         unsafe { json_out(out_json, &report) }
     })
@@ -391,13 +387,13 @@ pub unsafe extern "C" fn dxforge_push(forge: *const DxForge, out_json: *mut *mut
 /// (`dxforge_string_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_pull(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     id: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let id = unsafe { str_arg(id, "id") }?;
         let report = block_on(forge.inner.pull(id))??;
         unsafe { json_out(out_json, &report) }
@@ -408,12 +404,12 @@ pub unsafe extern "C" fn dxforge_pull(
 /// `out_json` (may be NULL) receives the report (`dxforge_string_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_analyze(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let report = forge.inner.analyze()?;
         unsafe { json_out(out_json, &report) }
     })
@@ -424,15 +420,45 @@ pub unsafe extern "C" fn dxforge_analyze(
 /// registry gone. `out_json` (may be NULL) receives the report (`dxforge_string_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_prefetch(
-    forge: *const DxForge,
+    forge: Option<&DxForge>,
     spec: *const c_char,
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
         unsafe { clear_opt(out_json) };
-        let forge = unsafe { forge_arg(forge) }?;
+        let forge = forge_ref(forge)?;
         let spec = unsafe { str_arg(spec, "spec") }?;
         let report = forge.inner.prefetch(spec)?;
         unsafe { json_out(out_json, &report) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_c_task_kind_is_its_position_in_the_core_table() {
+        for (c_kind, kind) in [
+            (
+                dxforge_task_kind::CacheCurrentState,
+                TaskKind::CacheCurrentState,
+            ),
+            (
+                dxforge_task_kind::SyncToCloudflareR2,
+                TaskKind::SyncToCloudflareR2,
+            ),
+            (
+                dxforge_task_kind::PrefetchPackage,
+                TaskKind::PrefetchPackage,
+            ),
+            (
+                dxforge_task_kind::AnalyzeCodebasePatterns,
+                TaskKind::AnalyzeCodebasePatterns,
+            ),
+        ] {
+            assert_eq!(TaskKind::ALL[c_kind as usize], kind);
+        }
+        assert_eq!(TaskKind::ALL.len(), 4, "dxforge_task_kind lists every kind");
+    }
 }

@@ -25,8 +25,9 @@ pub use dxforge_orchestrator::limits::{
 pub const QUEUE_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
 /// `[worker] concurrency`: 1 to 256 tasks at once.
 pub const CONCURRENCY: RangeInclusive<u64> = 1..=256;
-/// `[remote] connect_timeout_ms` and `request_timeout_ms`: 100 ms to 10 minutes.
-pub const REMOTE_TIMEOUT_MS: RangeInclusive<u64> = 100..=600_000;
+/// `[remote] connect_timeout_ms` and `request_timeout_ms`: 100 ms to 10 minutes
+/// (the worker's range, checked here too so the error points at the value).
+pub const REMOTE_TIMEOUT_MS: RangeInclusive<u64> = dxforge_worker::TIMEOUT_RANGE_MS;
 
 /// Checks every number of a parsed configuration against its range; the
 /// error points at the value in `text`.

@@ -105,3 +105,74 @@ pub enum RestartPolicy {
     /// Restart after any exit.
     Always,
 }
+
+impl RestartPolicy {
+    /// Every policy, in declaration order (the C binding's `dxforge_restart_policy` value).
+    pub const ALL: [RestartPolicy; 3] = [
+        RestartPolicy::Never,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Always,
+    ];
+
+    /// The name used in `dxforge.toml`: `"never"`, `"on-failure"` or `"always"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::Never => "never",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Always => "always",
+        }
+    }
+}
+
+impl std::fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A restart-policy name that is none of [`RestartPolicy::as_str`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRestartPolicy(pub String);
+
+impl std::fmt::Display for UnknownRestartPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown policy {:?} (expected \"never\", \"on-failure\" or \"always\")",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownRestartPolicy {}
+
+impl std::str::FromStr for RestartPolicy {
+    type Err = UnknownRestartPolicy;
+
+    /// The policy named `name` (exactly as in `dxforge.toml`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| UnknownRestartPolicy(name.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policy_names_parse_back_and_match_serde() {
+        for policy in RestartPolicy::ALL {
+            assert_eq!(policy.as_str().parse::<RestartPolicy>(), Ok(policy));
+            let json = serde_json::to_value(policy).unwrap();
+            assert_eq!(json, policy.as_str());
+        }
+        let err = "sometimes".parse::<RestartPolicy>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"unknown policy "sometimes" (expected "never", "on-failure" or "always")"#
+        );
+    }
+}

@@ -213,7 +213,7 @@ mod sys;
 pub mod validate;
 mod watch;
 
-pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy};
+pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy, UnknownRestartPolicy};
 pub use error::{OrchestratorError, Result};
 pub use status::{ExecOutput, ExitStatus, LogLine, ToolEvent, ToolState, ToolStatus};
 

@@ -19,14 +19,43 @@ pub enum ToolStatus {
 }
 
 impl ToolStatus {
+    /// Every status name, in declaration order: the index is [`index`](Self::index)
+    /// (and the C binding's `dxforge_tool_status` value).
+    pub const NAMES: [&'static str; 5] = ["stopped", "starting", "running", "healthy", "degraded"];
+
+    /// Position of the variant in declaration order (`Stopped` is 0, `Degraded` 4).
+    pub fn index(&self) -> usize {
+        match self {
+            ToolStatus::Stopped => 0,
+            ToolStatus::Starting => 1,
+            ToolStatus::Running(_) => 2,
+            ToolStatus::Healthy => 3,
+            ToolStatus::Degraded => 4,
+        }
+    }
+
     /// Lower-case name of the variant (`"running"`, …), stable for bindings and JSON.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            ToolStatus::Stopped => "stopped",
-            ToolStatus::Starting => "starting",
-            ToolStatus::Running(_) => "running",
-            ToolStatus::Healthy => "healthy",
-            ToolStatus::Degraded => "degraded",
+        Self::NAMES[self.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_serde_names() {
+        for status in [
+            ToolStatus::Stopped,
+            ToolStatus::Starting,
+            ToolStatus::Running(7),
+            ToolStatus::Healthy,
+            ToolStatus::Degraded,
+        ] {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json["status"], status.as_str(), "{status:?}");
+            assert_eq!(ToolStatus::NAMES[status.index()], status.as_str());
         }
     }
 }

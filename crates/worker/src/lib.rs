@@ -135,3 +135,96 @@ pub enum BackgroundTask {
     /// Walk the codebase and write `.dxforge/analysis.json`.
     AnalyzeCodebasePatterns,
 }
+
+/// The kind of a [`BackgroundTask`] without its argument: what a binding gets
+/// from its caller. [`ALL`](Self::ALL) is in the order of the C `dxforge_task_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    /// [`BackgroundTask::CacheCurrentState`].
+    CacheCurrentState,
+    /// [`BackgroundTask::SyncToCloudflareR2`].
+    SyncToCloudflareR2,
+    /// [`BackgroundTask::PrefetchPackage`]; the only kind with an argument.
+    PrefetchPackage,
+    /// [`BackgroundTask::AnalyzeCodebasePatterns`].
+    AnalyzeCodebasePatterns,
+}
+
+impl TaskKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::CacheCurrentState,
+        TaskKind::SyncToCloudflareR2,
+        TaskKind::PrefetchPackage,
+        TaskKind::AnalyzeCodebasePatterns,
+    ];
+
+    /// Snake-case name, e.g. `"prefetch_package"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::CacheCurrentState => "cache_current_state",
+            TaskKind::SyncToCloudflareR2 => "sync_to_cloudflare_r2",
+            TaskKind::PrefetchPackage => "prefetch_package",
+            TaskKind::AnalyzeCodebasePatterns => "analyze_codebase_patterns",
+        }
+    }
+}
+
+/// Why a kind and an argument make no [`BackgroundTask`]; each binding words
+/// it with its own parameter name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskArgError {
+    /// `PrefetchPackage` without its package spec.
+    Missing,
+    /// An argument for a kind that takes none.
+    Unexpected,
+}
+
+impl BackgroundTask {
+    /// The task of `kind` with `arg`, the package spec that only (and always)
+    /// `PrefetchPackage` takes. The one validation of a kind and its argument.
+    pub fn from_kind(kind: TaskKind, arg: Option<String>) -> Result<Self, TaskArgError> {
+        match (kind, arg) {
+            (TaskKind::PrefetchPackage, Some(spec)) => Ok(BackgroundTask::PrefetchPackage(spec)),
+            (TaskKind::PrefetchPackage, None) => Err(TaskArgError::Missing),
+            (_, Some(_)) => Err(TaskArgError::Unexpected),
+            (TaskKind::CacheCurrentState, None) => Ok(BackgroundTask::CacheCurrentState),
+            (TaskKind::SyncToCloudflareR2, None) => Ok(BackgroundTask::SyncToCloudflareR2),
+            (TaskKind::AnalyzeCodebasePatterns, None) => {
+                Ok(BackgroundTask::AnalyzeCodebasePatterns)
+            }
+        }
+    }
+
+    /// The kind of this task.
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            BackgroundTask::CacheCurrentState => TaskKind::CacheCurrentState,
+            BackgroundTask::SyncToCloudflareR2 => TaskKind::SyncToCloudflareR2,
+            BackgroundTask::PrefetchPackage(_) => TaskKind::PrefetchPackage,
+            BackgroundTask::AnalyzeCodebasePatterns => TaskKind::AnalyzeCodebasePatterns,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_prefetch_takes_and_needs_an_argument() {
+        for kind in TaskKind::ALL {
+            let arg = (kind == TaskKind::PrefetchPackage).then(|| "left-pad@1".to_owned());
+            let task = BackgroundTask::from_kind(kind, arg).unwrap();
+            assert_eq!(task.kind(), kind);
+        }
+        assert_eq!(
+            BackgroundTask::from_kind(TaskKind::PrefetchPackage, None),
+            Err(TaskArgError::Missing)
+        );
+        assert_eq!(
+            BackgroundTask::from_kind(TaskKind::CacheCurrentState, Some("x".to_owned())),
+            Err(TaskArgError::Unexpected)
+        );
+    }
+}
