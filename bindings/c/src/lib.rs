@@ -40,7 +40,7 @@
 //!   `DXFORGE_ERROR_FORKED` in the child; open a new one there.
 //! - Using a handle after `dxforge_free` is undefined behaviour, as with
 //!   `free`; after `dxforge_close` every call returns `DXFORGE_ERROR_CLOSED`.
-#![warn(missing_docs)]
+// C type names (`dxforge_error_code`, `dxforge_status_callback`, ...) follow C style.
 #![allow(non_camel_case_types)]
 // The shared safety contract is documented once, in the module docs above.
 #![allow(clippy::missing_safety_doc)]
