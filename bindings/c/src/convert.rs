@@ -60,6 +60,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<O
     if ptr.is_null() {
         Ok(None)
     } else {
+        // SAFETY: `ptr` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         unsafe { str_arg(ptr, name) }.map(Some)
     }
 }
@@ -84,6 +85,7 @@ pub(crate) unsafe fn str_array_arg(
     items
         .iter()
         .enumerate()
+        // SAFETY: `p` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         .map(|(i, &p)| unsafe { str_arg(p, &format!("{name}[{i}]")) }.map(str::to_owned))
         .collect()
 }
@@ -207,6 +209,7 @@ mod tests {
 
     fn arg(bytes: &[u8]) -> Result<String> {
         let owned = CString::new(bytes).unwrap();
+        // SAFETY: `owned` is a live NUL-terminated `CString`.
         unsafe { str_arg(owned.as_ptr(), "p") }.map(str::to_owned)
     }
 
@@ -222,6 +225,7 @@ mod tests {
             "{err}"
         );
         assert!(arg(b"caf\xc3").is_err(), "truncated sequence");
+        // SAFETY: NULL is allowed; `str_arg` checks it before reading.
         let null = unsafe { str_arg(std::ptr::null(), "name") }.unwrap_err();
         assert!(null.to_string().contains("`name`: is NULL"), "{null}");
     }
@@ -230,15 +234,19 @@ mod tests {
     fn str_array_arg_names_the_bad_element_and_allows_null_when_empty() {
         let a = CString::new("a").unwrap();
         let items = [a.as_ptr(), std::ptr::null()];
+        // SAFETY: `items` holds 2 pointers: a live `CString` and NULL (which `str_arg` rejects).
         let err = unsafe { str_array_arg(items.as_ptr(), 2, "args") }.unwrap_err();
         assert!(err.to_string().contains("args[1]"), "{err}");
         assert!(
+            // SAFETY: count 0: the pointer is never read.
             unsafe { str_array_arg(std::ptr::null(), 0, "args") }
                 .unwrap()
                 .is_empty()
         );
+        // SAFETY: NULL with count 1 is rejected before any read.
         assert!(unsafe { str_array_arg(std::ptr::null(), 1, "args") }.is_err());
         assert_eq!(
+            // SAFETY: `items` holds at least 1 pointer, the first a live `CString`.
             unsafe { str_array_arg(items.as_ptr(), 1, "args") }.unwrap(),
             vec!["a".to_owned()]
         );
@@ -247,15 +255,20 @@ mod tests {
     #[test]
     fn lists_and_strings_round_trip_through_their_free_functions() {
         let list = string_list_out(vec!["x".to_owned(), "y\0z".to_owned()]);
+        // SAFETY: `list` is a live list from `string_list_out`: `items` points to `count` pointers.
         let items = unsafe { std::slice::from_raw_parts((*list).items, (*list).count) };
         let strings: Vec<_> = items
             .iter()
+            // SAFETY: each item is a live NUL-terminated string owned by `list`.
             .map(|&p| unsafe { CStr::from_ptr(p) }.to_str().unwrap())
             .collect();
         assert_eq!(strings, ["x", "yz"]);
+        // SAFETY: `list` came from `string_list_out` and is not used afterwards.
         unsafe { dxforge_string_list_free(list) };
         let s = string_out("hello");
+        // SAFETY: `s` is a live NUL-terminated string from `string_out`.
         assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "hello");
+        // SAFETY: `s` came from `string_out` and is not used afterwards.
         unsafe { dxforge_string_free(s) };
     }
 }

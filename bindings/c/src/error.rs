@@ -197,6 +197,7 @@ mod tests {
         for kind in ErrorKind::ALL {
             let code = code_of(kind);
             assert!(code < 0);
+            // SAFETY: `dxforge_error_code_name` returns a static NUL-terminated string.
             let name = unsafe { CStr::from_ptr(dxforge_error_code_name(code)) };
             assert_eq!(name.to_str().unwrap(), kind.code(), "{kind:?}");
         }
@@ -212,6 +213,7 @@ mod tests {
             code_of(ErrorKind::Other),
             dxforge_error_code::DXFORGE_ERROR_OTHER as c_int
         );
+        // SAFETY: `dxforge_error_code_name` returns a static NUL-terminated string.
         let unknown = unsafe { CStr::from_ptr(dxforge_error_code_name(-18)) };
         assert_eq!(unknown.to_str().unwrap(), "UNKNOWN");
     }
@@ -221,6 +223,7 @@ mod tests {
         let code = guard(|| panic!("boom in test"));
         assert_eq!(code, dxforge_error_code::DXFORGE_ERROR_INTERNAL as c_int);
         assert_eq!(dxforge_last_error_code(), code);
+        // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the next failure on this thread.
         let message = unsafe { CStr::from_ptr(dxforge_last_error_message()) };
         assert!(message.to_str().unwrap().contains("boom in test"));
         assert_eq!(guard(|| Ok(())), 0);
@@ -232,6 +235,7 @@ mod tests {
         dxforge_clear_last_error();
         assert_eq!(dxforge_last_error_code(), 0);
         assert_eq!(
+            // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the next failure on this thread.
             unsafe { CStr::from_ptr(dxforge_last_error_message()) }.to_bytes(),
             b""
         );

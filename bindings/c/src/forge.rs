@@ -61,7 +61,9 @@ pub(crate) unsafe fn forge_arg<'a>(forge: *const DxForge) -> Result<&'a DxForge>
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForge) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        // SAFETY: `root` is NULL or a NUL-terminated string valid for this call (the header's contract).
         let root = unsafe { opt_str_arg(root, "root") }?;
         let inner = match root {
             Some(root) => dxforge_core::DxForge::open(root)?,
@@ -85,6 +87,7 @@ pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForg
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_close(forge: *mut DxForge) -> c_int {
     guard(|| {
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         forge.deactivate_subscriptions();
         forge.inner.shutdown()
@@ -118,6 +121,7 @@ pub unsafe extern "C" fn dxforge_free(forge: *mut DxForge) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_root(forge: Option<&DxForge>, out: *mut *mut c_char) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let root = forge

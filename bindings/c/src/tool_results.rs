@@ -107,8 +107,8 @@ pub(crate) fn tool_state_out(state: &ToolState) -> *mut dxforge_tool_state {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_tool_state_free(state: *mut dxforge_tool_state) {
     if !state.is_null() {
-        // SAFETY: the first field of a `ToolStateBox` from `tool_state_out`.
         guard_value((), || {
+            // SAFETY: the first field of a `ToolStateBox` from `tool_state_out`.
             drop(unsafe { Box::from_raw(state.cast::<ToolStateBox>()) })
         });
     }
@@ -176,8 +176,8 @@ pub(crate) fn exec_result_out(out: ExecOutput) -> *mut dxforge_exec_result {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_exec_result_free(result: *mut dxforge_exec_result) {
     if !result.is_null() {
-        // SAFETY: the first field of an `ExecResultBox` from `exec_result_out`.
         guard_value((), || {
+            // SAFETY: the first field of an `ExecResultBox` from `exec_result_out`.
             drop(unsafe { Box::from_raw(result.cast::<ExecResultBox>()) })
         });
     }
@@ -238,8 +238,8 @@ pub(crate) fn log_lines_out(lines: Vec<LogLine>) -> *mut dxforge_log_lines {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_log_lines_free(lines: *mut dxforge_log_lines) {
     if !lines.is_null() {
-        // SAFETY: the first field of a `LogLinesBox` from `log_lines_out`.
         guard_value((), || {
+            // SAFETY: the first field of a `LogLinesBox` from `log_lines_out`.
             drop(unsafe { Box::from_raw(lines.cast::<LogLinesBox>()) })
         });
     }

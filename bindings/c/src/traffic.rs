@@ -277,9 +277,12 @@ pub unsafe extern "C" fn dxforge_analyze_traffic_safety(
     out_light: *mut dxforge_traffic_light,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_light` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_light, "out_light", dxforge_traffic_light::Green) }?;
         let forge = forge_ref(forge)?;
+        // SAFETY: `path` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let path = unsafe { str_arg(path, "path") }?;
+        // SAFETY: `content` is NULL or readable for `content_len` bytes (the header's contract).
         let content = unsafe { bytes_arg(content, content_len, "content") }?;
         *out = light_of(forge.inner.analyze_traffic_safety(path, content)?);
         Ok(())
@@ -298,9 +301,12 @@ pub unsafe extern "C" fn dxforge_check_file(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
+        // SAFETY: `path` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let path = unsafe { str_arg(path, "path") }?;
+        // SAFETY: `content` is NULL or readable for `content_len` bytes (the header's contract).
         let content = unsafe { bytes_arg(content, content_len, "content") }?;
         report_out(
             out,
@@ -326,10 +332,15 @@ pub unsafe extern "C" fn dxforge_install_package(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: `version_req` is NULL or a NUL-terminated string valid for this call (the header's contract).
         let req = unsafe { opt_str_arg(version_req, "version_req") }?.unwrap_or("");
+        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
         let opts = unsafe { install_options(opts) }?;
         report_out(
             out,
@@ -347,8 +358,11 @@ pub unsafe extern "C" fn dxforge_install_all_dependencies(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
         let opts = unsafe { install_options(opts) }?;
         report_out(
             out,
@@ -368,9 +382,13 @@ pub unsafe extern "C" fn dxforge_update(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract).
         let name = unsafe { opt_str_arg(name, "name") }?;
+        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
         let opts = unsafe { install_options(opts) }?;
         report_out(
             out,
@@ -391,9 +409,13 @@ pub unsafe extern "C" fn dxforge_remove_package(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
         let opts = unsafe { install_options(opts) }?;
         report_out(
             out,
@@ -412,7 +434,9 @@ pub unsafe extern "C" fn dxforge_recover_traffic(
     out: *mut dxforge_recovery,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", dxforge_recovery::Clean) }?;
+        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         *out = match forge.inner.recover_traffic()? {
             Recovery::Clean => dxforge_recovery::Clean,
@@ -432,8 +456,10 @@ pub unsafe extern "C" fn dxforge_diff(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
+        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract).
         let name = unsafe { opt_str_arg(name, "name") }?;
         report_out(
             out,
@@ -448,8 +474,8 @@ pub unsafe extern "C" fn dxforge_diff(
 pub unsafe extern "C" fn dxforge_traffic_report_dry_run(
     report: *const dxforge_traffic_report,
 ) -> bool {
-    // SAFETY: NULL or a live report per the documented contract.
     guard_value(false, || {
+        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
         unsafe { report.as_ref() }.is_some_and(|r| r.dry_run)
     })
 }
@@ -474,8 +500,8 @@ pub unsafe extern "C" fn dxforge_traffic_report_has_red(
 pub unsafe extern "C" fn dxforge_traffic_report_file_count(
     report: *const dxforge_traffic_report,
 ) -> usize {
-    // SAFETY: as above.
     guard_value(0, || {
+        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
         unsafe { report.as_ref() }.map_or(0, |r| r.files.len())
     })
 }
@@ -501,8 +527,8 @@ pub unsafe extern "C" fn dxforge_traffic_report_file(
 pub unsafe extern "C" fn dxforge_traffic_report_package_count(
     report: *const dxforge_traffic_report,
 ) -> usize {
-    // SAFETY: as above.
     guard_value(0, || {
+        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
         unsafe { report.as_ref() }.map_or(0, |r| r.packages.len())
     })
 }
@@ -542,8 +568,8 @@ pub unsafe extern "C" fn dxforge_traffic_report_package_version(
 pub unsafe extern "C" fn dxforge_traffic_report_json(
     report: *const dxforge_traffic_report,
 ) -> *const c_char {
-    // SAFETY: as above.
     guard_value(std::ptr::null(), || {
+        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
         unsafe { report.as_ref() }.map_or(std::ptr::null(), |r| r.json.as_ptr())
     })
 }

@@ -110,8 +110,10 @@ pub unsafe extern "C" fn dxforge_enqueue(
     out_task_id: *mut u64,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_task_id` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_task_id, "out_task_id", 0) }?;
         let forge = forge_ref(forge)?;
+        // SAFETY: `arg` is NULL or a NUL-terminated string valid for this call (the header's contract).
         let arg = unsafe { opt_str_arg(arg, "arg") }?;
         // `dxforge_task_kind`'s values are the positions in the core's table.
         let kind = usize::try_from(kind)
@@ -141,6 +143,7 @@ pub unsafe extern "C" fn dxforge_task(
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let state =
@@ -167,6 +170,7 @@ pub unsafe extern "C" fn dxforge_wait(
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let state = block_on(
@@ -184,8 +188,8 @@ pub unsafe extern "C" fn dxforge_wait(
 pub unsafe extern "C" fn dxforge_task_state_status(
     state: *const dxforge_task_state,
 ) -> dxforge_task_status {
-    // SAFETY: NULL or a live state per the documented contract.
     guard_value(dxforge_task_status::Queued, || {
+        // SAFETY: `state` is NULL or a live `state` this library returned and has not freed (the header's contract).
         unsafe { state.as_ref() }.map_or(dxforge_task_status::Queued, |s| s.status)
     })
 }
@@ -209,8 +213,8 @@ pub unsafe extern "C" fn dxforge_task_state_error(
 pub unsafe extern "C" fn dxforge_task_state_json(
     state: *const dxforge_task_state,
 ) -> *const c_char {
-    // SAFETY: as above.
     guard_value(std::ptr::null(), || {
+        // SAFETY: `state` is NULL or a live `state` this library returned and has not freed (the header's contract).
         unsafe { state.as_ref() }.map_or(std::ptr::null(), |s| s.json.as_ptr())
     })
 }
@@ -246,6 +250,7 @@ pub unsafe extern "C" fn dxforge_counters(
     out: *mut dxforge_queue_counters,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", dxforge_queue_counters::default()) }?;
         let forge = forge_ref(forge)?;
         let c = forge.inner.counters()?;
@@ -289,10 +294,13 @@ pub unsafe extern "C" fn dxforge_snapshot(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
+        // SAFETY: `out_id` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out_id = unsafe { out_arg(out_id, "out_id", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let summary = forge.inner.snapshot()?;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &summary) }?;
         *out_id = string_out(summary.id);
         Ok(())
@@ -307,6 +315,7 @@ pub unsafe extern "C" fn dxforge_snapshots(
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.snapshots()?.into_iter().map(|s| s.id));
@@ -322,6 +331,7 @@ pub unsafe extern "C" fn dxforge_snapshots_json(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.snapshots()?)?);
@@ -342,10 +352,13 @@ pub unsafe extern "C" fn dxforge_restore(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
+        // SAFETY: `id` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let id = unsafe { str_arg(id, "id") }?;
         let report = forge.inner.restore(id)?;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
@@ -358,9 +371,11 @@ pub unsafe extern "C" fn dxforge_gc_snapshots(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
         let report = forge.inner.gc_snapshots()?;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
@@ -375,9 +390,11 @@ pub unsafe extern "C" fn dxforge_push(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
         let report = block_on(forge.inner.push())??;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
@@ -392,10 +409,13 @@ pub unsafe extern "C" fn dxforge_pull(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
+        // SAFETY: `id` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let id = unsafe { str_arg(id, "id") }?;
         let report = block_on(forge.inner.pull(id))??;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
@@ -408,9 +428,11 @@ pub unsafe extern "C" fn dxforge_analyze(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
         let report = forge.inner.analyze()?;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
@@ -425,10 +447,13 @@ pub unsafe extern "C" fn dxforge_prefetch(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
         unsafe { clear_opt(out_json) };
         let forge = forge_ref(forge)?;
+        // SAFETY: `spec` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
         let spec = unsafe { str_arg(spec, "spec") }?;
         let report = forge.inner.prefetch(spec)?;
+        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
         unsafe { json_out(out_json, &report) }
     })
 }
