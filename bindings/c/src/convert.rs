@@ -60,7 +60,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<O
     if ptr.is_null() {
         Ok(None)
     } else {
-        // SAFETY: `ptr` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: `ptr` is non-NULL here and NUL-terminated per this function's contract.
         unsafe { str_arg(ptr, name) }.map(Some)
     }
 }
@@ -85,7 +85,8 @@ pub(crate) unsafe fn str_array_arg(
     items
         .iter()
         .enumerate()
-        // SAFETY: `p` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: each element is NULL or NUL-terminated per this function's contract; `str_arg`
+        // checks NULL.
         .map(|(i, &p)| unsafe { str_arg(p, &format!("{name}[{i}]")) }.map(str::to_owned))
         .collect()
 }

@@ -223,7 +223,8 @@ mod tests {
         let code = guard(|| panic!("boom in test"));
         assert_eq!(code, dxforge_error_code::DXFORGE_ERROR_INTERNAL as c_int);
         assert_eq!(dxforge_last_error_code(), code);
-        // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the next failure on this thread.
+        // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the next
+        // failure on this thread.
         let message = unsafe { CStr::from_ptr(dxforge_last_error_message()) };
         assert!(message.to_str().unwrap().contains("boom in test"));
         assert_eq!(guard(|| Ok(())), 0);
@@ -235,7 +236,8 @@ mod tests {
         dxforge_clear_last_error();
         assert_eq!(dxforge_last_error_code(), 0);
         assert_eq!(
-            // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the next failure on this thread.
+            // SAFETY: `dxforge_last_error_message` returns a NUL-terminated string valid until the
+            // next failure on this thread.
             unsafe { CStr::from_ptr(dxforge_last_error_message()) }.to_bytes(),
             b""
         );

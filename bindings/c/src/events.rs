@@ -51,10 +51,11 @@ pub(crate) struct Subscription {
 }
 
 struct UserData(*mut c_void);
-// SAFETY: the caller promises (documented on `dxforge_on_status_change`) that
-// `user_data` may be used from the callback's thread.
+// SAFETY: the caller promises (documented on `dxforge_on_status_change`) that `user_data` may be
+// used from the callback's thread.
 unsafe impl Send for UserData {}
-// SAFETY: as for `Send`: the callback only passes the pointer through, and the caller promises it may be used from the callback's thread.
+// SAFETY: as for `Send`: the callback only passes the pointer through, and the caller promises it
+// may be used from the callback's thread.
 unsafe impl Sync for UserData {}
 
 impl Subscription {
@@ -97,10 +98,9 @@ pub unsafe extern "C" fn dxforge_on_status_change(
     out_id: *mut u64,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_id` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out_id = unsafe { out_arg(out_id, "out_id", 0) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: per the header's contract, `out_id` is NULL or writable and `forge` is NULL or a
+        // live handle, each valid for this call; the helpers check for NULL first.
+        let (out_id, forge) = unsafe { (out_arg(out_id, "out_id", 0)?, forge_arg(forge)?) };
         let callback = callback.ok_or_else(|| invalid("callback", "is NULL"))?;
         let sub = Arc::new(Subscription {
             active: ReentrantMutex::new(Cell::new(true)),
@@ -124,7 +124,8 @@ pub unsafe extern "C" fn dxforge_on_status_change(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_unsubscribe(forge: *mut DxForge, id: u64) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         let sub = forge.subscriptions.lock().remove(&id);
         let sub =

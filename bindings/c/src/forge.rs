@@ -61,10 +61,14 @@ pub(crate) unsafe fn forge_arg<'a>(forge: *const DxForge) -> Result<&'a DxForge>
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `root` is NULL or a NUL-terminated string valid for this call (the header's contract).
-        let root = unsafe { opt_str_arg(root, "root") }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable and `root` is NULL or a NUL-
+        // terminated string, each valid for this call; the helpers check for NULL first.
+        let (out, root) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                opt_str_arg(root, "root")?,
+            )
+        };
         let inner = match root {
             Some(root) => dxforge_core::DxForge::open(root)?,
             None => dxforge_core::DxForge::new()?,
@@ -87,7 +91,8 @@ pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForg
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_close(forge: *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         forge.deactivate_subscriptions();
         forge.inner.shutdown()
@@ -121,7 +126,8 @@ pub unsafe extern "C" fn dxforge_free(forge: *mut DxForge) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_root(forge: Option<&DxForge>, out: *mut *mut c_char) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let root = forge

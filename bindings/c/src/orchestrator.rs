@@ -37,10 +37,10 @@ pub unsafe extern "C" fn dxforge_register_tool(
     opts: *const dxforge_tool_options,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `opts` is NULL or a readable `dxforge_tool_options` whose pointers follow the header's contract.
-        let def = unsafe { definition_from(opts) }?;
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle and `opts` is NULL or
+        // a readable `dxforge_tool_options` (pointers likewise), each valid for this call; the
+        // helpers check for NULL first.
+        let (forge, def) = unsafe { (forge_arg(forge)?, definition_from(opts)?) };
         forge.inner.register_tool(def)
     })
 }
@@ -57,10 +57,12 @@ pub unsafe extern "C" fn dxforge_status(
 ) -> c_int {
     guard(|| {
         let out_status =
-            // SAFETY: `out_status` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+            // SAFETY: per the header's contract, `out_status` is NULL or writable; `out_arg` checks
+            // for NULL.
             unsafe { out_arg(out_status, "out_status", dxforge_tool_status::Stopped) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `name` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
         let status = forge.inner.status(name)?;
         *out_status = status_of(status);
@@ -102,10 +104,12 @@ pub unsafe extern "C" fn dxforge_state(
     out: *mut *mut dxforge_tool_state,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `name` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
         *out = tool_state_out(&forge.inner.state(name)?);
         Ok(())
@@ -120,7 +124,8 @@ pub unsafe extern "C" fn dxforge_tool_names(
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.tool_names()?);
@@ -139,10 +144,12 @@ pub unsafe extern "C" fn dxforge_tool_json(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_json` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `name` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
         *out = string_out(crate::json::to_string(&forge.inner.tool(name)?)?);
         Ok(())
@@ -158,7 +165,8 @@ pub unsafe extern "C" fn dxforge_states_json(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_json` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.states()?)?);
@@ -179,10 +187,9 @@ pub unsafe extern "C" fn dxforge_ensure_running(
     out_status: *mut dxforge_tool_status,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle and `name` is NULL or
+        // a NUL-terminated string, each valid for this call; the helpers check for NULL first.
+        let (forge, name) = unsafe { (forge_arg(forge)?, str_arg(name, "name")?) };
         let status = block_on(forge.inner.ensure_running(name))??;
         if !out_status.is_null() {
             // SAFETY: non-NULL and writable per the documented contract.
@@ -197,7 +204,8 @@ pub unsafe extern "C" fn dxforge_ensure_running(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_ensure_all_running(forge: *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         block_on(forge.inner.ensure_all_running())?
     })
@@ -218,14 +226,18 @@ pub unsafe extern "C" fn dxforge_execute_tool(
     out: *mut *mut dxforge_exec_result,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `args` is NULL or points to `args_count` NUL-terminated strings (the header's contract).
-        let args = unsafe { str_array_arg(args, args_count, "args") }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle, `name` is NULL or a NUL-terminated string and `args` is NULL or points to
+        // `args_count` such strings, each valid for this call; the helpers check for NULL (and
+        // counts) first.
+        let (out, forge, name, args) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                str_arg(name, "name")?,
+                str_array_arg(args, args_count, "args")?,
+            )
+        };
         *out = exec_result_out(block_on(forge.inner.execute_tool(name, &args))??);
         Ok(())
     })
@@ -238,10 +250,9 @@ pub unsafe extern "C" fn dxforge_execute_tool(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_stop(forge: *mut DxForge, name: *const c_char) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle and `name` is NULL or
+        // a NUL-terminated string, each valid for this call; the helpers check for NULL first.
+        let (forge, name) = unsafe { (forge_arg(forge)?, str_arg(name, "name")?) };
         block_on(forge.inner.stop(name))?
     })
 }
@@ -250,7 +261,8 @@ pub unsafe extern "C" fn dxforge_stop(forge: *mut DxForge, name: *const c_char) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_stop_all(forge: *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         block_on(forge.inner.stop_all())?
     })
@@ -267,10 +279,12 @@ pub unsafe extern "C" fn dxforge_logs(
     out: *mut *mut dxforge_log_lines,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `name` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let name = unsafe { str_arg(name, "name") }?;
         *out = log_lines_out(forge.inner.logs(name, n)?);
         Ok(())
@@ -283,7 +297,8 @@ pub unsafe extern "C" fn dxforge_logs(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_watch(forge: *mut DxForge, debounce_ms: u64) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         forge.inner.watch(Duration::from_millis(debounce_ms))
     })
@@ -293,7 +308,8 @@ pub unsafe extern "C" fn dxforge_watch(forge: *mut DxForge, debounce_ms: u64) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_unwatch(forge: *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
+        // SAFETY: per the header's contract, `forge` is NULL or a live handle, valid for this call;
+        // `forge_arg` checks for NULL.
         let forge = unsafe { forge_arg(forge) }?;
         forge.inner.unwatch()
     })

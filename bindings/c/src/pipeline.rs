@@ -35,12 +35,16 @@ pub unsafe extern "C" fn dxforge_run_pipeline(
     out: *mut *mut dxforge_pipeline_outcome,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `command` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let command = unsafe { str_arg(command, "command") }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle and `command` is NULL or a NUL-terminated string, each valid for this call; the
+        // helpers check for NULL first.
+        let (out, forge, command) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                str_arg(command, "command")?,
+            )
+        };
         let outcome: PipelineOutcome = block_on(forge.inner.run_pipeline(command))??;
         *out = Box::into_raw(Box::new(dxforge_pipeline_outcome {
             exit_code: outcome.exit_code,
@@ -69,7 +73,7 @@ pub unsafe extern "C" fn dxforge_pipeline_outcome_text(
     outcome: *const dxforge_pipeline_outcome,
 ) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        // SAFETY: `outcome` is NULL or a live `outcome` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `outcome` is NULL or a live one this library returned.
         unsafe { outcome.as_ref() }.map_or(std::ptr::null(), |o| o.text.as_ptr())
     })
 }
@@ -82,7 +86,7 @@ pub unsafe extern "C" fn dxforge_pipeline_outcome_json(
     outcome: *const dxforge_pipeline_outcome,
 ) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        // SAFETY: `outcome` is NULL or a live `outcome` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `outcome` is NULL or a live one this library returned.
         unsafe { outcome.as_ref() }.map_or(std::ptr::null(), |o| o.json.as_ptr())
     })
 }

@@ -175,32 +175,39 @@ pub(crate) unsafe fn definition_from(
     // SAFETY: readable per the caller's contract.
     let o = unsafe { &*opts };
     check_version(o.version)?;
-    // SAFETY: `opts.name` is NULL or a NUL-terminated string, per this function's contract for `opts`; `str_arg` checks for NULL.
+    // SAFETY: `opts.name` is NULL or a NUL-terminated string (this function's contract for `opts`).
     let name = unsafe { str_arg(o.name, "opts.name") }?;
-    // SAFETY: `opts.binary_path` is NULL or a NUL-terminated string, per this function's contract for `opts`; `str_arg` checks for NULL.
+    // SAFETY: `opts.binary_path` is NULL or a NUL-terminated string (this function's contract for
+    // `opts`).
     let binary = unsafe { str_arg(o.binary_path, "opts.binary_path") }?;
     let mut def = DxToolDefinition::new(name, binary);
-    // SAFETY: `opts.args` is NULL or holds `opts.args_count` string pointers, per this function's contract for `opts`.
+    // SAFETY: `opts.args` is NULL or holds `opts.args_count` strings (this function's contract for
+    // `opts`).
     def.args = unsafe { str_array_arg(o.args, o.args_count, "opts.args") }?;
     def.dependencies =
-        // SAFETY: `opts.dependencies` is NULL or holds `opts.dependencies_count` string pointers, per this function's contract for `opts`.
+        // SAFETY: `opts.dependencies` is NULL or holds `opts.dependencies_count` strings (this
+        // function's contract for `opts`).
         unsafe { str_array_arg(o.dependencies, o.dependencies_count, "opts.dependencies") }?;
     def.priority = o.priority;
-    // SAFETY: `opts.cwd` is NULL or a NUL-terminated string, per this function's contract for `opts`.
+    // SAFETY: `opts.cwd` is NULL or a NUL-terminated string (this function's contract for `opts`).
     def.cwd = unsafe { opt_str_arg(o.cwd, "opts.cwd") }?.map(PathBuf::from);
-    // SAFETY: `opts.env` is NULL or holds `opts.env_count` string pointers, per this function's contract for `opts`.
+    // SAFETY: `opts.env` is NULL or holds `opts.env_count` strings (this function's contract for
+    // `opts`).
     def.env = env_from(unsafe { str_array_arg(o.env, o.env_count, "opts.env") }?)?;
     def.health = match o.health_kind {
         0 => None,
         1 => Some(HealthCheck::Tcp(
-            // SAFETY: `opts.health_target` is NULL or a NUL-terminated string, per this function's contract for `opts`; `str_arg` checks for NULL.
+            // SAFETY: `opts.health_target` is NULL or a NUL-terminated string (this function's
+            // contract for `opts`).
             unsafe { str_arg(o.health_target, "opts.health_target") }?.to_owned(),
         )),
         2 => Some(HealthCheck::Http(
-            // SAFETY: `opts.health_target` is NULL or a NUL-terminated string, per this function's contract for `opts`; `str_arg` checks for NULL.
+            // SAFETY: `opts.health_target` is NULL or a NUL-terminated string (this function's
+            // contract for `opts`).
             unsafe { str_arg(o.health_target, "opts.health_target") }?.to_owned(),
         )),
-        // SAFETY: `opts.health_command` is NULL or holds `opts.health_command_count` string pointers, per this function's contract for `opts`.
+        // SAFETY: `opts.health_command` is NULL or holds `opts.health_command_count` strings (this
+        // function's contract for `opts`).
         3 => Some(HealthCheck::Command(unsafe {
             str_array_arg(
                 o.health_command,
@@ -228,12 +235,14 @@ pub(crate) unsafe fn definition_from(
             )
         })?;
     def.max_restarts = o.max_restarts;
-    // SAFETY: `opts.stop_signal` is NULL or a NUL-terminated string, per this function's contract for `opts`.
+    // SAFETY: `opts.stop_signal` is NULL or a NUL-terminated string (this function's contract for
+    // `opts`).
     if let Some(signal) = unsafe { opt_str_arg(o.stop_signal, "opts.stop_signal") }? {
         def.stop_signal = signal.to_owned();
     }
     def.stop_timeout_ms = o.stop_timeout_ms;
-    // SAFETY: `opts.watch` is NULL or holds `opts.watch_count` string pointers, per this function's contract for `opts`.
+    // SAFETY: `opts.watch` is NULL or holds `opts.watch_count` strings (this function's contract
+    // for `opts`).
     def.watch = unsafe { str_array_arg(o.watch, o.watch_count, "opts.watch") }?;
     Ok(def)
 }

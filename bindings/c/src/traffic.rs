@@ -277,13 +277,19 @@ pub unsafe extern "C" fn dxforge_analyze_traffic_safety(
     out_light: *mut dxforge_traffic_light,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_light` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_light` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_light, "out_light", dxforge_traffic_light::Green) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `path` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let path = unsafe { str_arg(path, "path") }?;
-        // SAFETY: `content` is NULL or readable for `content_len` bytes (the header's contract).
-        let content = unsafe { bytes_arg(content, content_len, "content") }?;
+        // SAFETY: per the header's contract, `path` is NULL or a NUL-terminated string and
+        // `content` is NULL or readable for `content_len` bytes, each valid for this call; the
+        // helpers check for NULL (and counts) first.
+        let (path, content) = unsafe {
+            (
+                str_arg(path, "path")?,
+                bytes_arg(content, content_len, "content")?,
+            )
+        };
         *out = light_of(forge.inner.analyze_traffic_safety(path, content)?);
         Ok(())
     })
@@ -301,13 +307,19 @@ pub unsafe extern "C" fn dxforge_check_file(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `path` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let path = unsafe { str_arg(path, "path") }?;
-        // SAFETY: `content` is NULL or readable for `content_len` bytes (the header's contract).
-        let content = unsafe { bytes_arg(content, content_len, "content") }?;
+        // SAFETY: per the header's contract, `path` is NULL or a NUL-terminated string and
+        // `content` is NULL or readable for `content_len` bytes, each valid for this call; the
+        // helpers check for NULL (and counts) first.
+        let (path, content) = unsafe {
+            (
+                str_arg(path, "path")?,
+                bytes_arg(content, content_len, "content")?,
+            )
+        };
         report_out(
             out,
             dxforge_traffic_report::from_file(&forge.inner.check(path, content)?),
@@ -332,15 +344,21 @@ pub unsafe extern "C" fn dxforge_install_package(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `version_req` is NULL or a NUL-terminated string valid for this call (the header's contract).
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle and `name` is NULL or a NUL-terminated string, each valid for this call; the
+        // helpers check for NULL first.
+        let (out, forge, name) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                str_arg(name, "name")?,
+            )
+        };
+        // SAFETY: per the header's contract, `version_req` is NULL or a NUL-terminated string,
+        // valid for this call.
         let req = unsafe { opt_str_arg(version_req, "version_req") }?.unwrap_or("");
-        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
+        // SAFETY: per the header's contract, `opts` is NULL or a readable
+        // `dxforge_install_options`, valid for this call; `install_options` checks for NULL.
         let opts = unsafe { install_options(opts) }?;
         report_out(
             out,
@@ -358,12 +376,16 @@ pub unsafe extern "C" fn dxforge_install_all_dependencies(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
-        let opts = unsafe { install_options(opts) }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle and `opts` is NULL or a readable `dxforge_install_options`, each valid for this
+        // call; the helpers check for NULL first.
+        let (out, forge, opts) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                install_options(opts)?,
+            )
+        };
         report_out(
             out,
             dxforge_traffic_report::from_install(&forge.inner.install_all_dependencies(&opts)?),
@@ -382,14 +404,17 @@ pub unsafe extern "C" fn dxforge_update(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract).
-        let name = unsafe { opt_str_arg(name, "name") }?;
-        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
-        let opts = unsafe { install_options(opts) }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle, `name` is NULL or a NUL-terminated string and `opts` is NULL or a readable
+        // `dxforge_install_options`, each valid for this call; the helpers check for NULL first.
+        let (out, forge, name, opts) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                opt_str_arg(name, "name")?,
+                install_options(opts)?,
+            )
+        };
         report_out(
             out,
             dxforge_traffic_report::from_install(&forge.inner.update(name, &opts)?),
@@ -409,14 +434,17 @@ pub unsafe extern "C" fn dxforge_remove_package(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `opts` is NULL or a readable `dxforge_install_options` (the header's contract).
-        let opts = unsafe { install_options(opts) }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable, `forge` is NULL or a live
+        // handle, `name` is NULL or a NUL-terminated string and `opts` is NULL or a readable
+        // `dxforge_install_options`, each valid for this call; the helpers check for NULL first.
+        let (out, forge, name, opts) = unsafe {
+            (
+                out_arg(out, "out", std::ptr::null_mut())?,
+                forge_arg(forge)?,
+                str_arg(name, "name")?,
+                install_options(opts)?,
+            )
+        };
         report_out(
             out,
             dxforge_traffic_report::from_remove(&forge.inner.remove_package(name, &opts)?),
@@ -434,10 +462,14 @@ pub unsafe extern "C" fn dxforge_recover_traffic(
     out: *mut dxforge_recovery,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
-        let out = unsafe { out_arg(out, "out", dxforge_recovery::Clean) }?;
-        // SAFETY: `forge` is NULL or a live handle from `dxforge_open` (the header's contract); `forge_arg` checks for NULL.
-        let forge = unsafe { forge_arg(forge) }?;
+        // SAFETY: per the header's contract, `out` is NULL or writable and `forge` is NULL or a
+        // live handle, each valid for this call; the helpers check for NULL first.
+        let (out, forge) = unsafe {
+            (
+                out_arg(out, "out", dxforge_recovery::Clean)?,
+                forge_arg(forge)?,
+            )
+        };
         *out = match forge.inner.recover_traffic()? {
             Recovery::Clean => dxforge_recovery::Clean,
             Recovery::RolledBack => dxforge_recovery::RolledBack,
@@ -456,10 +488,12 @@ pub unsafe extern "C" fn dxforge_diff(
     out: *mut *mut dxforge_traffic_report,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `name` is NULL or a NUL-terminated string valid for this call (the header's contract).
+        // SAFETY: per the header's contract, `name` is NULL or a NUL-terminated string, valid for
+        // this call; `opt_str_arg` checks for NULL.
         let name = unsafe { opt_str_arg(name, "name") }?;
         report_out(
             out,
@@ -475,7 +509,7 @@ pub unsafe extern "C" fn dxforge_traffic_report_dry_run(
     report: *const dxforge_traffic_report,
 ) -> bool {
     guard_value(false, || {
-        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `report` is NULL or a live one this library returned.
         unsafe { report.as_ref() }.is_some_and(|r| r.dry_run)
     })
 }
@@ -501,7 +535,7 @@ pub unsafe extern "C" fn dxforge_traffic_report_file_count(
     report: *const dxforge_traffic_report,
 ) -> usize {
     guard_value(0, || {
-        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `report` is NULL or a live one this library returned.
         unsafe { report.as_ref() }.map_or(0, |r| r.files.len())
     })
 }
@@ -528,7 +562,7 @@ pub unsafe extern "C" fn dxforge_traffic_report_package_count(
     report: *const dxforge_traffic_report,
 ) -> usize {
     guard_value(0, || {
-        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `report` is NULL or a live one this library returned.
         unsafe { report.as_ref() }.map_or(0, |r| r.packages.len())
     })
 }
@@ -569,7 +603,7 @@ pub unsafe extern "C" fn dxforge_traffic_report_json(
     report: *const dxforge_traffic_report,
 ) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        // SAFETY: `report` is NULL or a live `report` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `report` is NULL or a live one this library returned.
         unsafe { report.as_ref() }.map_or(std::ptr::null(), |r| r.json.as_ptr())
     })
 }

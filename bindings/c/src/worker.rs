@@ -110,10 +110,12 @@ pub unsafe extern "C" fn dxforge_enqueue(
     out_task_id: *mut u64,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_task_id` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_task_id` is NULL or writable, valid for this
+        // call; `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_task_id, "out_task_id", 0) }?;
         let forge = forge_ref(forge)?;
-        // SAFETY: `arg` is NULL or a NUL-terminated string valid for this call (the header's contract).
+        // SAFETY: per the header's contract, `arg` is NULL or a NUL-terminated string, valid for
+        // this call; `opt_str_arg` checks for NULL.
         let arg = unsafe { opt_str_arg(arg, "arg") }?;
         // `dxforge_task_kind`'s values are the positions in the core's table.
         let kind = usize::try_from(kind)
@@ -143,7 +145,8 @@ pub unsafe extern "C" fn dxforge_task(
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let state =
@@ -170,7 +173,8 @@ pub unsafe extern "C" fn dxforge_wait(
     out: *mut *mut dxforge_task_state,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let state = block_on(
@@ -189,7 +193,7 @@ pub unsafe extern "C" fn dxforge_task_state_status(
     state: *const dxforge_task_state,
 ) -> dxforge_task_status {
     guard_value(dxforge_task_status::Queued, || {
-        // SAFETY: `state` is NULL or a live `state` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `state` is NULL or a live one this library returned.
         unsafe { state.as_ref() }.map_or(dxforge_task_status::Queued, |s| s.status)
     })
 }
@@ -214,7 +218,7 @@ pub unsafe extern "C" fn dxforge_task_state_json(
     state: *const dxforge_task_state,
 ) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        // SAFETY: `state` is NULL or a live `state` this library returned and has not freed (the header's contract).
+        // SAFETY: per the header's contract, `state` is NULL or a live one this library returned.
         unsafe { state.as_ref() }.map_or(std::ptr::null(), |s| s.json.as_ptr())
     })
 }
@@ -250,7 +254,8 @@ pub unsafe extern "C" fn dxforge_counters(
     out: *mut dxforge_queue_counters,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", dxforge_queue_counters::default()) }?;
         let forge = forge_ref(forge)?;
         let c = forge.inner.counters()?;
@@ -266,20 +271,30 @@ pub unsafe extern "C" fn dxforge_counters(
     })
 }
 
-/// Sets an optional `char **` output to a JSON string (if the caller wants it).
-unsafe fn json_out<T: serde::Serialize>(out: *mut *mut c_char, value: &T) -> Result<()> {
-    if !out.is_null() {
-        // SAFETY: non-NULL and writable per the documented contract.
-        unsafe { out.write(string_out(crate::json::to_string(value)?)) };
-    }
-    Ok(())
-}
+/// An optional `char **` output for a JSON string (NULL: the caller does not
+/// want it). Creating it sets the output to NULL, so a failure leaves NULL.
+struct JsonOut<'a>(Option<&'a mut *mut c_char>);
 
-/// Clears an optional `char **` output on entry, so a failure leaves NULL.
-unsafe fn clear_opt(out: *mut *mut c_char) {
-    if !out.is_null() {
-        // SAFETY: as above.
-        unsafe { out.write(std::ptr::null_mut()) };
+impl<'a> JsonOut<'a> {
+    /// Clears `out` (if given) and keeps it for [`JsonOut::set`].
+    ///
+    /// # Safety
+    /// `out` is NULL or valid for writes of a `char *` for `'a`.
+    unsafe fn new(out: *mut *mut c_char) -> Self {
+        // SAFETY: NULL or writable for `'a` per the caller's contract.
+        let mut out = unsafe { out.as_mut() };
+        if let Some(slot) = out.as_deref_mut() {
+            *slot = std::ptr::null_mut();
+        }
+        JsonOut(out)
+    }
+
+    /// Sets the output (if the caller wants it) to `value` as a JSON string.
+    fn set<T: serde::Serialize>(self, value: &T) -> Result<()> {
+        if let Some(slot) = self.0 {
+            *slot = string_out(crate::json::to_string(value)?);
+        }
+        Ok(())
     }
 }
 
@@ -294,14 +309,14 @@ pub unsafe extern "C" fn dxforge_snapshot(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
-        // SAFETY: `out_id` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
+        // SAFETY: per the header's contract, `out_id` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out_id = unsafe { out_arg(out_id, "out_id", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         let summary = forge.inner.snapshot()?;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &summary) }?;
+        json.set(&summary)?;
         *out_id = string_out(summary.id);
         Ok(())
     })
@@ -315,7 +330,8 @@ pub unsafe extern "C" fn dxforge_snapshots(
     out: *mut *mut dxforge_string_list,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out, "out", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_list_out(forge.inner.snapshots()?.into_iter().map(|s| s.id));
@@ -331,7 +347,8 @@ pub unsafe extern "C" fn dxforge_snapshots_json(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `out_arg` checks for NULL.
+        // SAFETY: per the header's contract, `out_json` is NULL or writable, valid for this call;
+        // `out_arg` checks for NULL.
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
         let forge = forge_ref(forge)?;
         *out = string_out(crate::json::to_string(&forge.inner.snapshots()?)?);
@@ -352,14 +369,14 @@ pub unsafe extern "C" fn dxforge_restore(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
-        // SAFETY: `id` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `id` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let id = unsafe { str_arg(id, "id") }?;
         let report = forge.inner.restore(id)?;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
@@ -371,12 +388,11 @@ pub unsafe extern "C" fn dxforge_gc_snapshots(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
         let report = forge.inner.gc_snapshots()?;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
@@ -390,12 +406,11 @@ pub unsafe extern "C" fn dxforge_push(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
         let report = block_on(forge.inner.push())??;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
@@ -409,14 +424,14 @@ pub unsafe extern "C" fn dxforge_pull(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
-        // SAFETY: `id` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `id` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let id = unsafe { str_arg(id, "id") }?;
         let report = block_on(forge.inner.pull(id))??;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
@@ -428,12 +443,11 @@ pub unsafe extern "C" fn dxforge_analyze(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
         let report = forge.inner.analyze()?;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
@@ -447,14 +461,14 @@ pub unsafe extern "C" fn dxforge_prefetch(
     out_json: *mut *mut c_char,
 ) -> c_int {
     guard(|| {
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `clear_opt` checks for NULL.
-        unsafe { clear_opt(out_json) };
+        // SAFETY: per the header's contract, `out_json` is NULL or writable for this call.
+        let json = unsafe { JsonOut::new(out_json) };
         let forge = forge_ref(forge)?;
-        // SAFETY: `spec` is NULL or a NUL-terminated string valid for this call (the header's contract); `str_arg` checks for NULL.
+        // SAFETY: per the header's contract, `spec` is NULL or a NUL-terminated string, valid for
+        // this call; `str_arg` checks for NULL.
         let spec = unsafe { str_arg(spec, "spec") }?;
         let report = forge.inner.prefetch(spec)?;
-        // SAFETY: `out_json` is NULL or valid for writes (the header's contract); `json_out` checks for NULL.
-        unsafe { json_out(out_json, &report) }
+        json.set(&report)
     })
 }
 
