@@ -61,8 +61,8 @@ pub(crate) unsafe fn forge_arg<'a>(forge: *const DxForge) -> Result<&'a DxForge>
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dxforge_open(root: *const c_char, out: *mut *mut DxForge) -> c_int {
     guard(|| {
-        // SAFETY: per the header's contract, `out` is NULL or writable and `root` is NULL or a NUL-
-        // terminated string, each valid for this call; the helpers check for NULL first.
+        // SAFETY: per the header's contract, `out` is NULL or writable and `root` is NULL or a
+        // NUL-terminated string, each valid for this call; the helpers check for NULL first.
         let (out, root) = unsafe {
             (
                 out_arg(out, "out", std::ptr::null_mut())?,

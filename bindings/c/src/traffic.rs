@@ -234,6 +234,10 @@ fn check_install_version(version: u32) -> Result<()> {
     )
 }
 
+/// The install options behind `opts` (NULL: the defaults).
+///
+/// # Safety
+/// `opts` is NULL or points to a readable `dxforge_install_options`.
 unsafe fn install_options(opts: *const dxforge_install_options) -> Result<InstallOptions> {
     // SAFETY: NULL or readable per the documented contract.
     let Some(o) = (unsafe { opts.as_ref() }) else {
@@ -244,6 +248,9 @@ unsafe fn install_options(opts: *const dxforge_install_options) -> Result<Instal
 }
 
 /// `content_len` bytes at `content` (NULL allowed when the length is 0).
+///
+/// # Safety
+/// `content` is NULL or readable for `len` bytes.
 unsafe fn bytes_arg<'a>(content: *const c_void, len: usize, name: &str) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
