@@ -2,46 +2,14 @@
 //! real tool processes and the control socket used from a second process.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A temporary project with a `dxforge.toml`.
-struct Project {
-    dir: tempfile::TempDir,
-}
+use crate::support::{Project, pid_alive, text, wait_exit, wait_until};
 
 impl Project {
-    fn new(config: &str) -> Self {
-        let dir = tempfile::Builder::new().prefix("dxcli").tempdir().unwrap();
-        std::fs::write(dir.path().join("dxforge.toml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dxforge"));
-        cmd.arg("-C").arg(self.root()).args(args);
-        cmd
-    }
-
-    /// Runs `dxforge -C <root> ARGS…` to completion.
-    fn dx(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
     /// Polls `status --json` until every named tool has `want` status.
-    fn wait_status(&self, tools: &[&str], want: &str) -> serde_json::Value {
+    fn wait_statuses(&self, tools: &[&str], want: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = self.dx(&["--json", "status"]);
@@ -65,14 +33,6 @@ impl Project {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn tools_dir() -> PathBuf {
@@ -108,35 +68,6 @@ restart = "never"
 "#,
         tools = tools.display()
     )
-}
-
-fn pid_alive(pid: u32) -> bool {
-    // A zombie still has a /proc entry; only count live states.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "process did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -179,7 +110,10 @@ fn init_writes_config_creates_state_dir_and_ignores_it_once() {
 
 #[test]
 fn malformed_config_unknown_key_names_file_line_and_key() {
-    let p = Project::new("[tools.db]\nbinary_path = \"x\"\nrestrat = \"never\"\n");
+    let p = Project::new(
+        "dxcli",
+        "[tools.db]\nbinary_path = \"x\"\nrestrat = \"never\"\n",
+    );
     let out = p.dx(&["status"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -189,7 +123,10 @@ fn malformed_config_unknown_key_names_file_line_and_key() {
 
 #[test]
 fn malformed_config_wrong_type_names_key() {
-    let p = Project::new("[tools.db]\nbinary_path = \"x\"\nmax_restarts = \"five\"\n");
+    let p = Project::new(
+        "dxcli",
+        "[tools.db]\nbinary_path = \"x\"\nmax_restarts = \"five\"\n",
+    );
     let out = p.dx(&["status"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -202,6 +139,7 @@ fn malformed_config_wrong_type_names_key() {
 #[test]
 fn dependency_cycle_in_config_names_the_tools() {
     let p = Project::new(
+        "dxcli",
         "[tools.a]\nbinary_path = \"/bin/true\"\ndependencies = [\"b\"]\n[tools.b]\nbinary_path = \"/bin/true\"\ndependencies = [\"a\"]\n",
     );
     let out = p.dx(&["status"]);
@@ -215,16 +153,19 @@ fn dependency_cycle_in_config_names_the_tools() {
 
 #[test]
 fn unknown_command_is_a_usage_error_with_exit_code_2() {
-    let p = Project::new("");
+    let p = Project::new("dxcli", "");
     assert_eq!(p.dx(&["frobnicate"]).status.code(), Some(2));
 }
 
 #[test]
 fn run_passes_through_the_tools_exit_code_and_output() {
-    let p = Project::new(&format!(
-        "[tools.check]\nbinary_path = \"{}/exit-with\"\n",
-        tools_dir().display()
-    ));
+    let p = Project::new(
+        "dxcli",
+        &format!(
+            "[tools.check]\nbinary_path = \"{}/exit-with\"\n",
+            tools_dir().display()
+        ),
+    );
     let out = p.dx(&["run", "check", "--", "4", "hello"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
@@ -238,7 +179,7 @@ fn run_passes_through_the_tools_exit_code_and_output() {
 
 #[test]
 fn status_without_a_supervisor_reports_every_tool_stopped() {
-    let p = Project::new(&server_config(free_port()));
+    let p = Project::new("dxcli", &server_config(free_port()));
     let out = p.dx(&["status"]);
     assert!(out.status.success());
     assert_eq!(
@@ -249,9 +190,9 @@ fn status_without_a_supervisor_reports_every_tool_stopped() {
 
 #[test]
 fn up_serves_status_logs_run_and_stop_to_a_second_process() {
-    let p = Project::new(&server_config(free_port()));
+    let p = Project::new("dxcli", &server_config(free_port()));
     let mut up = p.spawn(&["up", "db"]);
-    let doc = p.wait_status(&["db"], "healthy");
+    let doc = p.wait_statuses(&["db"], "healthy");
     let db = doc["tools"]
         .as_array()
         .unwrap()
@@ -280,7 +221,7 @@ fn up_serves_status_logs_run_and_stop_to_a_second_process() {
 
     // The health check can pass before the reader has taken the tool's
     // first line from its pipe: poll.
-    wait_until("db's first line in `dxforge logs`", || {
+    wait_until(30, "db's first line in `dxforge logs`", || {
         String::from_utf8_lossy(&p.dx(&["logs", "db", "-n", "5"]).stdout).contains("listening on")
     });
     let run = p.dx(&["run", "lint"]);
@@ -298,7 +239,7 @@ fn up_serves_status_logs_run_and_stop_to_a_second_process() {
 
     let stop = p.dx(&["stop"]);
     assert!(stop.status.success(), "{}", text(&stop));
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 30).success());
     assert!(!pid_alive(pid), "db survived `dxforge stop`");
     assert!(!p.root().join(".dxforge/control.sock").exists());
 
@@ -313,23 +254,26 @@ fn up_serves_status_logs_run_and_stop_to_a_second_process() {
 
 #[test]
 fn up_stops_every_tool_on_sigterm() {
-    let p = Project::new(&server_config(free_port()));
+    let p = Project::new("dxcli", &server_config(free_port()));
     let mut up = p.spawn(&["up", "db"]);
-    let doc = p.wait_status(&["db"], "healthy");
+    let doc = p.wait_statuses(&["db"], "healthy");
     let pid = doc["tools"][0]["pid"].as_u64().unwrap() as u32;
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc::kill(up.id() as i32, libc::SIGTERM) };
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 30).success());
     assert!(!pid_alive(pid), "db survived SIGTERM of `dxforge up`");
 }
 
 #[test]
 fn up_with_a_missing_binary_fails_naming_it_and_leaves_nothing_running() {
     let port = free_port();
-    let p = Project::new(&format!(
-        "{}\n[tools.web]\nbinary_path = \"./bin/not-there\"\ndependencies = [\"db\"]\n",
-        server_config(port)
-    ));
+    let p = Project::new(
+        "dxcli",
+        &format!(
+            "{}\n[tools.web]\nbinary_path = \"./bin/not-there\"\ndependencies = [\"db\"]\n",
+            server_config(port)
+        ),
+    );
     let out = p.dx(&["up"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

@@ -8,53 +8,12 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
-struct Project {
-    dir: tempfile::TempDir,
-}
+use crate::support::{Project, pid_alive, text, wait_exit, wait_until};
 
 impl Project {
-    fn new(config: &str) -> Self {
-        let dir = tempfile::Builder::new().prefix("dxsup").tempdir().unwrap();
-        std::fs::write(dir.path().join("dxforge.toml"), config).unwrap();
-        Project { dir }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dxforge"));
-        cmd.arg("-C").arg(self.root()).args(args);
-        cmd
-    }
-
-    /// Runs `dxforge ARGS…`; fails the test if it does not finish in 60 s
-    /// (a hung supervisor is what these tests look for).
-    fn dx(&self, args: &[&str]) -> Output {
-        let child = self
-            .cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(out) => out.unwrap(),
-            Err(_) => {
-                // SAFETY: kill(2) on our own child, not yet reaped.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                panic!("`dxforge {}` got no answer", args.join(" "));
-            }
-        }
-    }
-
     /// `status --json`'s entry for `tool`.
     fn tool_state(&self, tool: &str) -> serde_json::Value {
         let out = self.dx(&["--json", "status"]);
@@ -71,15 +30,11 @@ impl Project {
 
     fn wait_status(&self, tool: &str, want: &str) -> serde_json::Value {
         let mut last = serde_json::Value::Null;
-        wait_until(&format!("{tool} to be {want}"), || {
+        wait_until(60, &format!("{tool} to be {want}"), || {
             last = self.tool_state(tool);
             last["status"]["status"] == want
         });
         last
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.root().join(name)
     }
 }
 
@@ -106,34 +61,6 @@ impl Drop for Up {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "process did not exit");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -169,15 +96,6 @@ fn read_until(stdout: &mut ChildStdout, seen: &mut String, done: impl Fn(&str) -
             *seen = seen.split_off(seen.len() - (1 << 16));
         }
     }
-}
-
-fn pid_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 /// A `sh -c SCRIPT` tool, run in the project root.
@@ -221,7 +139,7 @@ fn open_descriptors(pid: u32) -> usize {
 fn up_keeps_supervising_when_nobody_reads_its_stdout() {
     let mut config = sh_tool("chatty", "while :; do seq 1 2000; sleep 0.01; done", "");
     config.push_str(&crasher());
-    let p = Project::new(&config);
+    let p = Project::new("dxsup", &config);
     let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::piped())
@@ -230,12 +148,12 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
         .unwrap());
     let stdout = up.stdout.take().unwrap();
     // The pipe is (about) full: `up`'s writes to stdout block.
-    wait_until("up's stdout pipe to fill", || {
+    wait_until(60, "up's stdout pipe to fill", || {
         pipe_fill(&stdout) >= 32 * 1024
     });
     assert_eq!(p.tool_state("chatty")["status"]["status"], "running");
     std::fs::write(p.path("crash-now"), "").unwrap();
-    wait_until("the crashed tool's restart", || {
+    wait_until(60, "the crashed tool's restart", || {
         let s = p.tool_state("crasher");
         s["restarts"] == 1 && s["status"]["status"] == "running"
     });
@@ -252,7 +170,7 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
     });
     let stop = p.dx(&["stop"]);
     assert!(stop.status.success(), "{}", text(&stop));
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
     drain.join().unwrap();
 }
 
@@ -261,11 +179,10 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
 /// moment for the last lines, then leaves them).
 #[test]
 fn stop_ends_up_while_nobody_reads_its_stdout() {
-    let p = Project::new(&sh_tool(
-        "chatty",
-        "while :; do seq 1 2000; sleep 0.01; done",
-        "",
-    ));
+    let p = Project::new(
+        "dxsup",
+        &sh_tool("chatty", "while :; do seq 1 2000; sleep 0.01; done", ""),
+    );
     let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::piped())
@@ -273,13 +190,13 @@ fn stop_ends_up_while_nobody_reads_its_stdout() {
         .spawn()
         .unwrap());
     let stdout = up.stdout.take().unwrap();
-    wait_until("up's stdout pipe to fill", || {
+    wait_until(60, "up's stdout pipe to fill", || {
         pipe_fill(&stdout) >= 32 * 1024
     });
     let pid = p.tool_state("chatty")["pid"].as_u64().unwrap() as u32;
     let stop = p.dx(&["stop"]);
     assert!(stop.status.success(), "{}", text(&stop));
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
     assert!(!pid_alive(pid), "the tool survived `dxforge stop`");
     drop(stdout);
 }
@@ -295,7 +212,7 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
          while [ ! -e go ]; do sleep 0.05; done; echo after-the-burst; exec sleep 1000",
         "restart = \"never\"",
     );
-    let p = Project::new(&config);
+    let p = Project::new("dxsup", &config);
     let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::piped())
@@ -304,7 +221,7 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
         .unwrap());
     let mut stdout = up.stdout.take().unwrap();
     // Not read during the burst: the broadcast and the print queue overflow.
-    wait_until("the burst to end", || p.path("burst-done").exists());
+    wait_until(60, "the burst to end", || p.path("burst-done").exists());
     std::fs::write(p.path("go"), "").unwrap();
     let mut seen = String::new();
     read_until(&mut stdout, &mut seen, |s| {
@@ -334,7 +251,7 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
         let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     });
     assert!(p.dx(&["stop"]).status.success());
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
     drain.join().unwrap();
 }
 
@@ -347,7 +264,7 @@ fn line_without_newline_is_capped() {
         "head -c 200000 /dev/zero | tr '\\0' a; echo; echo end-of-blob; exec sleep 1000",
         "",
     );
-    let p = Project::new(&config);
+    let p = Project::new("dxsup", &config);
     let mut up = Up(p
         .cmd(&["up"])
         .stdout(Stdio::null())
@@ -355,7 +272,7 @@ fn line_without_newline_is_capped() {
         .spawn()
         .unwrap());
     let mut doc = serde_json::Value::Null;
-    wait_until("the blob's last line", || {
+    wait_until(60, "the blob's last line", || {
         let out = p.dx(&["--json", "logs", "blob", "-n", "10"]);
         doc = serde_json::from_slice(&out.stdout).unwrap_or_default();
         doc["lines"]
@@ -382,7 +299,7 @@ fn line_without_newline_is_capped() {
     }
     assert_eq!(total, 200_000, "nothing lost");
     assert!(p.dx(&["stop"]).status.success());
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
 }
 
 /// Class 5: idle connections to the control socket exhausted `up`'s
@@ -391,7 +308,7 @@ fn line_without_newline_is_capped() {
 /// limit of 512 descriptors and gets 2,000 connections that never send.
 #[test]
 fn two_thousand_idle_connections_do_not_stop_status() {
-    let p = Project::new(&crasher());
+    let p = Project::new("dxsup", &crasher());
     let mut cmd = p.cmd(&["up"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
@@ -422,14 +339,16 @@ fn two_thousand_idle_connections_do_not_stop_status() {
             connected.lock().unwrap().push(conn);
         }
     });
-    wait_until("2,000 connections", || idle.lock().unwrap().len() == 2000);
+    wait_until(60, "2,000 connections", || {
+        idle.lock().unwrap().len() == 2000
+    });
     let status = p.dx(&["status"]);
     assert!(status.status.success(), "{}", text(&status));
     assert!(String::from_utf8_lossy(&status.stdout).contains("crasher"));
     assert!(open_descriptors(up.id()) < 512);
     // A crash while the socket is flooded is still restarted.
     std::fs::write(p.path("crash-now"), "").unwrap();
-    wait_until("the crashed tool's restart", || {
+    wait_until(60, "the crashed tool's restart", || {
         let s = p.tool_state("crasher");
         s["restarts"] == 1 && s["status"]["status"] == "running"
     });
@@ -444,7 +363,7 @@ fn two_thousand_idle_connections_do_not_stop_status() {
 
     idle.lock().unwrap().clear();
     assert!(p.dx(&["stop"]).status.success());
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
 }
 
 /// Class 6: Ctrl-C of a `dxforge run` served by a running `up` left the run
@@ -458,7 +377,7 @@ fn ctrl_c_of_run_client_stops_the_run_inside_up() {
         "sleep 1000 & echo $! > grandchild.pid; wait",
         "",
     ));
-    let p = Project::new(&config);
+    let p = Project::new("dxsup", &config);
     let mut up = Up(p
         .cmd(&["up", "svc"])
         .stdout(Stdio::null())
@@ -474,7 +393,7 @@ fn ctrl_c_of_run_client_stops_the_run_inside_up() {
         .unwrap();
     let pid_file = p.path("grandchild.pid");
     let mut grandchild = 0;
-    wait_until("the run's grandchild", || {
+    wait_until(60, "the run's grandchild", || {
         grandchild = std::fs::read_to_string(&pid_file)
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -484,11 +403,11 @@ fn ctrl_c_of_run_client_stops_the_run_inside_up() {
     assert!(pid_alive(grandchild));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
-    assert!(!wait_exit(&mut run).success());
-    wait_until("the run's tree to be killed", || !pid_alive(grandchild));
+    assert!(!wait_exit(&mut run, 60).success());
+    wait_until(60, "the run's tree to be killed", || !pid_alive(grandchild));
     assert_eq!(p.tool_state("svc")["status"]["status"], "running");
     assert!(p.dx(&["stop"]).status.success());
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
 }
 
 /// Class 8: `run TOOL` without `-- ARGS` ran the binary with no arguments;
@@ -499,7 +418,7 @@ fn run_without_args_uses_configured_args() {
     config.push_str(
         "[tools.show]\nbinary_path = \"/bin/sh\"\nargs = [\"-c\", \"echo \\\"args:$*\\\"\", \"sh\", \"configured\"]\n",
     );
-    let p = Project::new(&config);
+    let p = Project::new("dxsup", &config);
     let out = p.dx(&["run", "show"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
@@ -529,7 +448,7 @@ fn run_without_args_uses_configured_args() {
         text(&out)
     );
     assert!(p.dx(&["stop"]).status.success());
-    assert!(wait_exit(&mut up).success());
+    assert!(wait_exit(&mut up, 60).success());
 }
 
 /// Stress (class 4): a tool printing 100 MB as fast as it can, with `up`'s
@@ -547,7 +466,7 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
             "head -c 100000000 /dev/zero; touch flood-done; exec sleep 1000",
         ),
     ] {
-        let p = Project::new(&sh_tool("flood", script, ""));
+        let p = Project::new("dxsup", &sh_tool("flood", script, ""));
         let mut up = Up(p
             .cmd(&["up"])
             .stdout(Stdio::piped())
@@ -556,7 +475,7 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
             .unwrap());
         let pid = up.id();
         let mut peak_kb = 0u64;
-        wait_until("the flood to end", || {
+        wait_until(60, "the flood to end", || {
             if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
                 peak_kb = status
                     .lines()
@@ -568,7 +487,7 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
             p.path("flood-done").exists()
         });
         // The tool's output may still be in its pipe: wait for the log.
-        wait_until("the log to take the flood", || {
+        wait_until(60, "the log to take the flood", || {
             std::fs::metadata(p.path(".dxforge/logs/flood.log")).is_ok_and(|m| m.len() > 0)
         });
         let status = p.dx(&["status"]);
@@ -588,7 +507,7 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
         assert!(p.dx(&["stop"]).status.success());
-        assert!(wait_exit(&mut up).success());
+        assert!(wait_exit(&mut up, 60).success());
         drain.join().unwrap();
     }
 }

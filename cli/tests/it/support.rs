@@ -1,13 +1,96 @@
-//! Shared set-up of the end-to-end tests that drive the real `dxforge` binary
-//! on generated registries: building packages, reading a project's state,
-//! checking the lock against the files.
-
-#![allow(dead_code)] // each test binary uses a different part
+//! Shared set-up of the end-to-end tests that drive the real `dxforge` binary:
+//! projects with a `dxforge.toml`, generated registries, reading a project's
+//! state, checking the lock against the files, waiting for processes.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A temporary project with a `dxforge.toml`, driven through the binary.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project in a fresh temporary directory named `prefix…`.
+    pub fn new(prefix: &str, config: &str) -> Self {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        std::fs::write(dir.path().join("dxforge.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root().join(name)
+    }
+
+    /// `dxforge -C <root> ARGS…`, not started.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dxforge"));
+        cmd.arg("-C").arg(self.root()).args(args);
+        cmd
+    }
+
+    /// Runs `dxforge ARGS…`; fails the test if it does not finish in 60 s
+    /// (a hung command or supervisor fails instead of holding the suite).
+    pub fn dx(&self, args: &[&str]) -> Output {
+        let child = self.spawn(args);
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                // SAFETY: kill(2) on our own child, not yet reaped.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                panic!("`dxforge {}` got no answer", args.join(" "));
+            }
+        }
+    }
+
+    /// Starts `dxforge ARGS…` with stdout and stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// Polls `cond` every 20 ms; fails the test after `secs` seconds.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `child` to exit; fails the test after `secs` seconds.
+pub fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let mut status = None;
+    wait_until(secs, "the process to exit", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap()
+}
+
+/// Whether `pid` is alive (a zombie still has a /proc entry: not counted).
+pub fn pid_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
 
 /// A base directory holding a registry, a project and anything beside them.
 pub struct Workspace {

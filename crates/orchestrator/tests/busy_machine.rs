@@ -153,16 +153,7 @@ fn busy_host_process() {
     let dir = std::path::PathBuf::from(dir);
     let p = Project::new();
     let pidfile = dir.join("grandchild.pid");
-    p.orch
-        .register_tool(tool(
-            "forker",
-            &["--double-fork", pidfile.to_str().unwrap()],
-        ))
-        .unwrap();
-    let status = RT.block_on(p.orch.ensure_running("forker")).unwrap();
-    let ToolStatus::Running(pid) = status else {
-        panic!()
-    };
+    let pid = start_forker(&p, &pidfile);
     // The tool's cgroup leaf as a path, or "" when it has none.
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let rel = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("");
@@ -181,8 +172,7 @@ fn busy_host_process() {
         String::new()
     };
     std::fs::write(dir.join("leaf"), leaf).unwrap();
-    std::fs::write(dir.join("tool.pid.tmp"), pid.to_string()).unwrap();
-    std::fs::rename(dir.join("tool.pid.tmp"), dir.join("tool.pid")).unwrap();
+    publish_pid(&dir, "tool.pid", pid);
     std::thread::sleep(Duration::from_secs(600));
 }
 

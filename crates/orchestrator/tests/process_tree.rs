@@ -12,16 +12,7 @@ use dxforge_orchestrator::{ExitStatus, RestartPolicy, ToolStatus};
 fn stop_kills_a_double_forked_grandchild_and_leaves_no_zombie() {
     let p = Project::new();
     let pidfile = p.path("grandchild.pid");
-    p.orch
-        .register_tool(tool(
-            "forker",
-            &["--double-fork", pidfile.to_str().unwrap()],
-        ))
-        .unwrap();
-    let status = p.block(p.orch.ensure_running("forker")).unwrap();
-    let ToolStatus::Running(tool_pid) = status else {
-        panic!("{status:?}")
-    };
+    let tool_pid = start_forker(&p, &pidfile);
     let grandchild = read_pid(&pidfile);
     assert_eq!(
         proc_state(grandchild).map(|s| s != 'Z'),
@@ -348,15 +339,7 @@ fn cgroup_of(pid: u32) -> String {
 fn a_tool_tree_lives_in_its_own_cgroup_leaf_where_the_host_allows_it() {
     let p = Project::new();
     let pidfile = p.path("grandchild.pid");
-    p.orch
-        .register_tool(tool(
-            "forker",
-            &["--double-fork", pidfile.to_str().unwrap()],
-        ))
-        .unwrap();
-    let ToolStatus::Running(tool_pid) = p.block(p.orch.ensure_running("forker")).unwrap() else {
-        panic!()
-    };
+    let tool_pid = start_forker(&p, &pidfile);
     let grandchild = read_pid(&pidfile);
     let (tool_cg, grandchild_cg) = (cgroup_of(tool_pid), cgroup_of(grandchild));
     let host_cg = cgroup_of(std::process::id());

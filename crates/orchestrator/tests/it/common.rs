@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use dxforge_orchestrator::{DxToolDefinition, Orchestrator, OrchestratorConfig};
+use dxforge_orchestrator::{DxToolDefinition, Orchestrator, OrchestratorConfig, ToolStatus};
 
 /// One multi-thread runtime per test binary (long-lived worker threads).
 pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -132,6 +132,30 @@ pub fn read_pid(path: &Path) -> u32 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// Registers `forker` (a helper tool that double-forks an orphan grandchild
+/// outside its process group, which writes its pid to `pidfile`) and starts
+/// it; returns the tool's pid.
+pub fn start_forker(p: &Project, pidfile: &Path) -> u32 {
+    p.orch
+        .register_tool(tool(
+            "forker",
+            &["--double-fork", pidfile.to_str().unwrap()],
+        ))
+        .unwrap();
+    match p.block(p.orch.ensure_running("forker")).unwrap() {
+        ToolStatus::Running(pid) => pid,
+        status => panic!("forker: {status:?}"),
+    }
+}
+
+/// Writes `pid` to `dir/name` whole (a temp file, then a rename): the test
+/// process polls for the file with [`read_pid`] and must never read half.
+pub fn publish_pid(dir: &Path, name: &str, pid: u32) {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, pid.to_string()).unwrap();
+    std::fs::rename(tmp, dir.join(name)).unwrap();
 }
 
 /// Lines of a file (empty when missing).

@@ -14,18 +14,8 @@ fn host_process() {
     let dir = std::path::PathBuf::from(dir);
     let p = Project::new();
     let pidfile = dir.join("grandchild.pid");
-    p.orch
-        .register_tool(tool(
-            "forker",
-            &["--double-fork", pidfile.to_str().unwrap()],
-        ))
-        .unwrap();
-    let status = RT.block_on(p.orch.ensure_running("forker")).unwrap();
-    let dxforge_orchestrator::ToolStatus::Running(pid) = status else {
-        panic!()
-    };
-    std::fs::write(dir.join("tool.pid.tmp"), pid.to_string()).unwrap();
-    std::fs::rename(dir.join("tool.pid.tmp"), dir.join("tool.pid")).unwrap();
+    let pid = start_forker(&p, &pidfile);
+    publish_pid(&dir, "tool.pid", pid);
     std::thread::sleep(std::time::Duration::from_secs(60));
 }
 
