@@ -55,6 +55,17 @@ impl std::ops::DerefMut for Up {
     }
 }
 
+impl Up {
+    /// Starts `dxforge up ARGS…` with its stdout as given and stderr discarded.
+    fn start(p: &Project, args: &[&str], stdout: Stdio) -> Up {
+        Up(p.cmd(args)
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap())
+    }
+}
+
 impl Drop for Up {
     fn drop(&mut self) {
         if self.0.try_wait().ok().flatten().is_none() {
@@ -140,12 +151,7 @@ fn up_keeps_supervising_when_nobody_reads_its_stdout() {
     let mut config = sh_tool("chatty", "while :; do seq 1 2000; sleep 0.01; done", "");
     config.push_str(&crasher());
     let p = Project::new("dxsup", &config);
-    let mut up = Up(p
-        .cmd(&["up"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up"], Stdio::piped());
     let stdout = up.stdout.take().unwrap();
     // The pipe is (about) full: `up`'s writes to stdout block.
     wait_until(60, "up's stdout pipe to fill", || {
@@ -183,12 +189,7 @@ fn stop_ends_up_while_nobody_reads_its_stdout() {
         "dxsup",
         &sh_tool("chatty", "while :; do seq 1 2000; sleep 0.01; done", ""),
     );
-    let mut up = Up(p
-        .cmd(&["up"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up"], Stdio::piped());
     let stdout = up.stdout.take().unwrap();
     wait_until(60, "up's stdout pipe to fill", || {
         pipe_fill(&stdout) >= 32 * 1024
@@ -213,12 +214,7 @@ fn output_resumes_after_a_burst_larger_than_the_broadcast() {
         "restart = \"never\"",
     );
     let p = Project::new("dxsup", &config);
-    let mut up = Up(p
-        .cmd(&["up"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up"], Stdio::piped());
     let mut stdout = up.stdout.take().unwrap();
     // Not read during the burst: the broadcast and the print queue overflow.
     wait_until(60, "the burst to end", || p.path("burst-done").exists());
@@ -265,12 +261,7 @@ fn line_without_newline_is_capped() {
         "",
     );
     let p = Project::new("dxsup", &config);
-    let mut up = Up(p
-        .cmd(&["up"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up"], Stdio::null());
     let mut doc = serde_json::Value::Null;
     wait_until(60, "the blob's last line", || {
         let out = p.dx(&["--json", "logs", "blob", "-n", "10"]);
@@ -378,12 +369,7 @@ fn ctrl_c_of_run_client_stops_the_run_inside_up() {
         "",
     ));
     let p = Project::new("dxsup", &config);
-    let mut up = Up(p
-        .cmd(&["up", "svc"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up", "svc"], Stdio::null());
     p.wait_status("svc", "running");
     let mut run = p
         .cmd(&["run", "long"])
@@ -433,12 +419,7 @@ fn run_without_args_uses_configured_args() {
         text(&out)
     );
     // The same through a running `up`'s control socket.
-    let mut up = Up(p
-        .cmd(&["up", "svc"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut up = Up::start(&p, &["up", "svc"], Stdio::null());
     p.wait_status("svc", "running");
     let out = p.dx(&["run", "show", "--", "via-up"]);
     assert_eq!(
@@ -467,12 +448,7 @@ fn flood_of_100_mb_keeps_the_supervisor_memory_bounded() {
         ),
     ] {
         let p = Project::new("dxsup", &sh_tool("flood", script, ""));
-        let mut up = Up(p
-            .cmd(&["up"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap());
+        let mut up = Up::start(&p, &["up"], Stdio::piped());
         let pid = up.id();
         let mut peak_kb = 0u64;
         wait_until(60, "the flood to end", || {
