@@ -29,7 +29,7 @@ const RESERVED_DESCRIPTORS: u64 = 64;
 const DESCRIPTORS_PER_TOOL: u64 = 4;
 
 pub(crate) fn up(root: &Path, tools: &[String], watch: bool, json: bool) -> Result<i32, Error> {
-    let limit = raise_descriptor_limit();
+    let limit = control::raise_descriptor_limit();
     let capacity = tool_capacity(limit);
     let forge = DxForge::open(root)?;
     let _lock = control::lock_up(root)?;
@@ -64,37 +64,6 @@ pub(crate) fn up(root: &Path, tools: &[String], watch: bool, json: bool) -> Resu
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     result.map(|()| 0)
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit (a supervisor holds
-/// a few descriptors per tool, and 1,024 is a common soft limit) and returns
-/// the soft limit in force.
-fn raise_descriptor_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 1024;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: setrlimit reads the struct we own.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = lim.rlim_max;
-        } else {
-            tracing::warn!(
-                soft = lim.rlim_cur,
-                hard = lim.rlim_max,
-                "cannot raise the descriptor limit"
-            );
-        }
-    }
-    lim.rlim_cur
 }
 
 /// How many tools fit in `limit` descriptors beside the control socket's

@@ -25,7 +25,7 @@
 
 mod server;
 
-pub use server::{ControlServer, IDLE_TIMEOUT, max_connections, serve};
+pub use server::{ControlServer, IDLE_TIMEOUT, max_connections, raise_descriptor_limit, serve};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};

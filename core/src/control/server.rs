@@ -31,16 +31,40 @@ pub fn max_connections(nofile: u64) -> usize {
     (nofile / 8).clamp(16, 1024) as usize
 }
 
-fn current_nofile() -> u64 {
+/// The descriptor limit (`RLIMIT_NOFILE`) as (soft, hard); 1,024 for both
+/// when it cannot be read.
+fn nofile_limits() -> (u64, u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 1024;
+        return (1024, 1024);
     }
-    lim.rlim_cur
+    (lim.rlim_cur, lim.rlim_max)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (a supervisor holds
+/// a few descriptors per tool, and 1,024 is a common soft limit) and returns
+/// the soft limit in force. `dxforge up` calls it before [`serve`], whose
+/// connection bound follows the limit in force.
+pub fn raise_descriptor_limit() -> u64 {
+    let (soft, hard) = nofile_limits();
+    if soft >= hard {
+        return soft;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: hard,
+        rlim_max: hard,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        hard
+    } else {
+        tracing::warn!(soft, hard, "cannot raise the descriptor limit");
+        soft
+    }
 }
 
 /// A running control server; dropping it removes the socket file.
@@ -71,7 +95,7 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
     }
     let _enter = crate::runtime::runtime()?.enter();
     let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
-    let slots = Arc::new(Slots::new(max_connections(current_nofile())));
+    let slots = Arc::new(Slots::new(max_connections(nofile_limits().0)));
     let task = tokio::spawn(accept_loop(listener, forge, shutdown, slots, path.clone()));
     Ok(ControlServer { path, task })
 }
