@@ -203,8 +203,24 @@ impl Tool {
     /// event when the visible status changes. Observers always wake (a
     /// waiter may wait for the end of a run whose status does not change).
     pub fn set(&self, life: Life, reason: impl Into<String>, edit: impl FnOnce(&mut Record)) {
+        self.set_unless(|_| false, life, reason, edit);
+    }
+
+    /// [`Tool::set`], unless `skip` holds for the current life: checked
+    /// under the channel's write lock, so no other writer runs between the
+    /// check and the move.
+    pub fn set_unless(
+        &self,
+        skip: impl FnOnce(&Life) -> bool,
+        life: Life,
+        reason: impl Into<String>,
+        edit: impl FnOnce(&mut Record),
+    ) {
         let reason = reason.into();
-        self.state.send_modify(|rec| {
+        self.state.send_if_modified(|rec| {
+            if skip(&rec.life) {
+                return false;
+            }
             let old = rec.life.status();
             edit(rec);
             rec.pid = life.pid();
@@ -228,6 +244,7 @@ impl Tool {
                     reason: Some(reason),
                 });
             }
+            true
         });
     }
 

@@ -76,7 +76,10 @@ fn first_signal(stop_signal: libc::c_int) -> Signal {
 /// A stop asked for: shows `Stopping`, then [`terminate`].
 pub(super) async fn stop_sequence<C: ChildProcess>(tool: &Tool, child: &mut C) -> ExitStatus {
     let shown = tool.status();
-    tool.set(
+    // During a shutdown `stop_blocking` may already have declared the tool
+    // stopped; showing `Stopping` after that would move it backwards.
+    tool.set_unless(
+        |life| tool.shutting_down() && matches!(life, Life::Stopped),
         Life::Stopping {
             deadline: Instant::now() + tool.policy.stop_timeout,
             pid: child.pid(),
