@@ -93,6 +93,16 @@ fn run(cli: &Cli) -> Result<i32, Error> {
                 return Ok(print(&outcome, cli.json));
             }
         }
+        Command::Restart { .. } => {
+            return match control::request(&root, &command_string())? {
+                Some(outcome) => Ok(print(&outcome, cli.json)),
+                // A restart in this process would end with it: refuse it
+                // instead of starting tools only to stop them again.
+                None => Err(Error::NotRunning {
+                    command: "restart".into(),
+                }),
+            };
+        }
         _ => {}
     }
     local(&root, cli)

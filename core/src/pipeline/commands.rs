@@ -37,6 +37,12 @@ pub enum Command {
         /// Tools to stop.
         tools: Vec<String>,
     },
+    /// Restart tools (their running dependents restart once they are ready).
+    Restart {
+        /// Tools to restart.
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
     /// Recent output of a tool.
     Logs {
         /// Tool name.

@@ -91,6 +91,7 @@ impl DxForge {
             Command::Run { tool, args } => orchestrator_cmds::run(self, tool, args).await,
             Command::Status => orchestrator_cmds::status(self),
             Command::Stop { tools } => orchestrator_cmds::stop(self, tools).await,
+            Command::Restart { tools } => orchestrator_cmds::restart(self, tools).await,
             Command::Logs { tool, lines } => orchestrator_cmds::logs(self, tool, *lines),
             Command::Add { .. }
             | Command::Install { .. }

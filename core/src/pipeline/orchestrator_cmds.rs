@@ -191,6 +191,48 @@ pub(super) async fn stop(forge: &DxForge, tools: &[String]) -> Result<PipelineOu
     Ok(outcome)
 }
 
+/// `restart TOOL…`: each tool in the order given; a tool already restarted
+/// as a running dependent of an earlier one is not restarted twice.
+pub(super) async fn restart(forge: &DxForge, tools: &[String]) -> Result<PipelineOutcome> {
+    let mut restarted: Vec<String> = Vec::new();
+    for tool in tools {
+        // Validates the name before anything is stopped.
+        forge.state(tool)?;
+    }
+    for tool in tools {
+        if restarted.contains(tool) {
+            continue;
+        }
+        let before = forge.states()?;
+        forge.restart(tool).await?;
+        let after = forge.states()?;
+        // A tool whose pid changed was restarted by this call (the tool or
+        // one of its running dependents).
+        for (old, new) in before.iter().zip(&after) {
+            if old.name == new.name && new.pid.is_some() && old.pid != new.pid {
+                restarted.push(new.name.clone());
+            }
+        }
+        if !restarted.contains(tool) {
+            restarted.push(tool.clone());
+        }
+    }
+    let mut outcome = status(forge)?;
+    outcome.text = format!(
+        "restarted {}\n{}",
+        restarted
+            .iter()
+            .map(|t| escape(t))
+            .collect::<Vec<_>>()
+            .join(", "),
+        outcome.text
+    );
+    if let Some(doc) = outcome.json.as_object_mut() {
+        doc.insert("restarted".into(), json!(restarted));
+    }
+    Ok(outcome)
+}
+
 /// Recent output of a tool: the in-memory buffer of this handle, or — when
 /// this handle never ran the tool (no `dxforge up` is serving) — the tail of
 /// its log file from earlier runs.

@@ -1,0 +1,126 @@
+//! `dxforge restart` and `dxforge logs` (follow, since, every tool) against
+//! a real `dxforge up` supervising real `sh` tools.
+
+use std::process::{Child, Stdio};
+
+use crate::support::{Project, text, wait_exit, wait_until};
+
+/// A running `dxforge up`, killed if the test fails before it ends.
+struct Up(Child);
+
+impl Up {
+    fn start(p: &Project, args: &[&str]) -> Up {
+        let up = Up(p
+            .cmd(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
+        wait_until(60, "up's control socket", || {
+            p.path(".dxforge/control.sock").exists()
+        });
+        up
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `status --json`'s entry for `tool`.
+fn state(p: &Project, tool: &str) -> serde_json::Value {
+    let out = p.dx(&["--json", "status"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status answered no JSON ({e}): {}", text(&out)));
+    doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == tool)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {tool} in {doc}"))
+}
+
+fn pid(p: &Project, tool: &str) -> Option<u64> {
+    state(p, tool)["pid"].as_u64()
+}
+
+fn wait_up(p: &Project, tool: &str) -> u64 {
+    let mut found = None;
+    wait_until(60, &format!("{tool} to be up"), || {
+        let s = state(p, tool);
+        let st = &s["status"]["status"];
+        found = s["pid"].as_u64();
+        (st == "running" || st == "healthy") && found.is_some()
+    });
+    found.unwrap()
+}
+
+/// `db` becomes healthy half a second after it starts (its `db.pid` file
+/// appears, and goes on SIGTERM); `web` depends on it and records, when it
+/// starts, which `db` it saw.
+const DB_AND_WEB: &str = r#"
+[tools.db]
+binary_path = "/bin/sh"
+args = ["-c", "trap 'rm -f db.pid; exit 0' TERM; sleep 0.5; echo $$ > db.pid; while :; do sleep 0.05; done"]
+health = { command = ["/bin/sh", "-c", "test -s db.pid"] }
+health_interval_ms = 20
+stop_timeout_ms = 2000
+
+[tools.web]
+binary_path = "/bin/sh"
+args = ["-c", "cat db.pid >> web-saw 2>/dev/null || echo none >> web-saw; exec sleep 1000"]
+dependencies = ["db"]
+stop_timeout_ms = 2000
+"#;
+
+#[test]
+fn restart_through_up_restarts_dependents_after_the_dependency_is_ready_again() {
+    let p = Project::new("dxrestart", DB_AND_WEB);
+    let mut up = Up::start(&p, &["up"]);
+    let db1 = wait_up(&p, "db");
+    let web1 = wait_up(&p, "web");
+    let out = p.dx(&["--json", "restart", "db"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["restarted"], serde_json::json!(["db", "web"]), "{doc}");
+    let db2 = wait_up(&p, "db");
+    let web2 = wait_up(&p, "web");
+    assert_ne!(db1, db2, "db has a new process");
+    assert_ne!(web1, web2, "web has a new process");
+    // Each start of web saw a ready db: the second one the new db.
+    let saw = std::fs::read_to_string(p.path("web-saw")).unwrap();
+    let saw: Vec<&str> = saw.lines().collect();
+    assert_eq!(saw.len(), 2, "{saw:?}");
+    let db_shell_pids: Vec<String> = vec![db1.to_string(), db2.to_string()];
+    assert_eq!(saw, db_shell_pids, "web started after db was ready again");
+    // Restarting only the dependent leaves its dependency alone.
+    let out = p.dx(&["restart", "web"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("restarted web"), "{}", text(&out));
+    assert_eq!(pid(&p, "db"), Some(db2));
+    assert_ne!(wait_up(&p, "web"), web2);
+    // An unknown tool is an error naming it, and nothing is restarted.
+    let out = p.dx(&["restart", "web", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("nosuch"), "{}", text(&out));
+    assert_eq!(pid(&p, "db"), Some(db2));
+    assert!(p.dx(&["stop"]).status.success());
+    assert!(wait_exit(&mut up.0, 60).success());
+}
+
+#[test]
+fn restart_without_up_is_an_error_that_says_so_and_starts_nothing() {
+    let p = Project::new("dxrestart", DB_AND_WEB);
+    let out = p.dx(&["restart", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no `dxforge up` is running"), "{}", text(&out));
+    assert!(!p.path("web-saw").exists(), "nothing was started");
+    // No tool names: a usage error.
+    assert_eq!(p.dx(&["restart"]).status.code(), Some(2));
+}
