@@ -96,6 +96,10 @@ pub struct ProjectConfig {
 pub struct ProjectSection {
     /// Project name.
     pub name: Option<String>,
+    /// A dotenv file (relative to the project root) every tool gets, below
+    /// the tool's own `env_file` and `env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
 }
 
 /// `[registry]`.

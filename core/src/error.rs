@@ -96,7 +96,9 @@ pub enum Error {
     Forked,
     /// A command that acts on the tools of a running `dxforge up` found none
     /// serving the project.
-    #[error("no `dxforge up` is running for this project: `{command}` acts on the tools it supervises; start them with `dxforge up`")]
+    #[error(
+        "no `dxforge up` is running for this project: `{command}` acts on the tools it supervises; start them with `dxforge up`"
+    )]
     NotRunning {
         /// The command, e.g. `restart`.
         command: String,
@@ -296,11 +298,15 @@ fn orchestrator_kind(e: &OrchestratorError) -> ErrorKind {
             ErrorKind::Dependency
         }
         OrchestratorError::InvalidDefinition { .. } => ErrorKind::InvalidArgument,
+        OrchestratorError::EnvFile { .. } | OrchestratorError::Expansion { .. } => {
+            ErrorKind::Config
+        }
         OrchestratorError::BinaryNotFound { .. }
         | OrchestratorError::NotExecutable { .. }
         | OrchestratorError::SpawnFailed { .. }
         | OrchestratorError::StartupFailed { .. }
-        | OrchestratorError::DependencyFailed { .. } => ErrorKind::ToolFailed,
+        | OrchestratorError::DependencyFailed { .. }
+        | OrchestratorError::DependencyNotCompleted { .. } => ErrorKind::ToolFailed,
         OrchestratorError::Io { .. } => ErrorKind::Io,
         OrchestratorError::ShutDown => ErrorKind::Closed,
         OrchestratorError::Internal { .. } => ErrorKind::Internal,

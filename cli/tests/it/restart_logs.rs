@@ -119,7 +119,11 @@ fn restart_without_up_is_an_error_that_says_so_and_starts_nothing() {
     let p = Project::new("dxrestart", DB_AND_WEB);
     let out = p.dx(&["restart", "web"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("no `dxforge up` is running"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no `dxforge up` is running"),
+        "{}",
+        text(&out)
+    );
     assert!(!p.path("web-saw").exists(), "nothing was started");
     // No tool names: a usage error.
     assert_eq!(p.dx(&["restart"]).status.code(), Some(2));

@@ -101,6 +101,24 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
     no_nul(&["binary_path"], &def.binary_path)?;
     for (i, arg) in def.args.iter().enumerate() {
         no_nul(&["args", &i.to_string()], arg)?;
+        crate::environment::check_syntax(arg)
+            .map_err(|why| InvalidField::new(&["args", &i.to_string()], why))?;
+    }
+    if let Some(file) = &def.env_file
+        && (file.is_empty() || file.contains('\0'))
+    {
+        return Err(InvalidField::new(
+            &["env_file"],
+            "must be a non-empty path without NUL bytes",
+        ));
+    }
+    for name in def.dependency_conditions.keys() {
+        if !def.dependencies.contains(name) {
+            return Err(InvalidField::new(
+                &["dependency_conditions", name],
+                format!("`{name}` is not in `dependencies`"),
+            ));
+        }
     }
     if let Some(cwd) = &def.cwd
         && cwd.as_os_str().as_encoded_bytes().contains(&0)
@@ -115,6 +133,8 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
             ));
         }
         no_nul(&["env", key], value)?;
+        crate::environment::check_syntax(value)
+            .map_err(|why| InvalidField::new(&["env", key], why))?;
     }
     let stop_signal = parse_signal(&def.stop_signal).ok_or_else(|| {
         InvalidField::new(
