@@ -426,6 +426,49 @@ button = "^1.2"
     }
 
     #[test]
+    fn env_files_and_dependency_conditions_parse() {
+        let c = parse(
+            r#"
+[project]
+env_file = ".env"
+[tools.migrate]
+binary_path = "./bin/migrate"
+restart = "never"
+[tools.db]
+binary_path = "db"
+[tools.web]
+binary_path = "web"
+env_file = ".env.web"
+dependencies = ["db", { name = "migrate", condition = "completed_successfully" }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.project.env_file.as_deref(), Some(".env"));
+        let web = &c.tools["web"];
+        assert_eq!(web.env_file.as_deref(), Some(".env.web"));
+        assert_eq!(web.dependencies, ["db", "migrate"]);
+        assert_eq!(
+            web.dependency_conditions.get("migrate"),
+            Some(&dxforge_orchestrator::DependencyCondition::CompletedSuccessfully)
+        );
+        assert!(!web.dependency_conditions.contains_key("db"));
+    }
+
+    #[test]
+    fn a_bad_dependency_condition_names_the_line_and_the_condition() {
+        let err = parse(
+            "[tools.web]\nbinary_path = \"x\"\ndependencies = [{ name = \"m\", condition = \"done\" }]\n",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("unknown condition \"done\""), "{msg}");
+        assert!(msg.contains("completed_successfully"), "{msg}");
+        let err = parse("[project]\nenv_fil = \".env\"\n").unwrap_err();
+        assert!(err.to_string().contains("project.env_fil"), "{err}");
+    }
+
+    #[test]
     fn starter_config_parses() {
         let c = parse(&starter_config("x")).unwrap();
         assert_eq!(c.project.name.as_deref(), Some("x"));

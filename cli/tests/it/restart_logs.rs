@@ -128,3 +128,52 @@ fn restart_without_up_is_an_error_that_says_so_and_starts_nothing() {
     // No tool names: a usage error.
     assert_eq!(p.dx(&["restart"]).status.code(), Some(2));
 }
+
+/// A one-shot `migrate` (its exit code from the file `migrate-exit`) that
+/// `web` waits for, and a project `.env` that `web`'s `env` and `args` use.
+const MIGRATE_AND_WEB: &str = r#"
+[project]
+env_file = ".env"
+
+[tools.migrate]
+binary_path = "/bin/sh"
+args = ["-c", "sleep 0.2; exit $(cat migrate-exit)"]
+restart = "never"
+
+[tools.web]
+binary_path = "/bin/sh"
+args = ["-c", "echo \"$GREETING $1\" > web-saw; exec sleep 1000", "sh", "${TARGET:-nobody}"]
+env = { GREETING = "${WORD}, migrated" }
+dependencies = [{ name = "migrate", condition = "completed_successfully" }]
+health = { command = ["/bin/sh", "-c", "test -s web-saw"] }
+health_interval_ms = 20
+stop_timeout_ms = 2000
+"#;
+
+#[test]
+fn up_runs_a_one_shot_dependency_to_success_first_with_the_project_env_file() {
+    let p = Project::new("dxcond", MIGRATE_AND_WEB);
+    std::fs::write(p.path(".env"), "WORD=hello\nTARGET=world\n").unwrap();
+    std::fs::write(p.path("migrate-exit"), "0").unwrap();
+    let out = p.dx(&["up", "--once", "web"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.path("web-saw")).unwrap(),
+        "hello, migrated world\n"
+    );
+    // A failing migration: web is not started, and the error names both.
+    std::fs::remove_file(p.path("web-saw")).unwrap();
+    std::fs::write(p.path("migrate-exit"), "5").unwrap();
+    let out = p.dx(&["up", "--once", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = text(&out);
+    assert!(err.contains("`web`") && err.contains("`migrate`"), "{err}");
+    assert!(err.contains("exited with status 5"), "{err}");
+    assert!(!p.path("web-saw").exists());
+    // A missing env file is an error naming it.
+    std::fs::remove_file(p.path(".env")).unwrap();
+    std::fs::write(p.path("migrate-exit"), "0").unwrap();
+    let out = p.dx(&["up", "--once", "web"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(".env"), "{}", text(&out));
+}

@@ -101,8 +101,6 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
     no_nul(&["binary_path"], &def.binary_path)?;
     for (i, arg) in def.args.iter().enumerate() {
         no_nul(&["args", &i.to_string()], arg)?;
-        crate::environment::check_syntax(arg)
-            .map_err(|why| InvalidField::new(&["args", &i.to_string()], why))?;
     }
     if let Some(file) = &def.env_file
         && (file.is_empty() || file.contains('\0'))
@@ -133,8 +131,6 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
             ));
         }
         no_nul(&["env", key], value)?;
-        crate::environment::check_syntax(value)
-            .map_err(|why| InvalidField::new(&["env", key], why))?;
     }
     let stop_signal = parse_signal(&def.stop_signal).ok_or_else(|| {
         InvalidField::new(

@@ -207,7 +207,7 @@ fn env_files_env_and_expansion_apply_in_their_documented_precedence() {
     def.env_file = Some(".env.tool".into());
     def.env = BTreeMap::from([
         ("C".into(), "env-${A}".into()),
-        ("D".into(), "${UNSET_IN_TEST:-fallback} $$HOME".into()),
+        ("D".into(), "${UNSET_IN_TEST:-fallback} $${HOME}".into()),
     ]);
     orch.register_tool(def).unwrap();
     let args: Vec<String> = vec![
@@ -220,7 +220,7 @@ fn env_files_env_and_expansion_apply_in_their_documented_precedence() {
     orch.shutdown_blocking();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "project|tool|env-project|fallback $HOME|quoted value|tool-quoted value\n"
+        "project|tool|env-project|fallback ${HOME}|quoted value|tool-quoted value\n"
     );
 }
 
@@ -263,8 +263,9 @@ fn a_missing_or_escaping_env_file_and_an_undefined_variable_are_errors_naming_th
     };
     assert_eq!((tool.as_str(), key.as_str()), ("show", "args[1]"));
     assert!(reason.contains("NOT_DEFINED_ANYWHERE"), "{reason}");
-    // A malformed reference is refused at registration.
-    def.env = BTreeMap::from([("X".into(), "${OPEN".into())]);
-    let err = p.orch.register_tool(def).unwrap_err();
-    assert!(err.to_string().contains("env.X"), "{err}");
+    def.args = vec!["-c".into(), "true".into()];
+    def.env = BTreeMap::from([("X".into(), "a ${ALSO_NOT_DEFINED}".into())]);
+    p.orch.register_tool(def.clone()).unwrap();
+    let err = p.block(p.orch.execute_tool("show", &def.args)).unwrap_err();
+    assert!(err.to_string().contains("key `env.X`"), "{err}");
 }
