@@ -177,3 +177,132 @@ fn up_runs_a_one_shot_dependency_to_success_first_with_the_project_env_file() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(".env"), "{}", text(&out));
 }
+
+/// `a` and `b` print in a known interleaving; `talker` ticks until the file
+/// `stop-now` appears, says bye and exits 0 (so it ends `Stopped`).
+const TALKERS: &str = r#"
+[tools.a]
+binary_path = "/bin/sh"
+args = ["-c", "echo a1; sleep 0.4; echo a2; exec sleep 1000"]
+stop_timeout_ms = 2000
+
+[tools.b]
+binary_path = "/bin/sh"
+args = ["-c", "sleep 0.2; echo b1; exec sleep 1000"]
+stop_timeout_ms = 2000
+
+[tools.talker]
+binary_path = "/bin/sh"
+args = ["-c", "i=0; while [ ! -e stop-now ]; do i=$((i+1)); echo tick $i; sleep 0.05; done; echo bye"]
+restart = "on-failure"
+stop_timeout_ms = 2000
+"#;
+
+/// Reads `child`'s stdout lines until `done(lines)`, in a thread; the lines
+/// come back through the returned receiver.
+fn line_reader(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn out_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn next_line(rx: &std::sync::mpsc::Receiver<String>) -> String {
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a line from logs -f")
+}
+
+#[test]
+fn logs_follow_streams_new_lines_and_ends_when_the_tool_stops() {
+    let p = Project::new("dxlogs", TALKERS);
+    let mut up = Up::start(&p, &["up"]);
+    wait_until(60, "talker's first ticks", || {
+        text(&p.dx(&["logs", "talker"])).contains("tick 3")
+    });
+    let mut follow = p.spawn(&["logs", "talker", "-f", "-n", "1"]);
+    let rx = line_reader(&mut follow);
+    // The backlog (one line), then new lines as they come, in order.
+    let first: u32 = next_line(&rx).trim_start_matches("tick ").parse().unwrap();
+    let mut last = first;
+    for _ in 0..5 {
+        let n: u32 = next_line(&rx).trim_start_matches("tick ").parse().unwrap();
+        assert_eq!(n, last + 1, "no line lost or repeated");
+        last = n;
+    }
+    std::fs::write(p.path("stop-now"), "").unwrap();
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        rest.push(line);
+    }
+    assert_eq!(rest.last().map(String::as_str), Some("bye"), "{rest:?}");
+    assert!(
+        wait_exit(&mut follow, 60).success(),
+        "ends cleanly with the tool"
+    );
+    // Follow of every tool: prefixed lines, and it ends when `up` ends.
+    let mut all = p.spawn(&["logs", "-f"]);
+    let rx = line_reader(&mut all);
+    let line = next_line(&rx);
+    assert!(line.starts_with('['), "{line}");
+    assert!(!line.contains('\x1b'), "no colour on a pipe: {line:?}");
+    assert!(p.dx(&["stop"]).status.success());
+    assert!(wait_exit(&mut up.0, 60).success());
+    assert!(wait_exit(&mut all, 60).success(), "ends cleanly with up");
+}
+
+#[test]
+fn logs_without_a_tool_interleave_every_tool_by_time_and_since_filters() {
+    let p = Project::new("dxlogs", TALKERS);
+    std::fs::write(p.path("stop-now"), "").unwrap();
+    let mut up = Up::start(&p, &["up", "a", "b"]);
+    wait_until(60, "a2", || text(&p.dx(&["logs", "a"])).contains("a2"));
+    let out = p.dx(&["logs"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "[a] a1\n[b] b1\n[a] a2\n");
+    let out = p.dx(&["--json", "logs"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["entries"][1]["tool"], "b");
+    assert!(doc["entries"][1]["at_ms"].as_u64().unwrap() > 0);
+    // --since: a duration and an RFC 3339 time.
+    assert_eq!(out_text(&p.dx(&["logs", "a", "--since", "1h"])), "a1\na2\n");
+    let out = p.dx(&["logs", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        text(&out)
+    );
+    let out = p.dx(&["logs", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {}", text(&out));
+    assert!(text(&out).contains("\"soon\""), "{}", text(&out));
+    // An unknown tool is an error naming it, followed or not.
+    for args in [&["logs", "nosuch"][..], &["logs", "nosuch", "-f"]] {
+        let out = p.dx(args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("nosuch"), "{}", text(&out));
+    }
+    assert!(p.dx(&["stop"]).status.success());
+    assert!(wait_exit(&mut up.0, 60).success());
+    // Without `up`: the files of the run, but no follow and no times.
+    assert_eq!(out_text(&p.dx(&["logs", "b"])), "b1\n");
+    for args in [&["logs", "-f"][..], &["logs", "a", "--since", "1h"]] {
+        let out = p.dx(args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains("no `dxforge up` is running"),
+            "{}",
+            text(&out)
+        );
+    }
+}
