@@ -294,12 +294,13 @@ impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
             args: Some(def.args),
             priority: Some(num(def.priority.into())),
             dependencies: Some(def.dependencies),
-            dependency_conditions: Some(
+            // Omitted when empty, like `cwd` and `envFile` when unset.
+            dependency_conditions: (!def.dependency_conditions.is_empty()).then(|| {
                 def.dependency_conditions
                     .into_iter()
                     .map(|(k, c)| (k, c.into()))
-                    .collect(),
-            ),
+                    .collect()
+            }),
             cwd,
             env_file: def.env_file,
             env: Some(def.env.into_iter().collect()),

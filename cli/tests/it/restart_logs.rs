@@ -183,12 +183,12 @@ fn up_runs_a_one_shot_dependency_to_success_first_with_the_project_env_file() {
 const TALKERS: &str = r#"
 [tools.a]
 binary_path = "/bin/sh"
-args = ["-c", "echo a1; sleep 0.4; echo a2; exec sleep 1000"]
+args = ["-c", "echo a1; sleep 1; echo a2; exec sleep 1000"]
 stop_timeout_ms = 2000
 
 [tools.b]
 binary_path = "/bin/sh"
-args = ["-c", "sleep 0.2; echo b1; exec sleep 1000"]
+args = ["-c", "sleep 0.5; echo b1; exec sleep 1000"]
 stop_timeout_ms = 2000
 
 [tools.talker]
