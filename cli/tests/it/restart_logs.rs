@@ -93,8 +93,13 @@ fn restart_through_up_restarts_dependents_after_the_dependency_is_ready_again() 
     let web2 = wait_up(&p, "web");
     assert_ne!(db1, db2, "db has a new process");
     assert_ne!(web1, web2, "web has a new process");
-    // Each start of web saw a ready db: the second one the new db.
-    let saw = std::fs::read_to_string(p.path("web-saw")).unwrap();
+    // Each start of web saw a ready db: the second one the new db. (Web is
+    // running once spawned: its line may still be on its way.)
+    let lines = || std::fs::read_to_string(p.path("web-saw")).unwrap_or_default();
+    wait_until(60, "web's second start to write", || {
+        lines().lines().count() >= 2
+    });
+    let saw = lines();
     let saw: Vec<&str> = saw.lines().collect();
     assert_eq!(saw.len(), 2, "{saw:?}");
     let db_shell_pids: Vec<String> = vec![db1.to_string(), db2.to_string()];
