@@ -1,9 +1,10 @@
 //! `dxforge`: the command line of the dxforge engine.
 //!
 //! Exit codes: 0 success, 1 error, 2 usage error, 3 finished but some file
-//! is Red. `status`, `stop`, `logs` and `run` talk to a running `dxforge up`
+//! is Red. `status`, `stop`, `restart`, `logs` and `run` talk to a running `dxforge up`
 //! of the same project through its control socket when there is one.
 
+mod logs;
 mod printer;
 mod progress;
 mod supervise;
@@ -18,13 +19,13 @@ use dxforge::{DxForge, Error, ErrorKind, control, runtime};
 /// An embeddable engine for local developer tooling.
 #[derive(Debug, Parser)]
 #[command(name = "dxforge", version, about, long_about = None)]
-struct Cli {
+pub(crate) struct Cli {
     /// Run as if started in DIR (the project root).
     #[arg(short = 'C', value_name = "DIR", global = true)]
     dir: Option<PathBuf>,
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,10 +89,26 @@ fn run(cli: &Cli) -> Result<i32, Error> {
             let _lock = control::lock_up(&root)?;
             return local(&root, cli);
         }
-        Command::Status | Command::Stop { .. } | Command::Logs { .. } | Command::Run { .. } => {
+        Command::Logs {
+            tool,
+            follow,
+            since,
+            ..
+        } => return logs::run(&root, cli, tool.is_none(), *follow, since.is_some()),
+        Command::Status | Command::Stop { .. } | Command::Run { .. } => {
             if let Some(outcome) = control::request(&root, &command_string())? {
                 return Ok(print(&outcome, cli.json));
             }
+        }
+        Command::Restart { .. } => {
+            return match control::request(&root, &command_string())? {
+                Some(outcome) => Ok(print(&outcome, cli.json)),
+                // A restart in this process would end with it: refuse it
+                // instead of starting tools only to stop them again.
+                None => Err(Error::NotRunning {
+                    command: "restart".into(),
+                }),
+            };
         }
         _ => {}
     }
@@ -100,7 +117,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
 
 /// Runs the command in this process on a fresh handle (tools it starts stop
 /// when it exits).
-fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
+pub(crate) fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
     let forge = DxForge::open(root)?;
     let spinner = progress::Spinner::start(&cli.command, cli.json);
     let outcome = runtime::block_on(forge.run_command(&cli.command));
@@ -109,7 +126,7 @@ fn local(root: &std::path::Path, cli: &Cli) -> Result<i32, Error> {
     Ok(print(&outcome??, cli.json))
 }
 
-fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
+pub(crate) fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
     if json {
         println!(
             "{}",
@@ -123,7 +140,7 @@ fn print(outcome: &PipelineOutcome, json: bool) -> i32 {
 
 /// The command line without the global `-C DIR` and `--json`, to forward to
 /// a running supervisor.
-fn command_string() -> String {
+pub(crate) fn command_string() -> String {
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

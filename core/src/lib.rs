@@ -38,8 +38,8 @@ pub use forge::{DxForge, STATE_DIR, SubscriptionId};
 pub use pipeline::PipelineOutcome;
 
 pub use dxforge_orchestrator::{
-    self, DxToolDefinition, ExecOutput, ExitStatus, HealthCheck, LogLine, RestartPolicy, ToolEvent,
-    ToolState, ToolStatus,
+    self, DependencyCondition, DxToolDefinition, ExecOutput, ExitStatus, HealthCheck, LogLine,
+    RestartPolicy, ToolEvent, ToolState, ToolStatus,
 };
 pub use dxforge_traffic::{self, TrafficLight};
 pub use dxforge_worker::{self, BackgroundTask};

@@ -6,5 +6,6 @@
 mod cli;
 mod crash_kill;
 mod regression;
+mod restart_logs;
 mod supervision;
 mod support;

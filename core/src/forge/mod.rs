@@ -84,6 +84,7 @@ impl DxForge {
             log_max_bytes: 10 * 1024 * 1024,
             recent_lines: 1000,
             runtime: runtime.clone(),
+            env_file: config.project.env_file.clone(),
         });
         orchestrator
             .register_tools(config.tool_definitions())

@@ -37,13 +37,26 @@ pub enum Command {
         /// Tools to stop.
         tools: Vec<String>,
     },
-    /// Recent output of a tool.
+    /// Restart tools (their running dependents restart once they are ready).
+    Restart {
+        /// Tools to restart.
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Recent output of a tool (of every tool, interleaved, without TOOL).
     Logs {
-        /// Tool name.
-        tool: String,
+        /// Tool name (all tools when omitted).
+        tool: Option<String>,
         /// Number of lines.
         #[arg(short = 'n', long = "lines", default_value_t = 50)]
         lines: usize,
+        /// Keep printing new lines as they come (needs a running `dxforge up`).
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only lines captured since WHEN: a duration back from now (`10m`,
+        /// `1h30m`) or an RFC 3339 time (needs a running `dxforge up`).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
     },
     /// `up` plus restarts of tools whose watch globs match changed files.
     Watch {

@@ -11,6 +11,7 @@
 
 mod commands;
 mod escape;
+pub mod logs_cmd;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 pub use commands::{Command, SyncAction};
 pub use escape::escape;
+pub use logs_cmd::LogEntry;
 pub use orchestrator_cmds::format_status;
 
 use crate::{DxForge, Error, Result};
@@ -91,7 +93,13 @@ impl DxForge {
             Command::Run { tool, args } => orchestrator_cmds::run(self, tool, args).await,
             Command::Status => orchestrator_cmds::status(self),
             Command::Stop { tools } => orchestrator_cmds::stop(self, tools).await,
-            Command::Logs { tool, lines } => orchestrator_cmds::logs(self, tool, *lines),
+            Command::Restart { tools } => orchestrator_cmds::restart(self, tools).await,
+            Command::Logs {
+                tool,
+                lines,
+                follow,
+                since,
+            } => logs_cmd::logs(self, tool.as_deref(), *lines, *follow, since.as_deref()),
             Command::Add { .. }
             | Command::Install { .. }
             | Command::Update { .. }
@@ -124,8 +132,19 @@ mod tests {
         assert_eq!(
             parse("dxforge logs db -n 5").unwrap(),
             Command::Logs {
-                tool: "db".into(),
-                lines: 5
+                tool: Some("db".into()),
+                lines: 5,
+                follow: false,
+                since: None,
+            }
+        );
+        assert_eq!(
+            parse("logs -f --since 10m").unwrap(),
+            Command::Logs {
+                tool: None,
+                lines: 50,
+                follow: true,
+                since: Some("10m".into()),
             }
         );
         assert_eq!(
