@@ -5,6 +5,7 @@
 
 mod cli;
 mod crash_kill;
+mod generate;
 mod regression;
 mod supervision;
 mod support;

@@ -9,8 +9,10 @@
 //! package names, snapshot ids, reasons quoting them) through [`escape`], so
 //! a name cannot fake a line; JSON output carries the exact names.
 
+mod age;
 mod commands;
 mod escape;
+mod import_cmds;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;
@@ -18,8 +20,9 @@ mod worker_cmds;
 use clap::Parser;
 use serde::Serialize;
 
-pub use commands::{Command, SyncAction};
+pub use commands::{Command, SnapshotsAction, SyncAction};
 pub use escape::escape;
+pub use import_cmds::init_from;
 pub use orchestrator_cmds::format_status;
 
 use crate::{DxForge, Error, Result};
@@ -85,7 +88,14 @@ impl DxForge {
     pub async fn run_command(&self, command: &Command) -> Result<PipelineOutcome> {
         self.live()?;
         match command {
-            Command::Init { name } => orchestrator_cmds::init(self, name.as_deref()),
+            Command::Init {
+                name, from: None, ..
+            } => orchestrator_cmds::init(self, name.as_deref()),
+            Command::Init {
+                name,
+                from: Some(from),
+                force,
+            } => import_cmds::init_from(self.root(), name.as_deref(), from, *force),
             Command::Up { tools, once } => orchestrator_cmds::up(self, tools, *once, false).await,
             Command::Watch { tools } => orchestrator_cmds::up(self, tools, false, true).await,
             Command::Run { tool, args } => orchestrator_cmds::run(self, tool, args).await,
@@ -99,7 +109,8 @@ impl DxForge {
             | Command::Diff { .. }
             | Command::Check { .. } => traffic_cmds::run(self, command),
             Command::Snapshot
-            | Command::Snapshots
+            | Command::Snapshots { .. }
+            | Command::Gc { .. }
             | Command::Restore { .. }
             | Command::Sync { .. }
             | Command::Analyze => worker_cmds::run(self, command).await,
