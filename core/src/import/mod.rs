@@ -191,4 +191,45 @@ mod tests {
         }
         assert_eq!(split_command("   "), None);
     }
+
+    #[test]
+    fn fuzz_seeds_convert_and_render() {
+        for seed in [
+            &include_bytes!("../../../fuzz/seeds/init_from/procfile")[..],
+            &include_bytes!("../../../fuzz/seeds/init_from/process-compose.yaml")[..],
+            &include_bytes!("../../../fuzz/seeds/init_from/aliases.yaml")[..],
+        ] {
+            crate::fuzzing::parse_import(seed);
+        }
+        let compose = &include_bytes!("../../../fuzz/seeds/init_from/process-compose.yaml")[1..];
+        let imported = convert(
+            std::str::from_utf8(compose).unwrap(),
+            Path::new("pc.yaml"),
+            ImportFormat::ProcessCompose,
+        )
+        .unwrap();
+        assert_eq!(imported.tools.len(), 2);
+        assert!(
+            imported
+                .not_converted
+                .iter()
+                .any(|f| f.starts_with("processes.web.we\"ird")),
+            "{:?}",
+            imported.not_converted
+        );
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_quickly() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+        }
+        text.push_str("processes: {p: {command: q}}\n");
+        let started = std::time::Instant::now();
+        let err = convert(&text, Path::new("bomb.yaml"), ImportFormat::ProcessCompose);
+        assert!(err.is_err(), "an alias bomb was expanded");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }

@@ -53,7 +53,7 @@ fn prune_keep_deletes_older_snapshots_and_only_their_objects() {
     assert_eq!(report.kept, 1);
     assert_eq!((report.gc.removed, report.gc.bytes_freed), (1, 1));
     let left: Vec<String> = w.snapshots().unwrap().into_iter().map(|s| s.id).collect();
-    assert_eq!(left, [newest.clone()]);
+    assert_eq!(left, std::slice::from_ref(&newest));
     assert_eq!(objects_on_disk(root), 2);
     // The survivor is whole: restoring it after changing the tree brings b and c back.
     let before = read_tree(root);
