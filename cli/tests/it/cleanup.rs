@@ -88,3 +88,83 @@ fn gc_frees_package_bases_the_lock_dropped_and_snapshot_objects() {
     let shown = String::from_utf8_lossy(&again.stdout);
     assert!(shown.starts_with("freed 0 B (0 bytes)"), "{}", text(&again));
 }
+
+/// Every object each manifest names, as paths under the store.
+fn missing_objects(root: &std::path::Path) -> Vec<String> {
+    let store = root.join(".dxforge/snapshots");
+    let mut missing = Vec::new();
+    for manifest in std::fs::read_dir(store.join("manifests")).unwrap() {
+        let path = manifest.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for entry in doc["entries"].as_array().unwrap() {
+            if let Some(hash) = entry["hash"].as_str() {
+                let object = store.join("objects").join(&hash[..2]).join(&hash[2..]);
+                if !object.exists() {
+                    missing.push(format!("{}: {hash}", path.display()));
+                }
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn kill_9_during_prune_never_leaves_a_snapshot_without_its_objects() {
+    let ws = Workspace::new("dx-prune-kill");
+    let root = ws.project();
+    for round in 0..7u32 {
+        for i in 0..150 {
+            let dir = root.join(format!("d{}", i % 10));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join(format!("f{i}")),
+                format!("{round}-{i}\n").repeat(50),
+            )
+            .unwrap();
+        }
+        let out = ws.dx(&["snapshot"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // A prune here takes about 0.7 s, most of it the syncfs between the manifest
+    // deletions and the object deletions: the delays spread over all of it.
+    let mut killed = 0;
+    for (round, delay_ms) in [10u64, 100, 250, 400, 600, 900].into_iter().enumerate() {
+        let mut child = ws
+            .cmd(&["snapshots", "prune", "--keep", &(6 - round).to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        let missing = missing_objects(&root);
+        assert!(
+            missing.is_empty(),
+            "after a kill at {delay_ms} ms: {missing:?}"
+        );
+        let manifests = std::fs::read_dir(root.join(".dxforge/snapshots/manifests"))
+            .unwrap()
+            .count();
+        eprintln!("kill at {delay_ms} ms: {manifests} manifests left");
+    }
+    eprintln!("{killed} of 6 prunes killed before they finished");
+    // What a killed prune leaves is collected by the next gc; the survivor restores.
+    let gc = ws.dx(&["gc"]);
+    assert!(gc.status.success(), "{}", text(&gc));
+    assert!(missing_objects(&root).is_empty());
+    let list = json(&ws.dx(&["--json", "snapshots"]));
+    let newest = list["snapshots"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let restore = ws.dx(&["restore", &newest]);
+    assert!(restore.status.success(), "{}", text(&restore));
+}
