@@ -148,6 +148,43 @@ mod tests {
     }
 
     #[test]
+    fn parses_prune_gc_and_init_from() {
+        assert_eq!(
+            parse("snapshots prune --keep 3 --older-than 7d --dry-run").unwrap(),
+            Command::Snapshots {
+                action: Some(SnapshotsAction::Prune {
+                    keep: Some(3),
+                    older_than: Some(7 * 86_400_000),
+                    dry_run: true
+                })
+            }
+        );
+        assert_eq!(
+            parse("snapshots").unwrap(),
+            Command::Snapshots { action: None }
+        );
+        assert_eq!(parse("gc").unwrap(), Command::Gc { dry_run: false });
+        assert_eq!(
+            parse("init --from Procfile --force").unwrap(),
+            Command::Init {
+                name: None,
+                from: Some("Procfile".into()),
+                force: true
+            }
+        );
+        // --force only means something with --from; completions are the binary's own.
+        assert!(matches!(parse("init --force"), Err(Error::Usage { .. })));
+        assert!(matches!(
+            parse("completions bash"),
+            Err(Error::Usage { .. })
+        ));
+        assert!(matches!(
+            parse("snapshots prune --older-than 7days"),
+            Err(Error::Usage { .. })
+        ));
+    }
+
+    #[test]
     fn unknown_command_is_a_usage_error() {
         let err = parse("frobnicate").unwrap_err();
         assert!(matches!(err, Error::Usage { .. }));
