@@ -95,7 +95,7 @@ fn read_bounded(path: &Path) -> Result<String> {
         });
     }
     let too_large = || {
-        Error::from(ConfigError::TooLarge {
+        Error::from(ConfigError::ImportTooLarge {
             path: path.to_path_buf(),
             limit: MAX_IMPORT_BYTES,
         })
