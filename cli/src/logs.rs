@@ -6,29 +6,30 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use dxforge::pipeline::{LogEntry, escape};
+use dxforge::pipeline::{Command, LogEntry, escape};
 use dxforge::{Error, control};
 
-use crate::{Cli, command_string, local, print};
+use crate::{command_string, local, print};
 
 /// Runs `logs` as the command line asked.
 pub(crate) fn run(
     root: &Path,
-    cli: &Cli,
+    command: &Command,
+    json: bool,
     all: bool,
     follow: bool,
     since: bool,
 ) -> Result<i32, Error> {
-    let colour = !cli.json && colour_wanted();
+    let colour = !json && colour_wanted();
     if follow {
         let mut out = std::io::stdout().lock();
         let served = control::follow(root, &command_string(), |ev| {
             let text = match ev {
-                control::FollowEvent::Entry(entry) if cli.json => {
+                control::FollowEvent::Entry(entry) if json => {
                     serde_json::to_string(&entry).unwrap_or_default()
                 }
                 control::FollowEvent::Entry(entry) => render(&entry, all, colour),
-                control::FollowEvent::Dropped(n) if cli.json => {
+                control::FollowEvent::Dropped(n) if json => {
                     serde_json::json!({ "dropped": n }).to_string()
                 }
                 control::FollowEvent::Dropped(n) => format!("[dxforge] {n} lines dropped"),
@@ -53,7 +54,7 @@ pub(crate) fn run(
                 command: "logs --since".into(),
             });
         }
-        None => return local(root, cli),
+        None => return local(root, command, json),
     };
     if all && colour {
         let entries: Vec<LogEntry> =
@@ -63,7 +64,7 @@ pub(crate) fn run(
         }
         return Ok(outcome.exit_code);
     }
-    Ok(print(&outcome, cli.json))
+    Ok(print(&outcome, json))
 }
 
 /// Colour on a terminal, unless `NO_COLOR` is set to anything non-empty

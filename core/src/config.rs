@@ -54,6 +54,14 @@ pub enum ConfigError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A file given to `init --from` is larger than its limit.
+    #[error("{}: larger than {limit} bytes, the limit for a file to convert", path.display())]
+    ImportTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file parsed but a value is invalid (e.g. a tool definition).
     #[error("{}: key `{key}`: {message}", path.display())]
     Invalid {

@@ -7,6 +7,7 @@
 //! longest stop timeout. A handle used in a process other than the one that
 //! opened it (after `fork()`) returns [`Error::Forked`] and stops nothing.
 
+mod cleanup;
 mod events;
 mod orchestrator;
 mod settle;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dxforge_orchestrator::{Orchestrator, OrchestratorConfig};
 
+pub use cleanup::GcSummary;
 pub use events::SubscriptionId;
 
 use crate::config::ProjectConfig;

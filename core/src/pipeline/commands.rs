@@ -13,6 +13,12 @@ pub enum Command {
         /// Project name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
+        /// Convert a Procfile or process-compose.yaml into the tools of dxforge.toml.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// With --from: replace an existing dxforge.toml.
+        #[arg(long, requires = "from")]
+        force: bool,
     },
     /// Start tools (all by default) and supervise them until Ctrl-C.
     Up {
@@ -108,8 +114,18 @@ pub enum Command {
     },
     /// Take a snapshot of the project tree.
     Snapshot,
-    /// List snapshots.
-    Snapshots,
+    /// List snapshots, or prune old ones.
+    Snapshots {
+        /// `prune`; none lists the snapshots.
+        #[command(subcommand)]
+        action: Option<SnapshotsAction>,
+    },
+    /// Delete snapshot objects and package base content nothing references.
+    Gc {
+        /// Report what would be deleted without deleting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Roll the tree back to a snapshot (a safety snapshot is taken first).
     Restore {
         /// Snapshot id.
@@ -134,6 +150,26 @@ pub enum SyncAction {
     Pull {
         /// Snapshot id.
         id: String,
+    },
+}
+
+/// `dxforge snapshots …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+#[non_exhaustive]
+pub enum SnapshotsAction {
+    /// Delete old snapshots, then the objects only they used. With both options a
+    /// snapshot goes only when both let it go.
+    #[command(arg_required_else_help = true)]
+    Prune {
+        /// Keep the newest N snapshots.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Delete snapshots older than this (`30m`, `12h`, `7d`, `2w`).
+        #[arg(long, value_name = "AGE", value_parser = super::age::parse_age)]
+        older_than: Option<u64>,
+        /// Report what would be deleted without deleting it.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

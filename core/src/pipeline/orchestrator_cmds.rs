@@ -50,7 +50,7 @@ pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcom
 const MAX_GITIGNORE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Appends `.dxforge/` to `.gitignore` unless an entry already covers it.
-fn ensure_gitignored(project: &Root) -> Result<bool> {
+pub(super) fn ensure_gitignored(project: &Root) -> Result<bool> {
     let existing = project
         .read(".gitignore", MAX_GITIGNORE_BYTES)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
