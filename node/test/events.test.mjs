@@ -8,7 +8,7 @@ import { EXIT_WITH, expectCode, serverTool, tempDir, tempForge, waitFor } from '
 
 test('status changes reach the callback on the JS thread, in order', async (t) => {
   const forge = tempForge(t)
-  forge.registerTool(await serverTool('srv'))
+  forge.registerTool(await serverTool(t, 'srv'))
   const events = []
   const id = forge.onStatusChange((e) => events.push(e))
   assert.equal(typeof id, 'number')

@@ -9,7 +9,7 @@ import { EXIT_WITH, alive, expectCode, serverTool, tempDir, waitFor } from './he
 
 test('close() stops running tools and every later call fails with CLOSED', async (t) => {
   const forge = new DxForge(tempDir(t))
-  forge.registerTool(await serverTool('srv'))
+  forge.registerTool(await serverTool(t, 'srv'))
   forge.registerTool({ name: 'lint', binaryPath: EXIT_WITH })
   await forge.ensureRunning('srv')
   const { pid } = forge.state('srv')

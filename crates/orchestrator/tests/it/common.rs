@@ -81,14 +81,9 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// A free local TCP port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../../../tests/support/reserved_port.rs"]
+mod reserved_port;
+pub use reserved_port::reserve_port;
 
 /// The process state letter from /proc/<pid>/stat, or None when gone.
 pub fn proc_state(pid: u32) -> Option<char> {
