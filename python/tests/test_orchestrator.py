@@ -235,7 +235,7 @@ def test_blocking_calls_release_the_gil(
 
     thread = threading.Thread(target=ticker)
     thread.start()
-    time.sleep(0.05)
+    assert wait_until(lambda: ticks)  # the ticker runs before the call starts
     started = time.monotonic()
     forge.ensure_running("slow")
     ended = time.monotonic()
@@ -271,8 +271,7 @@ def test_watch_restarts_a_tool_when_a_watched_file_changes(forge: dxforge.DxForg
     forge.register_tool(tool("sleep", sleeper, watch=["src/**/*.txt"]))
     forge.ensure_running("sleep")
     first = forge.state("sleep").pid
-    forge.watch(50)
-    time.sleep(0.3)  # let the watcher start
+    forge.watch(50)  # returns once the project is watched: no wait needed
     (project / "src" / "a.txt").write_text("change")
     assert wait_until(lambda: forge.state("sleep").pid not in (None, first))
     forge.unwatch()

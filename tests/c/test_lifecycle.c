@@ -312,8 +312,7 @@ static void test_watch_restarts(DxForge *forge, const char *dir) {
     CHECK(write_file(file, "one\n") == 0);
     CHECK_OK(dxforge_ensure_running(forge, "watched", NULL));
     CHECK_OK(dxforge_status(forge, "watched", &status, &pid));
-    CHECK_OK(dxforge_watch(forge, 50));
-    sleep_ms(300); /* let the watcher start */
+    CHECK_OK(dxforge_watch(forge, 50)); /* returns once the project is watched */
     CHECK(write_file(file, "two\n") == 0);
     double deadline = now_seconds() + 15;
     later = pid;

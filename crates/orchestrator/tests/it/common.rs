@@ -83,6 +83,8 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 
 #[path = "../../../../tests/support/reserved_port.rs"]
 mod reserved_port;
+// Unused by the suites that include this file but run no tool on a port.
+#[allow(unused_imports)]
 pub use reserved_port::reserve_port;
 
 /// The process state letter from /proc/<pid>/stat, or None when gone.
