@@ -1198,7 +1198,8 @@ void dxforge_task_state_free(struct dxforge_task_state *state);
 
 /**
  * The name of a task status (`"queued"`, `"running"`, `"succeeded"`,
- * `"failed"`, `"dropped"`; `"unknown"` otherwise). A static string.
+ * `"failed"`, `"dropped"`; `"unknown"` otherwise), as in the state's JSON.
+ * A static string.
  */
 const char *dxforge_task_status_name(int status);
 

@@ -118,46 +118,15 @@ pub struct RegistrySection {
     pub path: String,
 }
 
-/// `[remote]`. Credentials are never part of it: they come from the environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteSection {
-    /// S3 endpoint URL (R2: `https://<account>.r2.cloudflarestorage.com`); AWS when absent.
-    pub endpoint: Option<String>,
-    /// Bucket name.
-    pub bucket: String,
-    /// Key prefix inside the bucket.
-    #[serde(default)]
-    pub prefix: String,
-    /// Region; `auto` for R2.
-    #[serde(default = "default_region")]
-    pub region: String,
-    /// Longest wait for a connection to the endpoint, in milliseconds
-    /// ([`ranges::REMOTE_TIMEOUT_MS`]).
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Longest wait for one whole request (answer included), in milliseconds
-    /// ([`ranges::REMOTE_TIMEOUT_MS`]).
-    #[serde(default = "default_request_timeout_ms")]
-    pub request_timeout_ms: u64,
-}
-
-fn default_region() -> String {
-    "auto".to_owned()
-}
+/// `[remote]`: the worker's [`dxforge_worker::RemoteConfig`], the one
+/// definition of the section (keys, defaults, timeout ranges). Credentials
+/// are never part of it: they come from the environment.
+pub type RemoteSection = dxforge_worker::RemoteConfig;
 
 /// Default `[remote] connect_timeout_ms` (the worker's).
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = dxforge_worker::DEFAULT_CONNECT_TIMEOUT_MS;
 /// Default `[remote] request_timeout_ms` (the worker's).
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = dxforge_worker::DEFAULT_REQUEST_TIMEOUT_MS;
-
-fn default_connect_timeout_ms() -> u64 {
-    DEFAULT_CONNECT_TIMEOUT_MS
-}
-
-fn default_request_timeout_ms() -> u64 {
-    DEFAULT_REQUEST_TIMEOUT_MS
-}
 
 /// `[worker]`: Shadow Worker settings (not in the seed; defaults in docs/contract.md §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,23 +19,29 @@ import dxforge
 SERVER = """
 import signal, socket, sys
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-srv = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+srv = socket.create_server(("127.0.0.1", int(sys.argv[1])), reuse_port=True)
 print("listening", flush=True)
 while True:
     srv.accept()[0].close()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def reserve_port() -> socket.socket:
+    """A loopback port held (bound with SO_REUSEPORT, never listening) while in use.
+
+    Holding it means no other program is given the same port meanwhile; the
+    server binds beside it with SO_REUSEPORT and, as the only listener, gets
+    every connection.
+    """
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
 
 
 async def main() -> None:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as root, dxforge.DxForge(root) as forge:
+    with reserve_port() as reserved, tempfile.TemporaryDirectory() as root, dxforge.DxForge(root) as forge:
+        port: int = reserved.getsockname()[1]
         forge.register_tool(
             dxforge.DxToolDefinition(
                 "server",

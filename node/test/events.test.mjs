@@ -8,7 +8,7 @@ import { EXIT_WITH, expectCode, serverTool, tempDir, tempForge, waitFor } from '
 
 test('status changes reach the callback on the JS thread, in order', async (t) => {
   const forge = tempForge(t)
-  forge.registerTool(await serverTool('srv'))
+  forge.registerTool(await serverTool(t, 'srv'))
   const events = []
   const id = forge.onStatusChange((e) => events.push(e))
   assert.equal(typeof id, 'number')
@@ -55,9 +55,7 @@ test('watch mode restarts a running tool whose watched file changes; unwatch sto
   forge.registerTool({ name: 'dev', binaryPath: '/bin/sleep', args: ['60'], watch: ['src/**'], stopTimeoutMs: 1000 })
   await forge.ensureRunning('dev')
   const before = forge.state('dev').pid
-  forge.watch(50)
-  // Give the watcher a moment to register before the change.
-  await new Promise((r) => setTimeout(r, 200))
+  forge.watch(50) // returns once the project is watched: no wait needed
   writeFileSync(`${dir}/src/app.txt`, 'v2')
   assert.ok(
     await waitFor(() => {

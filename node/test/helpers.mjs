@@ -1,7 +1,7 @@
-// Shared helpers of the node:test suite: temporary projects, free ports,
+// Shared helpers of the node:test suite: temporary projects, reserved ports,
 // the scenario tools of tests/scenarios/tools, polling.
 import { mkdtempSync, rmSync, realpathSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,7 @@ export const SCENARIOS = join(REPO, 'tests', 'scenarios')
 export const TOOLS = join(SCENARIOS, 'tools')
 export const EXIT_WITH = join(TOOLS, 'exit-with')
 export const TCP_SERVER = join(TOOLS, 'tcp-server')
+const HOLD_PORT = join(here, 'fixtures', 'hold-port.py')
 
 /** Removes a directory; retries while a background task still writes into it. */
 export function removeDir(dir) {
@@ -38,21 +39,34 @@ export function tempForge(t) {
   return forge
 }
 
-/** A TCP port that was free a moment ago. */
-export function freePort() {
+/**
+ * A loopback port reserved until the test ends, without a bind-drop-rebind
+ * race: fixtures/hold-port.py keeps it bound (SO_REUSEPORT, never listening)
+ * so no other test is given it; the tool binds beside it with SO_REUSEPORT
+ * and, as the only listener, receives every connection.
+ */
+export function reservePort(t) {
   return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
+    const holder = spawn('python3', [HOLD_PORT], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const exited = new Promise((done) => holder.once('exit', done))
+    t.after(async () => {
+      holder.stdin.end()
+      await exited
+    })
+    let out = ''
+    holder.once('error', reject)
+    holder.once('exit', (code) => reject(new Error(`${HOLD_PORT} exited with ${code} before printing a port`)))
+    holder.stdout.setEncoding('utf8')
+    holder.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('\n')) resolve(Number(out.trim()))
     })
   })
 }
 
-/** A TCP server tool with a health check on its port (fast intervals for tests). */
-export async function serverTool(name, extra = {}) {
-  const port = await freePort()
+/** A TCP server tool with a health check on a port reserved for test `t` (fast intervals for tests). */
+export async function serverTool(t, name, extra = {}) {
+  const port = await reservePort(t)
   return {
     name,
     binaryPath: TCP_SERVER,

@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 import { DxForge } from 'dxforge'
-import { EXIT_WITH, alive, expectCode, serverTool, tempDir, waitFor } from './helpers.mjs'
+import { EXIT_WITH, alive, expectCode, reservePort, serverTool, tempDir, waitFor } from './helpers.mjs'
 
 test('close() stops running tools and every later call fails with CLOSED', async (t) => {
   const forge = new DxForge(tempDir(t))
-  forge.registerTool(await serverTool('srv'))
+  forge.registerTool(await serverTool(t, 'srv'))
   forge.registerTool({ name: 'lint', binaryPath: EXIT_WITH })
   await forge.ensureRunning('srv')
   const { pid } = forge.state('srv')
@@ -71,12 +71,12 @@ test('close() stops running tools and every later call fails with CLOSED', async
 
 const child = fileURLToPath(new URL('./fixtures/subscribe-and-close.mjs', import.meta.url))
 
-function runChild(t, mode) {
-  return spawnSync(process.execPath, [child, tempDir(t), mode], { encoding: 'utf8', timeout: 30000 })
+function runChild(t, mode, ...rest) {
+  return spawnSync(process.execPath, [child, tempDir(t), mode, ...rest], { encoding: 'utf8', timeout: 30000 })
 }
 
-test('a child process that subscribes, starts a tool and closes exits by itself', (t) => {
-  const r = runChild(t, 'close')
+test('a child process that subscribes, starts a tool and closes exits by itself', async (t) => {
+  const r = runChild(t, 'close', String(await reservePort(t)))
   assert.equal(r.signal, null, `the child had to be killed: ${r.stderr}`)
   assert.equal(r.status, 0, r.stderr)
   const lines = r.stdout.trim().split('\n')

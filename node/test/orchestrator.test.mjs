@@ -65,8 +65,8 @@ test('toolNames lists tools in start order (dependencies first, then priority)',
 
 test('ensureRunning starts dependencies first, reports healthy, and is idempotent', async (t) => {
   const forge = tempForge(t)
-  forge.registerTool(await serverTool('db'))
-  forge.registerTool(await serverTool('web', { dependencies: ['db'] }))
+  forge.registerTool(await serverTool(t, 'db'))
+  forge.registerTool(await serverTool(t, 'web', { dependencies: ['db'] }))
   assert.deepEqual(await forge.ensureRunning('web'), { status: 'healthy' })
   assert.deepEqual(forge.status('db'), { status: 'healthy' })
   const { pid } = forge.state('web')
@@ -103,8 +103,8 @@ test('a tool without health check is running with its pid in status()', async (t
 
 test('ensureAllRunning starts everything and stopAll stops everything', async (t) => {
   const forge = tempForge(t)
-  forge.registerTool(await serverTool('a'))
-  forge.registerTool(await serverTool('b', { dependencies: ['a'] }))
+  forge.registerTool(await serverTool(t, 'a'))
+  forge.registerTool(await serverTool(t, 'b', { dependencies: ['a'] }))
   await forge.ensureAllRunning()
   assert.deepEqual(forge.states().map((s) => s.status.status), ['healthy', 'healthy'])
   const pids = forge.states().map((s) => s.pid)
@@ -139,7 +139,7 @@ test('executeTool reports a signal death as a result, not an error', async (t) =
 
 test('logs returns the captured lines of a running tool', async (t) => {
   const forge = tempForge(t)
-  const def = await serverTool('srv')
+  const def = await serverTool(t, 'srv')
   forge.registerTool(def)
   await forge.ensureRunning('srv')
   const line = `listening on ${def.args[0]}`

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { DxForge } from 'dxforge'
-import { SCENARIOS, TOOLS, freePort, tempDir } from './helpers.mjs'
+import { SCENARIOS, TOOLS, reservePort, tempDir } from './helpers.mjs'
 
 function parse(text, vars) {
   return text
@@ -58,7 +58,7 @@ async function check(step, call, onOk) {
 }
 
 async function runFile(t, file) {
-  const vars = { TOOLS, PORT1: String(await freePort()), PORT2: String(await freePort()) }
+  const vars = { TOOLS, PORT1: String(await reservePort(t)), PORT2: String(await reservePort(t)) }
   const forge = new DxForge(tempDir(t))
   const pids = new Map()
   try {

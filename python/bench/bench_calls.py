@@ -3,7 +3,10 @@
 Times `forge.status("db")` (compare with core/benches/status.rs) and a few
 neighbours on a registered, stopped tool, and `forge.enqueue(task)` (compare
 with crates/worker/benches/enqueue.rs) on a queue kept full: R runs of N calls
-each, reporting the median and the spread per call.
+each, reporting the median and the spread per call; then B batches of 100
+calls of `status` and `enqueue`, reporting the median and 99th percentile of
+the per-call time of a batch (bindings/c/bench/calls_rust.rs and
+node/bench/status.mjs report the same).
 Run with the package installed: python python/bench/bench_calls.py [--runs R] [--calls N] [--json]
 A release build gives the figures to report: maturin develop --release
 (the test script builds debug).
@@ -32,6 +35,18 @@ def per_call_ns(fn: Callable[[], object], calls: int, runs: int) -> list[float]:
     return samples
 
 
+def batch_percentiles(fn: Callable[[], object], batches: int, size: int = 100) -> dict[str, float]:
+    """Median and 99th percentile of the per-call time over `batches` batches of `size` calls."""
+    samples = []
+    for _ in range(batches):
+        start = time.perf_counter_ns()
+        for _ in range(size):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / size)
+    samples.sort()
+    return {"median_ns": samples[len(samples) // 2], "p99_ns": samples[min(len(samples) - 1, len(samples) * 99 // 100)]}
+
+
 def noop() -> None:
     return None
 
@@ -40,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--batches", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
     opts = parser.parse_args()
 
@@ -72,6 +88,8 @@ def run(root: str, opts: argparse.Namespace) -> None:
                 "min_ns": min(samples),
                 "max_ns": max(samples),
             }
+        for name in ("status_registered_tool", "enqueue_prefetch_task"):
+            results[name + "_batches_of_100"] = batch_percentiles(cases[name], opts.batches)
         # The lambda wrapper itself costs one Python call: subtract it for the binding's own cost.
         noop_ns = results["python_noop_call"]["median_ns"]
         for name in ("status_registered_tool", "enqueue_prefetch_task"):
@@ -84,6 +102,7 @@ def run(root: str, opts: argparse.Namespace) -> None:
         print(f"Python {sys.version.split()[0]}, {opts.runs} runs x {opts.calls} calls, ns per call:")
         for name, r in results.items():
             extra = f"  (min {r['min_ns']:.0f}, max {r['max_ns']:.0f})" if "min_ns" in r else ""
+            extra += f"  p99 {r['p99_ns']:.1f}" if "p99_ns" in r else ""
             print(f"  {name:<26} median {r['median_ns']:8.1f}{extra}")
 
 

@@ -6,7 +6,7 @@ import os
 import socket
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,27 @@ SCENARIOS = REPO / "tests" / "scenarios"
 SCENARIO_TOOLS = SCENARIOS / "tools"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+@pytest.fixture
+def reserve_port() -> Iterator[Callable[[], int]]:
+    """Hands out loopback ports without a bind-drop-rebind race.
+
+    Each port stays bound (SO_REUSEPORT, never listening) until the test ends,
+    so no other test is given it; the tool binds beside it with SO_REUSEPORT
+    and, being the only listener, receives every connection.
+    """
+    held: list[socket.socket] = []
+
+    def reserve() -> int:
+        s = socket.socket()
+        held.append(s)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+    yield reserve
+    for s in held:
+        s.close()
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -79,6 +95,7 @@ def server_tool(tmp_path: Path) -> Path:
         time.sleep(float(sys.argv[2]) if len(sys.argv) > 2 else 0)
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         srv.bind(("127.0.0.1", port))
         srv.listen()
         print(f"listening on {port}", flush=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import dxforge
-from conftest import free_port, pid_alive, tool, write_tool
+from conftest import pid_alive, tool, write_tool
 from dxforge import ToolStatus
 
 
@@ -41,8 +42,10 @@ def test_concurrent_executes_with_gather(forge: dxforge.DxForge) -> None:
     assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(5)]
 
 
-def test_the_event_loop_keeps_running_while_awaiting(forge: dxforge.DxForge, server_tool: Path) -> None:
-    port = free_port()
+def test_the_event_loop_keeps_running_while_awaiting(
+    forge: dxforge.DxForge, server_tool: Path, reserve_port: Callable[[], int]
+) -> None:
+    port = reserve_port()
     forge.register_tool(tool("slow", server_tool, args=[str(port), "0.5"], health=dxforge.HealthCheck.tcp(f"127.0.0.1:{port}")))
     ticks = 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import dxforge
-from conftest import free_port, pid_alive, tool, write_tool
+from conftest import pid_alive, tool, write_tool
 from dxforge import ToolStatus
 
 
@@ -42,9 +42,9 @@ def test_ensure_running_starts_a_real_process_and_stop_ends_it(forge: dxforge.Dx
 
 
 def test_dependencies_start_first_and_health_checks_gate_readiness(
-    forge: dxforge.DxForge, server_tool: Path
+    forge: dxforge.DxForge, server_tool: Path, reserve_port: Callable[[], int]
 ) -> None:
-    p1, p2 = free_port(), free_port()
+    p1, p2 = reserve_port(), reserve_port()
     forge.register_tool(tool("db", server_tool, args=[str(p1), "0.3"], health=dxforge.HealthCheck.tcp(f"127.0.0.1:{p1}")))
     forge.register_tool(
         tool("web", server_tool, args=[str(p2)], dependencies=["db"], health=dxforge.HealthCheck.tcp(f"127.0.0.1:{p2}"))
@@ -219,9 +219,11 @@ def test_dropping_the_last_reference_stops_its_tools(project: Path, sleeper: Pat
     assert wait_until(lambda: not pid_alive(pid))
 
 
-def test_blocking_calls_release_the_gil(forge: dxforge.DxForge, server_tool: Path) -> None:
+def test_blocking_calls_release_the_gil(
+    forge: dxforge.DxForge, server_tool: Path, reserve_port: Callable[[], int]
+) -> None:
     """While ensure_running waits (~0.5 s for the server), another Python thread keeps running."""
-    port = free_port()
+    port = reserve_port()
     forge.register_tool(tool("slow", server_tool, args=[str(port), "0.5"], health=dxforge.HealthCheck.tcp(f"127.0.0.1:{port}")))
     ticks: list[float] = []
     stop = threading.Event()
@@ -233,7 +235,7 @@ def test_blocking_calls_release_the_gil(forge: dxforge.DxForge, server_tool: Pat
 
     thread = threading.Thread(target=ticker)
     thread.start()
-    time.sleep(0.05)
+    assert wait_until(lambda: ticks)  # the ticker runs before the call starts
     started = time.monotonic()
     forge.ensure_running("slow")
     ended = time.monotonic()
@@ -269,8 +271,7 @@ def test_watch_restarts_a_tool_when_a_watched_file_changes(forge: dxforge.DxForg
     forge.register_tool(tool("sleep", sleeper, watch=["src/**/*.txt"]))
     forge.ensure_running("sleep")
     first = forge.state("sleep").pid
-    forge.watch(50)
-    time.sleep(0.3)  # let the watcher start
+    forge.watch(50)  # returns once the project is watched: no wait needed
     (project / "src" / "a.txt").write_text("change")
     assert wait_until(lambda: forge.state("sleep").pid not in (None, first))
     forge.unwatch()

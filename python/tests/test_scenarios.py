@@ -15,7 +15,7 @@ from typing import TypeVar
 import pytest
 
 import dxforge
-from conftest import SCENARIO_TOOLS, SCENARIOS, free_port
+from conftest import SCENARIO_TOOLS, SCENARIOS
 
 T = TypeVar("T")
 
@@ -86,8 +86,8 @@ def check(step: Step, call: Callable[[], T], on_ok: Callable[[T], None]) -> None
     on_ok(call())
 
 
-def run_file(path: Path, project: Path) -> None:
-    variables = {"TOOLS": str(SCENARIO_TOOLS.resolve()), "PORT1": str(free_port()), "PORT2": str(free_port())}
+def run_file(path: Path, project: Path, reserve_port: Callable[[], int]) -> None:
+    variables = {"TOOLS": str(SCENARIO_TOOLS.resolve()), "PORT1": str(reserve_port()), "PORT2": str(reserve_port())}
     pids: dict[str, int | None] = {}
     with dxforge.DxForge(project) as forge:
         for step in parse(path.read_text(), variables):
@@ -130,5 +130,5 @@ def test_scenario_files_exist() -> None:
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
-def test_shared_scenario(path: Path, project: Path) -> None:
-    run_file(path, project)
+def test_shared_scenario(path: Path, project: Path, reserve_port: Callable[[], int]) -> None:
+    run_file(path, project, reserve_port)

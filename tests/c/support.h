@@ -1,5 +1,5 @@
 /*
- * Helpers shared by the dxforge C tests: temporary projects, free ports,
+ * Helpers shared by the dxforge C tests: temporary projects, reserved ports,
  * polling with a deadline.
  */
 #ifndef DXFORGE_TEST_SUPPORT_H
@@ -32,23 +32,54 @@ static inline void remove_tree(const char *path) {
     }
 }
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-static inline int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+/*
+ * Loopback ports without a bind-drop-rebind race: each port handed out stays
+ * bound (SO_REUSEPORT, never listening) in `held` until release_ports(), so
+ * no other test is given it meanwhile. The tool binds beside it with
+ * SO_REUSEPORT and, as the only listener, receives every connection; until it
+ * listens a TCP health check is refused.
+ */
+#ifndef SO_REUSEPORT
+/* Linux's value; strict -D_XOPEN_SOURCE hides the name, not the option. */
+#define SO_REUSEPORT 15
+#endif
+#define MAX_RESERVED_PORTS 8
+struct reserved_ports {
+    int fds[MAX_RESERVED_PORTS];
+    int count;
+};
+
+/* A reserved port, or -1 when none could be reserved. */
+static inline int reserve_port(struct reserved_ports *held) {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
-    int port = -1;
+    int one = 1;
+    int fd;
+    if (held->count == MAX_RESERVED_PORTS) {
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
-        port = ntohs(addr.sin_port);
-    }
-    if (fd >= 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
         close(fd);
+        return -1;
     }
-    return port;
+    held->fds[held->count++] = fd;
+    return ntohs(addr.sin_port);
+}
+
+/* Gives back every port reserved in `held`. */
+static inline void release_ports(struct reserved_ports *held) {
+    while (held->count > 0) {
+        close(held->fds[--held->count]);
+    }
 }
 
 static inline double now_seconds(void) {

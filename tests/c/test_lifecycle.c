@@ -61,6 +61,9 @@ static int wait_for_event(struct recorder *r, const char *needle, double seconds
     }
 }
 
+/* Held until every tool is stopped: tools restart onto their ports. */
+static struct reserved_ports ports;
+
 static void register_server(DxForge *forge, const char *name, int port, const char *dep, const char *watch_glob) {
     dxforge_tool_options opts;
     char port_arg[16], target[64];
@@ -106,8 +109,8 @@ static void test_start_stop_with_callbacks(DxForge *forge) {
     CHECK_OK(dxforge_on_status_change(forge, record_event, &rec, &sub));
     CHECK(sub != 0);
 
-    register_server(forge, "db", free_port(), NULL, NULL);
-    register_server(forge, "web", free_port(), "db", NULL);
+    register_server(forge, "db", reserve_port(&ports), NULL, NULL);
+    register_server(forge, "web", reserve_port(&ports), "db", NULL);
 
     CHECK_OK(dxforge_ensure_running(forge, "web", &status));
     CHECK(status == DXFORGE_TOOL_STATUS_HEALTHY);
@@ -251,7 +254,7 @@ static void test_close_waits_for_running_callback(void) {
     pthread_mutex_init(&s.lock, NULL);
     CHECK(make_temp_dir(dir, sizeof dir) != NULL);
     CHECK_OK(dxforge_open(dir, &forge));
-    register_server(forge, "slowdb", free_port(), NULL, NULL);
+    register_server(forge, "slowdb", reserve_port(&ports), NULL, NULL);
     CHECK_OK(dxforge_on_status_change(forge, slow_callback, &s, &id));
     CHECK_OK(dxforge_ensure_running(forge, "slowdb", NULL));
     double deadline = now_seconds() + 10;
@@ -302,15 +305,14 @@ static void test_watch_restarts(DxForge *forge, const char *dir) {
     uint32_t pid = 0, later = 0;
     char file[4200];
     dxforge_tool_status status;
-    register_server(forge, "watched", free_port(), NULL, "src/**/*.txt");
+    register_server(forge, "watched", reserve_port(&ports), NULL, "src/**/*.txt");
     snprintf(file, sizeof file, "%s/src", dir);
     CHECK(mkdir_p_ok(file));
     snprintf(file, sizeof file, "%s/src/a.txt", dir);
     CHECK(write_file(file, "one\n") == 0);
     CHECK_OK(dxforge_ensure_running(forge, "watched", NULL));
     CHECK_OK(dxforge_status(forge, "watched", &status, &pid));
-    CHECK_OK(dxforge_watch(forge, 50));
-    sleep_ms(300); /* let the watcher start */
+    CHECK_OK(dxforge_watch(forge, 50)); /* returns once the project is watched */
     CHECK(write_file(file, "two\n") == 0);
     double deadline = now_seconds() + 15;
     later = pid;
@@ -363,6 +365,7 @@ int main(int argc, char **argv) {
     test_start_failure(forge);
     test_watch_restarts(forge, dir);
     test_stop_all_and_free(forge);
+    release_ports(&ports);
     remove_tree(dir);
     return check_summary("c_lifecycle");
 }

@@ -228,8 +228,9 @@ static void run_file(const char *dir, const char *name, const char *tools) {
     struct remembered pids[MAX_PIDS];
     int npids = 0;
     DxForge *forge = NULL;
-    snprintf(port1, sizeof port1, "%d", free_port());
-    snprintf(port2, sizeof port2, "%d", free_port());
+    struct reserved_ports ports = {.count = 0};
+    snprintf(port1, sizeof port1, "%d", reserve_port(&ports));
+    snprintf(port2, sizeof port2, "%d", reserve_port(&ports));
     const char *vars[] = {"TOOLS", tools, "PORT1", port1, "PORT2", port2};
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
@@ -240,6 +241,7 @@ static void run_file(const char *dir, const char *name, const char *tools) {
         if (f) {
             fclose(f);
         }
+        release_ports(&ports);
         return;
     }
     while (fgets(line, sizeof line, f)) {
@@ -300,6 +302,7 @@ static void run_file(const char *dir, const char *name, const char *tools) {
         FAIL("close failed");
     }
     dxforge_free(forge);
+    release_ports(&ports);
     remove_tree(project);
 }
 

@@ -81,6 +81,13 @@ static void test_enqueue_every_kind(void) {
     CHECK_OK(dxforge_task(forge, snap, &state));
     CHECK(dxforge_task_state_error(state) == NULL);
     CHECK_STR(dxforge_task_status_name(dxforge_task_state_status(state)), "succeeded");
+    /* The names come from the core's table, in the enum's order. */
+    CHECK_STR(dxforge_task_status_name(DXFORGE_TASK_STATUS_QUEUED), "queued");
+    CHECK_STR(dxforge_task_status_name(DXFORGE_TASK_STATUS_RUNNING), "running");
+    CHECK_STR(dxforge_task_status_name(DXFORGE_TASK_STATUS_FAILED), "failed");
+    CHECK_STR(dxforge_task_status_name(DXFORGE_TASK_STATUS_DROPPED), "dropped");
+    CHECK_STR(dxforge_task_status_name(5), "unknown");
+    CHECK_STR(dxforge_task_status_name(-1), "unknown");
     dxforge_task_state_free(state);
 
     CHECK_OK(dxforge_counters(forge, &counters));

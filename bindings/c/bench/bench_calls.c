@@ -83,7 +83,19 @@ int main(void) {
     const char *env_calls = getenv("BENCH_CALLS");
     const long batch = env_calls ? atol(env_calls) : 1000000;
 
-    if (mkdtemp(dir) == NULL || dxforge_open(dir, &forge) != DXFORGE_OK ||
+    char config[64];
+    FILE *f = NULL;
+    if (mkdtemp(dir) != NULL) {
+        /* One consumer and no registry: prefetch tasks fail at once and the
+         * queue stays full, as in the Rust, Python and Node benches. */
+        snprintf(config, sizeof config, "%s/dxforge.toml", dir);
+        f = fopen(config, "w");
+        if (f != NULL) {
+            fputs("[project]\nname = \"bench\"\n\n[worker]\nconcurrency = 1\n", f);
+            fclose(f);
+        }
+    }
+    if (f == NULL || dxforge_open(dir, &forge) != DXFORGE_OK ||
         dxforge_tool_options_init(&opts, DXFORGE_TOOL_OPTIONS_VERSION) != DXFORGE_OK) {
         fprintf(stderr, "setup failed: %s\n", dxforge_last_error_message());
         return 1;

@@ -7,6 +7,7 @@
 //! Reports come back as JSON strings (the CLI's `--json` shapes).
 
 use std::ffi::{CString, c_char, c_int};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use dxforge_core::dxforge_worker::{TaskArgError, TaskId, TaskKind, TaskState, WorkerError};
@@ -14,7 +15,9 @@ use dxforge_core::runtime::block_on;
 use dxforge_core::{BackgroundTask, Error, Result};
 
 use crate::convert::dxforge_string_list;
-use crate::convert::{c_string, opt_str_arg, out_arg, str_arg, string_list_out, string_out};
+use crate::convert::{
+    c_names, c_string, opt_str_arg, out_arg, str_arg, string_list_out, string_out,
+};
 use crate::error::{guard, guard_value, invalid};
 use crate::forge::{DxForge, forge_ref};
 
@@ -233,18 +236,18 @@ pub unsafe extern "C" fn dxforge_task_state_free(state: *mut dxforge_task_state)
 }
 
 /// The name of a task status (`"queued"`, `"running"`, `"succeeded"`,
-/// `"failed"`, `"dropped"`; `"unknown"` otherwise). A static string.
+/// `"failed"`, `"dropped"`; `"unknown"` otherwise), as in the state's JSON.
+/// A static string.
 #[unsafe(no_mangle)]
 pub extern "C" fn dxforge_task_status_name(status: c_int) -> *const c_char {
-    let name: &str = match status {
-        0 => "queued\0",
-        1 => "running\0",
-        2 => "succeeded\0",
-        3 => "failed\0",
-        4 => "dropped\0",
-        _ => "unknown\0",
-    };
-    name.as_ptr().cast()
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    guard_value(c"unknown".as_ptr(), || {
+        let names = c_names(&NAMES, &TaskState::NAMES);
+        usize::try_from(status)
+            .ok()
+            .and_then(|i| names.get(i))
+            .map_or(c"unknown".as_ptr(), |name| name.as_ptr())
+    })
 }
 
 /// Writes the queue counters into `*out` (caller-allocated; nothing to free).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, pid_alive, text, wait_exit, wait_until};
+use crate::support::{Project, ReservedPort, pid_alive, reserve_port, text, wait_exit, wait_until};
 
 impl Project {
     /// Polls `status --json` until every named tool has `want` status.
@@ -42,15 +42,7 @@ fn tools_dir() -> PathBuf {
         .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn server_config(port: u16) -> String {
+fn server_config(port: &ReservedPort) -> String {
     let tools = tools_dir();
     format!(
         r#"
@@ -179,7 +171,8 @@ fn run_passes_through_the_tools_exit_code_and_output() {
 
 #[test]
 fn status_without_a_supervisor_reports_every_tool_stopped() {
-    let p = Project::new("dxcli", &server_config(free_port()));
+    let port = reserve_port();
+    let p = Project::new("dxcli", &server_config(&port));
     let out = p.dx(&["status"]);
     assert!(out.status.success());
     assert_eq!(
@@ -190,7 +183,8 @@ fn status_without_a_supervisor_reports_every_tool_stopped() {
 
 #[test]
 fn up_serves_status_logs_run_and_stop_to_a_second_process() {
-    let p = Project::new("dxcli", &server_config(free_port()));
+    let port = reserve_port();
+    let p = Project::new("dxcli", &server_config(&port));
     let mut up = p.spawn(&["up", "db"]);
     let doc = p.wait_statuses(&["db"], "healthy");
     let db = doc["tools"]
@@ -254,7 +248,8 @@ fn up_serves_status_logs_run_and_stop_to_a_second_process() {
 
 #[test]
 fn up_stops_every_tool_on_sigterm() {
-    let p = Project::new("dxcli", &server_config(free_port()));
+    let port = reserve_port();
+    let p = Project::new("dxcli", &server_config(&port));
     let mut up = p.spawn(&["up", "db"]);
     let doc = p.wait_statuses(&["db"], "healthy");
     let pid = doc["tools"][0]["pid"].as_u64().unwrap() as u32;
@@ -266,12 +261,12 @@ fn up_stops_every_tool_on_sigterm() {
 
 #[test]
 fn up_with_a_missing_binary_fails_naming_it_and_leaves_nothing_running() {
-    let port = free_port();
+    let port = reserve_port();
     let p = Project::new(
         "dxcli",
         &format!(
             "{}\n[tools.web]\nbinary_path = \"./bin/not-there\"\ndependencies = [\"db\"]\n",
-            server_config(port)
+            server_config(&port)
         ),
     );
     let out = p.dx(&["up"]);
@@ -281,9 +276,10 @@ fn up_with_a_missing_binary_fails_naming_it_and_leaves_nothing_running() {
         "{}",
         text(&out)
     );
-    // db was started first and must have been stopped again: its port is free.
+    // db was started first and must have been stopped again: nothing
+    // listens on its port any more (the test's own reservation never does).
     assert!(
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        std::net::TcpStream::connect(("127.0.0.1", port.port())).is_err(),
         "db still listening"
     );
 }

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../../tests/support/reserved_port.rs"]
+mod reserved_port;
+pub use reserved_port::{ReservedPort, reserve_port};
+
 /// A temporary project with a `dxforge.toml`, driven through the binary.
 pub struct Project {
     dir: tempfile::TempDir,

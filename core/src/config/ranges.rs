@@ -25,8 +25,10 @@ pub use dxforge_orchestrator::limits::{
 pub const QUEUE_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
 /// `[worker] concurrency`: 1 to 256 tasks at once.
 pub const CONCURRENCY: RangeInclusive<u64> = 1..=256;
-/// `[remote] connect_timeout_ms` and `request_timeout_ms`: 100 ms to 10 minutes
-/// (the worker's range, checked here too so the error points at the value).
+/// `[remote] connect_timeout_ms` and `request_timeout_ms`: 100 ms to 10 minutes.
+/// The worker's range, checked by the worker's own `[remote]` deserializer
+/// (`dxforge_worker::RemoteConfig`), whose error points at the value like
+/// every other parse error.
 pub const REMOTE_TIMEOUT_MS: RangeInclusive<u64> = dxforge_worker::TIMEOUT_RANGE_MS;
 
 /// Checks every number of a parsed configuration against its range; the
@@ -60,25 +62,6 @@ pub(super) fn check(config: &ProjectConfig, text: &str, path: &Path) -> Result<(
         found = worker
             .err()
             .map(|e| (vec!["worker".to_owned(), e.field.to_owned()], e.to_string()));
-    }
-    if found.is_none()
-        && let Some(remote) = &config.remote
-    {
-        let checked = within(
-            "connect_timeout_ms",
-            remote.connect_timeout_ms,
-            &REMOTE_TIMEOUT_MS,
-        )
-        .and_then(|()| {
-            within(
-                "request_timeout_ms",
-                remote.request_timeout_ms,
-                &REMOTE_TIMEOUT_MS,
-            )
-        });
-        found = checked
-            .err()
-            .map(|e| (vec!["remote".to_owned(), e.field.to_owned()], e.to_string()));
     }
     let Some((key, message)) = found else {
         return Ok(());

@@ -14,8 +14,7 @@ use std::time::Duration;
 use dxforge_traffic::TrafficManager;
 use dxforge_worker::{
     AnalysisReport, BackgroundTask, BackgroundWorker, Counters, GcReport, PrefetchReport,
-    ProgressFn, RemoteConfig, RestoreReport, SnapshotSummary, SyncReport, TaskId, TaskState,
-    WorkerConfig,
+    ProgressFn, RestoreReport, SnapshotSummary, SyncReport, TaskId, TaskState, WorkerConfig,
 };
 use tokio::runtime::Handle;
 
@@ -30,19 +29,11 @@ pub(crate) struct WorkerPart {
 
 impl WorkerPart {
     pub(crate) fn new(root: &Path, config: &ProjectConfig, runtime: Handle) -> Self {
-        let remote = config.remote.as_ref().map(|r| RemoteConfig {
-            endpoint: r.endpoint.clone(),
-            bucket: r.bucket.clone(),
-            prefix: r.prefix.clone(),
-            region: r.region.clone(),
-            connect_timeout_ms: r.connect_timeout_ms,
-            request_timeout_ms: r.request_timeout_ms,
-        });
         let traffic = TrafficManager::new(root.to_path_buf(), config.registry_dir(root));
         let mut worker_config = WorkerConfig::new(PathBuf::from(root), runtime);
         worker_config.capacity = config.worker.queue_capacity;
         worker_config.concurrency = config.worker.concurrency;
-        worker_config.remote = remote;
+        worker_config.remote = config.remote.clone();
         worker_config.traffic = Some(Arc::new(traffic));
         Self {
             config: worker_config,

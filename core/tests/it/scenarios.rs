@@ -10,13 +10,9 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../../tests/support/reserved_port.rs"]
+mod reserved_port;
+use reserved_port::reserve_port;
 
 /// One parsed line: the step words and the expectation after `=>`.
 struct Step {
@@ -120,10 +116,12 @@ fn check<T>(
 fn run_file(path: &Path) {
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let tools = scenarios_dir().join("tools").canonicalize().unwrap();
+    // Held until the file has run: the tools bind beside the reservations.
+    let ports = [reserve_port(), reserve_port()];
     let vars = HashMap::from([
         ("TOOLS", tools.display().to_string()),
-        ("PORT1", free_port().to_string()),
-        ("PORT2", free_port().to_string()),
+        ("PORT1", ports[0].to_string()),
+        ("PORT2", ports[1].to_string()),
     ]);
     let project = tempfile::tempdir().unwrap();
     let forge = DxForge::open(project.path()).unwrap();

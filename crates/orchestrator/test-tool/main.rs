@@ -4,7 +4,8 @@
 //! `--record FILE` append "start <pid> <monotonic ms>" to FILE; `--print TEXT` line on stdout;
 //! `--eprint TEXT` line on stderr; `--lines N` print N numbered lines;
 //! `--serve-tcp PORT` accept TCP connections in the background;
-//! `--serve-http PORT` answer every request with 200 OK;
+//! `--serve-http PORT` answer every request with 200 OK (both bind with
+//! `SO_REUSEPORT` beside the test's reservation of the port);
 //! `--ignore-term` ignore SIGTERM; `--double-fork PIDFILE` leave a grandchild
 //! that setsid()s out of the group and sleeps, its pid written to PIDFILE;
 //! `--touch PATH` write PATH; `--crash` abort; `--sleep MS` sleep;
@@ -12,6 +13,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::fd::FromRawFd;
 use std::time::Duration;
 
 fn main() {
@@ -56,8 +58,7 @@ fn main() {
                 out.flush().unwrap();
             }
             "--serve-tcp" => {
-                let listener =
-                    TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                let listener = listen_shared(next(&mut i).parse().unwrap());
                 std::thread::spawn(move || {
                     for conn in listener.incoming() {
                         drop(conn);
@@ -65,8 +66,7 @@ fn main() {
                 });
             }
             "--serve-http" => {
-                let listener =
-                    TcpListener::bind(("127.0.0.1", next(&mut i).parse::<u16>().unwrap())).unwrap();
+                let listener = listen_shared(next(&mut i).parse().unwrap());
                 std::thread::spawn(move || {
                     for mut conn in listener.incoming().flatten() {
                         let mut buf = [0u8; 1024];
@@ -94,6 +94,51 @@ fn main() {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Listens on 127.0.0.1:`port` with `SO_REUSEPORT`, so the bind succeeds
+/// while the test still holds its (never listening) reservation of the port.
+fn listen_shared(port: u16) -> TcpListener {
+    let fail = |what: &str| -> ! {
+        eprintln!(
+            "{what} 127.0.0.1:{port}: {}",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(2)
+    };
+    // SAFETY: socket() takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        fail("socket for");
+    }
+    // SAFETY: fd is the fresh descriptor socket() returned, owned by nobody else.
+    let listener = unsafe { TcpListener::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: each pointer is to a live local of the size passed with it.
+    unsafe {
+        for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+            let size = std::mem::size_of_val(&one) as libc::socklen_t;
+            if libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&raw const one).cast(), size) != 0 {
+                fail("setsockopt on");
+            }
+        }
+        let size = std::mem::size_of_val(&addr) as libc::socklen_t;
+        if libc::bind(fd, (&raw const addr).cast(), size) != 0 {
+            fail("bind");
+        }
+        if libc::listen(fd, 128) != 0 {
+            fail("listen on");
+        }
+    }
+    listener
 }
 
 /// Forks a child that setsid()s and forks a grandchild, then exits: the

@@ -226,10 +226,11 @@ fn a_tool_that_exits_at_once_without_restarts_is_degraded() {
 #[test]
 fn a_tool_that_exits_at_once_before_its_health_check_fails_to_start() {
     let p = Project::new();
+    // Held for the whole test: nothing ever listens on it.
+    let port = reserve_port();
     let mut t = tool("oneshot", &["--exit", "5"]);
     t.health = Some(dxforge_orchestrator::HealthCheck::Tcp(format!(
-        "127.0.0.1:{}",
-        free_port()
+        "127.0.0.1:{port}"
     )));
     t.health_interval_ms = 50;
     p.orch.register_tool(t).unwrap();

@@ -37,6 +37,26 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state name, in declaration order: the index is [`index`](Self::index)
+    /// (and the C binding's `dxforge_task_status` value).
+    pub const NAMES: [&'static str; 5] = ["queued", "running", "succeeded", "failed", "dropped"];
+
+    /// Position of the variant in declaration order (`Queued` is 0, `Dropped` 4).
+    pub fn index(&self) -> usize {
+        match self {
+            TaskState::Queued => 0,
+            TaskState::Running => 1,
+            TaskState::Succeeded(_) => 2,
+            TaskState::Failed(_) => 3,
+            TaskState::Dropped => 4,
+        }
+    }
+
+    /// Lower-case name of the variant (`"succeeded"`, …), the `state` of its JSON.
+    pub fn as_str(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
     /// Whether the state can no longer change.
     pub fn is_final(&self) -> bool {
         matches!(
@@ -82,5 +102,27 @@ impl Counters {
     /// Tasks that reached a final state (`succeeded + failed + dropped`).
     pub fn done(&self) -> u64 {
         self.succeeded + self.failed + self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_are_the_serde_names() {
+        let states = [
+            TaskState::Queued,
+            TaskState::Running,
+            TaskState::Succeeded(TaskReport::Sync(crate::SyncReport::default())),
+            TaskState::Failed("boom".to_owned()),
+            TaskState::Dropped,
+        ];
+        for (i, state) in states.iter().enumerate() {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json["state"], state.as_str(), "{state:?}");
+            assert_eq!(state.index(), i, "{state:?}");
+        }
+        assert_eq!(states.len(), TaskState::NAMES.len());
     }
 }

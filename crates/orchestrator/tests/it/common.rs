@@ -82,14 +82,11 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// A free local TCP port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../../../tests/support/reserved_port.rs"]
+mod reserved_port;
+// Unused by the suites that include this file but run no tool on a port.
+#[allow(unused_imports)]
+pub use reserved_port::reserve_port;
 
 /// The process state letter from /proc/<pid>/stat, or None when gone.
 pub fn proc_state(pid: u32) -> Option<char> {

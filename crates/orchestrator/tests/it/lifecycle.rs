@@ -84,7 +84,7 @@ fn fifty_threads_spawn_exactly_one_process() {
 #[test]
 fn dependencies_start_in_order_after_tcp_health() {
     let p = Project::new();
-    let port = free_port();
+    let port = reserve_port();
     let order = p.path("order");
     let o = order.to_str().unwrap();
     let mut db = tool(
@@ -126,7 +126,7 @@ fn dependencies_start_in_order_after_tcp_health() {
 #[test]
 fn http_health_check_makes_a_tool_healthy() {
     let p = Project::new();
-    let port = free_port();
+    let port = reserve_port();
     let mut api = tool("api", &["--serve-http", &port.to_string()]);
     api.health = Some(HealthCheck::Http(format!("http://127.0.0.1:{port}/health")));
     api.health_interval_ms = 50;
