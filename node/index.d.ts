@@ -246,13 +246,13 @@ export interface Counters {
   dropped: number
 }
 
+/** When a dependent may start, in terms of one of its dependencies. */
+export type DependencyCondition = 'started' | 'healthy' | 'completed_successfully'
+
 /**
  * A developer tool the orchestrator can start: a local binary plus how to
  * run, check and stop it. `tool(name)` returns every field filled in.
  */
-/** When a dependent may start, in terms of one of its dependencies. */
-export type DependencyCondition = 'started' | 'healthy' | 'completed_successfully'
-
 export interface DxToolDefinition {
   /** Unique name of the tool within one `DxForge`. */
   name: string
