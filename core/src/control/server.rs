@@ -166,6 +166,8 @@ async fn serve_one(stream: UnixStream, forge: &DxForge, slot: &Slot) -> Option<b
         Ok(c) => c,
         Err(e) => {
             send(&mut write, &error_response(&e)).await;
+            let _ = write.shutdown().await;
+            drain(&mut reader).await;
             return Some(false);
         }
     };
@@ -225,6 +227,21 @@ pub(super) async fn client_gone<R: AsyncRead + Unpin>(reader: &mut R) {
 
 /// Writes one answer line, bounded in size and in time (a client that does
 /// not read its answer does not hold the connection).
+/// Reads and discards what a refused client still sends, up to a bound in
+/// bytes and time. Closing a socket with unread input resets it, and the
+/// client could lose the answer it was sent; a client still writing would
+/// get EPIPE instead of reading why it was refused.
+async fn drain(reader: &mut (impl AsyncRead + Unpin)) {
+    const DRAIN_LIMIT: u64 = 16 * MAX_REQUEST_LINE as u64;
+    let mut sink = tokio::io::sink();
+    let mut bounded = reader.take(DRAIN_LIMIT);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::io::copy(&mut bounded, &mut sink),
+    )
+    .await;
+}
+
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) {
     let mut bytes = serde_json::to_vec(response).unwrap_or_default();
     if bytes.len() >= MAX_RESPONSE_LINE {
