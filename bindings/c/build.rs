@@ -55,5 +55,9 @@ fn soname_version() -> String {
         std::env::var(format!("CARGO_PKG_VERSION_{name}")).expect("cargo sets the version")
     };
     let major = part("MAJOR");
-    if major == "0" { format!("0.{}", part("MINOR")) } else { major }
+    if major == "0" {
+        format!("0.{}", part("MINOR"))
+    } else {
+        major
+    }
 }
