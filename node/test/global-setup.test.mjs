@@ -103,8 +103,12 @@ test('web is ready', async () => {
 })
 `,
   )
-  const run = spawnSync(process.execPath, ['--test', file], {
-    env: { ...process.env, DXFORGE_PROJECT: dir, DXFORGE_TOOLS: 'web' },
+  // Without NODE_TEST_CONTEXT the inner runner reports on stdout (TAP), not
+  // to this runner.
+  const env = { ...process.env, DXFORGE_PROJECT: dir, DXFORGE_TOOLS: 'web' }
+  delete env.NODE_TEST_CONTEXT
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], {
+    env,
     encoding: 'utf8',
     timeout: 60_000,
   })
