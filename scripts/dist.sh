@@ -14,10 +14,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 step() { printf '\n==> [dist] %s\n' "$*"; }
 
-target="${CARGO_TARGET_DIR:-$repo/target}"
-mkdir -p "$target"
-target="$(cd "$target" && pwd)"
-export CARGO_TARGET_DIR="$target"
+# CARGO_TARGET_DIR (default target/) and the release flags (no build paths).
+# shellcheck source=scripts/release-env.sh
+source "$repo/scripts/release-env.sh"
 release="$target/release"
 dist="$repo/dist"
 stage="$target/dist-stage"
@@ -28,16 +27,6 @@ minor="${version#*.}"
 minor="${minor%%.*}"
 # The SONAME's version, as bindings/c/build.rs sets it: MAJOR, or 0.MINOR before 1.0.
 if [ "$major" = 0 ]; then soname_version="0.$minor"; else soname_version="$major"; fi
-
-# No build path in any artifact: source paths compiled into panic messages
-# become relative (the repository), ~/.cargo/… (dependencies) or target/…
-# Only the release profile is built with these flags, so the tests' debug
-# builds are not invalidated.
-cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-rustflags=(--remap-path-prefix="$repo=." --remap-path-prefix="$cargo_home=~/.cargo"
-    --remap-path-prefix="$target=target")
-CARGO_ENCODED_RUSTFLAGS="$(printf '%s\x1f' "${rustflags[@]}")"
-export CARGO_ENCODED_RUSTFLAGS="${CARGO_ENCODED_RUSTFLAGS%$'\x1f'}"
 
 python_venv() {
     # The Python binding's development venv (scripts/test-python.sh uses it too).
