@@ -101,8 +101,9 @@ EOF
 # step: `dxforge completions` and `dxforge man` come with the CLI commands of
 # issue 13 item 3; a CLI without them is reported and the tarball has no share/.
 cli_completions_and_man() { # $1 = the dxforge binary, $2 = the install prefix
-    local bin="$1" prefix="$2"
-    if ! "$bin" --help | grep -qE '^\s+completions\b' || ! "$bin" --help | grep -qE '^\s+man\b'; then
+    local bin="$1" prefix="$2" help
+    help="$("$bin" --help)"
+    if ! grep -qE '^\s+completions\b' <<<"$help" || ! grep -qE '^\s+man\b' <<<"$help"; then
         echo "note: this dxforge has no 'completions'/'man' command: the C tarball has no completions or man page"
         return 0
     fi

@@ -156,7 +156,7 @@ c_from_tarball() {
     [ -L "$prefix/lib/$soname" ] || fail "no lib/$soname symlink for the SONAME"
     [ -f "$prefix/lib/libdxforge.so.$version" ] || fail "no lib/libdxforge.so.$version"
     echo "SONAME $soname"
-    if "$prefix/bin/dxforge" --help | grep -qE '^\s+completions\b'; then
+    if grep -qE '^\s+completions\b' <<<"$("$prefix/bin/dxforge" --help)"; then
         for f in share/bash-completion/completions/dxforge share/zsh/site-functions/_dxforge \
             share/fish/vendor_completions.d/dxforge.fish share/man/man1/dxforge.1; do
             [ -s "$prefix/$f" ] || fail "$(basename "$c_tarball") has no $f"
