@@ -28,9 +28,11 @@
 
 /**
  * The current version of `dxforge_tool_options`; pass it to
- * `dxforge_tool_options_init`.
+ * `dxforge_tool_options_init`. Version 2 added `env_file` and
+ * `dependency_conditions`; a caller built for version 1 is refused with an
+ * error naming both versions (its struct is shorter).
  */
-#define DXFORGE_TOOL_OPTIONS_VERSION 1
+#define DXFORGE_TOOL_OPTIONS_VERSION 2
 
 /**
  * The current version of `dxforge_install_options`.
@@ -501,6 +503,21 @@ typedef struct dxforge_tool_options {
    * Number of `watch` globs.
    */
   size_t watch_count;
+  /**
+   * A dotenv file (relative to the project root) read when the tool
+   * starts; `env` wins over it. NULL = none.
+   */
+  const char *env_file;
+  /**
+   * Conditions of dependencies as `"NAME=CONDITION"` strings, CONDITION
+   * one of `started`, `healthy`, `completed_successfully`; a dependency
+   * without one waits until it is healthy (running without a health check).
+   */
+  const char *const *dependency_conditions;
+  /**
+   * Number of `dependency_conditions`.
+   */
+  size_t dependency_conditions_count;
 } dxforge_tool_options;
 
 /**

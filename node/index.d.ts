@@ -250,6 +250,9 @@ export interface Counters {
  * A developer tool the orchestrator can start: a local binary plus how to
  * run, check and stop it. `tool(name)` returns every field filled in.
  */
+/** When a dependent may start, in terms of one of its dependencies. */
+export type DependencyCondition = 'started' | 'healthy' | 'completed_successfully'
+
 export interface DxToolDefinition {
   /** Unique name of the tool within one `DxForge`. */
   name: string
@@ -267,9 +270,22 @@ export interface DxToolDefinition {
    * they must be registered first.
    */
   dependencies?: Array<string>
+  /**
+   * Condition per dependency; a dependency without one waits until it is
+   * healthy (running when it has no health check).
+   */
+  dependencyConditions?: Record<string, DependencyCondition>
   /** Working directory, relative to the project root. */
   cwd?: string
-  /** Extra environment variables. */
+  /**
+   * A dotenv file (relative to the project root) read when the tool
+   * starts; `env` wins over it.
+   */
+  envFile?: string
+  /**
+   * Extra environment variables; values (and `args`) may use `${VAR}`
+   * and `${VAR:-default}`.
+   */
   env?: Record<string, string>
   /** Readiness check; without one a tool is ready once it is running. */
   health?: HealthCheck

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.DxForge = nativeBinding.DxForge
 module.exports.BackgroundTaskKind = nativeBinding.BackgroundTaskKind
+module.exports.DependencyCondition = nativeBinding.DependencyCondition
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.FileAction = nativeBinding.FileAction
 module.exports.Recovery = nativeBinding.Recovery

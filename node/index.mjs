@@ -11,6 +11,7 @@ export const {
   // String enums as runtime objects, e.g. TrafficLight.Red === 'red' (the
   // TypeScript types are the string unions).
   BackgroundTaskKind,
+  DependencyCondition,
   FileAction,
   Recovery,
   RestartPolicy,

@@ -146,7 +146,8 @@ c_from_tarball() {
     mkdir -p "$prefix"
     tar -xzf "$c_tarball" -C "$prefix" --strip-components=1
     for f in include/dxforge.h lib/libdxforge.a lib/pkgconfig/dxforge.pc \
-        lib/cmake/dxforge/dxforgeConfig.cmake lib/cmake/dxforge/dxforgeConfigVersion.cmake bin/dxforge; do
+        lib/cmake/dxforge/dxforgeConfig.cmake lib/cmake/dxforge/dxforgeConfigVersion.cmake bin/dxforge \
+        share/man/man1/dxforge.1; do
         [ -f "$prefix/$f" ] || fail "$(basename "$c_tarball") has no $f"
     done
     [ -L "$prefix/lib/libdxforge.so" ] || fail "lib/libdxforge.so is not a symbolic link"
@@ -156,12 +157,15 @@ c_from_tarball() {
     [ -L "$prefix/lib/$soname" ] || fail "no lib/$soname symlink for the SONAME"
     [ -f "$prefix/lib/libdxforge.so.$version" ] || fail "no lib/libdxforge.so.$version"
     echo "SONAME $soname"
-    if grep -qE '^\s+completions\b' <<<"$("$prefix/bin/dxforge" --help)"; then
-        for f in share/bash-completion/completions/dxforge share/zsh/site-functions/_dxforge \
-            share/fish/vendor_completions.d/dxforge.fish share/man/man1/dxforge.1; do
-            [ -s "$prefix/$f" ] || fail "$(basename "$c_tarball") has no $f"
-        done
-    fi
+    for f in share/bash-completion/completions/dxforge share/zsh/site-functions/_dxforge \
+        share/fish/vendor_completions.d/dxforge.fish share/man/man1/dxforge.1; do
+        [ -s "$prefix/$f" ] || fail "$(basename "$c_tarball") has no $f"
+    done
+    # The generated files are usable: bash parses the completion script (and
+    # it registers itself for dxforge), man renders the page when man is installed.
+    bash -c "source '$prefix/share/bash-completion/completions/dxforge' && complete -p dxforge" >/dev/null \
+        || fail "the bash completion script does not register a completion for dxforge"
+    grep -q '^\.TH' "$prefix/share/man/man1/dxforge.1" || fail "share/man/man1/dxforge.1 is not a roff man page"
     "$prefix/bin/dxforge" -C examples/demo status
 
     step "C: examples/c through pkg-config"

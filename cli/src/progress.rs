@@ -54,6 +54,8 @@ fn message(command: &Command) -> Option<String> {
             action: SyncAction::Pull { id },
         } => format!("pulling {}", escape(id)),
         Command::Analyze => "analysing the codebase".to_owned(),
+        Command::Snapshots { action: Some(_) } => "pruning snapshots".to_owned(),
+        Command::Gc { .. } => "collecting unreferenced objects".to_owned(),
         Command::Up { once: true, .. } => "starting tools".to_owned(),
         _ => return None,
     })

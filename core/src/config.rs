@@ -54,6 +54,14 @@ pub enum ConfigError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A file given to `init --from` is larger than its limit.
+    #[error("{}: larger than {limit} bytes, the limit for a file to convert", path.display())]
+    ImportTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file parsed but a value is invalid (e.g. a tool definition).
     #[error("{}: key `{key}`: {message}", path.display())]
     Invalid {
@@ -96,6 +104,10 @@ pub struct ProjectConfig {
 pub struct ProjectSection {
     /// Project name.
     pub name: Option<String>,
+    /// A dotenv file (relative to the project root) every tool gets, below
+    /// the tool's own `env_file` and `env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
 }
 
 /// `[registry]`.
@@ -419,6 +431,49 @@ button = "^1.2"
         );
         assert_eq!(c.worker.queue_capacity, dxforge_worker::DEFAULT_CAPACITY);
         assert_eq!(c.worker.concurrency, dxforge_worker::DEFAULT_CONCURRENCY);
+    }
+
+    #[test]
+    fn env_files_and_dependency_conditions_parse() {
+        let c = parse(
+            r#"
+[project]
+env_file = ".env"
+[tools.migrate]
+binary_path = "./bin/migrate"
+restart = "never"
+[tools.db]
+binary_path = "db"
+[tools.web]
+binary_path = "web"
+env_file = ".env.web"
+dependencies = ["db", { name = "migrate", condition = "completed_successfully" }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.project.env_file.as_deref(), Some(".env"));
+        let web = &c.tools["web"];
+        assert_eq!(web.env_file.as_deref(), Some(".env.web"));
+        assert_eq!(web.dependencies, ["db", "migrate"]);
+        assert_eq!(
+            web.dependency_conditions.get("migrate"),
+            Some(&dxforge_orchestrator::DependencyCondition::CompletedSuccessfully)
+        );
+        assert!(!web.dependency_conditions.contains_key("db"));
+    }
+
+    #[test]
+    fn a_bad_dependency_condition_names_the_line_and_the_condition() {
+        let err = parse(
+            "[tools.web]\nbinary_path = \"x\"\ndependencies = [{ name = \"m\", condition = \"done\" }]\n",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/p/dxforge.toml:3:"), "{msg}");
+        assert!(msg.contains("unknown condition \"done\""), "{msg}");
+        assert!(msg.contains("completed_successfully"), "{msg}");
+        let err = parse("[project]\nenv_fil = \".env\"\n").unwrap_err();
+        assert!(err.to_string().contains("project.env_fil"), "{err}");
     }
 
     #[test]

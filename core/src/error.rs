@@ -94,6 +94,15 @@ pub enum Error {
         "this DxForge handle was created in another process (before fork); open a new one in this process"
     )]
     Forked,
+    /// A command that acts on the tools of a running `dxforge up` found none
+    /// serving the project.
+    #[error(
+        "no `dxforge up` is running for this project: `{command}` acts on the tools it supervises; start them with `dxforge up`"
+    )]
+    NotRunning {
+        /// The command, e.g. `restart`.
+        command: String,
+    },
     /// The feature exists in the contract but is not built yet.
     #[error("{feature} is not built yet")]
     NotImplemented {
@@ -220,7 +229,7 @@ impl Error {
             Error::Busy { .. } => ErrorKind::Busy,
             Error::Control { .. } => ErrorKind::Io,
             Error::Relayed { kind, .. } => *kind,
-            Error::Runtime { .. } => ErrorKind::Other,
+            Error::Runtime { .. } | Error::NotRunning { .. } => ErrorKind::Other,
             Error::Closed => ErrorKind::Closed,
             Error::Forked => ErrorKind::Forked,
             Error::NotImplemented { .. } => ErrorKind::NotImplemented,
@@ -289,11 +298,15 @@ fn orchestrator_kind(e: &OrchestratorError) -> ErrorKind {
             ErrorKind::Dependency
         }
         OrchestratorError::InvalidDefinition { .. } => ErrorKind::InvalidArgument,
+        OrchestratorError::EnvFile { .. } | OrchestratorError::Expansion { .. } => {
+            ErrorKind::Config
+        }
         OrchestratorError::BinaryNotFound { .. }
         | OrchestratorError::NotExecutable { .. }
         | OrchestratorError::SpawnFailed { .. }
         | OrchestratorError::StartupFailed { .. }
-        | OrchestratorError::DependencyFailed { .. } => ErrorKind::ToolFailed,
+        | OrchestratorError::DependencyFailed { .. }
+        | OrchestratorError::DependencyNotCompleted { .. } => ErrorKind::ToolFailed,
         OrchestratorError::Io { .. } => ErrorKind::Io,
         OrchestratorError::ShutDown => ErrorKind::Closed,
         OrchestratorError::Internal { .. } => ErrorKind::Internal,

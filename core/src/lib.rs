@@ -29,17 +29,18 @@ mod error;
 mod forge;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod import;
 pub mod pipeline;
 pub mod runtime;
 pub mod schema;
 
 pub use error::{Error, ErrorKind, Result};
-pub use forge::{DxForge, STATE_DIR, SubscriptionId};
+pub use forge::{DxForge, GcSummary, STATE_DIR, SubscriptionId};
 pub use pipeline::PipelineOutcome;
 
 pub use dxforge_orchestrator::{
-    self, DxToolDefinition, ExecOutput, ExitStatus, HealthCheck, LogLine, RestartPolicy, ToolEvent,
-    ToolState, ToolStatus,
+    self, DependencyCondition, DxToolDefinition, ExecOutput, ExitStatus, HealthCheck, LogLine,
+    RestartPolicy, ToolEvent, ToolState, ToolStatus,
 };
 pub use dxforge_traffic::{self, TrafficLight};
 pub use dxforge_worker::{self, BackgroundTask};

@@ -33,9 +33,16 @@ pub struct DxToolDefinition {
     /// Names of tools that must be running (or healthy) before this one starts;
     /// they must be registered first.
     pub dependencies: Option<Vec<String>>,
+    /// Condition per dependency; a dependency without one waits until it is
+    /// healthy (running when it has no health check).
+    pub dependency_conditions: Option<HashMap<String, DependencyCondition>>,
     /// Working directory, relative to the project root.
     pub cwd: Option<String>,
-    /// Extra environment variables.
+    /// A dotenv file (relative to the project root) read when the tool
+    /// starts; `env` wins over it.
+    pub env_file: Option<String>,
+    /// Extra environment variables; values (and `args`) may use `${VAR}`
+    /// and `${VAR:-default}`.
     pub env: Option<HashMap<String, String>>,
     /// Readiness check; without one a tool is ready once it is running.
     pub health: Option<HealthCheck>,
@@ -81,6 +88,41 @@ pub enum RestartPolicy {
     /// Restart after any exit.
     #[napi(value = "always")]
     Always,
+}
+
+/// When a dependent may start, in terms of one of its dependencies.
+#[napi(string_enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyCondition {
+    /// The dependency's process has been spawned.
+    #[napi(value = "started")]
+    Started,
+    /// The dependency's health check passed.
+    #[napi(value = "healthy")]
+    Healthy,
+    /// The dependency ran to completion and exited with status 0.
+    #[napi(value = "completed_successfully")]
+    CompletedSuccessfully,
+}
+
+impl From<DependencyCondition> for dxforge::DependencyCondition {
+    fn from(c: DependencyCondition) -> Self {
+        match c {
+            DependencyCondition::Started => Self::Started,
+            DependencyCondition::Healthy => Self::Healthy,
+            DependencyCondition::CompletedSuccessfully => Self::CompletedSuccessfully,
+        }
+    }
+}
+
+impl From<dxforge::DependencyCondition> for DependencyCondition {
+    fn from(c: dxforge::DependencyCondition) -> Self {
+        match c {
+            dxforge::DependencyCondition::Started => Self::Started,
+            dxforge::DependencyCondition::Healthy => Self::Healthy,
+            dxforge::DependencyCondition::CompletedSuccessfully => Self::CompletedSuccessfully,
+        }
+    }
 }
 
 impl From<RestartPolicy> for dxforge::RestartPolicy {
@@ -204,7 +246,11 @@ impl TryFrom<DxToolDefinition> for dxforge::DxToolDefinition {
         if let Some(v) = js.dependencies {
             def.dependencies = v;
         }
+        if let Some(v) = js.dependency_conditions {
+            def.dependency_conditions = v.into_iter().map(|(k, c)| (k, c.into())).collect();
+        }
         def.cwd = js.cwd.map(PathBuf::from);
+        def.env_file = js.env_file;
         if let Some(v) = js.env {
             def.env = v.into_iter().collect();
         }
@@ -248,7 +294,15 @@ impl TryFrom<dxforge::DxToolDefinition> for DxToolDefinition {
             args: Some(def.args),
             priority: Some(num(def.priority.into())),
             dependencies: Some(def.dependencies),
+            // Omitted when empty, like `cwd` and `envFile` when unset.
+            dependency_conditions: (!def.dependency_conditions.is_empty()).then(|| {
+                def.dependency_conditions
+                    .into_iter()
+                    .map(|(k, c)| (k, c.into()))
+                    .collect()
+            }),
             cwd,
+            env_file: def.env_file,
             env: Some(def.env.into_iter().collect()),
             health: def.health.map(Into::into),
             health_interval_ms: Some(num(def.health_interval_ms)),

@@ -34,7 +34,9 @@ test('every field of a definition round-trips', (t) => {
     args: ['0', 'x y'],
     priority: 7,
     dependencies: ['base'],
+    dependencyConditions: { base: 'started' },
     cwd: 'sub',
+    envFile: '.env.full',
     env: { A: '1', B: 'two' },
     health: { command: ['true'] },
     healthIntervalMs: 60,
@@ -177,4 +179,22 @@ test('a project dxforge.toml registers its tools at open', async (t) => {
   assert.equal(forge.root, dir)
   assert.deepEqual(forge.toolNames(), ['lint'])
   assert.deepEqual(forge.tool('lint').args, ['0', 'from-toml'])
+})
+
+test('a completed_successfully dependency runs to exit 0 before its dependent starts', async (t) => {
+  const forge = tempForge(t)
+  forge.registerTool({ name: 'migrate', binaryPath: '/bin/sh', args: ['-c', 'sleep 0.2; exit 0'], restart: 'never' })
+  forge.registerTool({
+    name: 'web',
+    binaryPath: '/bin/sh',
+    args: ['-c', 'exec sleep 1000'],
+    dependencies: ['migrate'],
+    dependencyConditions: { migrate: 'completed_successfully' },
+  })
+  await forge.ensureRunning('web')
+  assert.equal(forge.status('migrate').status, 'stopped')
+  assert.throws(
+    () => forge.registerTool({ name: 'bad', binaryPath: '/bin/sh', dependencies: ['migrate'], dependencyConditions: { migrate: 'done' } }),
+    /done/,
+  )
 })

@@ -28,6 +28,29 @@ fn number(py: Python<'_>, tool: &str, field: NumberField, value: i128) -> PyResu
     })
 }
 
+/// Dependency conditions from Python strings (`"started"`, `"healthy"`,
+/// `"completed_successfully"`); another string raises
+/// `InvalidArgumentError` naming the tool and the dependency.
+fn conditions(
+    py: Python<'_>,
+    tool: &str,
+    raw: BTreeMap<String, String>,
+) -> PyResult<BTreeMap<String, dxforge::DependencyCondition>> {
+    raw.into_iter()
+        .map(|(dep, c)| {
+            c.parse()
+                .map(|c| (dep.clone(), c))
+                .map_err(|reason: String| {
+                    let err = dxforge::Error::InvalidArgument {
+                        name: format!("dependency_conditions[{dep:?}]"),
+                        reason: format!("tool `{tool}`: {reason}"),
+                    };
+                    to_pyerr(py, &err)
+                })
+        })
+        .collect()
+}
+
 /// How a tool is restarted when it exits on its own.
 #[pyclass(module = "dxforge", eq, hash, frozen, from_py_object)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -216,7 +239,8 @@ impl DxToolDefinition {
     #[new]
     #[pyo3(signature = (
         name, binary_path, *, args = Vec::new(), priority = DEFAULTS.priority.into(),
-        dependencies = Vec::new(), cwd = None, env = BTreeMap::new(), health = None,
+        dependencies = Vec::new(), dependency_conditions = BTreeMap::new(), cwd = None,
+        env_file = None, env = BTreeMap::new(), health = None,
         health_interval_ms = DEFAULTS.health_interval_ms.into(),
         startup_timeout_ms = DEFAULTS.startup_timeout_ms.into(), restart = None,
         max_restarts = DEFAULTS.max_restarts.into(), stop_signal = DEFAULTS.stop_signal.as_str(),
@@ -226,7 +250,7 @@ impl DxToolDefinition {
     // stubtest checks it against the `.pyi`, and a test checks the `.pyi`
     // against the core, so a drifted default fails the suite.
     #[pyo3(
-        text_signature = "(name, binary_path, *, args=..., priority=0, dependencies=..., cwd=None, env=..., health=None, health_interval_ms=500, startup_timeout_ms=30000, restart=None, max_restarts=5, stop_signal=\"SIGTERM\", stop_timeout_ms=5000, watch=...)"
+        text_signature = "(name, binary_path, *, args=..., priority=0, dependencies=..., dependency_conditions=..., cwd=None, env_file=None, env=..., health=None, health_interval_ms=500, startup_timeout_ms=30000, restart=None, max_restarts=5, stop_signal=\"SIGTERM\", stop_timeout_ms=5000, watch=...)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -236,7 +260,9 @@ impl DxToolDefinition {
         args: Vec<String>,
         priority: i128,
         dependencies: Vec<String>,
+        dependency_conditions: BTreeMap<String, String>,
         cwd: Option<PathBuf>,
+        env_file: Option<String>,
         env: BTreeMap<String, String>,
         health: Option<HealthCheck>,
         health_interval_ms: i128,
@@ -251,12 +277,15 @@ impl DxToolDefinition {
             Some(r) => r.into_core()?,
             None => DEFAULTS.restart,
         };
+        let dependency_conditions = conditions(py, &name, dependency_conditions)?;
         let mut inner = dxforge::DxToolDefinition {
             name,
             binary_path,
             args,
             dependencies,
+            dependency_conditions,
             cwd,
+            env_file,
             env,
             health: health.map(|h| h.inner),
             restart,
@@ -325,6 +354,37 @@ impl DxToolDefinition {
     #[setter]
     fn set_dependencies(&mut self, v: Vec<String>) {
         self.inner.dependencies = v;
+    }
+
+    /// Condition per dependency: `"started"`, `"healthy"` or
+    /// `"completed_successfully"` (a dependency without one waits until it
+    /// is healthy, or running when it has no health check).
+    #[getter]
+    fn dependency_conditions(&self) -> BTreeMap<String, String> {
+        self.inner
+            .dependency_conditions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().to_owned()))
+            .collect()
+    }
+    #[setter]
+    fn set_dependency_conditions(
+        &mut self,
+        py: Python<'_>,
+        v: BTreeMap<String, String>,
+    ) -> PyResult<()> {
+        self.inner.dependency_conditions = conditions(py, &self.inner.name, v)?;
+        Ok(())
+    }
+
+    /// A dotenv file (relative to the project root) read when the tool starts.
+    #[getter]
+    fn env_file(&self) -> Option<String> {
+        self.inner.env_file.clone()
+    }
+    #[setter]
+    fn set_env_file(&mut self, v: Option<String>) {
+        self.inner.env_file = v;
     }
 
     /// Working directory, relative to the project root.
@@ -438,7 +498,9 @@ impl DxToolDefinition {
         kwargs.set_item("args", &d.args)?;
         kwargs.set_item("priority", d.priority)?;
         kwargs.set_item("dependencies", &d.dependencies)?;
+        kwargs.set_item("dependency_conditions", self.dependency_conditions())?;
         kwargs.set_item("cwd", d.cwd.as_deref())?;
+        kwargs.set_item("env_file", d.env_file.as_deref())?;
         kwargs.set_item("env", &d.env)?;
         kwargs.set_item("health", self.health())?;
         kwargs.set_item("health_interval_ms", d.health_interval_ms)?;
@@ -453,7 +515,7 @@ impl DxToolDefinition {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let d = &self.inner;
-        let fields: [(&str, Bound<'_, PyAny>); 15] = [
+        let fields: [(&str, Bound<'_, PyAny>); 17] = [
             ("name", d.name.as_str().into_pyobject(py)?.into_any()),
             (
                 "binary_path",
@@ -463,12 +525,17 @@ impl DxToolDefinition {
             ("priority", d.priority.into_pyobject(py)?.into_any()),
             ("dependencies", d.dependencies.as_slice().into_pyobject(py)?),
             (
+                "dependency_conditions",
+                self.dependency_conditions().into_pyobject(py)?.into_any(),
+            ),
+            (
                 "cwd",
                 d.cwd
                     .as_deref()
                     .map(|c| c.display().to_string())
                     .into_pyobject(py)?,
             ),
+            ("env_file", d.env_file.as_deref().into_pyobject(py)?),
             ("env", (&d.env).into_pyobject(py)?.into_any()),
             ("health", self.health().into_pyobject(py)?),
             (

@@ -17,7 +17,9 @@ def full_definition() -> DxToolDefinition:
         args=["--port", "8080"],
         priority=3,
         dependencies=["db"],
+        dependency_conditions={"db": "started"},
         cwd="srv",
+        env_file=".env.web",
         env={"MODE": "dev", "Ü": "ä"},
         health=HealthCheck.http("http://127.0.0.1:8080/health"),
         health_interval_ms=100,
@@ -59,7 +61,7 @@ def test_stub_defaults_are_the_cores() -> None:
         else:
             assert getattr(core, field) == value, f"{field}: stub {value!r}, core {getattr(core, field)!r}"
         checked.append(field)
-    assert len(checked) == 13, checked
+    assert len(checked) == 15, checked
 
 
 def test_every_field_is_kept_through_registration(forge: dxforge.DxForge) -> None:
@@ -70,6 +72,8 @@ def test_every_field_is_kept_through_registration(forge: dxforge.DxForge) -> Non
     assert back == d
     assert back is not d
     assert back.cwd == Path("srv")
+    assert back.dependency_conditions == {"db": "started"}
+    assert back.env_file == ".env.web"
     assert back.env == {"MODE": "dev", "Ü": "ä"}
     assert back.health == HealthCheck.http("http://127.0.0.1:8080/health")
     assert back.restart is RestartPolicy.ALWAYS or back.restart == RestartPolicy.ALWAYS
@@ -209,3 +213,28 @@ def test_values_pickle_and_copy() -> None:
     c = copy.copy(d)
     c.args = ["changed"]
     assert d.args == ["--port", "8080"]
+
+
+def test_an_unknown_dependency_condition_is_refused_naming_it() -> None:
+    with pytest.raises(dxforge.InvalidArgumentError, match="done"):
+        DxToolDefinition("web", "web", dependencies=["db"], dependency_conditions={"db": "done"})  # type: ignore[dict-item]
+    d = DxToolDefinition("web", "web", dependencies=["db"])
+    with pytest.raises(ValueError, match="completed_successfully"):
+        d.dependency_conditions = {"db": "finished"}  # type: ignore[dict-item]
+    d.dependency_conditions = {"db": "completed_successfully"}
+    assert d.dependency_conditions == {"db": "completed_successfully"}
+
+
+def test_a_one_shot_dependency_completes_before_its_dependent_starts(forge: dxforge.DxForge) -> None:
+    migrate = DxToolDefinition("migrate", "/bin/sh", args=["-c", "sleep 0.2; touch migrated"], restart="never")
+    web = DxToolDefinition(
+        "web",
+        "/bin/sh",
+        args=["-c", "test -e migrated && echo after > web-saw; exec sleep 1000"],
+        dependencies=["migrate"],
+        dependency_conditions={"migrate": "completed_successfully"},
+    )
+    forge.register_tool(migrate)
+    forge.register_tool(web)
+    forge.ensure_running("web")
+    assert forge.status("migrate") == dxforge.ToolStatus.STOPPED

@@ -147,7 +147,14 @@ static void test_register_bad_input(DxForge *forge) {
     opts.restart = 7;
     CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "opts.restart");
     opts.restart = DXFORGE_RESTART_POLICY_NEVER;
-    opts.version = 2;
+    const char *bad_condition[] = {"db=done"};
+    opts.dependency_conditions = bad_condition;
+    opts.dependency_conditions_count = 1;
+    CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT,
+              "opts.dependency_conditions[0]");
+    opts.dependency_conditions_count = 0;
+    /* A caller built for version 1 (before env_file and dependency_conditions). */
+    opts.version = 1;
     CHECK_ERR(dxforge_register_tool(forge, &opts), DXFORGE_ERROR_INVALID_ARGUMENT, "opts.version");
     opts.version = DXFORGE_TOOL_OPTIONS_VERSION;
     opts.name = "";

@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int};
 use std::path::PathBuf;
 
-use dxforge_core::{DxToolDefinition, HealthCheck, RestartPolicy, Result};
+use dxforge_core::{DependencyCondition, DxToolDefinition, HealthCheck, RestartPolicy, Result};
 
 use crate::convert::{check_options_version, opt_str_arg, str_arg, str_array_arg};
 use crate::error::{guard, invalid};
 
 /// The current version of `dxforge_tool_options`; pass it to
-/// `dxforge_tool_options_init`.
-pub const DXFORGE_TOOL_OPTIONS_VERSION: u32 = 1;
+/// `dxforge_tool_options_init`. Version 2 added `env_file` and
+/// `dependency_conditions`; a caller built for version 1 is refused with an
+/// error naming both versions (its struct is shorter).
+pub const DXFORGE_TOOL_OPTIONS_VERSION: u32 = 2;
 
 /// How readiness of a tool is checked (`dxforge_tool_options.health_kind`).
 #[repr(C)]
@@ -96,6 +98,15 @@ pub struct dxforge_tool_options {
     pub watch: *const *const c_char,
     /// Number of `watch` globs.
     pub watch_count: usize,
+    /// A dotenv file (relative to the project root) read when the tool
+    /// starts; `env` wins over it. NULL = none.
+    pub env_file: *const c_char,
+    /// Conditions of dependencies as `"NAME=CONDITION"` strings, CONDITION
+    /// one of `started`, `healthy`, `completed_successfully`; a dependency
+    /// without one waits until it is healthy (running without a health check).
+    pub dependency_conditions: *const *const c_char,
+    /// Number of `dependency_conditions`.
+    pub dependency_conditions_count: usize,
 }
 
 /// Fills `opts` with the defaults for `version` (all pointers NULL, counts
@@ -138,6 +149,9 @@ pub unsafe extern "C" fn dxforge_tool_options_init(
             stop_timeout_ms: d.stop_timeout_ms,
             watch: std::ptr::null(),
             watch_count: 0,
+            env_file: std::ptr::null(),
+            dependency_conditions: std::ptr::null(),
+            dependency_conditions_count: 0,
         };
         // SAFETY: non-NULL and writable per the documented contract.
         unsafe { opts.write(defaults) };
@@ -244,7 +258,37 @@ pub(crate) unsafe fn definition_from(
     // SAFETY: `opts.watch` is NULL or holds `opts.watch_count` strings (this function's contract
     // for `opts`).
     def.watch = unsafe { str_array_arg(o.watch, o.watch_count, "opts.watch") }?;
+    // SAFETY: `opts.env_file` is NULL or a NUL-terminated string (this function's contract for
+    // `opts`).
+    def.env_file = unsafe { opt_str_arg(o.env_file, "opts.env_file") }?.map(str::to_owned);
+    def.dependency_conditions = conditions_from(
+        // SAFETY: `opts.dependency_conditions` is NULL or holds `opts.dependency_conditions_count`
+        // strings (this function's contract for `opts`).
+        unsafe {
+            str_array_arg(
+                o.dependency_conditions,
+                o.dependency_conditions_count,
+                "opts.dependency_conditions",
+            )
+        }?,
+    )?;
     Ok(def)
+}
+
+fn conditions_from(entries: Vec<String>) -> Result<BTreeMap<String, DependencyCondition>> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let bad = |why: String| invalid(format!("opts.dependency_conditions[{i}]"), why);
+            let (name, condition) = entry
+                .split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| bad(format!("`{entry}` is not NAME=CONDITION")))?;
+            let condition = condition.parse::<DependencyCondition>().map_err(bad)?;
+            Ok((name.to_owned(), condition))
+        })
+        .collect()
 }
 
 fn env_from(entries: Vec<String>) -> Result<BTreeMap<String, String>> {
@@ -264,6 +308,29 @@ fn env_from(entries: Vec<String>) -> Result<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependency_conditions_are_name_equals_condition_and_bad_ones_name_the_entry() {
+        let ok = conditions_from(vec![
+            "migrate=completed_successfully".into(),
+            "db=started".into(),
+        ])
+        .unwrap();
+        assert_eq!(ok["migrate"], DependencyCondition::CompletedSuccessfully);
+        assert_eq!(ok["db"], DependencyCondition::Started);
+        for (bad, want) in [
+            ("db", "not NAME=CONDITION"),
+            ("=started", "not NAME=CONDITION"),
+            ("db=done", "unknown condition"),
+        ] {
+            let err = conditions_from(vec!["x=healthy".into(), bad.into()]).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("opts.dependency_conditions[1]") && msg.contains(want),
+                "{msg}"
+            );
+        }
+    }
 
     #[test]
     fn every_c_restart_policy_is_its_position_in_the_core_table() {

@@ -3,8 +3,12 @@
 //! failure class, named after what it guards; `crash_kill` kills commands at
 //! random points (`DXFORGE_CRASH_ROUNDS`); `supervision` drives `dxforge up`.
 
+mod cleanup;
 mod cli;
 mod crash_kill;
+mod generate;
+mod import;
 mod regression;
+mod restart_logs;
 mod supervision;
 mod support;

@@ -12,6 +12,9 @@
 //! The socket is created with the owner's umask inside the project's
 //! `.dxforge/`; anyone who can write there can control the tools.
 //!
+//! `logs --follow` is the one streaming request: its answer is a sequence
+//! of frames (see [`follow`]).
+//!
 //! A client keeps its end open until it has the answer: a `run` whose
 //! client goes away (Ctrl-C, a closed or half-closed socket) is cancelled,
 //! which kills the run's process tree. Other commands finish regardless.
@@ -23,8 +26,10 @@
 //! oldest still waiting for its request (or is closed at once when every one
 //! is running a command). Accept errors (out of descriptors) back off.
 
+mod follow;
 mod server;
 
+pub use follow::{FollowEvent, follow};
 pub use server::{ControlServer, IDLE_TIMEOUT, max_connections, raise_descriptor_limit, serve};
 
 use std::fs::File;
@@ -60,7 +65,7 @@ struct Request {
     command: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Response {
     ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +74,24 @@ struct Response {
     code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    /// A `logs --follow` frame: one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entry: Option<crate::pipeline::LogEntry>,
+    /// A `logs --follow` frame: lines not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dropped: Option<u64>,
+    /// The last `logs --follow` frame, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end: Option<String>,
+}
+
+impl Response {
+    fn ok() -> Self {
+        Response {
+            ok: true,
+            ..Response::default()
+        }
+    }
 }
 
 /// Path of the control socket of the project at `root`.

@@ -169,14 +169,30 @@ async fn serve_one(stream: UnixStream, forge: &DxForge, slot: &Slot) -> Option<b
             return Some(false);
         }
     };
+    if let Command::Logs {
+        tool,
+        lines,
+        follow: true,
+        since,
+    } = &command
+    {
+        super::follow::serve(
+            forge,
+            tool.as_deref(),
+            *lines,
+            since.as_deref(),
+            &mut write,
+            &mut reader,
+        )
+        .await;
+        return Some(false);
+    }
     let stop_all = matches!(&command, Command::Stop { tools } if tools.is_empty());
     let answer = async {
         match forge.run_command(&command).await {
             Ok(outcome) => Response {
-                ok: true,
                 outcome: Some(outcome),
-                code: None,
-                message: None,
+                ..Response::ok()
             },
             Err(e) => error_response(&e),
         }
@@ -197,7 +213,7 @@ async fn serve_one(stream: UnixStream, forge: &DxForge, slot: &Slot) -> Option<b
 
 /// Resolves when the client closes (or half-closes) its end; bytes it sends
 /// meanwhile are read and ignored.
-async fn client_gone<R: AsyncRead + Unpin>(reader: &mut R) {
+pub(super) async fn client_gone<R: AsyncRead + Unpin>(reader: &mut R) {
     let mut sink = [0u8; 512];
     loop {
         match reader.read(&mut sink).await {
@@ -229,12 +245,12 @@ async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response)
     .await;
 }
 
-fn error_response(e: &Error) -> Response {
+pub(super) fn error_response(e: &Error) -> Response {
     Response {
         ok: false,
-        outcome: None,
         code: Some(e.code().to_owned()),
         message: Some(e.to_string()),
+        ..Response::default()
     }
 }
 

@@ -7,6 +7,7 @@
 //! longest stop timeout. A handle used in a process other than the one that
 //! opened it (after `fork()`) returns [`Error::Forked`] and stops nothing.
 
+mod cleanup;
 mod events;
 mod orchestrator;
 mod settle;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use dxforge_orchestrator::{Orchestrator, OrchestratorConfig};
 
+pub use cleanup::GcSummary;
 pub use events::SubscriptionId;
 
 use crate::config::ProjectConfig;
@@ -84,6 +86,7 @@ impl DxForge {
             log_max_bytes: 10 * 1024 * 1024,
             recent_lines: 1000,
             runtime: runtime.clone(),
+            env_file: config.project.env_file.clone(),
         });
         orchestrator
             .register_tools(config.tool_definitions())

@@ -66,6 +66,14 @@ impl DxForge {
         Ok(orchestrator.stop(name).await?)
     }
 
+    /// Stops `name` and starts it again; dependents that were running are
+    /// stopped first and started again once `name` is ready. A tool that was
+    /// not running is started (as pm2 does). Returns `name`'s new status.
+    pub async fn restart(&self, name: &str) -> Result<ToolStatus> {
+        let orchestrator = self.live()?.orchestrator.clone();
+        Ok(orchestrator.restart(name).await?)
+    }
+
     /// Stops every tool, dependents first.
     pub async fn stop_all(&self) -> Result<()> {
         let orchestrator = self.live()?.orchestrator.clone();

@@ -79,7 +79,7 @@ impl WorkerPart {
 pub(crate) const RUNNING_TASK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl DxForge {
-    fn worker(&self) -> Result<&BackgroundWorker> {
+    pub(super) fn worker(&self) -> Result<&BackgroundWorker> {
         Ok(self.live()?.worker.get())
     }
 

@@ -13,6 +13,12 @@ pub enum Command {
         /// Project name (default: the directory's name).
         #[arg(long)]
         name: Option<String>,
+        /// Convert a Procfile or process-compose.yaml into the tools of dxforge.toml.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// With --from: replace an existing dxforge.toml.
+        #[arg(long, requires = "from")]
+        force: bool,
     },
     /// Start tools (all by default) and supervise them until Ctrl-C.
     Up {
@@ -37,13 +43,26 @@ pub enum Command {
         /// Tools to stop.
         tools: Vec<String>,
     },
-    /// Recent output of a tool.
+    /// Restart tools (their running dependents restart once they are ready).
+    Restart {
+        /// Tools to restart.
+        #[arg(required = true)]
+        tools: Vec<String>,
+    },
+    /// Recent output of a tool (of every tool, interleaved, without TOOL).
     Logs {
-        /// Tool name.
-        tool: String,
+        /// Tool name (all tools when omitted).
+        tool: Option<String>,
         /// Number of lines.
         #[arg(short = 'n', long = "lines", default_value_t = 50)]
         lines: usize,
+        /// Keep printing new lines as they come (needs a running `dxforge up`).
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only lines captured since WHEN: a duration back from now (`10m`,
+        /// `1h30m`) or an RFC 3339 time (needs a running `dxforge up`).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
     },
     /// `up` plus restarts of tools whose watch globs match changed files.
     Watch {
@@ -95,8 +114,18 @@ pub enum Command {
     },
     /// Take a snapshot of the project tree.
     Snapshot,
-    /// List snapshots.
-    Snapshots,
+    /// List snapshots, or prune old ones.
+    Snapshots {
+        /// `prune`; none lists the snapshots.
+        #[command(subcommand)]
+        action: Option<SnapshotsAction>,
+    },
+    /// Delete snapshot objects and package base content nothing references.
+    Gc {
+        /// Report what would be deleted without deleting it.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Roll the tree back to a snapshot (a safety snapshot is taken first).
     Restore {
         /// Snapshot id.
@@ -121,6 +150,26 @@ pub enum SyncAction {
     Pull {
         /// Snapshot id.
         id: String,
+    },
+}
+
+/// `dxforge snapshots …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+#[non_exhaustive]
+pub enum SnapshotsAction {
+    /// Delete old snapshots, then the objects only they used. With both options a
+    /// snapshot goes only when both let it go.
+    #[command(arg_required_else_help = true)]
+    Prune {
+        /// Keep the newest N snapshots.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Delete snapshots older than this (`30m`, `12h`, `7d`, `2w`).
+        #[arg(long, value_name = "AGE", value_parser = super::age::parse_age)]
+        older_than: Option<u64>,
+        /// Report what would be deleted without deleting it.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

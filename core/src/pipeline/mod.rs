@@ -9,8 +9,11 @@
 //! package names, snapshot ids, reasons quoting them) through [`escape`], so
 //! a name cannot fake a line; JSON output carries the exact names.
 
+mod age;
 mod commands;
 mod escape;
+mod import_cmds;
+pub mod logs_cmd;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;
@@ -18,8 +21,10 @@ mod worker_cmds;
 use clap::Parser;
 use serde::Serialize;
 
-pub use commands::{Command, SyncAction};
+pub use commands::{Command, SnapshotsAction, SyncAction};
 pub use escape::escape;
+pub use import_cmds::init_from;
+pub use logs_cmd::LogEntry;
 pub use orchestrator_cmds::format_status;
 
 use crate::{DxForge, Error, Result};
@@ -85,13 +90,26 @@ impl DxForge {
     pub async fn run_command(&self, command: &Command) -> Result<PipelineOutcome> {
         self.live()?;
         match command {
-            Command::Init { name } => orchestrator_cmds::init(self, name.as_deref()),
+            Command::Init {
+                name, from: None, ..
+            } => orchestrator_cmds::init(self, name.as_deref()),
+            Command::Init {
+                name,
+                from: Some(from),
+                force,
+            } => import_cmds::init_from(self.root(), name.as_deref(), from, *force),
             Command::Up { tools, once } => orchestrator_cmds::up(self, tools, *once, false).await,
             Command::Watch { tools } => orchestrator_cmds::up(self, tools, false, true).await,
             Command::Run { tool, args } => orchestrator_cmds::run(self, tool, args).await,
             Command::Status => orchestrator_cmds::status(self),
             Command::Stop { tools } => orchestrator_cmds::stop(self, tools).await,
-            Command::Logs { tool, lines } => orchestrator_cmds::logs(self, tool, *lines),
+            Command::Restart { tools } => orchestrator_cmds::restart(self, tools).await,
+            Command::Logs {
+                tool,
+                lines,
+                follow,
+                since,
+            } => logs_cmd::logs(self, tool.as_deref(), *lines, *follow, since.as_deref()),
             Command::Add { .. }
             | Command::Install { .. }
             | Command::Update { .. }
@@ -99,7 +117,8 @@ impl DxForge {
             | Command::Diff { .. }
             | Command::Check { .. } => traffic_cmds::run(self, command),
             Command::Snapshot
-            | Command::Snapshots
+            | Command::Snapshots { .. }
+            | Command::Gc { .. }
             | Command::Restore { .. }
             | Command::Sync { .. }
             | Command::Analyze => worker_cmds::run(self, command).await,
@@ -124,8 +143,19 @@ mod tests {
         assert_eq!(
             parse("dxforge logs db -n 5").unwrap(),
             Command::Logs {
-                tool: "db".into(),
-                lines: 5
+                tool: Some("db".into()),
+                lines: 5,
+                follow: false,
+                since: None,
+            }
+        );
+        assert_eq!(
+            parse("logs -f --since 10m").unwrap(),
+            Command::Logs {
+                tool: None,
+                lines: 50,
+                follow: true,
+                since: Some("10m".into()),
             }
         );
         assert_eq!(
@@ -134,6 +164,43 @@ mod tests {
                 action: SyncAction::Pull { id: "abc".into() }
             }
         );
+    }
+
+    #[test]
+    fn parses_prune_gc_and_init_from() {
+        assert_eq!(
+            parse("snapshots prune --keep 3 --older-than 7d --dry-run").unwrap(),
+            Command::Snapshots {
+                action: Some(SnapshotsAction::Prune {
+                    keep: Some(3),
+                    older_than: Some(7 * 86_400_000),
+                    dry_run: true
+                })
+            }
+        );
+        assert_eq!(
+            parse("snapshots").unwrap(),
+            Command::Snapshots { action: None }
+        );
+        assert_eq!(parse("gc").unwrap(), Command::Gc { dry_run: false });
+        assert_eq!(
+            parse("init --from Procfile --force").unwrap(),
+            Command::Init {
+                name: None,
+                from: Some("Procfile".into()),
+                force: true
+            }
+        );
+        // --force only means something with --from; completions are the binary's own.
+        assert!(matches!(parse("init --force"), Err(Error::Usage { .. })));
+        assert!(matches!(
+            parse("completions bash"),
+            Err(Error::Usage { .. })
+        ));
+        assert!(matches!(
+            parse("snapshots prune --older-than 7days"),
+            Err(Error::Usage { .. })
+        ));
     }
 
     #[test]

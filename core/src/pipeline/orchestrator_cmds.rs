@@ -1,7 +1,5 @@
-//! `init`, `up`, `watch`, `run`, `status`, `stop`, `logs`.
+//! `init`, `up`, `watch`, `run`, `status`, `stop`, `restart` (`logs` is in `logs_cmd`).
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 use std::time::Duration;
 
 use dxforge_fs::{Policy, Root, WriteOptions};
@@ -11,7 +9,7 @@ use serde_json::json;
 use super::{PipelineOutcome, escape};
 use crate::config::{CONFIG_FILE, starter_config};
 use crate::forge::STATE_DIR;
-use crate::{DxForge, Error, Result};
+use crate::{DxForge, Result};
 
 /// Debounce of watch mode started from a command.
 const WATCH_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -52,7 +50,7 @@ pub(super) fn init(forge: &DxForge, name: Option<&str>) -> Result<PipelineOutcom
 const MAX_GITIGNORE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Appends `.dxforge/` to `.gitignore` unless an entry already covers it.
-fn ensure_gitignored(project: &Root) -> Result<bool> {
+pub(super) fn ensure_gitignored(project: &Root) -> Result<bool> {
     let existing = project
         .read(".gitignore", MAX_GITIGNORE_BYTES)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -191,58 +189,44 @@ pub(super) async fn stop(forge: &DxForge, tools: &[String]) -> Result<PipelineOu
     Ok(outcome)
 }
 
-/// Recent output of a tool: the in-memory buffer of this handle, or — when
-/// this handle never ran the tool (no `dxforge up` is serving) — the tail of
-/// its log file from earlier runs.
-pub(super) fn logs(forge: &DxForge, tool: &str, lines: usize) -> Result<PipelineOutcome> {
-    let mut logs: Vec<String> = forge
-        .logs(tool, lines)?
-        .into_iter()
-        .map(|l| l.line)
-        .collect();
-    if logs.is_empty() {
-        logs = log_file_tail(forge.root(), tool, lines)?;
+/// `restart TOOL…`: each tool in the order given; a tool already restarted
+/// as a running dependent of an earlier one is not restarted twice.
+pub(super) async fn restart(forge: &DxForge, tools: &[String]) -> Result<PipelineOutcome> {
+    let mut restarted: Vec<String> = Vec::new();
+    for tool in tools {
+        // Validates the name before anything is stopped.
+        forge.state(tool)?;
     }
-    Ok(PipelineOutcome::new(
-        logs.join("\n"),
-        json!({ "tool": tool, "lines": logs }),
-    ))
-}
-
-/// The most of a log file `logs` reads: its tail (log files rotate at 10 MiB).
-const LOG_TAIL_BYTES: u64 = 4 * 1024 * 1024;
-
-/// The last `lines` lines of `.dxforge/logs/<tool>.log`, read beneath the
-/// project (no link followed) and only its last [`LOG_TAIL_BYTES`].
-fn log_file_tail(root: &Path, tool: &str, lines: usize) -> Result<Vec<String>> {
-    let project = Root::open(root, Policy::Project)?;
-    let state = match project.subroot(STATE_DIR, Policy::Plain, false) {
-        Ok(state) => state,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let rel = Path::new("logs").join(format!("{tool}.log"));
-    let mut file = match state.open_file(&rel) {
-        Ok(f) => f,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let shown = state.join(&rel);
-    let len = file.metadata().map_err(|e| Error::io(&shown, e))?.len();
-    let start = len.saturating_sub(LOG_TAIL_BYTES);
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(&shown, e))?;
-    let mut bytes = Vec::new();
-    file.take(LOG_TAIL_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(&shown, e))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut all: Vec<&str> = text.lines().collect();
-    if start > 0 && !all.is_empty() {
-        all.remove(0); // cut in the middle of a line
+    for tool in tools {
+        if restarted.contains(tool) {
+            continue;
+        }
+        let before = forge.states()?;
+        forge.restart(tool).await?;
+        let after = forge.states()?;
+        // A tool whose pid changed was restarted by this call (the tool or
+        // one of its running dependents).
+        for (old, new) in before.iter().zip(&after) {
+            if old.name == new.name && new.pid.is_some() && old.pid != new.pid {
+                restarted.push(new.name.clone());
+            }
+        }
+        if !restarted.contains(tool) {
+            restarted.push(tool.clone());
+        }
     }
-    Ok(all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| (*l).to_owned())
-        .collect())
+    let mut outcome = status(forge)?;
+    outcome.text = format!(
+        "restarted {}\n{}",
+        restarted
+            .iter()
+            .map(|t| escape(t))
+            .collect::<Vec<_>>()
+            .join(", "),
+        outcome.text
+    );
+    if let Some(doc) = outcome.json.as_object_mut() {
+        doc.insert("restarted".into(), json!(restarted));
+    }
+    Ok(outcome)
 }

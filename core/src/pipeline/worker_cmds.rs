@@ -7,12 +7,13 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use dxforge_worker::{
-    AnalysisReport, ProgressFn, SkipReason, SnapshotSummary, SyncProgress, SyncReport,
+    AnalysisReport, ProgressFn, PruneReport, PruneRule, SkipReason, SnapshotSummary, SyncProgress,
+    SyncReport,
 };
 use serde_json::json;
 
-use super::{Command, PipelineOutcome, SyncAction, escape};
-use crate::{DxForge, Error, Result};
+use super::{Command, PipelineOutcome, SnapshotsAction, SyncAction, escape};
+use crate::{DxForge, Error, GcSummary, Result};
 
 pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
     match command {
@@ -31,7 +32,33 @@ pub(super) async fn run(forge: &DxForge, command: &Command) -> Result<PipelineOu
             );
             Ok(PipelineOutcome::new(text, to_json(&s)?))
         }
-        Command::Snapshots => {
+        Command::Snapshots {
+            action:
+                Some(SnapshotsAction::Prune {
+                    keep,
+                    older_than,
+                    dry_run,
+                }),
+        } => {
+            if keep.is_none() && older_than.is_none() {
+                return Err(Error::Usage {
+                    message: "snapshots prune: give --keep N, --older-than AGE or both".into(),
+                });
+            }
+            let rule = PruneRule {
+                keep: *keep,
+                older_than_ms: *older_than,
+            };
+            let (f, dry_run) = (forge.clone(), *dry_run);
+            let r = blocking(move || f.prune_snapshots(rule, dry_run)).await?;
+            Ok(PipelineOutcome::new(prune_text(&r), to_json(&r)?))
+        }
+        Command::Gc { dry_run } => {
+            let (f, dry_run) = (forge.clone(), *dry_run);
+            let r = blocking(move || f.gc(dry_run)).await?;
+            Ok(PipelineOutcome::new(gc_text(&r), to_json(&r)?))
+        }
+        Command::Snapshots { action: None } => {
             let f = forge.clone();
             let list = blocking(move || f.snapshots()).await?;
             let text = if list.is_empty() {
@@ -150,6 +177,43 @@ fn skipped_note(s: &SnapshotSummary) -> String {
         ));
     }
     text
+}
+
+fn prune_text(r: &PruneReport) -> String {
+    let (verb, freed) = if r.dry_run {
+        ("would prune", "would free")
+    } else {
+        ("pruned", "freed")
+    };
+    let mut text = format!(
+        "{verb} {} snapshots, {} kept; {freed} {} ({} bytes, {} objects)",
+        r.removed.len(),
+        r.kept,
+        human_bytes(r.gc.bytes_freed),
+        r.gc.bytes_freed,
+        r.gc.removed
+    );
+    for s in &r.removed {
+        text.push_str(&format!("\n  {}  {}", escape(&s.id), escape(&s.created)));
+    }
+    text
+}
+
+fn gc_text(r: &GcSummary) -> String {
+    let verb = if r.dry_run { "would free" } else { "freed" };
+    format!(
+        "{verb} {} ({} bytes): snapshots {} objects ({}, {} kept), \
+         package bases {} objects and {} packs ({}, {} kept)",
+        human_bytes(r.bytes_freed),
+        r.bytes_freed,
+        r.snapshots.removed,
+        human_bytes(r.snapshots.bytes_freed),
+        r.snapshots.kept,
+        r.base.objects_removed,
+        r.base.packs_removed,
+        human_bytes(r.base.bytes_freed),
+        r.base.kept
+    )
 }
 
 fn sync_text(verb: &str, r: &SyncReport) -> String {

@@ -9,9 +9,15 @@ use serde::{Deserialize, Serialize};
 /// check and stop it.
 ///
 /// `dxforge.toml`'s `[tools.NAME]` tables deserialize into this type (the table
-/// key becomes [`name`](Self::name)); unknown keys are rejected.
+/// key becomes [`name`](Self::name)); unknown keys are rejected. In that form
+/// a dependency with a condition is a table in `dependencies`
+/// (`{ name = "migrate", condition = "completed_successfully" }`), which
+/// fills [`dependency_conditions`](Self::dependency_conditions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    try_from = "crate::definition_toml::ToolTable",
+    into = "crate::definition_toml::ToolTable"
+)]
 pub struct DxToolDefinition {
     /// Unique name of the tool within one `DxForge`.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -23,11 +29,23 @@ pub struct DxToolDefinition {
     pub args: Vec<String>,
     /// Lower starts first (and stops last) among tools not ordered by dependencies.
     pub priority: u32,
-    /// Names of tools that must be running (or healthy) before this one starts.
+    /// Names of tools that must be up before this one starts (see
+    /// [`dependency_conditions`](Self::dependency_conditions) for what "up" means).
     pub dependencies: Vec<String>,
+    /// The condition of a dependency, by name; a dependency without an entry
+    /// waits for [`DependencyCondition::Healthy`] when it has a health check,
+    /// else [`DependencyCondition::Started`]. Every key must be in
+    /// [`dependencies`](Self::dependencies).
+    pub dependency_conditions: BTreeMap<String, DependencyCondition>,
     /// Working directory, relative to the project root.
     pub cwd: Option<PathBuf>,
-    /// Extra environment variables.
+    /// A dotenv file (relative to the project root, read beneath it when the
+    /// tool starts) whose variables the tool gets; [`env`](Self::env) wins
+    /// over it.
+    pub env_file: Option<String>,
+    /// Extra environment variables. Values (and [`args`](Self::args)) may
+    /// use `${VAR}` and `${VAR:-default}`, taken from the process
+    /// environment and the env files; `$$` is a literal `$`.
     pub env: BTreeMap<String, String>,
     /// Readiness check; without one a tool is ready once it is `Running`.
     pub health: Option<HealthCheck>,
@@ -56,7 +74,9 @@ impl Default for DxToolDefinition {
             args: Vec::new(),
             priority: 0,
             dependencies: Vec::new(),
+            dependency_conditions: BTreeMap::new(),
             cwd: None,
+            env_file: None,
             env: BTreeMap::new(),
             health: None,
             health_interval_ms: 500,
@@ -78,6 +98,60 @@ impl DxToolDefinition {
             binary_path: binary_path.into(),
             ..Self::default()
         }
+    }
+}
+
+/// When a dependent may start, in terms of one of its dependencies (as in
+/// process-compose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyCondition {
+    /// The dependency's process has been spawned (`Running`).
+    Started,
+    /// The dependency's health check passed (`Healthy`); needs a health check.
+    Healthy,
+    /// The dependency ran to completion and exited with status 0 (it must
+    /// not use `restart = "always"`); a non-zero exit fails the dependent's start.
+    CompletedSuccessfully,
+}
+
+impl DependencyCondition {
+    /// Every condition, in declaration order (the C binding's value).
+    pub const ALL: [DependencyCondition; 3] = [
+        DependencyCondition::Started,
+        DependencyCondition::Healthy,
+        DependencyCondition::CompletedSuccessfully,
+    ];
+
+    /// The name used in `dxforge.toml`, e.g. `"completed_successfully"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Started => "started",
+            DependencyCondition::Healthy => "healthy",
+            DependencyCondition::CompletedSuccessfully => "completed_successfully",
+        }
+    }
+}
+
+impl std::fmt::Display for DependencyCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DependencyCondition {
+    type Err = String;
+
+    /// The condition named `name` (exactly as in `dxforge.toml`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown condition {name:?} (expected \"started\", \"healthy\" or \"completed_successfully\")"
+                )
+            })
     }
 }
 

@@ -79,6 +79,39 @@ pub enum OrchestratorError {
         /// Its failure.
         reason: String,
     },
+    /// An env file (`env_file`) is missing, unreadable or not dotenv syntax.
+    #[error("tool `{tool}`: env_file {}: {reason}", path.display())]
+    EnvFile {
+        /// Tool name.
+        tool: String,
+        /// The env file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `${VAR}` reference in `args` or `env` could not be expanded.
+    #[error("tool `{tool}`: key `{key}`: {reason}")]
+    Expansion {
+        /// Tool name.
+        tool: String,
+        /// The key, e.g. `args[1]` or `env.DATABASE_URL`.
+        key: String,
+        /// What is wrong (the undefined variable, a malformed reference).
+        reason: String,
+    },
+    /// A dependency with the condition `completed_successfully` did not
+    /// exit with status 0, so its dependent was not started.
+    #[error(
+        "tool `{tool}` not started: dependency `{dependency}` did not complete successfully: {outcome}"
+    )]
+    DependencyNotCompleted {
+        /// The tool that was not started.
+        tool: String,
+        /// The dependency.
+        dependency: String,
+        /// How it ended (exit code, signal, still running after its timeout).
+        outcome: String,
+    },
     /// File-system or OS error with the path involved.
     #[error("{}: {source}", path.display())]
     Io {

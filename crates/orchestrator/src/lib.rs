@@ -198,6 +198,8 @@
 mod armed;
 mod cgroup;
 mod definition;
+mod definition_toml;
+mod environment;
 mod error;
 mod graph;
 mod health;
@@ -207,13 +209,16 @@ mod logs;
 mod procscan;
 mod shim;
 mod spawn;
+mod starting;
 mod status;
 mod supervisor;
 mod sys;
 pub mod validate;
 mod watch;
 
-pub use definition::{DxToolDefinition, HealthCheck, RestartPolicy, UnknownRestartPolicy};
+pub use definition::{
+    DependencyCondition, DxToolDefinition, HealthCheck, RestartPolicy, UnknownRestartPolicy,
+};
 pub use error::{OrchestratorError, Result};
 pub use status::{ExecOutput, ExitStatus, LogLine, ToolEvent, ToolState, ToolStatus};
 

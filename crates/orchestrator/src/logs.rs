@@ -188,11 +188,13 @@ fn emit(
     let line = LogLine {
         stream: which,
         line,
+        at_ms: crate::status::now_ms(),
     };
     if tx.receiver_count() > 0 {
         let live = if line.line.len() > LONG_LINE_BYTES && tx.len() >= BACKLOG_FOR_LONG_LINES {
             LogLine {
                 stream: which,
+                at_ms: line.at_ms,
                 line: format!(
                     "[dxforge] a {}-byte line not shown live (output too fast); see the tool's log",
                     line.line.len()
@@ -353,6 +355,7 @@ mod tests {
             log.push(LogLine {
                 stream: "stdout",
                 line: format!("{i:05}{}", "x".repeat(MAX_LINE_BYTES - 5)),
+                at_ms: 0,
             });
         }
         let kept = log.recent(1000);

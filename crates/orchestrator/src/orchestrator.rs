@@ -10,12 +10,13 @@ use parking_lot::RwLock;
 use tokio::io::AsyncReadExt;
 use tokio::sync::broadcast;
 
-use crate::graph::{Node, check_definition, closure_in_order, dependents_in_order, start_order};
+use crate::graph::{Node, check_definition, dependents_in_order, start_order};
 use crate::lifecycle::{Life, Tool, control::panic_message, is_up};
 use crate::logs::ToolLog;
 use crate::spawn::{exit_of, kill_all_signal, receiver};
+use crate::starting::{dependency_order, start_in_order, waits_for_completion};
 use crate::supervisor::{
-    Inner, Registry, ToolEntry, policy_of, spawn_prepared, start_one, stop_blocking, stop_one,
+    Inner, Registry, ToolEntry, policy_of, spawn_prepared, stop_blocking, stop_one,
 };
 use crate::{
     DxToolDefinition, ExecOutput, ExitStatus, LogLine, OrchestratorError, Result, ToolEvent,
@@ -37,6 +38,9 @@ pub struct OrchestratorConfig {
     pub recent_lines: usize,
     /// Runtime on which supervision tasks run.
     pub runtime: tokio::runtime::Handle,
+    /// The project's dotenv file (relative to `root`), read for every tool
+    /// as it starts, below the tool's own `env_file` and `env`.
+    pub env_file: Option<String>,
 }
 
 /// Starts, supervises and stops tools. Cheap to clone; all clones share state.
@@ -151,6 +155,14 @@ impl Orchestrator {
             nodes.sort_by_key(|n| n.seq);
             start_order(&nodes)?
         };
+        for def in &defs {
+            let lookup = |dep: &str| {
+                defs.iter()
+                    .find(|d| d.name == dep)
+                    .or_else(|| reg.tools.get(dep).map(|e| &e.def))
+            };
+            crate::starting::check_conditions(def, lookup)?;
+        }
         // Validated: commit.
         let cfg = &self.inner.config;
         for ((def, c), seq) in defs.into_iter().zip(checked).zip(seqs) {
@@ -241,12 +253,16 @@ impl Orchestrator {
             // No await below suspends between a spawn and the hand-over of
             // the process to its supervisor task, so this is cancel-safe, and
             // it saves the hop to a runtime thread and back.
-            return start_in_order(&self.inner, name, &order).await;
+            return start_in_order(&self.inner, name, &order, true)
+                .await?
+                .ok_or(OrchestratorError::ShutDown);
         }
         let inner = self.inner.clone();
         let name = name.to_owned();
         self.on_runtime(&name.clone(), async move {
-            start_in_order(&inner, &name, &order).await
+            start_in_order(&inner, &name, &order, true)
+                .await?
+                .ok_or(OrchestratorError::ShutDown)
         })
         .await
     }
@@ -254,6 +270,9 @@ impl Orchestrator {
     /// Whether starting `order` needs no health check: no tool in it that is
     /// not up yet has one.
     fn starts_without_waiting(&self, order: &[String]) -> bool {
+        if waits_for_completion(&self.inner, order) {
+            return false;
+        }
         let reg = self.inner.registry.read();
         order.iter().all(|n| {
             reg.tools
@@ -308,19 +327,8 @@ impl Orchestrator {
         let args = args.to_vec();
         let name = name.to_owned();
         self.on_runtime_abortable(&name.clone(), async move {
-            let deps = {
-                let reg = inner.registry.read();
-                closure_in_order(&name, &reg.order, |n| reg.deps_of(n))
-            };
-            for dep in deps.iter().filter(|d| **d != name) {
-                start_with_dependencies(&inner, dep).await.map_err(|e| {
-                    OrchestratorError::DependencyFailed {
-                        tool: name.clone(),
-                        dependency: dep.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
-            }
+            let deps = dependency_order(&inner, &name)?;
+            start_in_order(&inner, &name, &deps, false).await?;
             let started = Instant::now();
             let (mut proc, program) = spawn_prepared(&inner, &entry.def, &args)?;
             let mut guard = KillOnDrop(Some(proc.shim.clone()));
@@ -524,45 +532,5 @@ fn join_error(tool: &str, e: tokio::task::JoinError) -> OrchestratorError {
             message: panic_message(payload.as_ref()),
         },
         Err(_) => OrchestratorError::ShutDown,
-    }
-}
-
-/// `name`'s dependency closure in start order, `name` last.
-fn dependency_order(inner: &Inner, name: &str) -> Result<Vec<String>> {
-    let reg = inner.registry.read();
-    if !reg.tools.contains_key(name) {
-        return Err(OrchestratorError::UnknownTool {
-            name: name.to_owned(),
-        });
-    }
-    Ok(closure_in_order(name, &reg.order, |n| reg.deps_of(n)))
-}
-
-/// Starts `name`'s dependency closure in start order, then `name`.
-async fn start_with_dependencies(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
-    let order = dependency_order(inner, name)?;
-    start_in_order(inner, name, &order).await
-}
-
-/// Starts the tools of `order` (from [`dependency_order`]), then `name`.
-async fn start_in_order(inner: &Arc<Inner>, name: &str, order: &[String]) -> Result<ToolStatus> {
-    crate::lifecycle::deps::start_chain(name, order, |tool| start_named(inner, tool)).await
-}
-
-/// Starts one tool by name, following re-registrations.
-async fn start_named(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
-    loop {
-        let entry = inner
-            .registry
-            .read()
-            .tools
-            .get(name)
-            .cloned()
-            .ok_or_else(|| OrchestratorError::UnknownTool {
-                name: name.to_owned(),
-            })?;
-        if let Some(status) = start_one(inner, &entry).await? {
-            return Ok(status);
-        }
     }
 }

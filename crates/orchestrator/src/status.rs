@@ -124,4 +124,15 @@ pub struct LogLine {
     pub stream: &'static str,
     /// The line without its trailing newline (lossy UTF-8).
     pub line: String,
+    /// When it was captured, in milliseconds since the Unix epoch (what
+    /// `dxforge logs --since` filters on; 0 when the clock was unreadable).
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// Milliseconds since the Unix epoch now (0 if the clock is before it).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -108,12 +108,18 @@ pub(crate) fn spawn_prepared(
     }
     let program = resolve_binary(&def.name, &def.binary_path, &inner.config.root)?;
     let cwd = cwd_of(inner, def);
+    let (env, args) = crate::environment::resolve(
+        def,
+        &inner.config.root,
+        inner.config.env_file.as_deref(),
+        args,
+    )?;
     let spec = SpawnSpec {
         tool: &def.name,
         program: &program,
-        args,
+        args: &args,
         cwd: &cwd,
-        env: &def.env,
+        env: &env,
         leftover_grace_ms: def.stop_timeout_ms,
     };
     let proc = spawn_tool(&spec, &inner.config.runtime, &inner.spawner)?;
@@ -213,13 +219,19 @@ impl Remote for ShimHandle {
 }
 
 /// Starts one tool whose dependencies are up. Idempotent; waits for a
-/// restart in progress instead of spawning a second process.
+/// restart in progress instead of spawning a second process. Without
+/// `ready`, returns once the process is spawned (or being started by
+/// another caller) instead of waiting for its health check.
 /// `Ok(None)` means the entry was replaced by a re-registration: look it up again.
 pub(crate) async fn start_one(
     inner: &Arc<Inner>,
     entry: &Arc<ToolEntry>,
+    ready: bool,
 ) -> Result<Option<ToolStatus>> {
     let tool = &entry.tool;
+    if !ready && tool.life().pid().is_some() {
+        return Ok(Some(tool.status()));
+    }
     {
         let _gate = tool.gate.lock().await;
         match lifecycle::claim(tool).await? {
@@ -234,6 +246,9 @@ pub(crate) async fn start_one(
                 let launched = lifecycle::launch_claimed(tool, launcher, &inner.config.runtime)?;
                 if let Some(status) = launched {
                     return Ok(Some(status));
+                }
+                if !ready {
+                    return Ok(Some(tool.status()));
                 }
             }
         }

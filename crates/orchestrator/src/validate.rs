@@ -102,6 +102,22 @@ fn check(def: &DxToolDefinition) -> Result<Checked, InvalidField> {
     for (i, arg) in def.args.iter().enumerate() {
         no_nul(&["args", &i.to_string()], arg)?;
     }
+    if let Some(file) = &def.env_file
+        && (file.is_empty() || file.contains('\0'))
+    {
+        return Err(InvalidField::new(
+            &["env_file"],
+            "must be a non-empty path without NUL bytes",
+        ));
+    }
+    for name in def.dependency_conditions.keys() {
+        if !def.dependencies.contains(name) {
+            return Err(InvalidField::new(
+                &["dependency_conditions", name],
+                format!("`{name}` is not in `dependencies`"),
+            ));
+        }
+    }
     if let Some(cwd) = &def.cwd
         && cwd.as_os_str().as_encoded_bytes().contains(&0)
     {

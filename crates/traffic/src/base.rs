@@ -27,13 +27,13 @@ use crate::limits::{MAX_OBJECT_BYTES, MAX_PACK_ENTRIES, MAX_PACK_INDEX_BYTES};
 use crate::store::{hash_hex, is_hash};
 
 /// The store's directory in the state root.
-const BASE: &str = "base";
+pub(crate) const BASE: &str = "base";
 /// Its packs.
-const PACKS: &str = "base/packs";
+pub(crate) const PACKS: &str = "base/packs";
 
 /// Where a packed object lives.
 #[derive(Debug, Clone)]
-struct PackedAt {
+pub(crate) struct PackedAt {
     pack: String,
     offset: u64,
     len: u64,
@@ -269,7 +269,7 @@ impl BaseStore {
     }
 }
 
-fn load_index(state: &Root, id: &str) -> Result<Vec<(String, PackedAt)>> {
+pub(crate) fn load_index(state: &Root, id: &str) -> Result<Vec<(String, PackedAt)>> {
     let idx_rel = format!("{PACKS}/{id}.idx");
     let pack_rel = format!("{PACKS}/{id}.pack");
     let idx_path = state.join(&idx_rel);

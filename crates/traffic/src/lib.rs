@@ -26,6 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod base;
+mod base_gc;
 mod crash;
 pub mod error;
 #[doc(hidden)]
@@ -47,6 +48,7 @@ mod session;
 pub mod store;
 pub mod txn;
 
+pub use base_gc::BaseGcReport;
 pub use error::TrafficError;
 pub use lockfile::{LockedPackage, Lockfile};
 pub use manager::{InstallOptions, TrafficManager};

@@ -386,6 +386,21 @@ impl TrafficManager {
         Ok(out)
     }
 
+    /// Deletes base-store content (`.dxforge/base/`) that no entry of `dxforge.lock`
+    /// names, under the project lock (an interrupted install is recovered first); with
+    /// `dry_run` only reports what it would delete. A lock file that cannot be parsed
+    /// is an error and nothing is deleted.
+    pub fn gc_base(&self, dry_run: bool) -> Result<crate::BaseGcReport> {
+        let s = Session::open(&self.root, Access::Write("gc"))?;
+        let lock = Lockfile::load(&s.project)?;
+        let referenced: BTreeSet<String> = lock
+            .packages
+            .values()
+            .flat_map(|p| p.files.values().cloned())
+            .collect();
+        crate::base_gc::collect(s.state()?, &referenced, dry_run)
+    }
+
     /// The project's lock file (empty when there is none).
     pub fn lockfile(&self) -> Result<Lockfile> {
         let s = Session::open(&self.root, Access::Read)?;

@@ -117,8 +117,8 @@ pub use remote::{
     SyncReport, TIMEOUT_RANGE_MS, check_timeout_ms,
 };
 pub use snapshot::{
-    GcReport, Manifest, ManifestEntry, ObjectId, RestoreReport, SkipReason, SkippedEntry,
-    SnapshotSummary, finish_interrupted_restore,
+    GcReport, Manifest, ManifestEntry, ObjectId, PruneReport, PruneRule, RestoreReport, SkipReason,
+    SkippedEntry, SnapshotSummary, finish_interrupted_restore,
 };
 pub use state::{Counters, TaskId, TaskReport, TaskState};
 pub use worker::{BackgroundWorker, DEFAULT_CAPACITY, DEFAULT_CONCURRENCY, WorkerConfig};

@@ -13,7 +13,9 @@ use crate::error::{Result, WorkerError};
 use crate::prefetch::{self, PrefetchReport};
 use crate::queue::TaskQueue;
 use crate::remote::{self, ProgressFn, RemoteConfig, SyncReport};
-use crate::snapshot::{GcReport, RestoreReport, SnapshotStore, SnapshotSummary};
+use crate::snapshot::{
+    GcReport, PruneReport, PruneRule, RestoreReport, SnapshotStore, SnapshotSummary,
+};
 use crate::state::{Counters, TaskId, TaskReport, TaskState};
 
 /// Default queue capacity.
@@ -178,7 +180,20 @@ impl BackgroundWorker {
 
     /// Deletes objects no snapshot refers to (blocking).
     pub fn gc(&self) -> Result<GcReport> {
-        self.inner.store.gc()
+        self.inner.store.gc(false)
+    }
+
+    /// [`gc`](Self::gc), or with `dry_run` only what it would delete (blocking).
+    pub fn gc_with(&self, dry_run: bool) -> Result<GcReport> {
+        self.inner.store.gc(dry_run)
+    }
+
+    /// Deletes the snapshots `rule` lets go (manifests first), then the objects only
+    /// they referred to; with `dry_run` only reports what it would delete (blocking).
+    pub fn prune(&self, rule: PruneRule, dry_run: bool) -> Result<PruneReport> {
+        self.inner
+            .store
+            .prune(rule, crate::time::now_unix_ms(), dry_run)
     }
 
     /// Uploads every local snapshot's missing objects and manifests to `[remote]`.

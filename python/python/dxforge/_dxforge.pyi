@@ -83,7 +83,9 @@ class DxToolDefinition:
     args: list[str]
     priority: int
     dependencies: list[str]
+    dependency_conditions: dict[str, Literal["started", "healthy", "completed_successfully"]]
     cwd: Path | None
+    env_file: str | None
     env: dict[str, str]
     health: HealthCheck | None
     health_interval_ms: int
@@ -100,7 +102,9 @@ class DxToolDefinition:
         args: Sequence[str] = ...,
         priority: int = 0,
         dependencies: Sequence[str] = ...,
+        dependency_conditions: Mapping[str, Literal["started", "healthy", "completed_successfully"]] = ...,
         cwd: str | os.PathLike[str] | None = None,
+        env_file: str | None = None,
         env: Mapping[str, str] = ...,
         health: HealthCheck | None = None,
         health_interval_ms: int = 500,

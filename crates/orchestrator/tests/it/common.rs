@@ -40,6 +40,7 @@ impl Project {
             log_max_bytes,
             recent_lines: 100,
             runtime: RT.handle().clone(),
+            env_file: None,
         });
         Self { dir, orch }
     }

@@ -427,6 +427,7 @@ fn ensure_running_after_shutdown_is_refused_while_supervisors_wind_down() {
         log_max_bytes: 1 << 20,
         recent_lines: 10,
         runtime: rt.handle().clone(),
+        env_file: None,
     });
     orch.register_tool(tool("a", &[])).unwrap();
     rt.block_on(orch.ensure_running("a")).unwrap();

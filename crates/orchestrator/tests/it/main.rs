@@ -9,6 +9,7 @@
 //! time and descriptors.
 
 mod common;
+mod conditions_env;
 mod host_death;
 mod lifecycle;
 mod logs_watch;

@@ -4,6 +4,7 @@
 
 mod common;
 mod crash;
+mod gc;
 mod merge_vs_git;
 mod properties;
 mod registry;

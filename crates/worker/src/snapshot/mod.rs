@@ -23,6 +23,7 @@
 //! files and directories, FIFOs, sockets, devices, names that are not UTF-8, over-long
 //! paths) are skipped and listed in the summary; they never fail the snapshot.
 
+mod gc;
 mod index;
 mod journal;
 mod manifest;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use dxforge_fs::{Durability, LockMode, Policy, ProjectLock, Root, WriteOptions};
 use serde::Serialize;
 
+pub use gc::{PruneReport, PruneRule};
 pub use manifest::{Manifest, ManifestEntry};
 pub use objects::ObjectId;
 pub use restore::RestoreReport;
@@ -475,43 +477,5 @@ impl SnapshotStore {
         let mut manifests = self.manifests()?;
         manifests.sort_by(|a, b| (a.created_unix_ms, &a.id).cmp(&(b.created_unix_ms, &b.id)));
         Ok(manifests.iter().map(SnapshotSummary::of).collect())
-    }
-
-    /// Deletes objects no manifest refers to, and leftover temp files.
-    pub(crate) fn gc(&self) -> Result<GcReport> {
-        let locked = self.lock("gc")?;
-        let store = &locked.store;
-        // Always a full sweep here (gc is the explicit clean-up). The busy marker goes
-        // with this operation, so objects an interrupted run left are synced now.
-        let interrupted = locked
-            .interrupted
-            .swap(false, std::sync::atomic::Ordering::Relaxed);
-        let mut report = GcReport {
-            temp_files_removed: store.sweep_temps("")? as u64,
-            ..GcReport::default()
-        };
-        if interrupted {
-            store.syncfs()?;
-        }
-        let mut referenced = std::collections::HashSet::new();
-        for id in Self::ids_in(store)? {
-            let manifest = Manifest::load(store, &id)?;
-            referenced.extend(manifest.objects().map(|(hash, _)| hash));
-        }
-        let (present, old_temps) = locked.objects.list()?;
-        for id in present {
-            if referenced.contains(&id) {
-                report.kept += 1;
-                continue;
-            }
-            report.bytes_freed += locked.objects.remove(&id)?;
-            report.removed += 1;
-        }
-        for temp in old_temps {
-            if matches!(store.remove_file(&temp), Ok(true)) {
-                report.temp_files_removed += 1;
-            }
-        }
-        Ok(report)
     }
 }

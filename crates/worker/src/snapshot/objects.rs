@@ -270,6 +270,14 @@ impl Objects {
         Ok((ids, temps))
     }
 
+    /// The stored size of object `id` (0 when it is gone).
+    pub(crate) fn size(&self, id: &ObjectId) -> Result<u64> {
+        Ok(self
+            .store
+            .metadata(Objects::rel_of(id))?
+            .map_or(0, |m| m.len))
+    }
+
     /// Deletes object `id`; returns its size.
     pub(crate) fn remove(&self, id: &ObjectId) -> Result<u64> {
         let rel = Objects::rel_of(id);

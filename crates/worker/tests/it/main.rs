@@ -4,6 +4,7 @@
 
 mod common;
 mod packages;
+mod prune;
 mod queue;
 mod regression;
 mod remote;

@@ -9,11 +9,13 @@ async fn start_api(
     api: &(Arc<Tool>, Arc<MockLauncher>),
 ) -> Result<ToolStatus> {
     let order = ["db".to_owned(), "api".to_owned()];
-    crate::lifecycle::deps::start_chain("api", &order, |name| async move {
+    let wait_of = |_: &str| crate::lifecycle::deps::Wait::Ready;
+    crate::lifecycle::deps::start_chain("api", &order, true, wait_of, |name, _| async move {
         let (tool, launcher) = if name == "db" { db } else { api };
         start(tool, launcher).await
     })
     .await
+    .map(|s| s.expect("started with_self"))
 }
 
 #[tokio::test]
