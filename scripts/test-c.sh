@@ -32,6 +32,11 @@ fi
 
 step "build libdxforge (debug) and regenerate include/dxforge.h"
 cargo build -p dxforge-c --locked
+# Programs linked with -ldxforge load the library by its SONAME
+# (libdxforge.so.0.1, set by bindings/c/build.rs): give it that name too.
+soname="$(readelf -d "$libdir/libdxforge.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+[ -n "$soname" ] || { echo "$libdir/libdxforge.so has no SONAME" >&2; exit 1; }
+ln -sfn libdxforge.so "$libdir/$soname"
 if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     echo "not a git checkout: cannot compare include/dxforge.h with the committed one" >&2
     exit 1

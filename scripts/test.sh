@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of dxforge: formatting, lints, the Rust suites (with a real
-# S3-compatible server on 127.0.0.1), the bindings' suites and the examples.
+# S3-compatible server on 127.0.0.1), the bindings' suites, the examples, and
+# the release artifacts (dist/) installed and run where no Rust exists.
 # Installs what it needs from the package registries on first run.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -52,6 +53,16 @@ limit 900 bash scripts/test-node.sh
 
 step "main job on examples/demo"
 limit 300 bash examples/demo.sh
+
+step "release artifacts: wheel, sdist, npm tarballs, C tarball (scripts/dist.sh -> dist/)"
+started=$SECONDS
+limit 2400 bash scripts/dist.sh
+echo "dist.sh took $((SECONDS - started)) s"
+
+step "artifacts installed and run without Rust on PATH (scripts/test-dist.sh)"
+started=$SECONDS
+limit 1200 bash scripts/test-dist.sh
+echo "test-dist.sh took $((SECONDS - started)) s"
 
 echo
 echo "all tests passed"

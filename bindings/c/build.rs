@@ -14,6 +14,14 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed={}", header.display());
 
+    // The shared library names its ABI, so programs linked against it load
+    // the same ABI at run time (libdxforge.so.0.1 for every 0.1.x: before 1.0 a
+    // minor version may break the ABI). scripts/dist.sh installs the file as
+    // libdxforge.so.<version> with the libdxforge.so.<soname> and
+    // libdxforge.so symlinks.
+    let soname = soname_version();
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdxforge.so.{soname}");
+
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("bindings/c/cbindgen.toml");
     let version = |part: &str| {
@@ -38,5 +46,18 @@ fn main() {
     if std::fs::read(&header).ok().as_deref() != Some(&text[..]) {
         std::fs::create_dir_all(header.parent().expect("include/")).expect("create include/");
         std::fs::write(&header, &text).expect("write include/dxforge.h");
+    }
+}
+
+/// The version part of the SONAME: the major version, or `0.MINOR` before 1.0.
+fn soname_version() -> String {
+    let part = |name: &str| {
+        std::env::var(format!("CARGO_PKG_VERSION_{name}")).expect("cargo sets the version")
+    };
+    let major = part("MAJOR");
+    if major == "0" {
+        format!("0.{}", part("MINOR"))
+    } else {
+        major
     }
 }

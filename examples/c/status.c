@@ -3,6 +3,7 @@
  * database it depends on), print every tool's status, stop everything.
  *
  * Build:  cc -std=c11 status.c $(pkg-config --cflags --libs dxforge) -o status
+ *    or:  cmake -S examples/c -B build -DCMAKE_PREFIX_PATH=<dxforge prefix> && cmake --build build
  * Run:    ./status examples/demo
  */
 #include <stdio.h>

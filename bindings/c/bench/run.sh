@@ -12,6 +12,9 @@ cd "$repo"
 out="$repo/target/dxforge-c"
 mkdir -p "$out"
 cargo build -p dxforge-c --release --locked --lib --example bench_calls_rust
+# The C program loads the library by its SONAME (bindings/c/build.rs).
+soname="$(readelf -d target/release/libdxforge.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+ln -sfn libdxforge.so "target/release/$soname"
 cc -std=c11 -O2 -Wall -Wextra -pedantic -Werror -Iinclude bindings/c/bench/bench_calls.c \
     -o "$out/bench_calls" -Ltarget/release -ldxforge -Wl,-rpath,"$repo/target/release"
 rust_bin="$repo/target/release/examples/bench_calls_rust"
