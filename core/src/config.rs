@@ -76,6 +76,9 @@ pub struct ProjectConfig {
     /// `[registry]`: where packages come from.
     #[serde(default)]
     pub registry: Option<RegistrySection>,
+    /// `[registries]`: registries of shadcn-style registry items, `@ns` → source.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryEntry>,
     /// `[remote]`: S3-compatible storage for snapshot sync.
     #[serde(default)]
     pub remote: Option<RemoteSection>,
@@ -104,6 +107,37 @@ pub struct ProjectSection {
 pub struct RegistrySection {
     /// Directory registry, relative to the project root.
     pub path: String,
+}
+
+/// One `[registries]` entry: a URL template (`"https://host/r/{name}.json"`),
+/// a relative directory (`"./registry"`), or a table with `url` and `headers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RegistryEntry {
+    /// URL template or directory.
+    Url(String),
+    /// URL template with request headers.
+    Table(RegistryTable),
+}
+
+/// The table form of a `[registries]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryTable {
+    /// URL template with `{name}`, or a relative directory.
+    pub url: String,
+    /// Request headers; `${VAR}` is replaced from the environment at request time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl RegistryEntry {
+    fn parts(&self) -> (&str, BTreeMap<String, String>) {
+        match self {
+            RegistryEntry::Url(u) => (u, BTreeMap::new()),
+            RegistryEntry::Table(t) => (&t.url, t.headers.clone()),
+        }
+    }
 }
 
 /// `[remote]`. Credentials are never part of it: they come from the environment.
@@ -221,7 +255,28 @@ impl ProjectConfig {
             }
         }
         ranges::check(&config, text, path)?;
+        let root = path.parent().unwrap_or(Path::new("."));
+        config.registry_sources(root)?;
         Ok(config)
+    }
+
+    /// The validated `[registries]` of a project at `root`.
+    pub fn registry_sources(
+        &self,
+        root: &Path,
+    ) -> Result<dxforge_traffic::remote::Sources, ConfigError> {
+        let mut sources = dxforge_traffic::remote::Sources::default();
+        for (name, entry) in &self.registries {
+            let (url, headers) = entry.parts();
+            let source = dxforge_traffic::remote::RegistrySource::new(name, url, &headers, root)
+                .map_err(|message| ConfigError::Invalid {
+                    path: root.join(CONFIG_FILE),
+                    key: format!("registries.\"{name}\""),
+                    message,
+                })?;
+            sources.registries.insert(name.clone(), source);
+        }
+        Ok(sources)
     }
 
     /// Tool definitions in table order.

@@ -242,5 +242,6 @@ pub struct InstallOptions {
 pub(crate) fn install_options(o: Option<InstallOptions>) -> dxforge_traffic::InstallOptions {
     dxforge_traffic::InstallOptions {
         dry_run: o.and_then(|o| o.dry_run).unwrap_or(false),
+        ..Default::default()
     }
 }

@@ -52,17 +52,23 @@ pub enum Command {
     },
     /// Install a package, printing each file's traffic light.
     Add {
-        /// `NAME` or `NAME@REQ`.
+        /// `NAME`, `NAME@REQ`, `@ns/item`, an item URL or an item `.json` file.
         package: String,
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Install every package in [dependencies].
     Install {
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Upgrade one package (or all) within its requirement.
     Update {
@@ -71,6 +77,9 @@ pub enum Command {
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Remove a package; files you modified are kept and reported.
     Remove {
@@ -84,6 +93,9 @@ pub enum Command {
     Diff {
         /// Package name.
         package: Option<String>,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Traffic light of replacing PATH with FILE's content.
     Check {

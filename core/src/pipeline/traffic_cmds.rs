@@ -16,21 +16,28 @@ use crate::{DxForge, Error, Result};
 
 pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
     match command {
-        Command::Add { package, dry_run } => {
+        Command::Add {
+            package,
+            dry_run,
+            offline,
+        } => {
             let (name, req) = dxforge_traffic::safety::parse_spec(package)?;
-            let report =
-                forge.install_package(&name, &req, &InstallOptions { dry_run: *dry_run })?;
+            let report = forge.install_package(&name, &req, &opts(*dry_run, *offline))?;
             install_outcome(&report)
         }
-        Command::Install { dry_run } => {
-            install_outcome(&forge.install_all_dependencies(&InstallOptions { dry_run: *dry_run })?)
+        Command::Install { dry_run, offline } => {
+            install_outcome(&forge.install_all_dependencies(&opts(*dry_run, *offline))?)
         }
-        Command::Update { package, dry_run } => install_outcome(
-            &forge.update(package.as_deref(), &InstallOptions { dry_run: *dry_run })?,
-        ),
-        Command::Diff { package } => install_outcome(&forge.diff(package.as_deref())?),
+        Command::Update {
+            package,
+            dry_run,
+            offline,
+        } => install_outcome(&forge.update(package.as_deref(), &opts(*dry_run, *offline))?),
+        Command::Diff { package, offline } => {
+            install_outcome(&forge.update(package.as_deref(), &opts(true, *offline))?)
+        }
         Command::Remove { package, dry_run } => {
-            remove_outcome(&forge.remove_package(package, &InstallOptions { dry_run: *dry_run })?)
+            remove_outcome(&forge.remove_package(package, &InstallOptions { dry_run: *dry_run, ..Default::default() })?)
         }
         Command::Check { path, with } => {
             let file = locate(forge.root(), with);
@@ -49,6 +56,10 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             reason: format!("{other:?} is not a Traffic Branching command"),
         }),
     }
+}
+
+fn opts(dry_run: bool, offline: bool) -> InstallOptions {
+    InstallOptions { dry_run, offline }
 }
 
 /// FILE as given when it exists from the current directory, else under the project root.

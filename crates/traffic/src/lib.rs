@@ -40,6 +40,7 @@ pub mod merge;
 mod plan;
 pub mod project_manifest;
 pub mod registry;
+pub mod remote;
 pub mod report;
 pub mod resolve;
 pub mod safety;
@@ -53,7 +54,7 @@ pub use manager::{InstallOptions, TrafficManager};
 pub use manifest::PackageManifest;
 pub use merge::{ConflictRegion, LineRange, MergeError, MergeOutcome, merge3};
 pub use report::{
-    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
+    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
     Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
 };
 pub use session::{LOCK_WAIT, WRITE_LOCK_WAIT};
