@@ -104,6 +104,12 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     let mut text = String::new();
     for p in &report.packages {
         let (name, version) = (escape(&p.name), escape(&p.version));
+        if dxforge_traffic::safety::is_item_id(&p.name) {
+            // Registry items carry no version.
+            let state = if p.previous.is_some() { "" } else { " (new)" };
+            let _ = writeln!(text, "{name}{state}");
+            continue;
+        }
         let _ = match &p.previous {
             Some(prev) if prev != &p.version => {
                 writeln!(text, "{name} {} -> {version}", escape(prev))
@@ -117,6 +123,18 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     }
     if report.packages.is_empty() && report.files.is_empty() {
         text.push_str("nothing to do\n");
+    }
+    for item in &report.items {
+        let name = escape(&item.name);
+        if !item.dependencies.is_empty() {
+            let _ = writeln!(text, "{name}: npm dependencies: {}", escape(&item.dependencies.join(" ")));
+        }
+        if !item.dev_dependencies.is_empty() {
+            let _ = writeln!(text, "{name}: npm devDependencies: {}", escape(&item.dev_dependencies.join(" ")));
+        }
+        if !item.not_applied.is_empty() {
+            let _ = writeln!(text, "{name}: not applied: {}", escape(&item.not_applied.join(", ")));
+        }
     }
     footer(&mut text, report.manifest_updated, report.dry_run);
     if report.has_red() {

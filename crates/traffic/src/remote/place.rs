@@ -14,8 +14,9 @@
 //! / `registry:block` / `registry:example` → components, `registry:lib` → lib,
 //! `registry:hook` → hooks) and keeps the part of its registry path after
 //! the last `ui/`, `components/`, `lib/` or `hooks/` folder (else its file
-//! name). A file's `target` wins (`~/` = the project root); `registry:page`
-//! and `registry:file` need one.
+//! name). A file's `target` wins (`~/` = the project root; otherwise under
+//! `src/` in a `src/` layout, as shadcn does); `registry:page` and
+//! `registry:file` need one.
 
 use dxforge_fs::Root;
 use serde_json::Value;
@@ -59,6 +60,8 @@ pub struct Placement {
     pub aliases: Aliases,
     /// Project-relative folders of `components`, `ui`, `lib`, `hooks`.
     pub dirs: [String; 4],
+    /// The project keeps its sources in `src/` (targets without `~/` go there).
+    pub src: bool,
 }
 
 impl Placement {
@@ -83,14 +86,23 @@ impl Placement {
             resolve(&aliases.lib)?,
             resolve(&aliases.hooks)?,
         ];
-        Ok(Placement { aliases, dirs })
+        Ok(Placement {
+            aliases,
+            dirs,
+            src: has_src,
+        })
     }
 
     /// The project-relative target of `file` of `item` (fetched from `url`).
     pub fn target(&self, url: &str, item: &str, file: &ItemFile) -> Result<String> {
         let rel = if let Some(t) = &file.target {
-            let t = t.strip_prefix("~/").unwrap_or(t);
-            t.trim_start_matches("./").to_string()
+            match t.strip_prefix("~/") {
+                Some(root_rel) => root_rel.to_string(),
+                None if self.src && !t.starts_with("src/") => {
+                    format!("src/{}", t.trim_start_matches("./"))
+                }
+                None => t.trim_start_matches("./").to_string(),
+            }
         } else {
             let (dir, marker) = match file.kind.as_str() {
                 "registry:ui" => (&self.dirs[1], "ui"),
@@ -156,6 +168,11 @@ impl Placement {
             spec_owned = match kind {
                 "ui" => format!("@/components/{inner}"),
                 "components" | "lib" | "hooks" => format!("@/{inner}"),
+                // Blocks place their components in the components folder.
+                "blocks" => match inner.split_once("/components/") {
+                    Some((_, file)) => format!("@/components/{file}"),
+                    None => return spec.to_string(),
+                },
                 _ => return spec.to_string(),
             };
             spec_owned.as_str()
