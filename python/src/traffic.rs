@@ -118,7 +118,10 @@ impl PyDxForge {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run, ..Default::default() };
+        let opts = InstallOptions {
+            dry_run,
+            ..Default::default()
+        };
         let report = detached(py, || core.install_package(name, version_req, &opts))?;
         to_py(py, &report)
     }
@@ -131,7 +134,10 @@ impl PyDxForge {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run, ..Default::default() };
+        let opts = InstallOptions {
+            dry_run,
+            ..Default::default()
+        };
         let report = detached(py, || core.install_all_dependencies(&opts))?;
         to_py(py, &report)
     }
@@ -147,7 +153,10 @@ impl PyDxForge {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run, ..Default::default() };
+        let opts = InstallOptions {
+            dry_run,
+            ..Default::default()
+        };
         let report = detached(py, || core.update(name, &opts))?;
         to_py(py, &report)
     }
@@ -162,7 +171,10 @@ impl PyDxForge {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run, ..Default::default() };
+        let opts = InstallOptions {
+            dry_run,
+            ..Default::default()
+        };
         let report = detached(py, || core.remove_package(name, &opts))?;
         to_py(py, &report)
     }

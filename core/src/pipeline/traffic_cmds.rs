@@ -36,9 +36,13 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
         Command::Diff { package, offline } => {
             install_outcome(&forge.update(package.as_deref(), &opts(true, *offline))?)
         }
-        Command::Remove { package, dry_run } => {
-            remove_outcome(&forge.remove_package(package, &InstallOptions { dry_run: *dry_run, ..Default::default() })?)
-        }
+        Command::Remove { package, dry_run } => remove_outcome(&forge.remove_package(
+            package,
+            &InstallOptions {
+                dry_run: *dry_run,
+                ..Default::default()
+            },
+        )?),
         Command::Check { path, with } => {
             let file = locate(forge.root(), with);
             let content = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
@@ -127,13 +131,25 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     for item in &report.items {
         let name = escape(&item.name);
         if !item.dependencies.is_empty() {
-            let _ = writeln!(text, "{name}: npm dependencies: {}", escape(&item.dependencies.join(" ")));
+            let _ = writeln!(
+                text,
+                "{name}: npm dependencies: {}",
+                escape(&item.dependencies.join(" "))
+            );
         }
         if !item.dev_dependencies.is_empty() {
-            let _ = writeln!(text, "{name}: npm devDependencies: {}", escape(&item.dev_dependencies.join(" ")));
+            let _ = writeln!(
+                text,
+                "{name}: npm devDependencies: {}",
+                escape(&item.dev_dependencies.join(" "))
+            );
         }
         if !item.not_applied.is_empty() {
-            let _ = writeln!(text, "{name}: not applied: {}", escape(&item.not_applied.join(", ")));
+            let _ = writeln!(
+                text,
+                "{name}: not applied: {}",
+                escape(&item.not_applied.join(", "))
+            );
         }
     }
     footer(&mut text, report.manifest_updated, report.dry_run);

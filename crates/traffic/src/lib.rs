@@ -54,8 +54,8 @@ pub use manager::{InstallOptions, TrafficManager};
 pub use manifest::PackageManifest;
 pub use merge::{ConflictRegion, LineRange, MergeError, MergeOutcome, merge3};
 pub use report::{
-    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
+    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport,
+    PrefetchedPackage, Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
 };
 pub use session::{LOCK_WAIT, WRITE_LOCK_WAIT};
 

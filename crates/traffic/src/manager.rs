@@ -18,8 +18,8 @@ use crate::remote::collect::{Collected, Collector, item_version};
 use crate::remote::fetch::Fetcher;
 use crate::remote::place::Placement;
 use crate::report::{
-    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RecoveryReport, RemoveReport,
+    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport,
+    PrefetchedPackage, Recovery, RecoveryReport, RemoveReport,
 };
 use crate::resolve::{Upgrade, resolve};
 use crate::safety::{
@@ -352,9 +352,7 @@ impl TrafficManager {
         let registry = self.registry_for(&s);
         let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
         let reports = lock_items(&mut plan, items);
-        let manifest = edit_manifest(&s, |path, text| {
-            with_dependency(path, text, id, "*", false)
-        })?;
+        let manifest = edit_manifest(&s, |path, text| with_dependency(path, text, id, "*", false))?;
         let mut report = self.finish(&s, plan, &old, manifest, opts)?;
         report.items = reports;
         Ok(report)
@@ -581,7 +579,11 @@ fn add_items(
         to_plan.insert(id.clone());
         preloaded.insert(id.clone(), c.source.clone());
     }
-    debug_assert!(items.values().all(|c| c.source.manifest.version == item_version()));
+    debug_assert!(
+        items
+            .values()
+            .all(|c| c.source.manifest.version == item_version())
+    );
     preloaded
 }
 

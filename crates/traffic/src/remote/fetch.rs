@@ -143,7 +143,10 @@ impl<'a> Fetcher<'a> {
         let cached = self.cached(url);
         if self.offline {
             let (meta, body) = cached.ok_or_else(|| {
-                TrafficError::registry(url, "offline and not in the cache (.dxforge/cache/registry)")
+                TrafficError::registry(
+                    url,
+                    "offline and not in the cache (.dxforge/cache/registry)",
+                )
             })?;
             return Ok(Fetched {
                 url: url.to_string(),
@@ -304,7 +307,10 @@ async fn read_capped(mut response: reqwest::Response, url: &str) -> Result<Vec<u
             format!("answer larger than {MAX_ITEM_BYTES} bytes, the limit for a registry item"),
         )
     };
-    if response.content_length().is_some_and(|n| n > MAX_ITEM_BYTES) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ITEM_BYTES)
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();

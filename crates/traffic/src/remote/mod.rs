@@ -106,9 +106,8 @@ impl RegistrySource {
         let mut out = Vec::new();
         for (k, v) in &self.headers {
             let mut text = String::new();
-            let parts = parse_vars(v).map_err(|m| {
-                TrafficError::registry(&self.name, format!("header `{k}`: {m}"))
-            })?;
+            let parts = parse_vars(v)
+                .map_err(|m| TrafficError::registry(&self.name, format!("header `{k}`: {m}")))?;
             for part in parts {
                 match part {
                     Part::Text(t) => text.push_str(t),

@@ -128,9 +128,8 @@ impl Placement {
                 format!("{dir}/{tail}")
             }
         };
-        validate_relative(item, &rel).map_err(|e| {
-            TrafficError::registry(url, format!("file `{}`: {e}", file.path))
-        })?;
+        validate_relative(item, &rel)
+            .map_err(|e| TrafficError::registry(url, format!("file `{}`: {e}", file.path)))?;
         Ok(rel)
     }
 
@@ -247,7 +246,10 @@ fn aliases_of(project: &Root, v: &Value) -> Result<Aliases> {
         a.components = c;
     }
     if let Some(u) = get("utils")? {
-        a.lib = u.rsplit_once('/').map(|(l, _)| l.to_string()).unwrap_or(a.lib);
+        a.lib = u
+            .rsplit_once('/')
+            .map(|(l, _)| l.to_string())
+            .unwrap_or(a.lib);
         a.utils = u;
     }
     if let Some(u) = get("ui")? {
@@ -318,9 +320,7 @@ fn resolve_alias(
     }
     Err(TrafficError::registry(
         project.join("components.json").display().to_string(),
-        format!(
-            "alias `{alias}` is not in compilerOptions.paths of tsconfig.json/jsconfig.json"
-        ),
+        format!("alias `{alias}` is not in compilerOptions.paths of tsconfig.json/jsconfig.json"),
     ))
 }
 

@@ -4,9 +4,11 @@
 
 mod common;
 mod crash;
+mod http;
 mod merge_vs_git;
 mod properties;
 mod registry;
 mod regression;
+mod remote;
 mod safety;
 mod scenarios;
