@@ -5,6 +5,9 @@
 
 mod cli;
 mod crash_kill;
+#[path = "../../../crates/traffic/tests/it/http.rs"]
+mod http;
+mod registries;
 mod regression;
 mod supervision;
 mod support;
