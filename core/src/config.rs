@@ -402,6 +402,50 @@ mod tests {
     }
 
     #[test]
+    fn registries_accept_templates_tables_and_directories_and_refuse_the_rest() {
+        let c = parse(
+            r#"
+[registry]
+path = "../registry"
+[registries]
+"@shadcn" = "https://registry.example.com/r/{name}.json"
+"@acme" = { url = "https://acme.example.com/r/{name}.json", headers = { Authorization = "Bearer ${ACME_TOKEN}" } }
+"@team" = "s3://team-bucket/registry/{name}.json"
+"@local" = "./registry"
+[dependencies]
+"@shadcn/button" = "*"
+"#,
+        )
+        .unwrap();
+        let sources = c.registry_sources(Path::new("/p")).unwrap();
+        assert_eq!(
+            sources.registries["@local"].template,
+            "file:///p/./registry/{name}.json"
+        );
+        assert_eq!(sources.registries["@acme"].headers.len(), 1);
+        let refused = [
+            (
+                r#""@x" = "ftp://h/{name}.json""#,
+                "unsupported scheme `ftp`",
+            ),
+            (r#""@x" = "https://h/r/button.json""#, "needs `{name}`"),
+            (r#""x" = "https://h/{name}.json""#, "starts with `@`"),
+            (r#""@x" = "/abs/dir""#, "relative directory"),
+            (
+                r#""@x" = { url = "https://h/{name}.json", headers = { A = "${unclosed" } }"#,
+                "unclosed",
+            ),
+        ];
+        for (entry, want) in refused {
+            let err = parse(&format!("[registries]\n{entry}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("registries."), "{err}");
+            assert!(err.contains(want), "{entry}: {err}");
+        }
+    }
+
+    #[test]
     fn full_example_parses() {
         let c = parse(
             r#"

@@ -459,3 +459,17 @@ fn items_by_url_and_by_file() {
     p.add("./items/hook.json").unwrap();
     assert_eq!(p.read("hooks/use-x.ts"), "export {}\n");
 }
+
+#[test]
+fn every_prefix_of_a_published_item_parses_or_errors_without_panicking() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shadcn-registry/r");
+    for name in ["login-page.json", "use-toggle.json"] {
+        let body = std::fs::read(path.join(name)).unwrap();
+        let full = dxforge_traffic::remote::item::parse_item("x", &body).unwrap();
+        assert!(!full.files.is_empty());
+        let ok = (0..body.trim_ascii_end().len())
+            .filter(|n| dxforge_traffic::remote::item::parse_item("x", &body[..*n]).is_ok())
+            .count();
+        assert_eq!(ok, 0, "a truncated item must not parse");
+    }
+}
