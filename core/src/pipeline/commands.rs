@@ -122,6 +122,25 @@ pub enum Command {
     },
     /// Analyse the codebase; writes .dxforge/analysis.json.
     Analyze,
+    /// Registry tools.
+    Registry {
+        /// build.
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+}
+
+/// `dxforge registry …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum RegistryAction {
+    /// Write a directory registry as static registry-item JSON (servable over HTTP).
+    Build {
+        /// The directory registry (`<name>/<version>/dxpkg.toml`).
+        dir: PathBuf,
+        /// Output directory.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
 }
 
 /// `dxforge sync …`.

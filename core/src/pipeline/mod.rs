@@ -18,7 +18,7 @@ mod worker_cmds;
 use clap::Parser;
 use serde::Serialize;
 
-pub use commands::{Command, SyncAction};
+pub use commands::{Command, RegistryAction, SyncAction};
 pub use escape::escape;
 pub use orchestrator_cmds::format_status;
 
@@ -97,7 +97,8 @@ impl DxForge {
             | Command::Update { .. }
             | Command::Remove { .. }
             | Command::Diff { .. }
-            | Command::Check { .. } => traffic_cmds::run(self, command),
+            | Command::Check { .. }
+            | Command::Registry { .. } => traffic_cmds::run(self, command),
             Command::Snapshot
             | Command::Snapshots
             | Command::Restore { .. }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use dxforge_traffic::{FileReport, InstallOptions, InstallReport, RemoveReport, TrafficLight};
 
-use super::{Command, EXIT_RED, PipelineOutcome, escape};
+use super::{Command, EXIT_RED, PipelineOutcome, RegistryAction, escape};
 use crate::{DxForge, Error, Result};
 
 pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
@@ -55,6 +55,20 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             }
             Ok(outcome)
         }
+        Command::Registry {
+            action: RegistryAction::Build { dir, out },
+        } => {
+            let (dir, out) = (locate(forge.root(), dir), absolute(out));
+            let report = dxforge_traffic::remote::build::build_static(&dir, &out)?;
+            let versions: usize = report.packages.values().map(Vec::len).sum();
+            let text = format!(
+                "built {} packages ({versions} versions, {} files) into {}",
+                report.packages.len(),
+                report.files,
+                escape(&out.display().to_string())
+            );
+            Ok(PipelineOutcome::new(text, to_json(&report)?))
+        }
         other => Err(Error::InvalidArgument {
             name: "command".into(),
             reason: format!("{other:?} is not a Traffic Branching command"),
@@ -64,6 +78,16 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
 
 fn opts(dry_run: bool, offline: bool) -> InstallOptions {
     InstallOptions { dry_run, offline }
+}
+
+/// `path` made absolute against the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// FILE as given when it exists from the current directory, else under the project root.

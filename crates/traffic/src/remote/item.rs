@@ -1,7 +1,8 @@
 //! The shadcn registry-item JSON, read as the shadcn CLI reads it, and
 //! validated before anything is written.
 //!
-//! Applied: `name`, `files[].path/content/type/target`, `registryDependencies`.
+//! Applied: `name`, `files[].blake3` (checked when present, written by
+//! `registry build`), `files[].path/content/type/target`, `registryDependencies`.
 //! Reported: `dependencies`, `devDependencies` (npm packages). Reported as
 //! "not applied" by name: `cssVars`, `css`, `tailwind`, `envVars` and any
 //! other key dxforge does not read (descriptive keys such as `title`,
@@ -32,6 +33,8 @@ const DESCRIPTIVE: &[&str] = &[
     "registryDependencies",
     "dependencies",
     "devDependencies",
+    // dxforge's own semver dependencies (`registry build`), informational here.
+    "dxforgeDependencies",
 ];
 
 /// The file types dxforge places (see [`crate::remote::place`]).
@@ -157,6 +160,14 @@ fn parse_file(i: usize, f: &Value) -> std::result::Result<ItemFile, String> {
         return Err(format!("files[{i}] (`{path}`) has unknown type `{kind}`"));
     }
     let target = text("target")?.filter(|t| !t.is_empty());
+    // Built dxforge registries carry each file's BLAKE3: a mismatch is refused.
+    if let Some(expected) = text("blake3")?
+        && expected != crate::store::hash_hex(content.as_bytes())
+    {
+        return Err(format!(
+            "files[{i}] (`{path}`): content does not match its blake3 {expected}"
+        ));
+    }
     for (key, p) in [("path", Some(&path)), ("target", target.as_ref())] {
         if let Some(p) = p
             && (p.split(['/', '\\']).any(|c| c == "..") || p.contains('\0'))

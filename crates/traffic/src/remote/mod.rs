@@ -11,6 +11,7 @@
 //! * [`place`]: target folders from `components.json` aliases and
 //!   `tsconfig.json`/`jsconfig.json` paths, and import rewriting.
 //! * [`collect`]: an item with its `registryDependencies`, transitively.
+//! * [`build`]: a directory registry as static registry-item JSON.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Result, TrafficError};
 use crate::safety::validate_package_name;
 
+pub mod build;
 pub mod collect;
 pub mod fetch;
 pub mod item;

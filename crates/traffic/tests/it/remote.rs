@@ -473,3 +473,54 @@ fn every_prefix_of_a_published_item_parses_or_errors_without_panicking() {
         assert_eq!(ok, 0, "a truncated item must not parse");
     }
 }
+
+#[test]
+fn a_built_static_registry_installs_the_same_files_as_its_directory() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry");
+    let out = tempfile::tempdir().unwrap();
+    let report = dxforge_traffic::remote::build::build_static(&dir, out.path()).unwrap();
+    assert_eq!(report.packages["button"], ["1.0.0", "1.2.0", "1.3.0"]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["packages"]["utils"],
+        serde_json::json!(["1.0.0", "1.1.0"])
+    );
+    let server = Server::start();
+    let mut built = Vec::new();
+    walk(out.path(), out.path(), &mut built);
+    for rel in &built {
+        let body = std::fs::read(out.path().join(rel)).unwrap();
+        server.route(&format!("/r/{rel}"), vec![Reply::ok(body)]);
+    }
+    let remote = Proj::new(&server);
+    remote.add("@demo/button").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    TrafficManager::new(local.path().to_path_buf(), Some(dir.clone()))
+        .install_package("button", "", &InstallOptions::default())
+        .unwrap();
+    for rel in [
+        "components/ui/button.tsx",
+        "components/ui/button.css",
+        "lib/utils.ts",
+    ] {
+        assert_eq!(
+            std::fs::read(local.path().join(rel)).unwrap(),
+            remote.read(rel).into_bytes(),
+            "{rel}"
+        );
+    }
+    // A versioned item installs by URL too; a tampered file is refused.
+    let p = Proj::new(&server);
+    p.add(&server.url("/r/button/1.2.0.json")).unwrap();
+    let body = std::fs::read_to_string(out.path().join("utils/1.0.0.json")).unwrap();
+    server.route(
+        "/r/utils/1.0.0.json",
+        vec![Reply::ok(body.replace("export", "exp0rt"))],
+    );
+    let err = p
+        .add(&server.url("/r/utils/1.0.0.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not match its blake3"), "{err}");
+}
