@@ -21,13 +21,13 @@ FIXTURE = REPO / "examples" / "shadcn-registry"
 @pytest.fixture
 def server() -> Iterator[str]:
     """The fixture registry over HTTP; yields its base URL."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(FIXTURE))
 
-    class Quiet(handler):  # type: ignore[misc,valid-type]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    handler = functools.partial(Quiet, directory=str(FIXTURE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
