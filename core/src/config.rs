@@ -266,6 +266,12 @@ impl ProjectConfig {
         root: &Path,
     ) -> Result<dxforge_traffic::remote::Sources, ConfigError> {
         let mut sources = dxforge_traffic::remote::Sources::default();
+        if let Some(remote) = &self.remote {
+            sources.s3 = dxforge_traffic::remote::fetch::S3Settings {
+                endpoint: remote.endpoint.clone(),
+                region: Some(remote.region.clone()),
+            };
+        }
         for (name, entry) in &self.registries {
             let (url, headers) = entry.parts();
             let source = dxforge_traffic::remote::RegistrySource::new(name, url, &headers, root)

@@ -76,3 +76,102 @@ fn registry_item_add_update_red_exit_3_and_secret_header_never_printed() {
     assert_eq!(code, Some(3), "{text}");
     assert_eq!(server.seen().len(), before);
 }
+
+/// The local S3-compatible server of `scripts/s3-server.sh` (`DXFORGE_TEST_S3_*`);
+/// `None` with `DXFORGE_SKIP_S3=1`.
+fn s3_env() -> Option<[String; 4]> {
+    if std::env::var_os("DXFORGE_SKIP_S3").is_some() {
+        return None;
+    }
+    let var = |n: &str| {
+        std::env::var(n).unwrap_or_else(|_| {
+            panic!("{n} is not set: run eval \"$(scripts/s3-server.sh start)\" or set DXFORGE_SKIP_S3=1")
+        })
+    };
+    Some([
+        var("DXFORGE_TEST_S3_ENDPOINT"),
+        var("DXFORGE_TEST_S3_ACCESS_KEY"),
+        var("DXFORGE_TEST_S3_SECRET_KEY"),
+        var("DXFORGE_TEST_S3_BUCKET"),
+    ])
+}
+
+#[test]
+fn s3_registry_items_install_with_credentials_from_the_environment() {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ClientOptions, ObjectStoreExt, PutPayload};
+
+    let Some([endpoint, key, secret, bucket]) = s3_env() else {
+        eprintln!("DXFORGE_SKIP_S3 set: skipping the s3:// registry test");
+        return;
+    };
+    let prefix = format!(
+        "registry-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let store = AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_bucket_name(&bucket)
+        .with_region("auto")
+        .with_access_key_id(&key)
+        .with_secret_access_key(&secret)
+        .with_virtual_hosted_style_request(false)
+        .with_client_options(ClientOptions::new().with_allow_http(true))
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = item("from the bucket\n");
+    rt.block_on(store.put(
+        &ObjectPath::from(format!("{prefix}/utils.json")),
+        PutPayload::from(body.into_bytes()),
+    ))
+    .unwrap();
+    let config = format!(
+        "[remote]\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n\n[registries]\n\"@team\" = \"s3://{bucket}/{prefix}/{{name}}.json\"\n"
+    );
+    let p = Project::new("dx-reg-s3", &config);
+    let with_creds = |args: &[&str]| {
+        p.cmd(args)
+            .env("DXFORGE_S3_ACCESS_KEY_ID", &key)
+            .env("DXFORGE_S3_SECRET_ACCESS_KEY", &secret)
+            .output()
+            .unwrap()
+    };
+    let out = with_creds(&["add", "@team/utils"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(&secret));
+    assert_eq!(
+        std::fs::read_to_string(p.path("lib/utils.ts")).unwrap(),
+        "from the bucket\n"
+    );
+    let lock = std::fs::read_to_string(p.path("dxforge.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("s3://{bucket}/{prefix}/utils.json")),
+        "{lock}"
+    );
+    // A missing object is a clear error naming it; no credentials is another.
+    let out = with_creds(&["add", "@team/nothing"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing.json"));
+    let out = p
+        .cmd(&["add", "@team/utils"])
+        .env_remove("DXFORGE_S3_ACCESS_KEY_ID")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("S3 credentials missing"));
+}

@@ -370,7 +370,8 @@ impl TrafficManager {
             return Ok(BTreeMap::new());
         }
         let placement = Placement::load(&s.project)?;
-        let mut fetcher = Fetcher::new(s.state.as_ref(), !opts.dry_run, opts.offline);
+        let mut fetcher = Fetcher::new(s.state.as_ref(), !opts.dry_run, opts.offline)
+            .with_s3(self.sources.s3.clone());
         Collector {
             sources: &self.sources,
             root: &self.root,

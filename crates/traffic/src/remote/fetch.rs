@@ -59,11 +59,24 @@ struct Meta {
     last_modified: Option<String>,
 }
 
+/// Where `s3://` registries live: the `[remote]` endpoint and region (AWS
+/// and `us-east-1` when absent). Credentials come from the environment as for
+/// `[remote]`: `DXFORGE_S3_ACCESS_KEY_ID`/`DXFORGE_S3_SECRET_ACCESS_KEY`, else
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// S3 endpoint URL.
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+}
+
 /// Fetches items for one operation.
 pub struct Fetcher<'a> {
     cache: Option<&'a Root>,
     write_cache: bool,
     offline: bool,
+    s3: S3Settings,
     http: Option<(tokio::runtime::Runtime, reqwest::Client)>,
 }
 
@@ -84,8 +97,15 @@ impl<'a> Fetcher<'a> {
             cache,
             write_cache,
             offline,
+            s3: S3Settings::default(),
             http: None,
         }
+    }
+
+    /// The same fetcher reaching `s3://` URLs through `s3`.
+    pub fn with_s3(mut self, s3: S3Settings) -> Self {
+        self.s3 = s3;
+        self
     }
 
     /// Fetch `url` with `headers` (already expanded; never shown).
@@ -95,11 +115,15 @@ impl<'a> Fetcher<'a> {
             .ok_or_else(|| TrafficError::registry(url, "not a URL"))?;
         match scheme {
             "file" => read_file(url, rest),
-            "http" | "https" => self.fetch_http(url, headers),
-            "s3" => Err(TrafficError::registry(
-                url,
-                "s3:// registries are not supported yet: serve the registry over http(s) or from a directory",
-            )),
+            "http" | "https" => self.fetch_remote(url, |rt, client, validators| {
+                rt.block_on(get(client, url, headers, validators))
+            }),
+            "s3" => {
+                let settings = self.s3.clone();
+                self.fetch_remote(url, |rt, _, validators| {
+                    rt.block_on(super::s3::get(&settings, url, validators))
+                })
+            }
             other => Err(TrafficError::registry(
                 url,
                 format!("unsupported scheme `{other}`: only http, https, s3 and file"),
@@ -139,7 +163,13 @@ impl<'a> Fetcher<'a> {
         Ok(())
     }
 
-    fn fetch_http(&mut self, url: &str, headers: &[(String, String)]) -> Result<Fetched> {
+    /// A cached, revalidated fetch; `request` runs on a helper thread.
+    fn fetch_remote(
+        &mut self,
+        url: &str,
+        request: impl FnOnce(&tokio::runtime::Runtime, &reqwest::Client, Validators) -> Result<Answer>
+        + Send,
+    ) -> Result<Fetched> {
         let cached = self.cached(url);
         if self.offline {
             let (meta, body) = cached.ok_or_else(|| {
@@ -165,12 +195,9 @@ impl<'a> Fetcher<'a> {
         let validators = cached
             .as_ref()
             .map(|(m, _)| (m.etag.clone(), m.last_modified.clone()));
-        let answer = std::thread::scope(|scope| {
-            scope
-                .spawn(|| rt.block_on(get(client, url, headers, validators)))
-                .join()
-        })
-        .map_err(|_| TrafficError::registry(url, "the HTTP request thread failed"))??;
+        let answer =
+            std::thread::scope(|scope| scope.spawn(|| request(rt, client, validators)).join())
+                .map_err(|_| TrafficError::registry(url, "the HTTP request thread failed"))??;
         let fetched = match (answer, cached) {
             (Answer::NotModified, Some((meta, body))) => Fetched {
                 url: url.to_string(),
@@ -228,8 +255,14 @@ fn build_client(url: &str) -> Result<(tokio::runtime::Runtime, reqwest::Client)>
     Ok((rt, client))
 }
 
-enum Answer {
+/// `ETag` and `Last-Modified` of the cached copy, if any.
+pub(super) type Validators = Option<(Option<String>, Option<String>)>;
+
+/// What a remote answered.
+pub(super) enum Answer {
+    /// Still the cached copy.
     NotModified,
+    /// A body with its `ETag` and `Last-Modified`.
     Body(Vec<u8>, Option<String>, Option<String>),
 }
 
@@ -238,7 +271,7 @@ async fn get(
     client: &reqwest::Client,
     url: &str,
     headers: &[(String, String)],
-    validators: Option<(Option<String>, Option<String>)>,
+    validators: Validators,
 ) -> Result<Answer> {
     let mut header_map = reqwest::header::HeaderMap::new();
     for (k, v) in headers {

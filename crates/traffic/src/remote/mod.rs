@@ -24,6 +24,7 @@ pub mod collect;
 pub mod fetch;
 pub mod item;
 pub mod place;
+mod s3;
 
 /// One registry of `[registries]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +162,8 @@ fn parse_vars(v: &str) -> std::result::Result<Vec<Part<'_>>, String> {
 pub struct Sources {
     /// Registries by name.
     pub registries: BTreeMap<String, RegistrySource>,
+    /// Endpoint and region for `s3://` URLs (from `[remote]`; AWS when absent).
+    pub s3: fetch::S3Settings,
 }
 
 /// Where an item id points.
