@@ -175,3 +175,70 @@ fn s3_registry_items_install_with_credentials_from_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("S3 credentials missing"));
 }
+
+#[test]
+fn install_deps_runs_the_package_manager_named_by_the_lockfile() {
+    let server = Server::start();
+    let body = serde_json::json!({
+        "name": "utils",
+        "dependencies": ["clsx", "tailwind-merge"],
+        "devDependencies": ["@types/demo"],
+        "files": [{"path": "lib/utils.ts", "type": "registry:lib", "content": "x\n"}],
+    })
+    .to_string();
+    server.route("/r/utils.json", vec![Reply::ok(body)]);
+    let p = Project::new(
+        "dx-reg-deps",
+        &format!(
+            "[registries]\n\"@d\" = \"{}\"\n",
+            server.url("/r/{name}.json")
+        ),
+    );
+    std::fs::write(p.path("pnpm-lock.yaml"), "lockfileVersion: '9.0'\n").unwrap();
+    // A stand-in pnpm on PATH that records its arguments; `-D` runs fail.
+    let bin = p.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = p.path("pnpm.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\ncase \"$2\" in -D) exit 1;; esac\n",
+        log.display()
+    );
+    std::fs::write(bin.join("pnpm"), script).unwrap();
+    std::fs::set_permissions(
+        bin.join("pnpm"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = p
+        .cmd(&["--json", "add", "@d/utils", "--install-deps"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = json["install_deps"].as_array().unwrap();
+    assert_eq!(
+        runs[0]["command"],
+        serde_json::json!(["pnpm", "add", "clsx", "tailwind-merge"])
+    );
+    assert_eq!(runs[0]["exit_code"], 0);
+    assert_eq!(
+        runs[1]["exit_code"], 1,
+        "a failing run is a result, not an error"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "add clsx tailwind-merge\nadd -D @types/demo\n"
+    );
+    // Without the flag nothing runs.
+    p.cmd(&["add", "@d/utils"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+}

@@ -60,6 +60,9 @@ pub enum Command {
         /// Registry items from the local cache only (no network).
         #[arg(long)]
         offline: bool,
+        /// Run the project's package manager (from its lockfile) for the items' npm packages.
+        #[arg(long)]
+        install_deps: bool,
     },
     /// Install every package in [dependencies].
     Install {
@@ -80,6 +83,9 @@ pub enum Command {
         /// Registry items from the local cache only (no network).
         #[arg(long)]
         offline: bool,
+        /// Run the project's package manager (from its lockfile) for the items' npm packages.
+        #[arg(long)]
+        install_deps: bool,
     },
     /// Remove a package; files you modified are kept and reported.
     Remove {

@@ -11,6 +11,7 @@
 
 mod commands;
 mod escape;
+mod install_deps;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
 mod worker_cmds;

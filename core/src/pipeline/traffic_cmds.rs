@@ -20,10 +20,11 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             package,
             dry_run,
             offline,
+            install_deps,
         } => {
             let (name, req) = dxforge_traffic::safety::parse_spec(package)?;
             let report = forge.install_package(&name, &req, &opts(*dry_run, *offline))?;
-            install_outcome(&report)
+            with_deps(forge, install_outcome(&report)?, &report, *install_deps)
         }
         Command::Install { dry_run, offline } => {
             install_outcome(&forge.install_all_dependencies(&opts(*dry_run, *offline))?)
@@ -32,7 +33,11 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             package,
             dry_run,
             offline,
-        } => install_outcome(&forge.update(package.as_deref(), &opts(*dry_run, *offline))?),
+            install_deps,
+        } => {
+            let report = forge.update(package.as_deref(), &opts(*dry_run, *offline))?;
+            with_deps(forge, install_outcome(&report)?, &report, *install_deps)
+        }
         Command::Diff { package, offline } => {
             install_outcome(&forge.update(package.as_deref(), &opts(true, *offline))?)
         }
@@ -74,6 +79,32 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             reason: format!("{other:?} is not a Traffic Branching command"),
         }),
     }
+}
+
+/// `outcome` after `--install-deps` ran the package manager (not in a dry run):
+/// one line per run, `install_deps` in the JSON.
+fn with_deps(
+    forge: &DxForge,
+    mut outcome: PipelineOutcome,
+    report: &InstallReport,
+    install_deps: bool,
+) -> Result<PipelineOutcome> {
+    if !install_deps || report.dry_run {
+        return Ok(outcome);
+    }
+    let runs = super::install_deps::install(forge.root(), report)?;
+    for run in &runs {
+        let _ = write!(
+            outcome.text,
+            "\n{}: exit {}",
+            escape(&run.command.join(" ")),
+            run.exit_code
+        );
+    }
+    if let serde_json::Value::Object(map) = &mut outcome.json {
+        map.insert("install_deps".to_string(), to_json(&runs)?);
+    }
+    Ok(outcome)
 }
 
 fn opts(dry_run: bool, offline: bool) -> InstallOptions {
