@@ -524,3 +524,37 @@ fn a_built_static_registry_installs_the_same_files_as_its_directory() {
         .to_string();
     assert!(err.contains("does not match its blake3"), "{err}");
 }
+
+#[test]
+fn a_relative_directory_registry_serves_items_and_dry_runs_write_no_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shadcn-registry/r");
+    std::fs::create_dir_all(dir.path().join("vendor")).unwrap();
+    for name in ["card", "button", "utils"] {
+        std::fs::copy(
+            fixture.join(format!("{name}.json")),
+            dir.path().join(format!("vendor/{name}.json")),
+        )
+        .unwrap();
+    }
+    let source = RegistrySource::new("@local", "./vendor", &BTreeMap::new(), dir.path()).unwrap();
+    let mut sources = Sources::default();
+    sources.registries.insert("@local".into(), source);
+    let manager = TrafficManager::new(dir.path().to_path_buf(), None).with_sources(sources);
+    let dry = InstallOptions {
+        dry_run: true,
+        ..InstallOptions::default()
+    };
+    let plan = manager.install_package("@local/card", "", &dry).unwrap();
+    assert_eq!(plan.files.len(), 3);
+    assert!(
+        !dir.path().join(".dxforge").exists(),
+        "a dry run creates no state"
+    );
+    assert!(!dir.path().join("components").exists());
+    manager
+        .install_package("@local/card", "", &InstallOptions::default())
+        .unwrap();
+    let card = std::fs::read_to_string(dir.path().join("components/ui/card.tsx")).unwrap();
+    assert!(card.contains("from \"@/components/ui/button\""), "{card}");
+}
