@@ -163,8 +163,8 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     let mut text = String::new();
     for p in &report.packages {
         let (name, version) = (escape(&p.name), escape(&p.version));
-        if dxforge_traffic::safety::is_item_id(&p.name) {
-            // Registry items carry no version.
+        if dxforge_traffic::safety::is_item_id(&p.name) && p.version == "0.0.0" {
+            // Registry items carry no version (unless from a built registry).
             let state = if p.previous.is_some() { "" } else { " (new)" };
             let _ = writeln!(text, "{name}{state}");
             continue;

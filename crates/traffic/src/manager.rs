@@ -14,7 +14,7 @@ use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install, read_target
 use crate::project_manifest::{with_dependency, without_dependency};
 use crate::registry::{PackageSource, Registry};
 use crate::remote::Sources;
-use crate::remote::collect::{Collected, Collector, item_version};
+use crate::remote::collect::{Collected, Collector};
 use crate::remote::fetch::Fetcher;
 use crate::remote::place::Placement;
 use crate::report::{
@@ -219,7 +219,7 @@ impl TrafficManager {
         opts: &InstallOptions,
     ) -> Result<InstallReport> {
         if is_item_id(name) {
-            return self.install_item(name, opts);
+            return self.install_item(name, version_req, opts);
         }
         validate_package_name(name)?;
         parse_requirement(name, version_req)?;
@@ -262,9 +262,9 @@ impl TrafficManager {
         let mut resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
         let mut to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
         // Items already locked stay as installed; `update` fetches them again.
-        let missing: Vec<String> = item_deps
+        let missing: Vec<(String, String)> = item_deps
             .into_iter()
-            .filter(|n| !old.packages.contains_key(n))
+            .filter(|(n, _)| !old.packages.contains_key(n))
             .collect();
         let items = self.fetch_items(&s, &missing, opts)?;
         let preloaded = add_items(&items, &mut resolved, &mut to_plan);
@@ -316,17 +316,29 @@ impl TrafficManager {
             to_plan = Self::changed(&resolved, &old);
         }
         // Items are fetched again (revalidated against the cache) and merged.
-        let item_roots: Vec<String> = match name {
-            Some(n) if is_item_id(n) => vec![n.to_string()],
+        let requirement = |n: &str| -> String {
+            item_deps
+                .iter()
+                .find(|(d, _)| d == n)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default()
+        };
+        let item_roots: Vec<(String, String)> = match name {
+            Some(n) if is_item_id(n) => vec![(n.to_string(), requirement(n))],
             Some(_) => Vec::new(),
             None => {
-                let mut all: BTreeSet<String> = item_deps.into_iter().collect();
-                all.extend(
-                    old.packages
-                        .iter()
-                        .filter(|(_, p)| p.item.is_some())
-                        .map(|(n, _)| n.clone()),
-                );
+                // Items named in [dependencies], then locked items nothing else depends on.
+                let depended: BTreeSet<&String> = old
+                    .packages
+                    .values()
+                    .flat_map(|p| p.dependencies.iter())
+                    .collect();
+                let mut all: BTreeMap<String, String> = item_deps.iter().cloned().collect();
+                for (n, p) in &old.packages {
+                    if p.item.is_some() && !depended.contains(n) {
+                        all.entry(n.clone()).or_default();
+                    }
+                }
                 all.into_iter().collect()
             }
         };
@@ -341,18 +353,23 @@ impl TrafficManager {
 
     /// `add` of a registry item (`@ns/name`, URL or `.json` file) with its
     /// `registryDependencies`; records `"<id>" = "*"` in `[dependencies]`.
-    fn install_item(&self, id: &str, opts: &InstallOptions) -> Result<InstallReport> {
+    fn install_item(&self, id: &str, req: &str, opts: &InstallOptions) -> Result<InstallReport> {
         crate::safety::validate_item_id(id)?;
+        parse_requirement(id, req)?;
         let s = self.begin(opts.dry_run, "add")?;
         let old = Lockfile::load(&s.project)?;
-        let items = self.fetch_items(&s, &[id.to_string()], opts)?;
+        let items = self.fetch_items(&s, &[(id.to_string(), req.to_string())], opts)?;
         let mut resolved = BTreeMap::new();
         let mut to_plan = BTreeSet::new();
         let preloaded = add_items(&items, &mut resolved, &mut to_plan);
         let registry = self.registry_for(&s);
         let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
         let reports = lock_items(&mut plan, items);
-        let manifest = edit_manifest(&s, |path, text| with_dependency(path, text, id, "*", false))?;
+        let explicit = !req.trim().is_empty();
+        let recorded = if explicit { req.trim() } else { "*" };
+        let manifest = edit_manifest(&s, |path, text| {
+            with_dependency(path, text, id, recorded, explicit)
+        })?;
         let mut report = self.finish(&s, plan, &old, manifest, opts)?;
         report.items = reports;
         Ok(report)
@@ -363,7 +380,7 @@ impl TrafficManager {
     fn fetch_items(
         &self,
         s: &Session,
-        roots: &[String],
+        roots: &[(String, String)],
         opts: &InstallOptions,
     ) -> Result<BTreeMap<String, Collected>> {
         if roots.is_empty() {
@@ -377,6 +394,7 @@ impl TrafficManager {
             root: &self.root,
             placement: &placement,
             fetcher: &mut fetcher,
+            indexes: BTreeMap::new(),
         }
         .collect(roots)
     }
@@ -560,11 +578,21 @@ impl TrafficManager {
     }
 }
 
-/// `[dependencies]` split into directory packages and registry-item ids.
-fn split_items(deps: &BTreeMap<String, String>) -> (BTreeMap<String, String>, Vec<String>) {
+/// `[dependencies]` split into directory packages and registry items with
+/// their requirements (`*` read as none).
+fn split_items(
+    deps: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<(String, String)>) {
     let (items, packages): (BTreeMap<_, _>, BTreeMap<_, _>) =
         deps.clone().into_iter().partition(|(k, _)| is_item_id(k));
-    (packages, items.into_keys().collect())
+    let items = items
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if v.trim() == "*" { String::new() } else { v };
+            (k, v)
+        })
+        .collect();
+    (packages, items)
 }
 
 /// Put fetched items into a resolution: their manifests, their names to plan,
@@ -580,11 +608,6 @@ fn add_items(
         to_plan.insert(id.clone());
         preloaded.insert(id.clone(), c.source.clone());
     }
-    debug_assert!(
-        items
-            .values()
-            .all(|c| c.source.manifest.version == item_version())
-    );
     preloaded
 }
 

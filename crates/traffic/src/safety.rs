@@ -109,10 +109,20 @@ pub fn parse_requirement(package: &str, text: &str) -> Result<semver::VersionReq
 
 /// Split `name@req` (or `name`) and validate both halves.
 pub fn parse_spec(spec: &str) -> Result<(String, String)> {
-    if is_item_id(spec.trim()) {
-        // `@ns/name`, URLs and files carry no version requirement.
-        validate_item_id(spec.trim())?;
-        return Ok((spec.trim().to_string(), String::new()));
+    let spec = spec.trim();
+    if is_item_id(spec) {
+        // `@ns/name@REQ` (built registries); URLs and files carry no requirement.
+        if spec.starts_with('@')
+            && let Some((id, req)) = spec[1..]
+                .split_once('@')
+                .map(|(a, b)| (&spec[..a.len() + 1], b))
+        {
+            validate_item_id(id)?;
+            parse_requirement(id, req)?;
+            return Ok((id.to_string(), req.trim().to_string()));
+        }
+        validate_item_id(spec)?;
+        return Ok((spec.to_string(), String::new()));
     }
     let (name, req) = match spec.split_once('@') {
         Some((name, req)) => (name.trim(), req.trim()),

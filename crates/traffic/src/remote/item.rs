@@ -33,7 +33,7 @@ const DESCRIPTIVE: &[&str] = &[
     "registryDependencies",
     "dependencies",
     "devDependencies",
-    // dxforge's own semver dependencies (`registry build`), informational here.
+    // dxforge's own semver dependencies (`registry build`), resolved through `index.json`.
     "dxforgeDependencies",
 ];
 
@@ -76,6 +76,10 @@ pub struct RegistryItem {
     pub registry_dependencies: Vec<String>,
     /// `dependencies` (npm).
     pub dependencies: Vec<String>,
+    /// `version` (items of registries built by `dxforge registry build`).
+    pub version: Option<semver::Version>,
+    /// `dxforgeDependencies`: dependency name → semver requirement.
+    pub semver_dependencies: std::collections::BTreeMap<String, String>,
     /// `devDependencies` (npm).
     pub dev_dependencies: Vec<String>,
     /// Top-level keys present but not applied (`cssVars`, `tailwind`, …).
@@ -125,6 +129,34 @@ pub fn parse_item(url: &str, body: &[u8]) -> Result<RegistryItem> {
             )));
         }
     };
+    let version = match map.get("version") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(v)) => {
+            Some(semver::Version::parse(v).map_err(|e| bad(format!("`version` `{v}`: {e}")))?)
+        }
+        Some(_) => return Err(bad("`version` must be a string".to_string())),
+    };
+    let mut semver_dependencies = std::collections::BTreeMap::new();
+    match map.get("dxforgeDependencies") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(deps)) if deps.len() <= MAX_MANIFEST_ENTRIES => {
+            for (name, req) in deps {
+                let Value::String(req) = req else {
+                    return Err(bad(format!(
+                        "`dxforgeDependencies.{name}` must be a string"
+                    )));
+                };
+                crate::safety::validate_package_name(name).map_err(|e| bad(e.to_string()))?;
+                crate::safety::parse_requirement(name, req).map_err(|e| bad(e.to_string()))?;
+                semver_dependencies.insert(name.clone(), req.clone());
+            }
+        }
+        Some(_) => {
+            return Err(bad(format!(
+                "`dxforgeDependencies` must be an object of at most {MAX_MANIFEST_ENTRIES} entries"
+            )));
+        }
+    }
     let not_applied = map
         .keys()
         .filter(|k| !DESCRIPTIVE.contains(&k.as_str()))
@@ -136,6 +168,8 @@ pub fn parse_item(url: &str, body: &[u8]) -> Result<RegistryItem> {
         registry_dependencies,
         dependencies,
         dev_dependencies,
+        version,
+        semver_dependencies,
         not_applied,
     })
 }

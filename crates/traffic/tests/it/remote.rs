@@ -558,3 +558,68 @@ fn a_relative_directory_registry_serves_items_and_dry_runs_write_no_cache() {
     let card = std::fs::read_to_string(dir.path().join("components/ui/card.tsx")).unwrap();
     assert!(card.contains("from \"@/components/ui/button\""), "{card}");
 }
+
+#[test]
+fn semver_requirements_resolve_through_a_built_registrys_index() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry");
+    let out = tempfile::tempdir().unwrap();
+    dxforge_traffic::remote::build::build_static(&dir, out.path()).unwrap();
+    let server = Server::start();
+    let mut built = Vec::new();
+    walk(out.path(), out.path(), &mut built);
+    for rel in &built {
+        let body = std::fs::read(out.path().join(rel)).unwrap();
+        server.route(&format!("/r/{rel}"), vec![Reply::ok(body)]);
+    }
+    let remote = Proj::new(&server);
+    let report = remote
+        .manager()
+        .install_package("@demo/button", "~1.2", &InstallOptions::default())
+        .unwrap();
+    let versions: Vec<String> = report
+        .packages
+        .iter()
+        .map(|p| format!("{}@{}", p.name, p.version))
+        .collect();
+    assert_eq!(versions, ["@demo/button@1.2.0", "@demo/utils@1.1.0"]);
+    let toml = remote.read("dxforge.toml");
+    assert!(toml.contains("\"@demo/button\" = \"~1.2\""), "{toml}");
+    assert!(
+        remote
+            .read("dxforge.lock")
+            .contains(&server.url("/r/button/1.2.0.json"))
+    );
+    let local = tempfile::tempdir().unwrap();
+    TrafficManager::new(local.path().to_path_buf(), Some(dir.clone()))
+        .install_package("button", "~1.2", &InstallOptions::default())
+        .unwrap();
+    for rel in [
+        "components/ui/button.tsx",
+        "components/ui/button.css",
+        "lib/utils.ts",
+    ] {
+        assert_eq!(
+            std::fs::read(local.path().join(rel)).unwrap(),
+            remote.read(rel).into_bytes(),
+            "{rel}"
+        );
+    }
+    // `update` keeps the requirement recorded in [dependencies].
+    let deps: BTreeMap<String, String> = [("@demo/button".to_string(), "~1.2".to_string())].into();
+    let update = remote
+        .manager()
+        .update(None, &deps, &InstallOptions::default())
+        .unwrap();
+    assert!(
+        update.packages.iter().all(|p| p.version != "1.3.0"),
+        "{update:?}"
+    );
+    let err = remote
+        .manager()
+        .install_package("@demo/card", "^9", &InstallOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, TrafficError::NoMatchingVersion { .. }),
+        "{err}"
+    );
+}
