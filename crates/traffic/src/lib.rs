@@ -3,7 +3,9 @@
 //! user's edits, with a Green/Yellow/Red light per file (docs/contract.md §6).
 //!
 //! * Registry: a directory `<registry>/<name>/<version>/{dxpkg.toml,files/}`
-//!   ([`registry`]), resolved with semver ([`resolve`]).
+//!   ([`registry`]), resolved with semver ([`resolve`]); or shadcn-style
+//!   registry items over HTTP(S), S3 or files ([`remote`]), planned and
+//!   installed by the same transactional path.
 //! * `dxforge.lock` records each installed file's pristine BLAKE3 hash
 //!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`base`]).
 //! * Upgrades three-way merge like `git merge-file` ([`merge`]); the light

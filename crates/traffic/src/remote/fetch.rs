@@ -1,5 +1,6 @@
 //! Fetching registry items: `file://` (and plain paths) read through the
-//! filesystem layer, `http(s)://` with reqwest (rustls).
+//! filesystem layer, `http(s)://` with reqwest (rustls), `s3://` through
+//! object_store (see `s3.rs`; cached and revalidated the same way).
 //!
 //! Every answer is capped at [`MAX_ITEM_BYTES`]; connects time out after
 //! 10 s and whole requests after 30 s; at most 5 redirects are followed;
