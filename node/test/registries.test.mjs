@@ -41,6 +41,9 @@ test('registry items: add by name and URL, diff, update merging an edit', async 
   assert.deepEqual(report.packages.map((p) => p.name).sort(), ['@demo/button', '@demo/card', '@demo/utils'])
   assert.match(read('components/ui/card.tsx'), /from "@\/components\/ui\/button"/)
   assert.match(read('dxforge.toml'), /"@demo\/card" = "\*"/)
+  const card = report.items.find((i) => i.name === '@demo/card')
+  assert.deepEqual(card.notApplied, ['cssVars'])
+  assert.deepEqual(report.items.find((i) => i.name === '@demo/utils').dependencies, ['clsx', 'tailwind-merge'])
 
   await forge.installPackage(`${base}/r/use-toggle.json`)
   assert.match(read('hooks/use-toggle.ts'), /\r\n/)
@@ -48,6 +51,8 @@ test('registry items: add by name and URL, diff, update merging an edit', async 
   writeFileSync(join(dir, 'lib/utils.ts'), read('lib/utils.ts') + '// mine\n')
   const plan = await forge.diff('@demo/utils')
   assert.equal(plan.dryRun, true)
+  const offline = await forge.update('@demo/utils', { dryRun: true, offline: true })
+  assert.equal(offline.items[0].fromCache, true)
   const updated = await forge.update('@demo/utils')
   assert.deepEqual(updated.files.map((f) => f.light), ['yellow'])
   assert.match(read('lib/utils.ts'), /\/\/ mine\n$/)
