@@ -48,6 +48,8 @@ def test_add_update_diff_items_by_registry_name_and_url(project: Path, server: s
         assert '"@demo/card" = "*"' in (project / "dxforge.toml").read_text()
 
         forge.install_package(f"{server}/r/use-toggle.json")
+        cached = forge.update("@demo/card", dry_run=True, offline=True)
+        assert all(item["from_cache"] for item in cached["items"])
         assert b"\r\n" in (project / "hooks/use-toggle.ts").read_bytes()
 
         utils = project / "lib/utils.ts"
