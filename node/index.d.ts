@@ -386,6 +386,8 @@ export interface HealthCheck {
 export interface InstallOptions {
   /** Compute and return the plan without writing anything. */
   dryRun?: boolean
+  /** Registry items from the local cache only (no network). */
+  offline?: boolean
 }
 
 /** Result of `installPackage`, `installAllDependencies`, `update` and `diff`. */
@@ -400,6 +402,24 @@ export interface InstallReport {
   manifestUpdated: boolean
   /** Whether any file ended Red (the CLI exits with 3). */
   hasRed: boolean
+  /** Registry items fetched, with their npm packages and the fields not applied. */
+  items: Array<ItemReport>
+}
+
+/** A registry item fetched by `installPackage`, `update`, `diff` or `installAllDependencies`. */
+export interface ItemReport {
+  /** `@ns/name`, URL or file as recorded in the lock. */
+  name: string
+  /** The URL the item was read from (no header values). */
+  source: string
+  /** npm `dependencies` the item asks for. */
+  dependencies: Array<string>
+  /** npm `devDependencies` the item asks for. */
+  devDependencies: Array<string>
+  /** Item fields dxforge does not apply (`cssVars`, `css`, `tailwind`, `envVars`, ...). */
+  notApplied: Array<string>
+  /** Whether the item came from the cache (offline, or the registry answered 304). */
+  fromCache: boolean
 }
 
 /** Totals for one language. */

@@ -65,7 +65,7 @@ cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" -c "$out/header_only.c" -o "$out/header_only
 c++ "${CXXFLAGS[@]}" "${PC_CFLAGS[@]}" tests/c/test_cxx.cpp -o "$out/test_cxx" "${PC_LIBS[@]}" "${RPATH[@]}"
 
 step "compile the C tests against the shared library"
-C_TESTS=(test_api test_lifecycle test_scenarios test_traffic test_worker)
+C_TESTS=(test_api test_lifecycle test_scenarios test_traffic test_worker test_registries)
 for t in "${C_TESTS[@]}"; do
     cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" "tests/c/$t.c" -o "$out/$t" "${PC_LIBS[@]}" "${RPATH[@]}" -lpthread
 done
@@ -79,15 +79,28 @@ if [ -z "${DXFORGE_TEST_S3_ENDPOINT:-}" ] && command -v s3s-fs >/dev/null 2>&1; 
         eval "$s3_env"
     else
         eval "$(bash scripts/s3-server.sh start)"
+        s3_stop='bash scripts/s3-server.sh stop'
         trap 'bash scripts/s3-server.sh stop' EXIT
     fi
 fi
+# The registry-item test fetches the fixture registry over real HTTP.
+http_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server --bind 127.0.0.1 --directory "$repo/examples/shadcn-registry" "$http_port" \
+    >"$out/http-server.log" 2>&1 &
+http_pid=$!
+cleanup_http() { kill "$http_pid" 2>/dev/null || true; }
+trap 'cleanup_http; ${s3_stop:-}' EXIT
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null && break
+    sleep 0.1
+done
 run_all() { # $1 = binary suffix
     "$out/test_api$1" "$tools"
     "$out/test_lifecycle$1" "$tools"
     "$out/test_scenarios$1" "$repo/tests/scenarios"
     "$out/test_traffic$1" "$registry"
     "$out/test_worker$1" "$registry"
+    "$out/test_registries$1" "http://127.0.0.1:$http_port"
 }
 
 step "run the C tests"

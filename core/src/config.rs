@@ -84,6 +84,9 @@ pub struct ProjectConfig {
     /// `[registry]`: where packages come from.
     #[serde(default)]
     pub registry: Option<RegistrySection>,
+    /// `[registries]`: registries of shadcn-style registry items, `@ns` → source.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryEntry>,
     /// `[remote]`: S3-compatible storage for snapshot sync.
     #[serde(default)]
     pub remote: Option<RemoteSection>,
@@ -116,6 +119,37 @@ pub struct ProjectSection {
 pub struct RegistrySection {
     /// Directory registry, relative to the project root.
     pub path: String,
+}
+
+/// One `[registries]` entry: a URL template (`"https://host/r/{name}.json"`),
+/// a relative directory (`"./registry"`), or a table with `url` and `headers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RegistryEntry {
+    /// URL template or directory.
+    Url(String),
+    /// URL template with request headers.
+    Table(RegistryTable),
+}
+
+/// The table form of a `[registries]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryTable {
+    /// URL template with `{name}`, or a relative directory.
+    pub url: String,
+    /// Request headers; `${VAR}` is replaced from the environment at request time.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl RegistryEntry {
+    fn parts(&self) -> (&str, BTreeMap<String, String>) {
+        match self {
+            RegistryEntry::Url(u) => (u, BTreeMap::new()),
+            RegistryEntry::Table(t) => (&t.url, t.headers.clone()),
+        }
+    }
 }
 
 /// `[remote]`: the worker's [`dxforge_worker::RemoteConfig`], the one
@@ -202,7 +236,34 @@ impl ProjectConfig {
             }
         }
         ranges::check(&config, text, path)?;
+        let root = path.parent().unwrap_or(Path::new("."));
+        config.registry_sources(root)?;
         Ok(config)
+    }
+
+    /// The validated `[registries]` of a project at `root`.
+    pub fn registry_sources(
+        &self,
+        root: &Path,
+    ) -> Result<dxforge_traffic::remote::Sources, ConfigError> {
+        let mut sources = dxforge_traffic::remote::Sources::default();
+        if let Some(remote) = &self.remote {
+            sources.s3 = dxforge_traffic::remote::fetch::S3Settings {
+                endpoint: remote.endpoint.clone(),
+                region: Some(remote.region.clone()),
+            };
+        }
+        for (name, entry) in &self.registries {
+            let (url, headers) = entry.parts();
+            let source = dxforge_traffic::remote::RegistrySource::new(name, url, &headers, root)
+                .map_err(|message| ConfigError::Invalid {
+                    path: root.join(CONFIG_FILE),
+                    key: format!("registries.\"{name}\""),
+                    message,
+                })?;
+            sources.registries.insert(name.clone(), source);
+        }
+        Ok(sources)
     }
 
     /// Tool definitions in table order.
@@ -325,6 +386,50 @@ mod tests {
 
     fn parse(text: &str) -> Result<ProjectConfig, ConfigError> {
         ProjectConfig::parse(text, Path::new("/p/dxforge.toml"))
+    }
+
+    #[test]
+    fn registries_accept_templates_tables_and_directories_and_refuse_the_rest() {
+        let c = parse(
+            r#"
+[registry]
+path = "../registry"
+[registries]
+"@shadcn" = "https://registry.example.com/r/{name}.json"
+"@acme" = { url = "https://acme.example.com/r/{name}.json", headers = { Authorization = "Bearer ${ACME_TOKEN}" } }
+"@team" = "s3://team-bucket/registry/{name}.json"
+"@local" = "./registry"
+[dependencies]
+"@shadcn/button" = "*"
+"#,
+        )
+        .unwrap();
+        let sources = c.registry_sources(Path::new("/p")).unwrap();
+        assert_eq!(
+            sources.registries["@local"].template,
+            "file:///p/./registry/{name}.json"
+        );
+        assert_eq!(sources.registries["@acme"].headers.len(), 1);
+        let refused = [
+            (
+                r#""@x" = "ftp://h/{name}.json""#,
+                "unsupported scheme `ftp`",
+            ),
+            (r#""@x" = "https://h/r/button.json""#, "needs `{name}`"),
+            (r#""x" = "https://h/{name}.json""#, "starts with `@`"),
+            (r#""@x" = "/abs/dir""#, "relative directory"),
+            (
+                r#""@x" = { url = "https://h/{name}.json", headers = { A = "${unclosed" } }"#,
+                "unclosed",
+            ),
+        ];
+        for (entry, want) in refused {
+            let err = parse(&format!("[registries]\n{entry}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("registries."), "{err}");
+            assert!(err.contains(want), "{entry}: {err}");
+        }
     }
 
     #[test]

@@ -369,6 +369,8 @@ fn traffic_kind(e: &TrafficError) -> ErrorKind {
         | TrafficError::Corrupt { .. }
         | TrafficError::Limit { .. } => ErrorKind::Integrity,
         TrafficError::Busy { .. } => ErrorKind::Busy,
+        // A registry that cannot be reached or answers garbage.
+        TrafficError::Registry { .. } => ErrorKind::Remote,
         _ => ErrorKind::Other,
     }
 }

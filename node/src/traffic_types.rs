@@ -157,6 +157,26 @@ pub struct InstallReport {
     pub manifest_updated: bool,
     /// Whether any file ended Red (the CLI exits with 3).
     pub has_red: bool,
+    /// Registry items fetched, with their npm packages and the fields not applied.
+    pub items: Vec<ItemReport>,
+}
+
+/// A registry item fetched by `installPackage`, `update`, `diff` or `installAllDependencies`.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ItemReport {
+    /// `@ns/name`, URL or file as recorded in the lock.
+    pub name: String,
+    /// The URL the item was read from (no header values).
+    pub source: String,
+    /// npm `dependencies` the item asks for.
+    pub dependencies: Vec<String>,
+    /// npm `devDependencies` the item asks for.
+    pub dev_dependencies: Vec<String>,
+    /// Item fields dxforge does not apply (`cssVars`, `css`, `tailwind`, `envVars`, ...).
+    pub not_applied: Vec<String>,
+    /// Whether the item came from the cache (offline, or the registry answered 304).
+    pub from_cache: bool,
 }
 
 impl From<dxforge_traffic::InstallReport> for InstallReport {
@@ -176,6 +196,18 @@ impl From<dxforge_traffic::InstallReport> for InstallReport {
             files: r.files.into_iter().map(Into::into).collect(),
             manifest_updated: r.manifest_updated,
             has_red,
+            items: r
+                .items
+                .into_iter()
+                .map(|i| ItemReport {
+                    name: i.name,
+                    source: i.source,
+                    dependencies: i.dependencies,
+                    dev_dependencies: i.dev_dependencies,
+                    not_applied: i.not_applied,
+                    from_cache: i.from_cache,
+                })
+                .collect(),
         }
     }
 }
@@ -236,11 +268,14 @@ impl From<dxforge_traffic::Recovery> for Recovery {
 pub struct InstallOptions {
     /// Compute and return the plan without writing anything.
     pub dry_run: Option<bool>,
+    /// Registry items from the local cache only (no network).
+    pub offline: Option<bool>,
 }
 
 /// The core's options for `options` (absent fields: defaults).
 pub(crate) fn install_options(o: Option<InstallOptions>) -> dxforge_traffic::InstallOptions {
     dxforge_traffic::InstallOptions {
-        dry_run: o.and_then(|o| o.dry_run).unwrap_or(false),
+        dry_run: o.as_ref().and_then(|o| o.dry_run).unwrap_or(false),
+        offline: o.as_ref().and_then(|o| o.offline).unwrap_or(false),
     }
 }

@@ -108,30 +108,33 @@ impl PyDxForge {
     /// Installs `name` at the highest version matching `version_req` (`""`:
     /// any) with its dependencies, records it in `[dependencies]`, and
     /// returns the per-file report. With `dry_run=True`, returns the plan and
-    /// writes nothing.
-    #[pyo3(signature = (name, version_req = "", *, dry_run = false))]
+    /// writes nothing. `name` may be a registry item (`@ns/name`, an item URL,
+    /// a `.json` file); with `offline=True` items come from the cache only.
+    #[pyo3(signature = (name, version_req = "", *, dry_run = false, offline = false))]
     fn install_package<'py>(
         &self,
         py: Python<'py>,
         name: &str,
         version_req: &str,
         dry_run: bool,
+        offline: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run };
+        let opts = InstallOptions { dry_run, offline };
         let report = detached(py, || core.install_package(name, version_req, &opts))?;
         to_py(py, &report)
     }
 
     /// Installs every package of `[dependencies]`.
-    #[pyo3(signature = (*, dry_run = false))]
+    #[pyo3(signature = (*, dry_run = false, offline = false))]
     fn install_all_dependencies<'py>(
         &self,
         py: Python<'py>,
         dry_run: bool,
+        offline: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run };
+        let opts = InstallOptions { dry_run, offline };
         let report = detached(py, || core.install_all_dependencies(&opts))?;
         to_py(py, &report)
     }
@@ -139,15 +142,16 @@ impl PyDxForge {
     /// Upgrades `name` (default: every package) to the newest versions
     /// `[dependencies]` allows, keeping the user's edits (Yellow merges, Red
     /// keeps the file and writes `<file>.new`).
-    #[pyo3(signature = (name = None, *, dry_run = false))]
+    #[pyo3(signature = (name = None, *, dry_run = false, offline = false))]
     fn update<'py>(
         &self,
         py: Python<'py>,
         name: Option<&str>,
         dry_run: bool,
+        offline: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run };
+        let opts = InstallOptions { dry_run, offline };
         let report = detached(py, || core.update(name, &opts))?;
         to_py(py, &report)
     }
@@ -162,7 +166,10 @@ impl PyDxForge {
         dry_run: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let core = self.core()?;
-        let opts = InstallOptions { dry_run };
+        let opts = InstallOptions {
+            dry_run,
+            ..Default::default()
+        };
         let report = detached(py, || core.remove_package(name, &opts))?;
         to_py(py, &report)
     }

@@ -244,7 +244,10 @@ unsafe fn install_options(opts: *const dxforge_install_options) -> Result<Instal
         return Ok(InstallOptions::default());
     };
     check_install_version(o.version)?;
-    Ok(InstallOptions { dry_run: o.dry_run })
+    Ok(InstallOptions {
+        dry_run: o.dry_run,
+        ..Default::default()
+    })
 }
 
 /// `content_len` bytes at `content` (NULL allowed when the length is 0).

@@ -7,7 +7,10 @@ mod cleanup;
 mod cli;
 mod crash_kill;
 mod generate;
+#[path = "../../../crates/traffic/tests/it/http.rs"]
+mod http;
 mod import;
+mod registries;
 mod regression;
 mod restart_logs;
 mod supervision;

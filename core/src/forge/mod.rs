@@ -95,7 +95,7 @@ impl DxForge {
                 key: "tools".to_owned(),
                 message: e.to_string(),
             })?;
-        let traffic = traffic::TrafficPart::new(&root, &config);
+        let traffic = traffic::TrafficPart::new(&root, &config)?;
         let worker = worker::WorkerPart::new(&root, &config, runtime);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -1,5 +1,6 @@
 //! `DxForge` methods of Traffic Branching: thin delegation to a
-//! [`TrafficManager`] for the project root and the `[registry]` directory.
+//! [`TrafficManager`] for the project root, the `[registry]` directory and
+//! the `[registries]` read when the handle was opened.
 //!
 //! These methods do blocking file-system work on the calling thread: call
 //! them from a plain thread (bindings release the GIL / use a worker thread),
@@ -26,11 +27,13 @@ pub(crate) struct TrafficPart {
 }
 
 impl TrafficPart {
-    pub(crate) fn new(root: &Path, config: &ProjectConfig) -> Self {
-        Self {
-            manager: TrafficManager::new(root.to_path_buf(), config.registry_dir(root)),
+    pub(crate) fn new(root: &Path, config: &ProjectConfig) -> Result<Self> {
+        let sources = config.registry_sources(root)?;
+        Ok(Self {
+            manager: TrafficManager::new(root.to_path_buf(), config.registry_dir(root))
+                .with_sources(sources),
             dependencies: config.dependencies.clone(),
-        }
+        })
     }
 
     /// `[dependencies]` as the file says now.

@@ -71,17 +71,26 @@ pub enum Command {
     },
     /// Install a package, printing each file's traffic light.
     Add {
-        /// `NAME` or `NAME@REQ`.
+        /// `NAME`, `NAME@REQ`, `@ns/item`, an item URL or an item `.json` file.
         package: String,
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
+        /// Run the project's package manager (from its lockfile) for the items' npm packages.
+        #[arg(long)]
+        install_deps: bool,
     },
     /// Install every package in [dependencies].
     Install {
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Upgrade one package (or all) within its requirement.
     Update {
@@ -90,6 +99,12 @@ pub enum Command {
         /// Show the plan without touching the disk.
         #[arg(long)]
         dry_run: bool,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
+        /// Run the project's package manager (from its lockfile) for the items' npm packages.
+        #[arg(long)]
+        install_deps: bool,
     },
     /// Remove a package; files you modified are kept and reported.
     Remove {
@@ -103,6 +118,9 @@ pub enum Command {
     Diff {
         /// Package name.
         package: Option<String>,
+        /// Registry items from the local cache only (no network).
+        #[arg(long)]
+        offline: bool,
     },
     /// Traffic light of replacing PATH with FILE's content.
     Check {
@@ -139,6 +157,25 @@ pub enum Command {
     },
     /// Analyse the codebase; writes .dxforge/analysis.json.
     Analyze,
+    /// Registry tools.
+    Registry {
+        /// build.
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+}
+
+/// `dxforge registry …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum RegistryAction {
+    /// Write a directory registry as static registry-item JSON (servable over HTTP).
+    Build {
+        /// The directory registry (`<name>/<version>/dxpkg.toml`).
+        dir: PathBuf,
+        /// Output directory.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
 }
 
 /// `dxforge sync …`.

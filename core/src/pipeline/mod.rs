@@ -13,6 +13,7 @@ mod age;
 mod commands;
 mod escape;
 mod import_cmds;
+mod install_deps;
 pub mod logs_cmd;
 pub(crate) mod orchestrator_cmds;
 mod traffic_cmds;
@@ -21,7 +22,7 @@ mod worker_cmds;
 use clap::Parser;
 use serde::Serialize;
 
-pub use commands::{Command, SnapshotsAction, SyncAction};
+pub use commands::{Command, RegistryAction, SnapshotsAction, SyncAction};
 pub use escape::escape;
 pub use import_cmds::init_from;
 pub use logs_cmd::LogEntry;
@@ -115,7 +116,8 @@ impl DxForge {
             | Command::Update { .. }
             | Command::Remove { .. }
             | Command::Diff { .. }
-            | Command::Check { .. } => traffic_cmds::run(self, command),
+            | Command::Check { .. }
+            | Command::Registry { .. } => traffic_cmds::run(self, command),
             Command::Snapshot
             | Command::Snapshots { .. }
             | Command::Gc { .. }

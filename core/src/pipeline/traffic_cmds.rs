@@ -11,27 +11,43 @@ use std::path::{Path, PathBuf};
 
 use dxforge_traffic::{FileReport, InstallOptions, InstallReport, RemoveReport, TrafficLight};
 
-use super::{Command, EXIT_RED, PipelineOutcome, escape};
+use super::{Command, EXIT_RED, PipelineOutcome, RegistryAction, escape};
 use crate::{DxForge, Error, Result};
 
 pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome> {
     match command {
-        Command::Add { package, dry_run } => {
+        Command::Add {
+            package,
+            dry_run,
+            offline,
+            install_deps,
+        } => {
             let (name, req) = dxforge_traffic::safety::parse_spec(package)?;
-            let report =
-                forge.install_package(&name, &req, &InstallOptions { dry_run: *dry_run })?;
-            install_outcome(&report)
+            let report = forge.install_package(&name, &req, &opts(*dry_run, *offline))?;
+            with_deps(forge, install_outcome(&report)?, &report, *install_deps)
         }
-        Command::Install { dry_run } => {
-            install_outcome(&forge.install_all_dependencies(&InstallOptions { dry_run: *dry_run })?)
+        Command::Install { dry_run, offline } => {
+            install_outcome(&forge.install_all_dependencies(&opts(*dry_run, *offline))?)
         }
-        Command::Update { package, dry_run } => install_outcome(
-            &forge.update(package.as_deref(), &InstallOptions { dry_run: *dry_run })?,
-        ),
-        Command::Diff { package } => install_outcome(&forge.diff(package.as_deref())?),
-        Command::Remove { package, dry_run } => {
-            remove_outcome(&forge.remove_package(package, &InstallOptions { dry_run: *dry_run })?)
+        Command::Update {
+            package,
+            dry_run,
+            offline,
+            install_deps,
+        } => {
+            let report = forge.update(package.as_deref(), &opts(*dry_run, *offline))?;
+            with_deps(forge, install_outcome(&report)?, &report, *install_deps)
         }
+        Command::Diff { package, offline } => {
+            install_outcome(&forge.update(package.as_deref(), &opts(true, *offline))?)
+        }
+        Command::Remove { package, dry_run } => remove_outcome(&forge.remove_package(
+            package,
+            &InstallOptions {
+                dry_run: *dry_run,
+                ..Default::default()
+            },
+        )?),
         Command::Check { path, with } => {
             let file = locate(forge.root(), with);
             let content = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
@@ -44,11 +60,65 @@ pub(super) fn run(forge: &DxForge, command: &Command) -> Result<PipelineOutcome>
             }
             Ok(outcome)
         }
+        Command::Registry {
+            action: RegistryAction::Build { dir, out },
+        } => {
+            let (dir, out) = (locate(forge.root(), dir), absolute(out));
+            let report = dxforge_traffic::remote::build::build_static(&dir, &out)?;
+            let versions: usize = report.packages.values().map(Vec::len).sum();
+            let text = format!(
+                "built {} packages ({versions} versions, {} files) into {}",
+                report.packages.len(),
+                report.files,
+                escape(&out.display().to_string())
+            );
+            Ok(PipelineOutcome::new(text, to_json(&report)?))
+        }
         other => Err(Error::InvalidArgument {
             name: "command".into(),
             reason: format!("{other:?} is not a Traffic Branching command"),
         }),
     }
+}
+
+/// `outcome` after `--install-deps` ran the package manager (not in a dry run):
+/// one line per run, `install_deps` in the JSON.
+fn with_deps(
+    forge: &DxForge,
+    mut outcome: PipelineOutcome,
+    report: &InstallReport,
+    install_deps: bool,
+) -> Result<PipelineOutcome> {
+    if !install_deps || report.dry_run {
+        return Ok(outcome);
+    }
+    let runs = super::install_deps::install(forge.root(), report)?;
+    for run in &runs {
+        let _ = write!(
+            outcome.text,
+            "\n{}: exit {}",
+            escape(&run.command.join(" ")),
+            run.exit_code
+        );
+    }
+    if let serde_json::Value::Object(map) = &mut outcome.json {
+        map.insert("install_deps".to_string(), to_json(&runs)?);
+    }
+    Ok(outcome)
+}
+
+fn opts(dry_run: bool, offline: bool) -> InstallOptions {
+    InstallOptions { dry_run, offline }
+}
+
+/// `path` made absolute against the current directory.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// FILE as given when it exists from the current directory, else under the project root.
@@ -93,6 +163,12 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     let mut text = String::new();
     for p in &report.packages {
         let (name, version) = (escape(&p.name), escape(&p.version));
+        if dxforge_traffic::safety::is_item_id(&p.name) && p.version == "0.0.0" {
+            // Registry items carry no version (unless from a built registry).
+            let state = if p.previous.is_some() { "" } else { " (new)" };
+            let _ = writeln!(text, "{name}{state}");
+            continue;
+        }
         let _ = match &p.previous {
             Some(prev) if prev != &p.version => {
                 writeln!(text, "{name} {} -> {version}", escape(prev))
@@ -106,6 +182,30 @@ fn install_outcome(report: &InstallReport) -> Result<PipelineOutcome> {
     }
     if report.packages.is_empty() && report.files.is_empty() {
         text.push_str("nothing to do\n");
+    }
+    for item in &report.items {
+        let name = escape(&item.name);
+        if !item.dependencies.is_empty() {
+            let _ = writeln!(
+                text,
+                "{name}: npm dependencies: {}",
+                escape(&item.dependencies.join(" "))
+            );
+        }
+        if !item.dev_dependencies.is_empty() {
+            let _ = writeln!(
+                text,
+                "{name}: npm devDependencies: {}",
+                escape(&item.dev_dependencies.join(" "))
+            );
+        }
+        if !item.not_applied.is_empty() {
+            let _ = writeln!(
+                text,
+                "{name}: not applied: {}",
+                escape(&item.not_applied.join(", "))
+            );
+        }
     }
     footer(&mut text, report.manifest_updated, report.dry_run);
     if report.has_red() {

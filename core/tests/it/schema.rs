@@ -191,8 +191,14 @@ fn project() -> (tempfile::TempDir, DxForge) {
 #[test]
 fn traffic_reports_match_the_schema() {
     let (dir, forge) = project();
-    let dry = InstallOptions { dry_run: true };
-    let wet = InstallOptions { dry_run: false };
+    let dry = InstallOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let wet = InstallOptions {
+        dry_run: false,
+        ..Default::default()
+    };
     check(
         &forge.install_package("button", "^1.2", &dry).unwrap(),
         "InstallReport",

@@ -173,6 +173,16 @@ pub enum TrafficError {
         /// Which limit, and by how much.
         message: String,
     },
+    /// A remote registry (or registry-item file) could not be used: unreachable,
+    /// an HTTP error, an oversized or malformed answer, an item that breaks the
+    /// path rules. Nothing was written. Never contains header values.
+    #[error("registry {url}: {message}")]
+    Registry {
+        /// The URL (or file) concerned.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 fn in_package(package: &str) -> String {
@@ -223,6 +233,13 @@ impl From<FsError> for TrafficError {
 }
 
 impl TrafficError {
+    pub(crate) fn registry(url: impl Into<String>, message: impl Into<String>) -> Self {
+        TrafficError::Registry {
+            url: url.into(),
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TrafficError::Io {
             op,

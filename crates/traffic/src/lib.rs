@@ -3,7 +3,9 @@
 //! user's edits, with a Green/Yellow/Red light per file (docs/contract.md §6).
 //!
 //! * Registry: a directory `<registry>/<name>/<version>/{dxpkg.toml,files/}`
-//!   ([`registry`]), resolved with semver ([`resolve`]).
+//!   ([`registry`]), resolved with semver ([`resolve`]); or shadcn-style
+//!   registry items over HTTP(S), S3 or files ([`remote`]), planned and
+//!   installed by the same transactional path.
 //! * `dxforge.lock` records each installed file's pristine BLAKE3 hash
 //!   ([`lockfile`]); the content itself is in `.dxforge/base/` ([`base`]).
 //! * Upgrades three-way merge like `git merge-file` ([`merge`]); the light
@@ -41,6 +43,7 @@ pub mod merge;
 mod plan;
 pub mod project_manifest;
 pub mod registry;
+pub mod remote;
 pub mod report;
 pub mod resolve;
 pub mod safety;
@@ -55,8 +58,8 @@ pub use manager::{InstallOptions, TrafficManager};
 pub use manifest::PackageManifest;
 pub use merge::{ConflictRegion, LineRange, MergeError, MergeOutcome, merge3};
 pub use report::{
-    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
+    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport,
+    PrefetchedPackage, Recovery, RecoveryReport, RemoveReport, ResolvedPackage,
 };
 pub use session::{LOCK_WAIT, WRITE_LOCK_WAIT};
 

@@ -60,3 +60,16 @@ pub const MAX_TREE_DEPTH: usize = 256;
 
 /// Most `<file>.new.N` names tried for one Red file's side file.
 pub const MAX_SIDE_FILE_TRIES: usize = 1_000;
+
+/// Largest registry-item JSON accepted from a remote registry or file (8 MiB);
+/// a larger answer is cut off and refused.
+pub const MAX_ITEM_BYTES: u64 = 8 << 20;
+
+/// Most files one registry item may ship.
+pub const MAX_ITEM_FILES: usize = 1_000;
+
+/// Most registry items one `add`/`update` may fetch (the transitive closure).
+pub const MAX_ITEMS: usize = 1_000;
+
+/// Largest `components.json` / `tsconfig.json` read to place items (1 MiB).
+pub const MAX_PROJECT_JSON_BYTES: u64 = 1 << 20;

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrafficError, toml_error};
 use crate::limits::{MAX_LOCK_BYTES, MAX_LOCKED_PACKAGES, MAX_MANIFEST_ENTRIES, MAX_PACKAGE_FILES};
-use crate::safety::{validate_package_name, validate_relative};
+use crate::safety::{validate_dependency_name, validate_relative};
 use crate::store::is_hash;
 
 /// The lock file's name at the project root.
@@ -76,6 +76,25 @@ pub struct LockedPackage {
     /// was taken): path -> side file, e.g. `"app.txt" = "app.txt.new.1"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub side_files: BTreeMap<String, String>,
+    /// Registry items only: what was fetched and how to revalidate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<LockedItem>,
+}
+
+/// Where a registry item came from ([`LockedPackage::item`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedItem {
+    /// The URL (or file) the item JSON was read from; never holds header values.
+    pub source: String,
+    /// BLAKE3 hex of the item JSON as fetched.
+    pub hash: String,
+    /// The `ETag` the registry sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` the registry sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 impl LockedPackage {
@@ -157,8 +176,20 @@ impl Lockfile {
             ));
         }
         for (name, p) in &self.packages {
-            validate_package_name(name)
+            validate_dependency_name(name)
                 .map_err(|e| bad(format!("packages.{name}"), e.to_string()))?;
+            if let Some(item) = &p.item {
+                let text_ok = |t: &str| t.len() <= 4096 && !t.chars().any(char::is_control);
+                let meta_ok = [&item.etag, &item.last_modified]
+                    .iter()
+                    .all(|v| v.as_deref().is_none_or(text_ok));
+                if !is_hash(&item.hash) || !text_ok(&item.source) || !meta_ok {
+                    return Err(bad(
+                        format!("packages.{name}.item"),
+                        "malformed source, hash, etag or last_modified".to_string(),
+                    ));
+                }
+            }
             if p.dependencies.len() > MAX_MANIFEST_ENTRIES {
                 return Err(bad(
                     format!("packages.{name}.dependencies"),
@@ -166,7 +197,7 @@ impl Lockfile {
                 ));
             }
             for dep in &p.dependencies {
-                validate_package_name(dep)
+                validate_dependency_name(dep)
                     .map_err(|e| bad(format!("packages.{name}.dependencies"), e.to_string()))?;
             }
             if p.files.len() > MAX_PACKAGE_FILES || p.unresolved.len() > MAX_PACKAGE_FILES {

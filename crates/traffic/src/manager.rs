@@ -12,13 +12,20 @@ use crate::lockfile::{LOCK_FILE, Lockfile};
 use crate::manifest::PackageManifest;
 use crate::plan::{BaseFinder, Ctx, Plan, drop_verdict, plan_install, read_target};
 use crate::project_manifest::{with_dependency, without_dependency};
-use crate::registry::Registry;
+use crate::registry::{PackageSource, Registry};
+use crate::remote::Sources;
+use crate::remote::collect::{Collected, Collector};
+use crate::remote::fetch::Fetcher;
+use crate::remote::place::Placement;
 use crate::report::{
-    FileAction, FileReport, InstallReport, ModifiedFile, PrefetchReport, PrefetchedPackage,
-    Recovery, RecoveryReport, RemoveReport,
+    FileAction, FileReport, InstallReport, ItemReport, ModifiedFile, PrefetchReport,
+    PrefetchedPackage, Recovery, RecoveryReport, RemoveReport,
 };
 use crate::resolve::{Upgrade, resolve};
-use crate::safety::{parse_requirement, parse_spec, project_relative, validate_package_name};
+use crate::safety::{
+    is_item_id, parse_requirement, parse_spec, project_relative, validate_dependency_name,
+    validate_package_name,
+};
 use crate::session::{Access, Session};
 use crate::store::hash_hex;
 use crate::txn::{self, Changes};
@@ -28,6 +35,8 @@ use crate::txn::{self, Changes};
 pub struct InstallOptions {
     /// Compute and return the plan without writing anything.
     pub dry_run: bool,
+    /// Registry items come from `.dxforge/cache/registry` only; no network.
+    pub offline: bool,
 }
 
 /// Entry point of Traffic Branching for one project. Cheap to build; holds no
@@ -40,6 +49,7 @@ pub struct InstallOptions {
 pub struct TrafficManager {
     root: PathBuf,
     registry: Option<PathBuf>,
+    sources: Sources,
 }
 
 /// The project's `dxforge.toml` text change to apply with a transaction.
@@ -51,7 +61,17 @@ const PROJECT_MANIFEST: &str = "dxforge.toml";
 impl TrafficManager {
     /// A manager for the project at `root`, with the registry directory `registry` (absolute).
     pub fn new(root: PathBuf, registry: Option<PathBuf>) -> Self {
-        TrafficManager { root, registry }
+        TrafficManager {
+            root,
+            registry,
+            sources: Sources::default(),
+        }
+    }
+
+    /// The same manager with the registries of `[registries]`.
+    pub fn with_sources(mut self, sources: Sources) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// The project root as given.
@@ -134,7 +154,7 @@ impl TrafficManager {
             .collect();
         old.packages
             .iter()
-            .filter(|(n, _)| !exclude.contains(*n) && !depended.contains(n))
+            .filter(|(n, p)| p.item.is_none() && !exclude.contains(*n) && !depended.contains(n))
             .map(|(n, p)| {
                 (
                     n.clone(),
@@ -198,6 +218,9 @@ impl TrafficManager {
         version_req: &str,
         opts: &InstallOptions,
     ) -> Result<InstallReport> {
+        if is_item_id(name) {
+            return self.install_item(name, version_req, opts);
+        }
         validate_package_name(name)?;
         parse_requirement(name, version_req)?;
         let s = self.begin(opts.dry_run, "add")?;
@@ -209,7 +232,7 @@ impl TrafficManager {
         let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Only(only))?;
         let mut to_plan = Self::changed(&resolved, &old);
         to_plan.insert(name.to_string());
-        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
+        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan, BTreeMap::new())?;
         let explicit = !version_req.trim().is_empty();
         let req = match (explicit, resolved.get(name)) {
             (true, _) => version_req.trim().to_string(),
@@ -231,14 +254,25 @@ impl TrafficManager {
     ) -> Result<InstallReport> {
         let s = self.begin(opts.dry_run, "install")?;
         let old = Lockfile::load(&s.project)?;
+        let (deps, item_deps) = split_items(deps);
         let exclude: BTreeSet<String> = deps.keys().cloned().collect();
         let mut roots = Self::pinned_roots(&old, &exclude, false);
         roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
         let registry = self.registry_for(&s);
-        let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
-        let to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
-        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
-        self.finish(&s, plan, &old, None, opts)
+        let mut resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
+        let mut to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
+        // Items already locked stay as installed; `update` fetches them again.
+        let missing: Vec<(String, String)> = item_deps
+            .into_iter()
+            .filter(|(n, _)| !old.packages.contains_key(n))
+            .collect();
+        let items = self.fetch_items(&s, &missing, opts)?;
+        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
+        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
+        let reports = lock_items(&mut plan, items);
+        let mut report = self.finish(&s, plan, &old, None, opts)?;
+        report.items = reports;
+        Ok(report)
     }
 
     /// Upgrade `name` (or every package) to the highest versions `deps` allow.
@@ -250,34 +284,119 @@ impl TrafficManager {
     ) -> Result<InstallReport> {
         let s = self.begin(opts.dry_run, "update")?;
         let old = Lockfile::load(&s.project)?;
-        let upgrade = match name {
-            Some(n) => {
-                validate_package_name(n)?;
-                if !old.packages.contains_key(n) {
-                    return Err(TrafficError::NotInstalled {
-                        name: n.to_string(),
-                    });
-                }
-                Upgrade::Only([n.to_string()].into())
+        if let Some(n) = name {
+            validate_dependency_name(n)?;
+            if !old.packages.contains_key(n) {
+                return Err(TrafficError::NotInstalled {
+                    name: n.to_string(),
+                });
             }
-            None => Upgrade::All,
-        };
-        let mut exclude: BTreeSet<String> = deps.keys().cloned().collect();
-        exclude.extend(name.map(str::to_string));
-        // A full update may move unlisted packages within their major version.
-        let mut roots = Self::pinned_roots(&old, &exclude, name.is_none());
-        if let Some(n) = name
-            && !deps.contains_key(n)
-            && let Some(p) = old.packages.get(n)
-        {
-            roots.insert(n.to_string(), format!("^{}", p.version));
         }
-        roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let (deps, item_deps) = split_items(deps);
         let registry = self.registry_for(&s);
-        let resolved = resolve(&registry, &roots, &old.versions(), &upgrade)?;
-        let to_plan = Self::changed(&resolved, &old);
-        let plan = self.plan(&s, &registry, &old, &resolved, &to_plan)?;
-        self.finish(&s, plan, &old, None, opts)
+        let mut resolved = BTreeMap::new();
+        let mut to_plan = BTreeSet::new();
+        if name.is_none_or(|n| !is_item_id(n)) {
+            let upgrade = match name {
+                Some(n) => Upgrade::Only([n.to_string()].into()),
+                None => Upgrade::All,
+            };
+            let mut exclude: BTreeSet<String> = deps.keys().cloned().collect();
+            exclude.extend(name.map(str::to_string));
+            // A full update may move unlisted packages within their major version.
+            let mut roots = Self::pinned_roots(&old, &exclude, name.is_none());
+            if let Some(n) = name
+                && !deps.contains_key(n)
+                && let Some(p) = old.packages.get(n)
+            {
+                roots.insert(n.to_string(), format!("^{}", p.version));
+            }
+            roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
+            resolved = resolve(&registry, &roots, &old.versions(), &upgrade)?;
+            to_plan = Self::changed(&resolved, &old);
+        }
+        // Items are fetched again (revalidated against the cache) and merged.
+        let requirement = |n: &str| -> String {
+            item_deps
+                .iter()
+                .find(|(d, _)| d == n)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default()
+        };
+        let item_roots: Vec<(String, String)> = match name {
+            Some(n) if is_item_id(n) => vec![(n.to_string(), requirement(n))],
+            Some(_) => Vec::new(),
+            None => {
+                // Items named in [dependencies], then locked items nothing else depends on.
+                let depended: BTreeSet<&String> = old
+                    .packages
+                    .values()
+                    .flat_map(|p| p.dependencies.iter())
+                    .collect();
+                let mut all: BTreeMap<String, String> = item_deps.iter().cloned().collect();
+                for (n, p) in &old.packages {
+                    if p.item.is_some() && !depended.contains(n) {
+                        all.entry(n.clone()).or_default();
+                    }
+                }
+                all.into_iter().collect()
+            }
+        };
+        let items = self.fetch_items(&s, &item_roots, opts)?;
+        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
+        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
+        let reports = lock_items(&mut plan, items);
+        let mut report = self.finish(&s, plan, &old, None, opts)?;
+        report.items = reports;
+        Ok(report)
+    }
+
+    /// `add` of a registry item (`@ns/name`, URL or `.json` file) with its
+    /// `registryDependencies`; records `"<id>" = "*"` in `[dependencies]`.
+    fn install_item(&self, id: &str, req: &str, opts: &InstallOptions) -> Result<InstallReport> {
+        crate::safety::validate_item_id(id)?;
+        parse_requirement(id, req)?;
+        let s = self.begin(opts.dry_run, "add")?;
+        let old = Lockfile::load(&s.project)?;
+        let items = self.fetch_items(&s, &[(id.to_string(), req.to_string())], opts)?;
+        let mut resolved = BTreeMap::new();
+        let mut to_plan = BTreeSet::new();
+        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
+        let registry = self.registry_for(&s);
+        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
+        let reports = lock_items(&mut plan, items);
+        let explicit = !req.trim().is_empty();
+        let recorded = if explicit { req.trim() } else { "*" };
+        let manifest = edit_manifest(&s, |path, text| {
+            with_dependency(path, text, id, recorded, explicit)
+        })?;
+        let mut report = self.finish(&s, plan, &old, manifest, opts)?;
+        report.items = reports;
+        Ok(report)
+    }
+
+    /// Fetch registry items `roots` with their dependencies. Dry runs read the
+    /// cache but never write it.
+    fn fetch_items(
+        &self,
+        s: &Session,
+        roots: &[(String, String)],
+        opts: &InstallOptions,
+    ) -> Result<BTreeMap<String, Collected>> {
+        if roots.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let placement = Placement::load(&s.project)?;
+        let mut fetcher = Fetcher::new(s.state.as_ref(), !opts.dry_run, opts.offline)
+            .with_s3(self.sources.s3.clone());
+        Collector {
+            sources: &self.sources,
+            root: &self.root,
+            placement: &placement,
+            fetcher: &mut fetcher,
+            indexes: BTreeMap::new(),
+        }
+        .collect(roots)
     }
 
     /// The plan `update` would apply; writes nothing.
@@ -286,13 +405,20 @@ impl TrafficManager {
         name: Option<&str>,
         deps: &BTreeMap<String, String>,
     ) -> Result<InstallReport> {
-        self.update(name, deps, &InstallOptions { dry_run: true })
+        self.update(
+            name,
+            deps,
+            &InstallOptions {
+                dry_run: true,
+                ..InstallOptions::default()
+            },
+        )
     }
 
     /// Remove an installed package: unmodified files are deleted, modified ones kept and
     /// reported; the lock entry and the `dxforge.toml` dependency go away.
     pub fn remove_package(&self, name: &str, opts: &InstallOptions) -> Result<RemoveReport> {
-        validate_package_name(name)?;
+        validate_dependency_name(name)?;
         let s = self.begin(opts.dry_run, "remove")?;
         let old = Lockfile::load(&s.project)?;
         let entry = old
@@ -438,9 +564,10 @@ impl TrafficManager {
         old: &Lockfile,
         resolved: &BTreeMap<String, PackageManifest>,
         to_plan: &BTreeSet<String>,
+        preloaded: BTreeMap<String, PackageSource>,
     ) -> Result<Plan> {
         let bases = Self::base_store(s);
-        let ctx = Ctx::new(&s.project, registry, &bases);
+        let ctx = Ctx::new(&s.project, registry, &bases).with_preloaded(preloaded);
         plan_install(&ctx, old, resolved, to_plan)
     }
 
@@ -461,8 +588,54 @@ impl TrafficManager {
             packages: plan.packages,
             files: plan.files,
             manifest_updated,
+            items: Vec::new(),
         })
     }
+}
+
+/// `[dependencies]` split into directory packages and registry items with
+/// their requirements (`*` read as none).
+fn split_items(
+    deps: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<(String, String)>) {
+    let (items, packages): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        deps.clone().into_iter().partition(|(k, _)| is_item_id(k));
+    let items = items
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if v.trim() == "*" { String::new() } else { v };
+            (k, v)
+        })
+        .collect();
+    (packages, items)
+}
+
+/// Put fetched items into a resolution: their manifests, their names to plan,
+/// and their sources for the planner.
+fn add_items(
+    items: &BTreeMap<String, Collected>,
+    resolved: &mut BTreeMap<String, PackageManifest>,
+    to_plan: &mut BTreeSet<String>,
+) -> BTreeMap<String, PackageSource> {
+    let mut preloaded = BTreeMap::new();
+    for (id, c) in items {
+        resolved.insert(id.clone(), c.source.manifest.clone());
+        to_plan.insert(id.clone());
+        preloaded.insert(id.clone(), c.source.clone());
+    }
+    preloaded
+}
+
+/// Record each item's source in the planned lock; returns their reports.
+fn lock_items(plan: &mut Plan, items: BTreeMap<String, Collected>) -> Vec<ItemReport> {
+    let mut reports = Vec::new();
+    for (id, c) in items {
+        if let Some(entry) = plan.lock.packages.get_mut(&id) {
+            entry.item = Some(c.locked);
+        }
+        reports.push(c.report);
+    }
+    reports
 }
 
 fn report(

@@ -32,6 +32,8 @@ pub struct Ctx<'a> {
     pub bases: &'a BaseStore,
     /// Project directories already checked by this operation.
     dirs: RefCell<DirCache>,
+    /// Package sources already loaded (registry items), by name; the registry serves the rest.
+    preloaded: BTreeMap<String, PackageSource>,
 }
 
 impl<'a> Ctx<'a> {
@@ -42,7 +44,14 @@ impl<'a> Ctx<'a> {
             registry,
             bases,
             dirs: RefCell::new(DirCache::default()),
+            preloaded: BTreeMap::new(),
         }
+    }
+
+    /// The same context planning `preloaded` sources instead of reading them from the registry.
+    pub fn with_preloaded(mut self, preloaded: BTreeMap<String, PackageSource>) -> Self {
+        self.preloaded = preloaded;
+        self
     }
 }
 
@@ -150,7 +159,10 @@ pub fn plan_install(
         let Some(manifest) = targets.get(name) else {
             continue;
         };
-        let source = ctx.registry.load(name, &manifest.version)?;
+        let source = match ctx.preloaded.get(name) {
+            Some(s) => s.clone(),
+            None => ctx.registry.load(name, &manifest.version)?,
+        };
         let previous = old.packages.get(name);
         let mut entry = LockedPackage {
             version: manifest.version.clone(),
@@ -158,6 +170,7 @@ pub fn plan_install(
             files: BTreeMap::new(),
             unresolved: Vec::new(),
             side_files: BTreeMap::new(),
+            item: None,
         };
         for file in &source.files {
             if let Some(other) = owners.insert(file.path.clone(), name.clone()) {

@@ -70,6 +70,26 @@ pub struct InstallReport {
     pub files: Vec<FileReport>,
     /// Whether `dxforge.toml` `[dependencies]` was (or would be) changed.
     pub manifest_updated: bool,
+    /// Registry items fetched by this operation, with what dxforge did not apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemReport>,
+}
+
+/// A registry item fetched by `add`/`update`/`diff`/`install`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ItemReport {
+    /// `@ns/name`, URL or file as recorded in the lock.
+    pub name: String,
+    /// The URL the item was read from (no header values).
+    pub source: String,
+    /// npm `dependencies` the item asks for (installed only with `--install-deps`).
+    pub dependencies: Vec<String>,
+    /// npm `devDependencies` the item asks for.
+    pub dev_dependencies: Vec<String>,
+    /// Item fields dxforge does not apply (`cssVars`, `css`, `tailwind`, `envVars`, …).
+    pub not_applied: Vec<String>,
+    /// Whether the item came from the cache (offline, or the registry answered 304).
+    pub from_cache: bool,
 }
 
 impl InstallReport {

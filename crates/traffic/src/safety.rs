@@ -39,6 +39,54 @@ pub fn validate_package_name(name: &str) -> Result<()> {
     }
 }
 
+/// Longest accepted registry-item URL or file path.
+const MAX_ITEM_ID_BYTES: usize = 4096;
+
+/// Whether `name` names a registry item (`@ns/name`, a URL, or a `.json`
+/// file) rather than a package of a directory registry.
+pub fn is_item_id(name: &str) -> bool {
+    name.starts_with('@') || name.contains("://") || name.ends_with(".json")
+}
+
+/// Check a registry-item id: `@ns/name` (both halves like package names),
+/// an `http`/`https`/`s3`/`file` URL, or a path to a `.json` file; at most
+/// 4096 bytes, no whitespace or control character.
+pub fn validate_item_id(name: &str) -> Result<()> {
+    let bad = || TrafficError::InvalidName {
+        name: name.to_string(),
+    };
+    if name.is_empty()
+        || name.len() > MAX_ITEM_ID_BYTES
+        || name.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(bad());
+    }
+    if let Some(rest) = name.strip_prefix('@') {
+        let (ns, item) = rest.split_once('/').ok_or_else(bad)?;
+        validate_package_name(ns).map_err(|_| bad())?;
+        return validate_package_name(item).map_err(|_| bad());
+    }
+    if let Some((scheme, rest)) = name.split_once("://") {
+        return match scheme {
+            "http" | "https" | "s3" | "file" if !rest.is_empty() => Ok(()),
+            _ => Err(bad()),
+        };
+    }
+    if name.ends_with(".json") {
+        return Ok(());
+    }
+    Err(bad())
+}
+
+/// A package name ([`validate_package_name`]) or a registry-item id ([`validate_item_id`]).
+pub fn validate_dependency_name(name: &str) -> Result<()> {
+    if is_item_id(name) {
+        validate_item_id(name)
+    } else {
+        validate_package_name(name)
+    }
+}
+
 /// Parse an exact version.
 pub fn parse_version(package: &str, text: &str) -> Result<semver::Version> {
     semver::Version::parse(text.trim()).map_err(|e| TrafficError::InvalidVersion {
@@ -61,6 +109,21 @@ pub fn parse_requirement(package: &str, text: &str) -> Result<semver::VersionReq
 
 /// Split `name@req` (or `name`) and validate both halves.
 pub fn parse_spec(spec: &str) -> Result<(String, String)> {
+    let spec = spec.trim();
+    if is_item_id(spec) {
+        // `@ns/name@REQ` (built registries); URLs and files carry no requirement.
+        if spec.starts_with('@')
+            && let Some((id, req)) = spec[1..]
+                .split_once('@')
+                .map(|(a, b)| (&spec[..a.len() + 1], b))
+        {
+            validate_item_id(id)?;
+            parse_requirement(id, req)?;
+            return Ok((id.to_string(), req.trim().to_string()));
+        }
+        validate_item_id(spec)?;
+        return Ok((spec.to_string(), String::new()));
+    }
     let (name, req) = match spec.split_once('@') {
         Some((name, req)) => (name.trim(), req.trim()),
         None => (spec.trim(), ""),

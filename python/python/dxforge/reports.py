@@ -49,13 +49,26 @@ class ResolvedPackage(TypedDict):
     previous: str | None
 
 
-class InstallReport(TypedDict):
-    """Result of install_package / install_all_dependencies / update / diff."""
+class ItemReport(TypedDict):
+    name: str
+    source: str
+    dependencies: list[str]
+    dev_dependencies: list[str]
+    not_applied: list[str]
+    from_cache: bool
 
+
+class _InstallReportFields(TypedDict):
     dry_run: bool
     packages: list[ResolvedPackage]
     files: list[FileReport]
     manifest_updated: bool
+
+
+class InstallReport(_InstallReportFields, total=False):
+    """Result of install_package / install_all_dependencies / update / diff."""
+
+    items: list[ItemReport]
 
 
 class RemoveReport(TypedDict):

@@ -5,9 +5,11 @@
 mod common;
 mod crash;
 mod gc;
+mod http;
 mod merge_vs_git;
 mod properties;
 mod registry;
 mod regression;
+mod remote;
 mod safety;
 mod scenarios;

@@ -81,11 +81,25 @@ fn resolution_picks_highest_matching_and_reports_missing() {
     let p = TestProject::new(example_registry());
     let m = p.manager();
     let plan = m
-        .install_package("button", "~1.2", &InstallOptions { dry_run: true })
+        .install_package(
+            "button",
+            "~1.2",
+            &InstallOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(plan.packages[0].version, "1.2.0");
     let plan = m
-        .install_package("button", "", &InstallOptions { dry_run: true })
+        .install_package(
+            "button",
+            "",
+            &InstallOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(plan.packages[0].version, "1.3.0");
     let err = m

@@ -335,7 +335,14 @@ fn dry_run_writes_nothing_and_returns_the_same_plan() {
     let before_state = common::snapshot(&p.root().join(".dxforge"));
     let dry = p
         .manager()
-        .install_package("widget", "^2", &InstallOptions { dry_run: true })
+        .install_package(
+            "widget",
+            "^2",
+            &InstallOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert!(dry.dry_run);
     assert_eq!(p.tree(), before);
