@@ -7,8 +7,7 @@
 //! within [`IDLE_TIMEOUT`] is dropped; lines the server could not keep up
 //! with are counted in a `dropped` frame.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,10 +17,10 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::server::{IDLE_TIMEOUT, client_gone};
-use super::{MAX_RESPONSE_LINE, Request, Response, served_here, socket_path};
+use super::{MAX_RESPONSE_LINE, Response};
 use crate::pipeline::LogEntry;
 use crate::pipeline::logs_cmd::{entries, parse_since};
-use crate::{DxForge, Error, ErrorKind, Result};
+use crate::{DxForge, Result};
 
 /// What a follow delivers besides its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,37 +169,9 @@ async fn frame(write: &mut OwnedWriteHalf, response: &Response) -> bool {
 /// project at `root` and hands each line to `on` until the stream ends.
 /// `Ok(false)` when no `dxforge up` is running.
 pub fn follow(root: &Path, command: &str, mut on: impl FnMut(FollowEvent)) -> Result<bool> {
-    let path = socket_path(root);
-    if super::check_len(&path).is_err() || !served_here(root, &path) {
+    let Some((stream, control)) = super::send_request(root, command)? else {
         return Ok(false);
-    }
-    let mut stream = match UnixStream::connect(&path) {
-        Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(false);
-        }
-        Err(e) => return Err(Error::io(&path, e)),
     };
-    let control = |message: String| Error::Control {
-        path: path.clone(),
-        message,
-    };
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| control(e.to_string()))?;
-    let mut bytes = serde_json::to_vec(&Request {
-        command: command.to_owned(),
-    })
-    .map_err(|e| control(e.to_string()))?;
-    bytes.push(b'\n');
-    stream
-        .write_all(&bytes)
-        .map_err(|e| control(format!("send failed: {e}")))?;
     let mut reader = BufReader::new(&stream);
     loop {
         let mut line = String::new();
@@ -214,14 +185,7 @@ pub fn follow(root: &Path, command: &str, mut on: impl FnMut(FollowEvent)) -> Re
         let response: Response = serde_json::from_str(&line)
             .map_err(|e| control(format!("malformed frame ({e}): {}", line.trim_end())))?;
         if !response.ok {
-            return Err(Error::Relayed {
-                kind: response
-                    .code
-                    .as_deref()
-                    .and_then(ErrorKind::from_code)
-                    .unwrap_or(ErrorKind::Other),
-                message: response.message.unwrap_or_default(),
-            });
+            return Err(super::relayed(response.code.as_deref(), response.message));
         }
         if let Some(entry) = response.entry {
             on(FollowEvent::Entry(entry));

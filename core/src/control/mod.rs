@@ -204,9 +204,13 @@ fn served_here(root: &Path, path: &Path) -> bool {
     dir_ok && sock_ok
 }
 
-/// Sends `command` to the `dxforge up` serving the project at `root`.
-/// Returns `Ok(None)` when none is running (no socket, or a stale one).
-pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
+/// Connects to the `dxforge up` serving the project at `root` and sends
+/// `command`. `Ok(None)` when none is running (no socket, or a stale one).
+/// The closure builds this socket's `Error::Control` from a message.
+pub(crate) fn send_request(
+    root: &Path,
+    command: &str,
+) -> Result<Option<(UnixStream, impl Fn(String) -> Error)>> {
     let path = socket_path(root);
     if check_len(&path).is_err() || !served_here(root, &path) {
         return Ok(None);
@@ -223,11 +227,12 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
         }
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let control = |message: String| Error::Control {
+    let control = move |message: String| Error::Control {
         path: path.clone(),
         message,
     };
-    // `run` may take as long as the tool; the others answer at once.
+    // Only the request is bounded in time: `run` and `logs --follow` may
+    // take as long as the tool; the others answer at once.
     stream
         .set_write_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| control(e.to_string()))?;
@@ -239,6 +244,25 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
     stream
         .write_all(&bytes)
         .map_err(|e| control(format!("send failed: {e}")))?;
+    Ok(Some((stream, control)))
+}
+
+/// The error a refusal from `up` relays, in the kind `up` gave it.
+pub(crate) fn relayed(code: Option<&str>, message: Option<String>) -> Error {
+    Error::Relayed {
+        kind: code
+            .and_then(ErrorKind::from_code)
+            .unwrap_or(ErrorKind::Other),
+        message: message.unwrap_or_default(),
+    }
+}
+
+/// Sends `command` to the `dxforge up` serving the project at `root`.
+/// Returns `Ok(None)` when none is running (no socket, or a stale one).
+pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
+    let Some((stream, control)) = send_request(root, command)? else {
+        return Ok(None);
+    };
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_RESPONSE_LINE as u64 + 1))
         .read_line(&mut line)
@@ -251,12 +275,6 @@ pub fn request(root: &Path, command: &str) -> Result<Option<PipelineOutcome>> {
             outcome: Some(outcome),
             ..
         } => Ok(Some(outcome)),
-        Response { code, message, .. } => Err(Error::Relayed {
-            kind: code
-                .as_deref()
-                .and_then(ErrorKind::from_code)
-                .unwrap_or(ErrorKind::Other),
-            message: message.unwrap_or_default(),
-        }),
+        Response { code, message, .. } => Err(relayed(code.as_deref(), message)),
     }
 }
