@@ -7,7 +7,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 
-import { freePort, REPO, TCP_SERVER, tempDir } from './helpers.mjs'
+import { REPO, TCP_SERVER, reservePort, tempDir } from './helpers.mjs'
 
 const SETUP = join(REPO, 'examples', 'node', 'global-setup.mjs')
 
@@ -33,7 +33,7 @@ function alive(pid) {
 
 async function project(t) {
   const dir = tempDir(t)
-  const [db, web] = [await freePort(), await freePort()]
+  const [db, web] = [await reservePort(t), await reservePort(t)]
   writeFileSync(
     join(dir, 'dxforge.toml'),
     `[tools.db]
