@@ -5,11 +5,12 @@ real processes."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port, pid_alive
+from conftest import pid_alive
 
 
 def write_project(root: Path, server_tool: Path, db_port: int, web_port: int) -> None:
@@ -41,9 +42,9 @@ def write_project(root: Path, server_tool: Path, db_port: int, web_port: int) ->
 
 
 def test_dxforge_tools_starts_ready_tools_and_stops_them_at_session_end(
-    pytester: pytest.Pytester, server_tool: Path
+    pytester: pytest.Pytester, server_tool: Path, reserve_port: Callable[[], int]
 ) -> None:
-    db_port, web_port = free_port(), free_port()
+    db_port, web_port = reserve_port(), reserve_port()
     write_project(pytester.path, server_tool, db_port, web_port)
     pids = pytester.path / "pids"
     pytester.makepyfile(
