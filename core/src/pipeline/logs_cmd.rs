@@ -32,7 +32,11 @@ pub struct LogEntry {
 /// duration back from now (`10m`, `1h30m`, `45s`) or an RFC 3339 time
 /// (`2026-01-02T15:04:05Z`).
 pub fn parse_since(when: &str) -> Result<u64> {
-    let now = std::time::SystemTime::now();
+    parse_since_at(when, std::time::SystemTime::now())
+}
+
+/// [`parse_since`] against a given `now` (durations count back from it).
+fn parse_since_at(when: &str, now: std::time::SystemTime) -> Result<u64> {
     let at = match humantime::parse_duration(when) {
         Ok(back) => now.checked_sub(back).unwrap_or(std::time::UNIX_EPOCH),
         Err(_) => humantime::parse_rfc3339_weak(when).map_err(|_| Error::Usage {
@@ -175,13 +179,13 @@ mod tests {
 
     #[test]
     fn since_takes_durations_and_rfc3339_times_and_names_a_bad_value() {
-        let now = crate::pipeline::logs_cmd::parse_since("0s").unwrap();
-        let ten_min = parse_since("10m").unwrap();
-        assert!(
-            now - ten_min >= 600_000 && now - ten_min < 610_000,
-            "{now} {ten_min}"
-        );
-        assert!(parse_since("1h 30m").unwrap() < ten_min);
+        // One fixed `now`: two clock readings would drift apart under load.
+        let clock = std::time::SystemTime::now();
+        let now = parse_since_at("0s", clock).unwrap();
+        let ten_min = parse_since_at("10m", clock).unwrap();
+        assert_eq!(now - ten_min, 600_000, "{now} {ten_min}");
+        assert_eq!(now - parse_since_at("1h 30m", clock).unwrap(), 5_400_000);
+        assert!(parse_since("10m").unwrap() >= ten_min);
         assert_eq!(
             parse_since("2026-01-02T15:04:05Z").unwrap(),
             1_767_366_245_000
