@@ -158,6 +158,17 @@ impl Drop for Locked {
     }
 }
 
+/// Whether a process was killed while writing the busy marker itself: its
+/// temp file (`.busy.<random>.tmp`) is there, the marker is not. One listing
+/// of the store's top directory, a handful of entries.
+fn marker_write_interrupted(store: &Root) -> Result<bool> {
+    let prefix = format!(".{BUSY_MARKER}.");
+    Ok(store.read_dir("")?.iter().any(|(name, _)| {
+        name.to_str()
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+    }))
+}
+
 impl Locked {
     /// Removes temp files an interrupted operation left in the store (once); returns
     /// whether it did, i.e. whether objects of that operation may not be durable yet.
@@ -235,7 +246,8 @@ impl SnapshotStore {
         let store = state.subroot(STORE_DIR, Policy::Plain, true)?;
         // Sweeping every shard of a large store costs more than the rest of an incremental
         // snapshot, so only an interrupted operation (its marker still there) triggers it.
-        let interrupted = store.metadata(BUSY_MARKER)?.is_some();
+        let interrupted =
+            store.metadata(BUSY_MARKER)?.is_some() || marker_write_interrupted(&store)?;
         let options = WriteOptions {
             mode: Some(0o644),
             durability: Durability::Atomic,

@@ -766,3 +766,25 @@ fn planted_restore_journal_is_refused_and_changes_nothing_until_a_restore_replac
     assert!(!root.join(".dxforge/snapshots/restore.journal").exists());
     w.snapshot().unwrap();
 }
+
+// Failure: a process killed while writing the busy marker itself left its temp file,
+// and no later operation swept it (the marker, which triggers the sweep, was never made).
+#[test]
+fn temp_file_of_a_busy_marker_write_killed_midway_is_swept_by_the_next_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "a.txt", b"a\n");
+    let rt = runtime();
+    let w = common::worker(root, &rt);
+    w.snapshot().unwrap();
+    let store = root.join(".dxforge/snapshots");
+    let leftover = store.join(".busy.dxforge-0123456789abcdef.tmp");
+    fs::write(&leftover, "snapshot").unwrap();
+    assert!(!store.join("busy").exists());
+    w.snapshot().unwrap();
+    assert!(
+        !leftover.exists(),
+        "the killed marker write's temp file is still there"
+    );
+    assert!(!store.join("busy").exists());
+}
