@@ -723,11 +723,13 @@ fn install_while_another_command_holds_the_lock_is_busy() {
     let project = Root::open(p.root(), Policy::Project).unwrap();
     let state = project.subroot(".dxforge", Policy::Plain, false).unwrap();
     let held = std::thread::spawn(move || {
+        // Waits: a child another test forks in this process shares the
+        // install's lock until it execs, which takes a while under load.
         ProjectLock::acquire(
             &state,
             "snapshot",
             LockMode::Exclusive,
-            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(30),
         )
         .unwrap()
     })
