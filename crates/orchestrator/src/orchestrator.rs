@@ -212,15 +212,7 @@ impl Orchestrator {
     }
 
     pub(crate) fn entry(&self, name: &str) -> Result<Arc<ToolEntry>> {
-        self.inner
-            .registry
-            .read()
-            .tools
-            .get(name)
-            .cloned()
-            .ok_or_else(|| OrchestratorError::UnknownTool {
-                name: name.to_owned(),
-            })
+        self.inner.registry.read().entry(name)
     }
 
     /// Starts the tool and its dependency closure; idempotent.

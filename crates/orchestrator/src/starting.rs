@@ -106,15 +106,7 @@ async fn start_named(inner: &Arc<Inner>, name: &str, wait: Wait) -> Result<ToolS
 /// [`start_one`] by name, looked up again after a re-registration.
 async fn start_by_name(inner: &Arc<Inner>, name: &str, ready: bool) -> Result<ToolStatus> {
     loop {
-        let entry = inner
-            .registry
-            .read()
-            .tools
-            .get(name)
-            .cloned()
-            .ok_or_else(|| OrchestratorError::UnknownTool {
-                name: name.to_owned(),
-            })?;
+        let entry = inner.registry.read().entry(name)?;
         if let Some(status) = start_one(inner, &entry, ready).await? {
             return Ok(status);
         }
@@ -128,15 +120,7 @@ async fn start_by_name(inner: &Arc<Inner>, name: &str, ready: bool) -> Result<To
 /// [`OrchestratorError::DependencyNotCompleted`] (the dependent is filled
 /// in by the chain).
 async fn complete(inner: &Arc<Inner>, name: &str) -> Result<ToolStatus> {
-    let entry = inner
-        .registry
-        .read()
-        .tools
-        .get(name)
-        .cloned()
-        .ok_or_else(|| OrchestratorError::UnknownTool {
-            name: name.to_owned(),
-        })?;
+    let entry = inner.registry.read().entry(name)?;
     let done = |life: &Life, exit: Option<ExitStatus>| {
         *life == Life::Stopped && exit == Some(ExitStatus::Code(0))
     };

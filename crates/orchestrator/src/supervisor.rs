@@ -51,6 +51,16 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The entry of a registered tool; unknown names are an error naming them.
+    pub fn entry(&self, name: &str) -> crate::error::Result<Arc<ToolEntry>> {
+        self.tools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::error::OrchestratorError::UnknownTool {
+                name: name.to_owned(),
+            })
+    }
+
     /// Dependencies of a registered tool (empty when unknown).
     pub fn deps_of(&self, name: &str) -> Vec<String> {
         self.tools
