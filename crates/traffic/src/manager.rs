@@ -259,17 +259,15 @@ impl TrafficManager {
         let mut roots = Self::pinned_roots(&old, &exclude, false);
         roots.extend(deps.iter().map(|(k, v)| (k.clone(), v.clone())));
         let registry = self.registry_for(&s);
-        let mut resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
-        let mut to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
+        let resolved = resolve(&registry, &roots, &old.versions(), &Upgrade::Nothing)?;
+        let to_plan: BTreeSet<String> = resolved.keys().cloned().collect();
         // Items already locked stay as installed; `update` fetches them again.
         let missing: Vec<(String, String)> = item_deps
             .into_iter()
             .filter(|(n, _)| !old.packages.contains_key(n))
             .collect();
-        let items = self.fetch_items(&s, &missing, opts)?;
-        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
-        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
-        let reports = lock_items(&mut plan, items);
+        let (plan, reports) =
+            self.plan_with_items(&s, &registry, &old, resolved, to_plan, &missing, opts)?;
         let mut report = self.finish(&s, plan, &old, None, opts)?;
         report.items = reports;
         Ok(report)
@@ -342,10 +340,8 @@ impl TrafficManager {
                 all.into_iter().collect()
             }
         };
-        let items = self.fetch_items(&s, &item_roots, opts)?;
-        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
-        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
-        let reports = lock_items(&mut plan, items);
+        let (plan, reports) =
+            self.plan_with_items(&s, &registry, &old, resolved, to_plan, &item_roots, opts)?;
         let mut report = self.finish(&s, plan, &old, None, opts)?;
         report.items = reports;
         Ok(report)
@@ -358,13 +354,17 @@ impl TrafficManager {
         parse_requirement(id, req)?;
         let s = self.begin(opts.dry_run, "add")?;
         let old = Lockfile::load(&s.project)?;
-        let items = self.fetch_items(&s, &[(id.to_string(), req.to_string())], opts)?;
-        let mut resolved = BTreeMap::new();
-        let mut to_plan = BTreeSet::new();
-        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
         let registry = self.registry_for(&s);
-        let mut plan = self.plan(&s, &registry, &old, &resolved, &to_plan, preloaded)?;
-        let reports = lock_items(&mut plan, items);
+        let roots = [(id.to_string(), req.to_string())];
+        let (plan, reports) = self.plan_with_items(
+            &s,
+            &registry,
+            &old,
+            BTreeMap::new(),
+            BTreeSet::new(),
+            &roots,
+            opts,
+        )?;
         let explicit = !req.trim().is_empty();
         let recorded = if explicit { req.trim() } else { "*" };
         let manifest = edit_manifest(&s, |path, text| {
@@ -373,6 +373,27 @@ impl TrafficManager {
         let mut report = self.finish(&s, plan, &old, manifest, opts)?;
         report.items = reports;
         Ok(report)
+    }
+
+    /// Fetches the registry items `roots` (with their dependencies), adds
+    /// them to what `resolved`/`to_plan` already hold, plans the lot and
+    /// records each item's source in the plan's lock.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_with_items(
+        &self,
+        s: &Session,
+        registry: &Registry,
+        old: &Lockfile,
+        mut resolved: BTreeMap<String, PackageManifest>,
+        mut to_plan: BTreeSet<String>,
+        roots: &[(String, String)],
+        opts: &InstallOptions,
+    ) -> Result<(Plan, Vec<ItemReport>)> {
+        let items = self.fetch_items(s, roots, opts)?;
+        let preloaded = add_items(&items, &mut resolved, &mut to_plan);
+        let mut plan = self.plan(s, registry, old, &resolved, &to_plan, preloaded)?;
+        let reports = lock_items(&mut plan, items);
+        Ok((plan, reports))
     }
 
     /// Fetch registry items `roots` with their dependencies. Dry runs read the
