@@ -9,6 +9,7 @@ mod logs;
 mod printer;
 mod progress;
 mod supervise;
+mod trim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -29,12 +29,13 @@ const RESERVED_DESCRIPTORS: u64 = 64;
 const DESCRIPTORS_PER_TOOL: u64 = 4;
 
 pub(crate) fn up(root: &Path, tools: &[String], watch: bool, json: bool) -> Result<i32, Error> {
+    crate::trim::one_heap();
     let limit = control::raise_descriptor_limit();
     let capacity = tool_capacity(limit);
     let forge = DxForge::open(root)?;
     let _lock = control::lock_up(root)?;
     let shutdown = Arc::new(Notify::new());
-    let _server = control::serve(forge.clone(), shutdown.clone())?;
+    let server = control::serve(forge.clone(), shutdown.clone())?;
     let printer = if json {
         None
     } else {
@@ -49,7 +50,14 @@ pub(crate) fn up(root: &Path, tools: &[String], watch: bool, json: bool) -> Resu
             "[dxforge] descriptor limit {limit}: room for about {capacity} tools"
         ));
     }
-    let result = runtime::block_on(supervise(&forge, tools, watch, out.as_ref(), shutdown))?;
+    let result = runtime::block_on(supervise(
+        &forge,
+        tools,
+        watch,
+        out.as_ref(),
+        shutdown,
+        server.activity(),
+    ))?;
     let states = forge.states()?;
     forge.shutdown()?;
     if let Some(printer) = printer {
@@ -79,6 +87,7 @@ async fn supervise(
     watch: bool,
     out: Option<&Printer>,
     shutdown: Arc<Notify>,
+    activity: Arc<Notify>,
 ) -> Result<(), Error> {
     if let Some(out) = out {
         stream_output(forge, out)?;
@@ -118,6 +127,7 @@ async fn supervise(
         out.own(format_status(&forge.states()?));
         out.own("[dxforge] supervising; Ctrl-C or `dxforge stop` stops everything".into());
     }
+    tokio::spawn(crate::trim::when_quiet(activity));
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

@@ -72,6 +72,16 @@ pub fn raise_descriptor_limit() -> u64 {
 pub struct ControlServer {
     path: PathBuf,
     task: tokio::task::JoinHandle<()>,
+    activity: Arc<Notify>,
+}
+
+impl ControlServer {
+    /// Notified after each answered request (a permit is kept when nobody
+    /// waits), so that work meant for quiet moments, such as `up` giving
+    /// back memory, can wait until requests stop coming.
+    pub fn activity(&self) -> Arc<Notify> {
+        self.activity.clone()
+    }
 }
 
 impl Drop for ControlServer {
@@ -96,8 +106,20 @@ pub fn serve(forge: DxForge, shutdown: Arc<Notify>) -> Result<ControlServer> {
     let _enter = crate::runtime::runtime()?.enter();
     let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
     let slots = Arc::new(Slots::new(max_connections(nofile_limits().0)));
-    let task = tokio::spawn(accept_loop(listener, forge, shutdown, slots, path.clone()));
-    Ok(ControlServer { path, task })
+    let activity = Arc::new(Notify::new());
+    let task = tokio::spawn(accept_loop(
+        listener,
+        forge,
+        shutdown,
+        slots,
+        path.clone(),
+        activity.clone(),
+    ));
+    Ok(ControlServer {
+        path,
+        task,
+        activity,
+    })
 }
 
 async fn accept_loop(
@@ -106,6 +128,7 @@ async fn accept_loop(
     shutdown: Arc<Notify>,
     slots: Arc<Slots>,
     path: PathBuf,
+    activity: Arc<Notify>,
 ) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
@@ -133,11 +156,14 @@ async fn accept_loop(
         };
         let forge = forge.clone();
         let shutdown = shutdown.clone();
+        let activity = activity.clone();
         tokio::spawn(async move {
-            if let Some(stop_all) = serve_one(stream, &forge, &slot).await
-                && stop_all
-            {
+            let answered = serve_one(stream, &forge, &slot).await;
+            if answered == Some(true) {
                 shutdown.notify_one();
+            }
+            if answered.is_some() {
+                activity.notify_one();
             }
         });
     }

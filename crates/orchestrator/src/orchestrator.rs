@@ -198,6 +198,12 @@ impl Orchestrator {
         }
         reg.next_seq = next_seq;
         reg.order = order;
+        drop(reg);
+        // A registered tool is about to be started: park the first pair now,
+        // in the background, so that the first start is a wake-up too.
+        if !self.inner.shut_down.load(Ordering::Acquire) {
+            self.inner.spawner.refill(&self.inner.config.runtime);
+        }
         Ok(())
     }
 
