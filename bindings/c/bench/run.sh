@@ -9,15 +9,16 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$repo"
-out="$repo/target/dxforge-c"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+out="$target/dxforge-c"
 mkdir -p "$out"
 cargo build -p dxforge-c --release --locked --lib --example bench_calls_rust
 # The C program loads the library by its SONAME (bindings/c/build.rs).
-soname="$(readelf -d target/release/libdxforge.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
-ln -sfn libdxforge.so "target/release/$soname"
+soname="$(readelf -d "$target/release/libdxforge.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+ln -sfn libdxforge.so "$target/release/$soname"
 cc -std=c11 -O2 -Wall -Wextra -pedantic -Werror -Iinclude bindings/c/bench/bench_calls.c \
-    -o "$out/bench_calls" -Ltarget/release -ldxforge -Wl,-rpath,"$repo/target/release"
-rust_bin="$repo/target/release/examples/bench_calls_rust"
+    -o "$out/bench_calls" -L"$target/release" -ldxforge -Wl,-rpath,"$target/release"
+rust_bin="$target/release/examples/bench_calls_rust"
 
 echo "== criterion (Rust)"
 cargo bench -p dxforge --bench status --locked -- status_registered_tool 2>&1 | grep "^status_registered_tool"

@@ -10,8 +10,16 @@ use crate::Result;
 
 impl DxForge {
     /// Registers a tool; its dependencies must be registered already.
+    ///
+    /// A host registers a tool to start it, so this also begins parking the
+    /// process pair the first start will use, in the background (tools read
+    /// from `dxforge.toml` at open do not: a handle opened for `status` or
+    /// `logs` makes no process).
     pub fn register_tool(&self, def: DxToolDefinition) -> Result<()> {
-        Ok(self.live()?.orchestrator.register_tool(def)?)
+        let live = self.live()?;
+        live.orchestrator.register_tool(def)?;
+        live.orchestrator.prepare_start();
+        Ok(())
     }
 
     /// The definition registered under `name` (identical to what was registered).

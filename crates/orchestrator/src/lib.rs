@@ -91,10 +91,10 @@
 //! * each orchestrator keeps one such pair parked for its next cold start
 //!   (`ps` shows `dxforge-shim` and `dxforge-parked`): a cold start fills in
 //!   the request and wakes the parked tool, so its critical path holds one
-//!   wake-up and the `exec`, not two process creations. Registering tools
-//!   and each start have a runtime blocking thread park the next pair, so
-//!   the first start of a handle finds one too. A start while none is
-//!   parked yet makes its pair on the spot, request filled in before the
+//!   wake-up and the `exec`, not two process creations. After each start
+//!   (and on [`Orchestrator::prepare_start`], so that a first start finds one
+//!   too) a runtime blocking thread parks the next pair. A start while none
+//!   is parked yet makes its pair on the spot, request filled in before the
 //!   clone. A parked pair holds no descriptor of the host but
 //!   its own pipes and the host's pidfd; it dies with the host and is
 //!   cancelled by [`Orchestrator::shutdown_blocking`] or when the

@@ -198,13 +198,18 @@ impl Orchestrator {
         }
         reg.next_seq = next_seq;
         reg.order = order;
-        drop(reg);
-        // A registered tool is about to be started: park the first pair now,
-        // in the background, so that the first start is a wake-up too.
+        Ok(())
+    }
+
+    /// Parks a shim pair for the next start now, on a runtime blocking
+    /// thread, so that even the first start is a wake-up and an `exec`
+    /// (every later start parks the next pair by itself). Call it when a
+    /// start is coming; until then an orchestrator makes no process. Does
+    /// nothing after shutdown or when a pair is ready or being made.
+    pub fn prepare_start(&self) {
         if !self.inner.shut_down.load(Ordering::Acquire) {
             self.inner.spawner.refill(&self.inner.config.runtime);
         }
-        Ok(())
     }
 
     /// The registered definition of a tool (identical to what was registered).
