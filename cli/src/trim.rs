@@ -91,14 +91,22 @@ pub(crate) fn give_back() {
 }
 
 /// Address ranges of private, read-only mappings (code, read-only data) of
-/// the binary `exe` or of shared libraries with no anonymous (written) pages,
-/// from `/proc/self/smaps`. The relocated read-only data (RELRO) is written
-/// by the loader before it is made read-only, so it has anonymous pages and
-/// is never chosen. Other files (anything a library maps read-only) are left
-/// alone: one truncated meanwhile would fault with SIGBUS.
+/// the binary `exe` or of shared libraries with no written page (none
+/// anonymous, none swapped out), from `/proc/self/smaps`. The relocated
+/// read-only data (RELRO) is written by the loader before it is made
+/// read-only, so it has anonymous pages and is never chosen. Other files
+/// (anything a library maps read-only) are left alone: one truncated
+/// meanwhile would fault with SIGBUS.
 fn clean_code_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut current: Option<(usize, usize)> = None;
+    // The candidate being read, and how many of its written-page counters
+    // (`Anonymous`, `Swap`: a written page may have been swapped out) were 0.
+    let mut current: Option<((usize, usize), u8)> = None;
+    let mut finish = |current: Option<((usize, usize), u8)>| {
+        if let Some((range, 2)) = current {
+            out.push(range);
+        }
+    };
     for line in smaps.lines() {
         if let Some((range, rest)) = line.split_once(' ')
             && let Some((start, end)) = range.split_once('-')
@@ -107,6 +115,7 @@ fn clean_code_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
                 usize::from_str_radix(end, 16),
             )
         {
+            finish(current.take());
             let mut fields = rest.split_whitespace();
             let perms = fields.next().unwrap_or("");
             // offset, device, inode, then the path (absent for anonymous memory).
@@ -116,14 +125,19 @@ fn clean_code_mappings(smaps: &str, exe: &str) -> Vec<(usize, usize)> {
             let file_name = path.rsplit('/').next().unwrap_or("");
             let code = path == exe || file_name.contains(".so");
             current = (read_only && inode != "0" && path.starts_with('/') && code)
-                .then_some((start, end));
-        } else if let Some(kb) = line.strip_prefix("Anonymous:")
-            && let Some(range) = current.take()
-            && kb.trim() == "0 kB"
+                .then_some(((start, end), 0));
+        } else if let Some((key, value)) = line.split_once(':')
+            && matches!(key, "Anonymous" | "Swap")
+            && let Some((_, zeros)) = &mut current
         {
-            out.push(range);
+            if value.trim() == "0 kB" {
+                *zeros += 1;
+            } else {
+                current = None;
+            }
         }
     }
+    finish(current);
     out
 }
 
@@ -137,15 +151,26 @@ mod tests {
 55d0a0000000-55d0a0400000 r-xp 00001000 fd:01 123 /usr/bin/dxforge
 Size:               4096 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0a0400000-55d0a0500000 r--p 00401000 fd:01 123 /usr/bin/dxforge
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0a0500000-55d0a0600000 rw-p 00501000 fd:01 123 /usr/bin/dxforge
 Anonymous:            64 kB
+Swap:                  0 kB
 7f0000000000-7f0000100000 r-xp 00028000 fd:01 456 /usr/lib/libc.so.6
 Anonymous:             4 kB
+Swap:                  0 kB
+7f0000100000-7f0000200000 r--p 00128000 fd:01 456 /usr/lib/libc.so.6
+Anonymous:             0 kB
+Swap:                  8 kB
 7f0000200000-7f0000300000 r-xp 00000000 00:00 0
 Anonymous:             0 kB
+Swap:                  0 kB
 7f0000400000-7f0000500000 r--p 00000000 fd:01 789 /home/me/project/data.bin
+Anonymous:             0 kB
+Swap:                  0 kB
+7f0000500000-7f0000600000 r--p 00000000 fd:01 790 /usr/lib/libm.so.6
 Anonymous:             0 kB
 7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]
 Anonymous:             0 kB
@@ -156,7 +181,8 @@ Anonymous:             0 kB
                 (0x55d0a0000000, 0x55d0a0400000),
                 (0x55d0a0400000, 0x55d0a0500000)
             ],
-            "written libc text, data, anonymous code and other files are left alone"
+            "written or swapped pages, data, anonymous code, other files and mappings \
+             whose counters are missing are left alone"
         );
     }
 }

@@ -157,7 +157,12 @@ fn ratio_report() {
         std::thread::sleep(Duration::from_millis(2));
         bare.push(bare_once());
     }
-    report("after 2 ms idle, interleaved", "cold_start_after_idle", cold, bare);
+    report(
+        "after 2 ms idle, interleaved",
+        "cold_start_after_idle",
+        cold,
+        bare,
+    );
     s.forge.shutdown().unwrap();
     // The first start of a handle: registration has begun parking a pair in
     // the background; 2 ms later (as after any setup) it is ready.
