@@ -63,6 +63,7 @@
 //! ```
 
 mod error;
+mod here;
 mod lock;
 mod rel;
 mod resolve;
