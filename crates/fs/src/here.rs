@@ -145,8 +145,8 @@ impl Root {
 
 /// Starts writeback of `file`'s dirty pages without waiting for it. Best effort: a
 /// kernel or file system without `sync_file_range` just leaves the work to the caller's
-/// final flush.
-fn start_writeback_of(file: &File) {
+/// final flush (a [`Root::syncfs`], which then has less left to wait for).
+pub fn start_writeback_of(file: &File) {
     use std::os::fd::AsRawFd;
     // SAFETY: a system call on a descriptor `file` keeps open, with no pointers.
     let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };

@@ -71,6 +71,7 @@ mod root;
 mod temp;
 
 pub use error::{FsError, Result};
+pub use here::start_writeback_of;
 pub use lock::{LockMode, ProjectLock};
 pub use rel::check_relative;
 #[doc(hidden)]
