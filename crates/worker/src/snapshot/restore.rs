@@ -105,10 +105,12 @@ impl<'a> Plan<'a> {
 
     /// Fails, before anything is changed, when the plan would destroy something untracked.
     fn check(&self, project: &Root) -> Result<()> {
+        // What each directory prefix is, looked up once for all the files below it.
+        let mut dirs = HashMap::new();
         for action in &self.actions {
             if let Action::Write(entry) = action {
                 let tracked = self.current.contains(entry.path());
-                check_obstacles(project, entry.path(), &self.deletes, tracked)?;
+                check_obstacles(project, entry.path(), &self.deletes, tracked, &mut dirs)?;
             }
         }
         Ok(())
@@ -238,18 +240,27 @@ impl SnapshotStore {
 
 /// Fails when writing `rel` would need to delete something that is not tracked (an
 /// ignored file, link or directory content) or write through a link.
-fn check_obstacles(
+fn check_obstacles<'a>(
     project: &Root,
-    rel: &str,
+    rel: &'a str,
     deletes: &HashSet<&str>,
     tracked: bool,
+    dirs: &mut HashMap<&'a str, Option<Kind>>,
 ) -> Result<()> {
     let mut end = 0;
     while let Some(pos) = rel[end..].find('/') {
         let dir = &rel[..end + pos];
         end += pos + 1;
-        match project.metadata(dir)? {
-            Some(meta) if meta.kind == Kind::Dir => {}
+        let kind = match dirs.get(dir) {
+            Some(kind) => *kind,
+            None => {
+                let kind = project.metadata(dir)?.map(|m| m.kind);
+                dirs.insert(dir, kind);
+                kind
+            }
+        };
+        match kind {
+            Some(Kind::Dir) => {}
             // A tracked file or link deleted first: everything below is created afresh.
             Some(_) if deletes.contains(dir) => return Ok(()),
             Some(_) => {
