@@ -63,6 +63,7 @@
 //! ```
 
 mod error;
+mod here;
 mod lock;
 mod rel;
 mod resolve;
@@ -70,6 +71,7 @@ mod root;
 mod temp;
 
 pub use error::{FsError, Result};
+pub use here::start_writeback_of;
 pub use lock::{LockMode, ProjectLock};
 pub use rel::check_relative;
 #[doc(hidden)]

@@ -79,7 +79,7 @@ pub struct Meta {
 }
 
 impl Meta {
-    fn of(st: &rustix::fs::Stat) -> Meta {
+    pub(crate) fn of(st: &rustix::fs::Stat) -> Meta {
         Meta {
             kind: Kind::of(FileType::from_raw_mode(st.st_mode)),
             len: u64::try_from(st.st_size).unwrap_or(0),
@@ -162,7 +162,7 @@ impl Root {
         Ok(rel)
     }
 
-    fn open_raw(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd> {
+    pub(crate) fn open_raw(&self, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd> {
         open_beneath(self.fd(), rel, flags, mode, &self.join(rel))
     }
 

@@ -4,6 +4,9 @@
 //! - snapshot/first: a fresh store each iteration vs a fresh repository (`git init`).
 //! - snapshot/incremental: 10 files changed since the previous snapshot vs the same git
 //!   command on a repository whose index is current.
+//! - restore: every file of the tree deleted, then restored from a snapshot, vs
+//!   `git checkout-index -a -f` after the same deletion in a repository whose index has
+//!   the tree.
 //! - analyze: the full analysis (written to `.dxforge/analysis.json`) vs `tokei DIR`.
 #![allow(
     missing_docs,
@@ -20,7 +23,8 @@ use dxforge_worker::{BackgroundWorker, WorkerConfig};
 const DIRS: usize = 100;
 const FILES_PER_DIR: usize = 100;
 
-/// 10,000 source-like files (1–3 KiB) in 100 directories, plus a `.gitignore`.
+/// 10,000 source-like files of 2–6 KiB (about 40 MB) in 100 directories, plus a
+/// `.gitignore`.
 fn generate_tree(root: &Path) {
     std::fs::write(root.join(".gitignore"), "target/\n*.tmp\n").unwrap();
     for d in 0..DIRS {
@@ -28,18 +32,26 @@ fn generate_tree(root: &Path) {
         std::fs::create_dir_all(&dir).unwrap();
         for f in 0..FILES_PER_DIR {
             let ext = ["rs", "ts", "py", "tsx"][f % 4];
-            let mut body = String::new();
-            for line in 0..(30 + (d * 7 + f * 13) % 60) {
+            // 2048..=6143 bytes, spread evenly: 4 KiB on average.
+            let size = 2048 + (d * 7919 + f * 104_729) % 4096;
+            let mut body = String::with_capacity(size + 80);
+            let mut line = 0;
+            while body.len() < size {
                 body.push_str(&format!(
                     "    let value_{line} = compute({d}, {f}, {line}); // <Button {line}\n"
                 ));
-                if line % 9 == 0 {
-                    body.push('\n');
-                }
+                line += 1;
             }
+            body.truncate(size);
             std::fs::write(dir.join(format!("file{f:03}.{ext}")), body).unwrap();
         }
     }
+}
+
+/// Deletes every file of the generated tree (the `src` directory and `.gitignore`).
+fn delete_tree(root: &Path) {
+    let _ = std::fs::remove_dir_all(root.join("src"));
+    let _ = std::fs::remove_file(root.join(".gitignore"));
 }
 
 fn git(root: &Path, script: &str) {
@@ -159,6 +171,31 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // Restore of the whole tree: a snapshot of the full tree, then every file deleted
+    // before each run; git restores from an index holding the same tree.
+    let full = worker.snapshot().unwrap();
+    git(&t.theirs, "git add -A");
+    let mut group = c.benchmark_group("restore");
+    group.sample_size(10);
+    group.bench_function("dxforge", |b| {
+        b.iter_batched(
+            || delete_tree(&t.ours),
+            |()| {
+                let r = worker.restore(&full.id).unwrap();
+                assert_eq!(r.written, full.files + full.symlinks, "{r:?}");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("git", |b| {
+        b.iter_batched(
+            || delete_tree(&t.theirs),
+            |()| git(&t.theirs, "git checkout-index -a -f"),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);
     group.bench_function("dxforge", |b| b.iter(|| worker.analyze().unwrap()));
@@ -219,6 +256,24 @@ fn interleaved(worker: &BackgroundWorker, t: &Trees) {
     let (o, g) = (median(ours), median(theirs));
     println!(
         "interleaved incremental, 10 changed (21 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
+        o.as_secs_f64() / g.as_secs_f64()
+    );
+    let full = worker.snapshot().unwrap();
+    git(&t.theirs, "git add -A");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        delete_tree(&t.ours);
+        let start = std::time::Instant::now();
+        worker.restore(&full.id).unwrap();
+        ours.push(start.elapsed());
+        delete_tree(&t.theirs);
+        let start = std::time::Instant::now();
+        git(&t.theirs, "git checkout-index -a -f");
+        theirs.push(start.elapsed());
+    }
+    let (o, g) = (median(ours), median(theirs));
+    println!(
+        "interleaved restore of every file (5 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
         o.as_secs_f64() / g.as_secs_f64()
     );
 }

@@ -287,6 +287,72 @@ pub fn replace_with_symlink_swaps_the_entry_without_following_it() {
     assert_eq!(tree(root.path()), ["file", "old"], "no temp link left");
 }
 
+pub fn write_here_replaces_a_planted_link_and_leaves_no_temp() {
+    let (t, root) = project();
+    std::fs::write(t.path().join("victim"), b"keep").unwrap();
+    root.create_dir_all("d").unwrap();
+    symlink(t.path().join("victim"), root.path().join("d/planted")).unwrap();
+    let dir = root.subroot("d", Policy::Project, false).unwrap();
+    dir.write_here("planted", b"new", 0o444, true).unwrap();
+    dir.write_here("fresh", b"x", 0o644, false).unwrap();
+    assert_eq!(std::fs::read(t.path().join("victim")).unwrap(), b"keep");
+    let meta = dir.metadata_here("planted").unwrap().unwrap();
+    assert_eq!((meta.kind, meta.len), (Kind::File, 3));
+    assert_eq!(meta.mode & 0o222, 0, "created read-only");
+    assert_eq!(dir.metadata_here("missing").unwrap(), None);
+    // A failing fill leaves nothing behind.
+    let failed: Result<(), FsError> = dir.write_here_with("other", 0o644, |_| {
+        Err(FsError::TooLarge {
+            path: "other".into(),
+            limit: 0,
+        })
+    });
+    assert!(failed.is_err());
+    assert_eq!(
+        tree(root.path()),
+        ["d", "d/fresh", "d/planted"],
+        "no temp file left"
+    );
+}
+
+pub fn here_operations_take_one_plain_name_only() {
+    let (_t, root) = project();
+    root.create_dir_all("d/e").unwrap();
+    for bad in ["d/e", ".git", ".dxforge", "..", ".", ""] {
+        assert!(root.metadata_here(bad).is_err(), "{bad:?} stat'ed");
+        assert!(
+            root.write_here(bad, b"x", 0o644, false).is_err(),
+            "{bad:?} written"
+        );
+    }
+    assert_eq!(tree(root.path()), ["d", "d/e"]);
+}
+
+pub fn open_file_meta_gives_the_opened_files_stat_and_refuses_non_files() {
+    let (_t, root) = project();
+    root.write_atomic("a/f.txt", b"hello", WriteOptions::default())
+        .unwrap();
+    let (file, meta) = root.open_file_meta("a/f.txt").unwrap();
+    assert_eq!((meta.kind, meta.len), (Kind::File, 5));
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&file.metadata().unwrap()),
+        meta.ino
+    );
+    assert!(root.open_file_meta("a").is_err(), "a directory opened");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &root.path().join("fifo"),
+        rustix::fs::Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    assert!(root.open_file_meta("fifo").is_err(), "a FIFO opened");
+    symlink("a/f.txt", root.path().join("link")).unwrap();
+    assert!(matches!(
+        root.open_file_meta("link"),
+        Err(FsError::Symlink { .. })
+    ));
+}
+
 /// Defines one `#[test]` per case, each running `$setup` first.
 #[macro_export]
 macro_rules! confinement_tests {
@@ -307,6 +373,9 @@ macro_rules! confinement_tests {
             rename_and_remove_stay_beneath_the_root,
             sweep_leaves_git_and_state_alone_under_a_project_root,
             replace_with_symlink_swaps_the_entry_without_following_it,
+            write_here_replaces_a_planted_link_and_leaves_no_temp,
+            here_operations_take_one_plain_name_only,
+            open_file_meta_gives_the_opened_files_stat_and_refuses_non_files,
         );
     };
     (@each $setup:expr; $($name:ident),* $(,)?) => {$(

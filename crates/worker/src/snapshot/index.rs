@@ -70,6 +70,28 @@ impl StatKey {
             mode: meta.mode(),
         }
     }
+
+    /// The same from the filesystem layer's stat.
+    pub(crate) fn from_meta(meta: &dxforge_fs::Meta) -> StatKey {
+        StatKey {
+            size: meta.len,
+            mtime_ns: meta.mtime_ns,
+            ctime_ns: meta.ctime_ns,
+            ino: meta.ino,
+            mode: meta.mode | file_type_bits(meta.kind),
+        }
+    }
+}
+
+/// The `S_IFMT` bits of `kind`, so that [`StatKey::from_meta`] gives the same `mode` as
+/// [`StatKey::of`] (which keeps the whole `st_mode`).
+fn file_type_bits(kind: dxforge_fs::Kind) -> u32 {
+    match kind {
+        dxforge_fs::Kind::File => 0o100_000,
+        dxforge_fs::Kind::Dir => 0o040_000,
+        dxforge_fs::Kind::Symlink => 0o120_000,
+        _ => 0,
+    }
 }
 
 /// Everything the previous scan saw, plus its racy threshold.

@@ -28,6 +28,7 @@ mod index;
 mod journal;
 mod manifest;
 mod objects;
+mod par;
 mod rescan;
 mod restore;
 mod scan;

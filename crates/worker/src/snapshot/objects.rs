@@ -13,8 +13,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
-use dxforge_fs::{Durability, Kind, Root, WriteOptions};
+use dxforge_fs::{Durability, Kind, Policy, Root};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::sparse;
@@ -22,6 +23,14 @@ use crate::error::{Result, WorkerError};
 
 /// Files up to this size are read whole; bigger ones are streamed through a temp file.
 const READ_WHOLE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Objects below this size are read whole when restored (see [`Objects::read_small`]):
+/// a zero run shorter than [`sparse::BLOCK`] is never a hole anyway.
+pub(crate) const SMALL_OBJECT: u64 = sparse::BLOCK as u64;
+
+/// Whether each new object's writeback starts as soon as it is written (see
+/// [`Objects::put_bytes`]).
+const START_WRITEBACK: bool = true;
 
 /// Where objects live in the snapshot store.
 pub(crate) const OBJECT_DIR: &str = "objects";
@@ -88,11 +97,29 @@ impl<'de> Deserialize<'de> for ObjectId {
 #[derive(Debug, Clone)]
 pub(crate) struct Objects {
     store: Root,
+    /// `objects/00` … `objects/ff`, each opened (and created) once, on first use: an
+    /// object is then stat'ed, created and renamed by name through its shard's handle,
+    /// with no path resolution per object.
+    shards: Arc<[OnceLock<Root>; 256]>,
 }
 
 impl Objects {
     pub(crate) fn new(store: Root) -> Self {
-        Objects { store }
+        Objects {
+            store,
+            shards: Arc::new(std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+
+    /// The handle on the shard directory of `id` (created when missing).
+    fn shard(&self, id: &ObjectId) -> Result<&Root> {
+        let cell = &self.shards[usize::from(id.0[0])];
+        if let Some(root) = cell.get() {
+            return Ok(root);
+        }
+        let rel = format!("{OBJECT_DIR}/{:02x}", id.0[0]);
+        let root = self.store.subroot(rel, Policy::Plain, true)?;
+        Ok(cell.get_or_init(|| root))
     }
 
     /// `objects/ab/cdef…`, relative to the store.
@@ -116,16 +143,23 @@ impl Objects {
     }
 
     /// Stores `bytes` under their hash unless already present. Returns whether it was new.
+    ///
+    /// Through the shard's handle: one `fstatat` (present with the right size?), then a
+    /// temp file created read-only, written, and renamed to the hash. Writeback starts at
+    /// once, so the snapshot's one `syncfs` before its manifest has little left to wait
+    /// for. A crash leaves the temp file (swept later) or the whole object, never a
+    /// partial object under its name.
     pub(crate) fn put_bytes(&self, id: &ObjectId, bytes: &[u8]) -> Result<bool> {
-        if self.present(id, bytes.len() as u64)? {
+        let shard = self.shard(id)?;
+        let hex = id.to_hex();
+        let name = &hex[2..];
+        if shard
+            .metadata_here(name)?
+            .is_some_and(|m| m.kind == Kind::File && m.len == bytes.len() as u64)
+        {
             return Ok(false);
         }
-        let options = WriteOptions {
-            mode: Some(0o444),
-            durability: Durability::Atomic,
-        };
-        self.store
-            .write_atomic(Objects::rel_of(id), bytes, options)?;
+        shard.write_here(name, bytes, 0o444, START_WRITEBACK)?;
         Ok(true)
     }
 
@@ -138,11 +172,10 @@ impl Objects {
         size_hint: u64,
     ) -> Result<std::io::Result<(ObjectId, u64, bool)>> {
         if size_hint <= READ_WHOLE_LIMIT {
-            let mut bytes = Vec::with_capacity(size_hint as usize);
-            // `take`: a file that grew past the limit is streamed instead.
-            if let Err(e) = src.take(READ_WHOLE_LIMIT + 1).read_to_end(&mut bytes) {
-                return Ok(Err(e));
-            }
+            let bytes = match read_whole(src, size_hint) {
+                Ok(bytes) => bytes,
+                Err(e) => return Ok(Err(e)),
+            };
             if bytes.len() as u64 <= READ_WHOLE_LIMIT {
                 let id = ObjectId::of(&bytes);
                 let new = self.put_bytes(&id, &bytes)?;
@@ -197,6 +230,36 @@ impl Objects {
         };
         self.check(id, ObjectId::of(&bytes))?;
         Ok(bytes)
+    }
+
+    /// Reads a small object whole (one open, one `fstat`, usually one `read`) and checks
+    /// that it hashes to its name. For objects below [`SMALL_OBJECT`] bytes, which have no
+    /// hole worth keeping; a bigger object on disk is read up to the whole-read bound and
+    /// then fails the check.
+    pub(crate) fn read_small(&self, id: &ObjectId) -> Result<Vec<u8>> {
+        let (file, meta) = match self.store.open_file_meta(Objects::rel_of(id)) {
+            Ok(opened) => opened,
+            Err(e) if e.is_not_found() => {
+                return Err(WorkerError::MissingObject {
+                    hash: id.to_hex(),
+                    path: self.path_of(id),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let bytes = read_whole(&file, meta.len)
+            .map_err(|e| WorkerError::io("read", self.path_of(id), e))?;
+        self.check(id, ObjectId::of(&bytes))?;
+        Ok(bytes)
+    }
+
+    /// Checks object `id` of manifest size `size`: small ones read whole, others streamed.
+    pub(crate) fn verify_sized(&self, id: &ObjectId, size: u64) -> Result<()> {
+        if size < SMALL_OBJECT {
+            self.read_small(id).map(drop)
+        } else {
+            self.verify(id).map(drop)
+        }
     }
 
     /// Checks an object's hash by streaming it (holes are hashed without being read).
@@ -284,6 +347,36 @@ impl Objects {
         let size = self.store.metadata(&rel)?.map_or(0, |m| m.len);
         self.store.remove_file(&rel)?;
         Ok(size)
+    }
+}
+
+/// Reads `src` whole, up to [`READ_WHOLE_LIMIT`] + 1 bytes (one more says it grew past
+/// the limit: the caller streams it instead). `size` is its `fstat` size: a short read
+/// once that many bytes are in is the end of a regular file, so a file read in one
+/// `read` costs no second call to find its end.
+fn read_whole(mut src: &File, size: u64) -> std::io::Result<Vec<u8>> {
+    let cap = size.min(READ_WHOLE_LIMIT) as usize + 1;
+    let mut bytes = vec![0u8; cap];
+    let mut filled = 0;
+    loop {
+        let want = bytes.len() - filled;
+        let n = match src.read(&mut bytes[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        filled += n;
+        if n == 0 || (n < want && filled as u64 >= size) {
+            bytes.truncate(filled);
+            return Ok(bytes);
+        }
+        if filled == bytes.len() {
+            // It grew past its `fstat` size: read the rest the plain way (bounded).
+            bytes.truncate(filled);
+            let rest = (READ_WHOLE_LIMIT + 1).saturating_sub(filled as u64);
+            src.take(rest).read_to_end(&mut bytes)?;
+            return Ok(bytes);
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use dxforge_fs::Root;
+use dxforge_fs::{Kind, Policy, Root};
 use parking_lot::Mutex;
 
 use super::index::{StatIndex, StatKey};
@@ -50,7 +50,11 @@ pub(crate) fn rescan(project: &Root, objects: &Objects, index: &StatIndex) -> Re
         }
     }
 
-    let files: Vec<(&String, &(StatKey, ObjectId))> = index.entries.iter().collect();
+    // Sorted, so that each thread's share is whole directories in a row: each directory
+    // is opened once (beneath the root, no link followed) and its files are stat'ed by
+    // name through that handle, with no path walk per file.
+    let mut files: Vec<(&String, &(StatKey, ObjectId))> = index.entries.iter().collect();
+    files.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -74,13 +78,30 @@ pub(crate) fn rescan(project: &Root, objects: &Objects, index: &StatIndex) -> Re
             let skipped = skipped_ref;
             scope.spawn(move || {
                 let mut local = Vec::with_capacity(part.len());
+                let mut dir: Option<(&str, Root)> = None;
                 for (rel, _) in part {
                     if walk_needed.load(Ordering::Relaxed) || error.lock().is_some() {
                         return;
                     }
-                    let path = root.join(rel.as_str());
-                    let meta = match std::fs::symlink_metadata(&path) {
-                        Ok(m) if m.is_file() => m,
+                    let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+                    if dir.as_ref().is_none_or(|(d, _)| *d != parent) {
+                        let opened = if parent.is_empty() {
+                            Ok(project.clone())
+                        } else {
+                            project.subroot(parent, Policy::Project, false)
+                        };
+                        match opened {
+                            Ok(handle) => dir = Some((parent, handle)),
+                            // Its directory is gone or is now a link: walk to see.
+                            Err(_) => {
+                                walk_needed.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                    }
+                    let Some((_, handle)) = &dir else { return };
+                    let stat = match handle.metadata_here(name) {
+                        Ok(Some(m)) if m.kind == Kind::File => StatKey::from_meta(&m),
                         // Gone or changed kind although its directory did not change: a
                         // rename within the same tick. Walk to be sure.
                         _ => {
@@ -88,7 +109,6 @@ pub(crate) fn rescan(project: &Root, objects: &Objects, index: &StatIndex) -> Re
                             return;
                         }
                     };
-                    let stat = StatKey::of(&meta);
                     let (hash, size, cache_stat) = match index.lookup(rel, &stat) {
                         Some(hash) => {
                             reused.fetch_add(1, Ordering::Relaxed);

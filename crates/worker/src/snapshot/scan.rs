@@ -62,13 +62,10 @@ pub(crate) enum Hashed {
 /// Opens `rel` through the project root (no link followed, nothing but a regular file
 /// opened) and stores its content. Only errors of the store are errors.
 pub(crate) fn hash_file(project: &Root, objects: &Objects, rel: &str) -> Result<Hashed> {
-    let file = match project.open_file(rel) {
-        Ok(f) => f,
+    // One `openat2` and one `fstat`: the stat is of the file actually read.
+    let (file, stat) = match project.open_file_meta(rel) {
+        Ok((f, meta)) => (f, StatKey::from_meta(&meta)),
         Err(e) if e.is_not_found() => return Ok(Hashed::Vanished),
-        Err(e) => return Ok(Hashed::Skipped(SkippedEntry::unreadable(rel.to_owned(), e))),
-    };
-    let stat = match file.metadata() {
-        Ok(meta) => StatKey::of(&meta),
         Err(e) => return Ok(Hashed::Skipped(SkippedEntry::unreadable(rel.to_owned(), e))),
     };
     Ok(match objects.put_file(&file, stat.size)? {
@@ -233,16 +230,23 @@ impl Visitor<'_, '_> {
             self.skip(SkippedEntry::new(rel, SkipReason::of_file_type(&file_type)));
             return Ok(());
         }
-        let meta = match std::fs::symlink_metadata(entry.path()) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                self.skip(SkippedEntry::unreadable(rel, e));
-                return Ok(());
+        // A path the cache does not know is hashed without a separate `lstat`: the stat
+        // recorded for it is the `fstat` of the file as opened.
+        let cached = if shared.index.entries.contains_key(&rel) {
+            match std::fs::symlink_metadata(entry.path()) {
+                Ok(m) => Some(StatKey::of(&m)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => {
+                    self.skip(SkippedEntry::unreadable(rel, e));
+                    return Ok(());
+                }
             }
+        } else {
+            None
         };
-        let stat = StatKey::of(&meta);
-        if let Some(hash) = shared.index.lookup(&rel, &stat) {
+        if let Some(stat) = cached
+            && let Some(hash) = shared.index.lookup(&rel, &stat)
+        {
             shared.reused.fetch_add(1, Ordering::Relaxed);
             self.local.push(ScanItem {
                 entry: ManifestEntry::File {

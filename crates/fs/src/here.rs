@@ -1,0 +1,153 @@
+//! Batch-friendly operations on one directory: the root's own handle is used as the
+//! directory, so a name in it costs no path resolution and no extra descriptor.
+//!
+//! Snapshots and restores touch tens of thousands of files in a few hundred directories.
+//! Opening a [`Root::subroot`] once per directory and creating, renaming and stat'ing its
+//! entries by name through that handle cuts the system calls per file from about twenty
+//! to under ten, with the same guarantees: the directory itself was resolved beneath its
+//! parent root without following a link, names are single checked components (never
+//! `.git` or `.dxforge` under [`crate::Policy::Project`]), files are created with
+//! `O_CREAT | O_EXCL | O_NOFOLLOW` under a temp name and renamed into place, so a link
+//! planted at a name is replaced, never written through.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::rel::check;
+use crate::temp::{ATTEMPTS, fast_temp_name};
+use crate::{FsError, Meta, Result, Root};
+
+impl Root {
+    /// Opens the regular file `rel` for reading and returns its `fstat` too (one call
+    /// instead of a separate `lstat`: the metadata is that of the file actually opened).
+    pub fn open_file_meta(&self, rel: impl AsRef<Path>) -> Result<(File, Meta)> {
+        let rel = rel.as_ref();
+        check(rel, self.policy(), false)?;
+        let fd = self.open_raw(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+        let st =
+            rustix::fs::fstat(&fd).map_err(|e| FsError::io("inspect", self.join(rel), e.into()))?;
+        let meta = Meta::of(&st);
+        // A FIFO or device must not block or stream forever.
+        if meta.kind != crate::Kind::File {
+            return Err(FsError::io(
+                "read",
+                self.join(rel),
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
+        Ok((File::from(fd), meta))
+    }
+
+    /// `lstat` of the entry `name` directly in this root's directory; `None` when it
+    /// does not exist. `name` is one component.
+    pub fn metadata_here(&self, name: &str) -> Result<Option<Meta>> {
+        self.check_name(name)?;
+        match rustix::fs::statat(self.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(FsError::io("inspect", self.join(name), e.into())),
+        }
+    }
+
+    /// Replaces the entry `name` directly in this root's directory with a new file
+    /// holding `data`: a temp file created with permission bits `mode` (less the umask)
+    /// is written, then renamed over `name`. Old or new content after a crash, never a
+    /// mix (like [`crate::Durability::Atomic`]); the caller flushes, for example with
+    /// one [`Root::syncfs`]. With `start_writeback`, the kernel is asked to start writing
+    /// the data out at once (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not
+    /// wait), so that the caller's final flush finds little left to do.
+    pub fn write_here(
+        &self,
+        name: &str,
+        data: &[u8],
+        mode: u32,
+        start_writeback: bool,
+    ) -> Result<()> {
+        let (tmp, file) = self.create_temp_here(name, mode)?;
+        let result = (&file)
+            .write_all(data)
+            .map_err(|e| FsError::io("write", self.join(OsStr::from_bytes(&tmp)), e));
+        if result.is_ok() && start_writeback && !data.is_empty() {
+            start_writeback_of(&file);
+        }
+        drop(file);
+        result.and_then(|()| self.rename_temp_here(&tmp, name))
+    }
+
+    /// Like [`Root::write_here`], but the content comes from `fill`, which gets the new
+    /// file (its error is returned as is, after the temp file is removed).
+    pub fn write_here_with<E: From<FsError>>(
+        &self,
+        name: &str,
+        mode: u32,
+        fill: impl FnOnce(&File) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let (tmp, file) = self.create_temp_here(name, mode)?;
+        if let Err(e) = fill(&file) {
+            drop(file);
+            let _ = rustix::fs::unlinkat(self.fd(), OsStr::from_bytes(&tmp), AtFlags::empty());
+            return Err(e);
+        }
+        drop(file);
+        Ok(self.rename_temp_here(&tmp, name)?)
+    }
+
+    fn check_name(&self, name: &str) -> Result<()> {
+        if name.contains('/') {
+            return Err(FsError::NotBeneath {
+                path: self.join(name),
+                reason: "not a single path component",
+            });
+        }
+        check(Path::new(name), self.policy(), false)
+    }
+
+    /// A fresh temp file for `name` in this directory, created with `mode`.
+    fn create_temp_here(&self, name: &str, mode: u32) -> Result<(Vec<u8>, File)> {
+        self.check_name(name)?;
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut last = Errno::EXIST;
+        for _ in 0..ATTEMPTS {
+            let tmp = fast_temp_name(OsStr::new(name));
+            let tmp_os = OsStr::from_bytes(&tmp);
+            match rustix::fs::openat(self.fd(), tmp_os, flags, Mode::from_raw_mode(mode & 0o7777)) {
+                Ok(fd) => return Ok((tmp, File::from(fd))),
+                Err(Errno::EXIST) => last = Errno::EXIST,
+                Err(e) => {
+                    last = e;
+                    break;
+                }
+            }
+        }
+        Err(FsError::io(
+            "create a temporary file in",
+            self.path(),
+            last.into(),
+        ))
+    }
+
+    /// Renames the temp file `tmp` over `name`; the temp file goes when that fails.
+    fn rename_temp_here(&self, tmp: &[u8], name: &str) -> Result<()> {
+        let tmp = OsStr::from_bytes(tmp);
+        rustix::fs::renameat(self.fd(), tmp, self.fd(), name).map_err(|e| {
+            let _ = rustix::fs::unlinkat(self.fd(), tmp, AtFlags::empty());
+            FsError::io("rename into place", self.join(name), e.into())
+        })
+    }
+}
+
+/// Starts writeback of `file`'s dirty pages without waiting for it. Best effort: a
+/// kernel or file system without `sync_file_range` just leaves the work to the caller's
+/// final flush (a [`Root::syncfs`], which then has less left to wait for).
+pub fn start_writeback_of(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a system call on a descriptor `file` keeps open, with no pointers.
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+}
