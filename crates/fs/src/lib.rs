@@ -62,6 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod dir;
 mod error;
 mod lock;
 mod rel;
@@ -69,6 +70,7 @@ mod resolve;
 mod root;
 mod temp;
 
+pub use dir::Dir;
 pub use error::{FsError, Result};
 pub use lock::{LockMode, ProjectLock};
 pub use rel::check_relative;

@@ -79,7 +79,7 @@ pub struct Meta {
 }
 
 impl Meta {
-    fn of(st: &rustix::fs::Stat) -> Meta {
+    pub(crate) fn of(st: &rustix::fs::Stat) -> Meta {
         Meta {
             kind: Kind::of(FileType::from_raw_mode(st.st_mode)),
             len: u64::try_from(st.st_size).unwrap_or(0),
