@@ -6,7 +6,9 @@
 //! - `install_1000/dxforge_install` vs `install_1000/cp_r`: fresh install of a
 //!   1,000-file package vs `cp -r` of the same files.
 //! - `upgrade_1000/dxforge_upgrade_10pct_edited`: upgrade of 1,000 installed
-//!   files of which 100 carry user edits (files per second = 1000 / time).
+//!   files of which 100 carry user edits (files per second = 1000 / time);
+//!   `upgrade_1000/classify_only`: the same 1,000 verdicts and 100 merges
+//!   in memory, the merging share of an upgrade.
 #![allow(
     missing_docs,
     reason = "criterion_group! makes an undocumented public function"
@@ -194,9 +196,29 @@ fn upgrade_bench(c: &mut Criterion) {
             .replacen("\"0\"", "\"user edit\"", 1);
         std::fs::write(f, text).unwrap();
     }
+    // The merging share of an upgrade: the same 1,000 verdicts (100 real
+    // three-way merges) on contents already in memory, no I/O.
+    let triples: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            let rel = format!("components/group{}/file{i}.tsx", i % 20);
+            let current = std::fs::read(template.path().join(&rel)).unwrap();
+            let base = std::fs::read(reg.path().join("big/1.0.0/files").join(&rel)).unwrap();
+            let new = std::fs::read(reg.path().join("big/2.0.0/files").join(&rel)).unwrap();
+            (current, base, new)
+        })
+        .collect();
     let scratch = tempfile::tempdir().unwrap();
     let mut n = 0;
     let mut g = c.benchmark_group("upgrade_1000");
+    g.bench_function("classify_only", |b| {
+        b.iter(|| {
+            for (current, base, new) in &triples {
+                let v = classify(Some(current), Some(base), new);
+                assert_eq!(v.light, TrafficLight::Yellow);
+                black_box(v);
+            }
+        })
+    });
     g.sample_size(20);
     g.bench_function("dxforge_upgrade_10pct_edited", |b| {
         b.iter_batched(

@@ -256,12 +256,15 @@ fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>
             dirs.insert(dir, project.open_dir(dir)?);
         }
     }
+    let order = interleave_by_dir(writes);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let work = || {
         let mut done: Vec<(usize, String)> = Vec::new();
         loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return (done, None);
+            };
             let Some((target, content)) = writes.get(i) else {
                 return (done, None);
             };
@@ -293,6 +296,7 @@ fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>
         .map_or(1, usize::from)
         .min(MAX_STAGE_THREADS)
         .min(writes.len() / FILES_PER_THREAD)
+        .min(dirs.len())
         .max(1);
     let results: Vec<(Vec<(usize, String)>, Option<TrafficError>)> = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
@@ -319,6 +323,29 @@ fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The indices of `writes`, taking one file of each directory in turn: the
+/// kernel creates files of one directory one at a time (under its lock), so
+/// threads taking consecutive jobs should be in different directories.
+fn interleave_by_dir(writes: &[(&str, &[u8])]) -> Vec<usize> {
+    let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (target, _)) in writes.iter().enumerate() {
+        by_dir.entry(split(target).0).or_default().push(i);
+    }
+    let mut queues: Vec<std::vec::IntoIter<usize>> =
+        by_dir.into_values().map(Vec::into_iter).collect();
+    let mut order = Vec::with_capacity(writes.len());
+    while !queues.is_empty() {
+        queues.retain_mut(|q| match q.next() {
+            Some(i) => {
+                order.push(i);
+                true
+            }
+            None => false,
+        });
+    }
+    order
 }
 
 /// One temp file next to `dir/name`; returns its project-relative path.
