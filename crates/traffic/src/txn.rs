@@ -244,6 +244,10 @@ const MAX_STAGE_THREADS: usize = 4;
 /// Files per thread below which another thread costs more than it saves.
 const FILES_PER_THREAD: usize = 64;
 
+/// What one staging thread did: `(index in writes, temp path)` per file it
+/// created, and the error that stopped it.
+type Staged = (Vec<(usize, String)>, Option<TrafficError>);
+
 /// Write every temp file: each target directory is resolved once
 /// ([`dxforge_fs::Dir`]), then the files are created and written by up to
 /// [`MAX_STAGE_THREADS`] threads. On failure `temps` holds every temp file
@@ -298,7 +302,7 @@ fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>
         .min(writes.len() / FILES_PER_THREAD)
         .min(dirs.len())
         .max(1);
-    let results: Vec<(Vec<(usize, String)>, Option<TrafficError>)> = std::thread::scope(|s| {
+    let results: Vec<Staged> = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let mut results = vec![work()];
         for h in helpers {
