@@ -7,8 +7,10 @@
 //!    durably) lists the directories the transaction stages into and the
 //!    directories it creates.
 //! 3. Directories and temp files (unique `O_EXCL|O_NOFOLLOW` names next to
-//!    their targets, `dxforge_fs`) are written, then flushed with one `syncfs`
-//!    (which also flushes the base store's pack written just before).
+//!    their targets, created relative to each target directory opened once
+//!    beneath the root, `dxforge_fs::Dir`, by up to four threads) are
+//!    written, then flushed with one `syncfs` (which also flushes the base
+//!    store's pack written just before).
 //! 4. The journal is rewritten, durably, with state `committed` and every
 //!    rename (temp -> target), deletion and the lock file's rename: this is
 //!    the commit point.
