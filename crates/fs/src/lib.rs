@@ -62,6 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod dir;
 mod error;
 mod here;
 mod lock;
@@ -70,6 +71,7 @@ mod resolve;
 mod root;
 mod temp;
 
+pub use dir::Dir;
 pub use error::{FsError, Result};
 pub use here::start_writeback_of;
 pub use lock::{LockMode, ProjectLock};

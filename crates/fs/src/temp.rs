@@ -13,10 +13,10 @@ use rustix::io::Errno;
 use crate::{Durability, FsError, Result, Root};
 
 /// Marker in every temporary file name: `.<name>.dxforge-<16 hex>.tmp`.
-const MARKER: &str = ".dxforge-";
+pub(crate) const MARKER: &str = ".dxforge-";
 
 /// Longest part of the target's name kept in a temp name (names are at most 255 bytes).
-const MAX_STEM: usize = 200;
+pub(crate) const MAX_STEM: usize = 200;
 
 /// Tries before giving up on finding a free random name.
 pub(crate) const ATTEMPTS: usize = 16;
@@ -212,7 +212,7 @@ pub(crate) fn replace_with_symlink(
 
 /// 64 random bits from the kernel; a clock-derived fallback keeps names
 /// unique where getrandom is unavailable (`O_EXCL` keeps them safe).
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut buf = [0u8; 8];
     match rustix::rand::getrandom(&mut buf, rustix::rand::GetRandomFlags::NONBLOCK) {
         Ok(8) => u64::from_ne_bytes(buf),

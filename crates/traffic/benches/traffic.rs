@@ -1,11 +1,14 @@
 //! Criterion benchmarks of Traffic Branching; `compare.sh` prints the ratios.
 //!
-//! - `merge/dxforge_light_and_merge` vs `merge/git_merge_file_process`:
-//!   a 10,000-line file with 50 edits on each side.
+//! - `merge/dxforge_light_and_merge` (and `dxforge_merge3`, the merge alone)
+//!   vs `merge/git_merge_file_process`, `merge/gix_merge_blob` and
+//!   `merge/diffy_merge`: a 10,000-line file with 50 edits on each side.
 //! - `install_1000/dxforge_install` vs `install_1000/cp_r`: fresh install of a
 //!   1,000-file package vs `cp -r` of the same files.
 //! - `upgrade_1000/dxforge_upgrade_10pct_edited`: upgrade of 1,000 installed
-//!   files of which 100 carry user edits (files per second = 1000 / time).
+//!   files of which 100 carry user edits (files per second = 1000 / time);
+//!   `upgrade_1000/classify_only`: the same 1,000 verdicts and 100 merges
+//!   in memory, the merging share of an upgrade.
 #![allow(
     missing_docs,
     reason = "criterion_group! makes an undocumented public function"
@@ -17,7 +20,7 @@ use std::process::Command;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use dxforge_traffic::light::classify;
-use dxforge_traffic::{InstallOptions, TrafficLight, TrafficManager};
+use dxforge_traffic::{InstallOptions, TrafficLight, TrafficManager, merge3};
 
 fn big_file(edits: &[(usize, &str)]) -> Vec<u8> {
     let mut out = String::with_capacity(10_000 * 24);
@@ -63,10 +66,43 @@ fn merge_bench(c: &mut Criterion) {
     g.bench_function("dxforge_light_and_merge", |b| {
         b.iter(|| black_box(classify(Some(black_box(&ours)), Some(&base), &theirs)))
     });
+    g.bench_function("dxforge_merge3", |b| {
+        b.iter(|| black_box(merge3(&base, black_box(&ours), &theirs)))
+    });
+    let merged = verdict.content.clone().unwrap();
+    assert_eq!(gix_merge_blob(&base, &ours, &theirs), merged, "same as gix");
+    g.bench_function("gix_merge_blob", |b| {
+        b.iter(|| black_box(gix_merge_blob(&base, black_box(&ours), &theirs)))
+    });
+    let text = |d: &[u8]| String::from_utf8(d.to_vec()).unwrap();
+    let (base_s, ours_s, theirs_s) = (text(&base), text(&ours), text(&theirs));
+    let by_diffy = diffy::merge(&base_s, &ours_s, &theirs_s).expect("diffy merges cleanly");
+    assert_eq!(by_diffy.as_bytes(), merged, "same as diffy");
+    g.bench_function("diffy_merge", |b| {
+        b.iter(|| black_box(diffy::merge(&base_s, black_box(&ours_s), &theirs_s)))
+    });
     g.bench_function("git_merge_file_process", |b| {
         b.iter(|| black_box(git(dir.path())))
     });
     g.finish();
+}
+
+/// gix-merge's blob text merge with its default options (Myers, conflict markers kept).
+fn gix_merge_blob(base: &[u8], ours: &[u8], theirs: &[u8]) -> Vec<u8> {
+    use gix_merge::blob::builtin_driver::text::{Labels, Options};
+    let mut input = gix_imara_diff::InternedInput::default();
+    let mut out = Vec::new();
+    let resolution = gix_merge::blob::builtin_driver::text(
+        &mut out,
+        &mut input,
+        Labels::default(),
+        ours,
+        base,
+        theirs,
+        Options::default(),
+    );
+    assert_eq!(resolution, gix_merge::blob::Resolution::Complete);
+    out
 }
 
 /// A registry with `big` 1.0.0 and 2.0.0 of 1,000 files (2.0.0 changes each file's last line).
@@ -160,9 +196,29 @@ fn upgrade_bench(c: &mut Criterion) {
             .replacen("\"0\"", "\"user edit\"", 1);
         std::fs::write(f, text).unwrap();
     }
+    // The merging share of an upgrade: the same 1,000 verdicts (100 real
+    // three-way merges) on contents already in memory, no I/O.
+    let triples: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            let rel = format!("components/group{}/file{i}.tsx", i % 20);
+            let current = std::fs::read(template.path().join(&rel)).unwrap();
+            let base = std::fs::read(reg.path().join("big/1.0.0/files").join(&rel)).unwrap();
+            let new = std::fs::read(reg.path().join("big/2.0.0/files").join(&rel)).unwrap();
+            (current, base, new)
+        })
+        .collect();
     let scratch = tempfile::tempdir().unwrap();
     let mut n = 0;
     let mut g = c.benchmark_group("upgrade_1000");
+    g.bench_function("classify_only", |b| {
+        b.iter(|| {
+            for (current, base, new) in &triples {
+                let v = classify(Some(current), Some(base), new);
+                assert_eq!(v.light, TrafficLight::Yellow);
+                black_box(v);
+            }
+        })
+    });
     g.sample_size(20);
     g.bench_function("dxforge_upgrade_10pct_edited", |b| {
         b.iter_batched(

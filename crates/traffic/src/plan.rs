@@ -75,6 +75,9 @@ pub struct Plan {
 /// Current content of the package target `rel` (checked: no symlink on the way).
 pub fn read_target(ctx: &Ctx<'_>, package: &str, rel: &str) -> Result<Option<Vec<u8>>> {
     check_target_with(ctx.project, package, rel, &mut ctx.dirs.borrow_mut())?;
+    if ctx.dirs.borrow().under_missing(rel) {
+        return Ok(None);
+    }
     Ok(ctx.project.read(rel, MAX_PROJECT_FILE_BYTES)?)
 }
 

@@ -215,6 +215,21 @@ pub(crate) struct DirCache {
     missing: BTreeSet<String>,
 }
 
+impl DirCache {
+    /// Whether `rel` lies beneath a directory seen missing, so cannot exist
+    /// (a fresh install then opens nothing to learn that).
+    pub(crate) fn under_missing(&self, rel: &str) -> bool {
+        let mut rest = rel;
+        while let Some((dir, _)) = rest.rsplit_once('/') {
+            if self.missing.contains(dir) {
+                return true;
+            }
+            rest = dir;
+        }
+        false
+    }
+}
+
 /// [`check_target`] remembering the directories it has seen in `dirs`.
 pub(crate) fn check_target_with(
     project: &Root,

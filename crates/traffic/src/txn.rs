@@ -7,8 +7,10 @@
 //!    durably) lists the directories the transaction stages into and the
 //!    directories it creates.
 //! 3. Directories and temp files (unique `O_EXCL|O_NOFOLLOW` names next to
-//!    their targets, `dxforge_fs`) are written, then flushed with one `syncfs`
-//!    (which also flushes the base store's pack written just before).
+//!    their targets, created relative to each target directory opened once
+//!    beneath the root, `dxforge_fs::Dir`, by up to four threads) are
+//!    written, then flushed with one `syncfs` (which also flushes the base
+//!    store's pack written just before).
 //! 4. The journal is rewritten, durably, with state `committed` and every
 //!    rename (temp -> target), deletion and the lock file's rename: this is
 //!    the commit point.
@@ -32,10 +34,11 @@
 //!
 //! The caller holds the project lock (`dxforge_fs::ProjectLock`).
 
-use std::collections::BTreeSet;
-use std::io::Write;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use dxforge_fs::{FsError, Kind, Root, WriteOptions};
+use dxforge_fs::{Dir, FsError, Kind, Root, WriteOptions};
 
 use crate::crash;
 use crate::error::{Result, TrafficError};
@@ -212,9 +215,10 @@ pub fn apply(project: &Root, state: &Root, changes: Changes) -> Result<()> {
 }
 
 /// Create the new directories and one temp file per write; `temps` receives
-/// each temp file's path as soon as it exists. Ends with one `syncfs`, which
-/// also makes the base store's new pack durable (and a second one for
-/// `.dxforge` when it lives on another file system).
+/// each temp file's path as soon as it exists (in `writes` order once all
+/// succeed). Ends with one `syncfs`, which also makes the base store's new
+/// pack durable (and a second one for `.dxforge` when it lives on another
+/// file system).
 fn stage(
     project: &Root,
     state: &Root,
@@ -225,30 +229,146 @@ fn stage(
     for d in &journal.created_dirs {
         project.create_dir_all(d)?;
     }
-    for (target, content) in writes {
-        let (dir, _) = split(target);
-        let mut tmp = project.temp_file(dir)?;
-        let shown = project.join(tmp.rel());
-        let rel = tmp.rel().to_str().map(str::to_string);
-        let Some(rel) = rel else {
-            return Err(TrafficError::io(
-                "stage",
-                shown,
-                std::io::Error::other("temporary file name is not UTF-8"),
-            ));
-        };
-        tmp.write_all(content)
-            .map_err(|e| TrafficError::io("write", &shown, e))?;
-        tmp.keep();
-        temps.push(rel);
-        crash::point("staged file");
-    }
+    stage_files(project, writes, temps)?;
     project.syncfs()?;
     let device = |root: &Root| root.metadata("").ok().flatten().map(|m| m.dev);
     if device(state) != device(project) {
         state.syncfs()?;
     }
     Ok(())
+}
+
+/// Most threads staging files at once. Creating an inode is most of an
+/// install's time (kernel CPU in the file system's allocator), and it
+/// scales with cores; more threads than that only contend.
+const MAX_STAGE_THREADS: usize = 4;
+
+/// Files per thread below which another thread costs more than it saves.
+const FILES_PER_THREAD: usize = 64;
+
+/// What one staging thread did: `(index in writes, temp path)` per file it
+/// created, and the error that stopped it.
+type Staged = (Vec<(usize, String)>, Option<TrafficError>);
+
+/// Write every temp file: each target directory is resolved once
+/// ([`dxforge_fs::Dir`]), then the files are created and written by up to
+/// [`MAX_STAGE_THREADS`] threads. On failure `temps` holds every temp file
+/// that was created (for [`discard`]) and the first error is returned.
+fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>) -> Result<()> {
+    let mut dirs: BTreeMap<&str, Dir> = BTreeMap::new();
+    for (target, _) in writes {
+        let (dir, _) = split(target);
+        if !dirs.contains_key(dir) {
+            dirs.insert(dir, project.open_dir(dir)?);
+        }
+    }
+    let order = interleave_by_dir(writes);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || {
+        let mut done: Vec<(usize, String)> = Vec::new();
+        loop {
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return (done, None);
+            };
+            let Some((target, content)) = writes.get(i) else {
+                return (done, None);
+            };
+            if failed.load(Ordering::Relaxed) {
+                return (done, None);
+            }
+            let (dir, name) = split(target);
+            let staged = match dirs.get(dir) {
+                Some(d) => stage_one(d, dir, name, content),
+                None => Err(TrafficError::io(
+                    "stage",
+                    project.join(dir),
+                    std::io::Error::other("directory was not opened"),
+                )),
+            };
+            match staged {
+                Ok(rel) => {
+                    done.push((i, rel));
+                    crash::point("staged file");
+                }
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return (done, Some(e));
+                }
+            }
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_STAGE_THREADS)
+        .min(writes.len() / FILES_PER_THREAD)
+        .min(dirs.len())
+        .max(1);
+    let results: Vec<Staged> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut results = vec![work()];
+        for h in helpers {
+            match h.join() {
+                Ok(r) => results.push(r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    });
+    let mut staged: Vec<(usize, String)> = Vec::with_capacity(writes.len());
+    let mut first_error = None;
+    for (done, error) in results {
+        staged.extend(done);
+        if first_error.is_none() {
+            first_error = error;
+        }
+    }
+    staged.sort_unstable_by_key(|(i, _)| *i);
+    temps.extend(staged.into_iter().map(|(_, rel)| rel));
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The indices of `writes`, taking one file of each directory in turn: the
+/// kernel creates files of one directory one at a time (under its lock), so
+/// threads taking consecutive jobs should be in different directories.
+fn interleave_by_dir(writes: &[(&str, &[u8])]) -> Vec<usize> {
+    let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (target, _)) in writes.iter().enumerate() {
+        by_dir.entry(split(target).0).or_default().push(i);
+    }
+    let mut queues: Vec<std::vec::IntoIter<usize>> =
+        by_dir.into_values().map(Vec::into_iter).collect();
+    let mut order = Vec::with_capacity(writes.len());
+    while !queues.is_empty() {
+        queues.retain_mut(|q| match q.next() {
+            Some(i) => {
+                order.push(i);
+                true
+            }
+            None => false,
+        });
+    }
+    order
+}
+
+/// One temp file next to `dir/name`; returns its project-relative path.
+fn stage_one(d: &Dir, dir: &str, name: &str, content: &[u8]) -> Result<String> {
+    let temp = d.stage(OsStr::new(name), content)?;
+    let Some(temp) = temp.to_str() else {
+        return Err(TrafficError::io(
+            "stage",
+            d.rel().join(&temp),
+            std::io::Error::other("temporary file name is not UTF-8"),
+        ));
+    };
+    Ok(if dir.is_empty() {
+        temp.to_string()
+    } else {
+        format!("{dir}/{temp}")
+    })
 }
 
 /// Undo a failed staging: remove its temp files and the directories it created.
@@ -263,8 +383,14 @@ fn discard(project: &Root, created_dirs: &[String], temps: &[String]) {
 
 /// Finish a committed transaction; idempotent.
 fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
+    // Each directory is resolved once for all the renames in it.
+    let mut dirs: BTreeMap<&str, Option<Dir>> = BTreeMap::new();
     for r in &journal.renames {
-        rename_if_staged(project, r)?;
+        let (dir, _) = split(&r.target);
+        let d = dirs
+            .entry(dir)
+            .or_insert_with(|| project.open_dir(dir).ok());
+        rename_if_staged(project, d.as_ref(), r)?;
         crash::point("renamed file");
     }
     for d in &journal.deletions {
@@ -278,15 +404,24 @@ fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
         }
     }
     if let Some(r) = &journal.lock {
-        rename_if_staged(project, r)?;
+        rename_if_staged(project, None, r)?;
     }
     Ok(())
 }
 
 /// Renames are made durable by one `syncfs` before the journal is removed,
-/// not by one directory fsync each.
-fn rename_if_staged(project: &Root, r: &Rename) -> Result<()> {
-    match project.rename(&r.temp, &r.target) {
+/// not by one directory fsync each. `dir`: the target's directory, already
+/// open; used when the temp file sits in it (as staging puts it).
+fn rename_if_staged(project: &Root, dir: Option<&Dir>, r: &Rename) -> Result<()> {
+    let (temp_dir, temp_name) = split(&r.temp);
+    let (target_dir, target_name) = split(&r.target);
+    let renamed = match dir {
+        Some(d) if temp_dir == target_dir => {
+            d.rename(OsStr::new(temp_name), OsStr::new(target_name))
+        }
+        _ => project.rename(&r.temp, &r.target),
+    };
+    match renamed {
         Ok(()) => Ok(()),
         // Already renamed by an earlier, interrupted roll forward (the temp
         // file and its directory, which is the target's, are gone).

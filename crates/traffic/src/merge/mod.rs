@@ -13,7 +13,8 @@
 //!
 //! * `xdiff`: records, interning, preparation and Myers;
 //! * `compact`: git's sliding of change groups;
-//! * `xmerge`: the three-way merge and the merged bytes.
+//! * `xmerge`: the three-way merge and the merged bytes;
+//! * `scratch`: index buffers reused from one merge to the next.
 //!
 //! What is verified: `tests/merge_vs_git.rs` runs the real `git merge-file
 //! -L yours -L base -L upstream` (git's defaults otherwise, no user
@@ -32,6 +33,7 @@
 //! git's rule) and input over git's size limit are refused, as git does.
 
 mod compact;
+mod scratch;
 mod xdiff;
 mod xmerge;
 

@@ -10,6 +10,7 @@
 //!   edit script.
 
 use super::compact::compact;
+use super::scratch::Buf;
 
 /// One change of an edit script: `chg1` records of file A at `i1` became
 /// `chg2` records of file B at `i2`.
@@ -30,9 +31,9 @@ pub(super) struct Lines<'a> {
     data: &'a [u8],
     /// Start offset of each record, then `data.len()`: record `i` is
     /// `data[bounds[i]..bounds[i + 1]]`.
-    bounds: Vec<u32>,
+    bounds: Buf<u32>,
     /// The id of each record.
-    pub ids: Vec<u32>,
+    pub ids: Buf<u32>,
 }
 
 impl<'a> Lines<'a> {
@@ -75,16 +76,16 @@ fn mix(h: u64, word: u64) -> u64 {
 /// hash; the bytes of an id's first occurrence settle equality.
 pub(super) struct Interner<'a> {
     /// `id + 1` per slot, 0 when free; the length is a power of two.
-    slots: Vec<u32>,
+    slots: Buf<u32>,
     /// log2 of `slots.len()`.
     bits: u32,
     /// Per id: the tag of its hash (its top bits pick the home slot).
-    tags: Vec<u32>,
+    tags: Buf<u32>,
     /// Per id: the bytes of its first occurrence.
     first: Vec<&'a [u8]>,
     /// Per id: its first record in the guide file (the first file
     /// interned with [`Interner::lines`]), or `NOWHERE`.
-    in_guide: Vec<u32>,
+    in_guide: Buf<u32>,
 }
 
 impl<'a> Interner<'a> {
@@ -92,11 +93,11 @@ impl<'a> Interner<'a> {
     pub fn with_capacity(lines: usize) -> Self {
         let bits = (lines.max(16) * 2).next_power_of_two().trailing_zeros();
         Interner {
-            slots: vec![0; 1 << bits],
+            slots: Buf::zeroed(1 << bits),
             bits,
-            tags: Vec::with_capacity(lines),
+            tags: Buf::with_capacity(lines),
             first: Vec::with_capacity(lines),
-            in_guide: Vec::with_capacity(lines),
+            in_guide: Buf::with_capacity(lines),
         }
     }
 
@@ -137,7 +138,7 @@ impl<'a> Interner<'a> {
     /// Double the table (keeping it at most half full).
     fn grow(&mut self) {
         self.bits += 1;
-        self.slots = vec![0; 1 << self.bits];
+        self.slots = Buf::zeroed(1 << self.bits);
         let mask = self.slots.len() - 1;
         for (id, &tag) in self.tags.iter().enumerate() {
             let mut i = (tag >> (32 - self.bits)) as usize;
@@ -153,8 +154,8 @@ impl<'a> Interner<'a> {
     /// (the caller refuses larger input).
     pub fn lines(&mut self, data: &'a [u8]) -> Lines<'a> {
         let guess = data.len() / 32 + 1;
-        let mut bounds = Vec::with_capacity(guess + 1);
-        let mut ids = Vec::with_capacity(guess);
+        let mut bounds = Buf::with_capacity(guess + 1);
+        let mut ids = Buf::with_capacity(guess);
         let mut pos = 0usize;
         while pos < data.len() {
             let (end, hash) = scan_record(data, pos);
@@ -172,8 +173,8 @@ impl<'a> Interner<'a> {
     /// is recognised by one comparison, without scanning or hashing it.
     pub fn lines_like(&mut self, data: &'a [u8], guide: &Lines<'a>) -> Lines<'a> {
         let guess = guide.len() + guide.len() / 8 + 1;
-        let mut bounds = Vec::with_capacity(guess + 1);
-        let mut ids = Vec::with_capacity(guess);
+        let mut bounds = Buf::with_capacity(guess + 1);
+        let mut ids = Buf::with_capacity(guess);
         let mut pos = 0usize;
         // The guide record expected next.
         let mut next = 0usize;
@@ -250,8 +251,8 @@ fn scan_record(data: &[u8], pos: usize) -> (usize, u64) {
 }
 
 /// How many times each id occurs in `ids`, indexed by id (`ids < count`).
-pub(super) fn occurrences(ids: &[u32], count: usize) -> Vec<u32> {
-    let mut n = vec![0u32; count];
+pub(super) fn occurrences(ids: &[u32], count: usize) -> Buf<u32> {
+    let mut n = Buf::zeroed(count);
     for &id in ids {
         n[id as usize] += 1;
     }
@@ -290,8 +291,8 @@ const TOO_COMMON: u8 = 2;
 /// flags of all records, with a `false` guard before the first and after
 /// the last (record `i` is `changed[i + 1]`).
 struct Prepared {
-    ids: Vec<u32>,
-    index: Vec<u32>,
+    ids: Buf<u32>,
+    index: Buf<u32>,
     changed: Vec<bool>,
 }
 
@@ -304,7 +305,7 @@ fn cleanup(
     end_excl: usize,
     other_count: &[u32],
     changed: &mut [bool],
-) -> (Vec<u32>, Vec<u32>) {
+) -> (Buf<u32>, Buf<u32>) {
     let limit = (rough_sqrt(file.len()) as u32).min(MAX_EQ_LIMIT);
     let mut kind = vec![NO_MATCH; end_excl.saturating_sub(start)];
     for (k, &id) in kind.iter_mut().zip(&file[start..end_excl]) {
@@ -317,8 +318,8 @@ fn cleanup(
             MATCHES
         };
     }
-    let mut ids = Vec::with_capacity(kind.len());
-    let mut index = Vec::with_capacity(kind.len());
+    let mut ids = Buf::with_capacity(kind.len());
+    let mut index = Buf::with_capacity(kind.len());
     let last = kind.len() as isize - 1;
     for (k, &kd) in kind.iter().enumerate() {
         let keep =
@@ -426,8 +427,8 @@ struct Cut {
 /// The forward and backward furthest-reaching vectors, indexed by
 /// diagonal `d = i1 - i2` plus `offset`.
 struct Vectors {
-    fwd: Vec<isize>,
-    bwd: Vec<isize>,
+    fwd: Buf<isize>,
+    bwd: Buf<isize>,
     offset: isize,
     cost_limit: isize,
 }
@@ -705,8 +706,8 @@ fn myers(pa: &mut Prepared, pb: &mut Prepared) {
     // Allocated on the first real search: often the pruned files only
     // differ by plain insertions and deletions.
     let mut v = Vectors {
-        fwd: Vec::new(),
-        bwd: Vec::new(),
+        fwd: Buf::new(),
+        bwd: Buf::new(),
         offset: n2 as isize + 1,
         cost_limit: rough_sqrt(diagonals).max(MIN_COST_LIMIT) as isize,
     };
@@ -732,8 +733,8 @@ fn myers(pa: &mut Prepared, pb: &mut Prepared) {
             }
         } else {
             if v.fwd.is_empty() {
-                v.fwd = vec![0; diagonals];
-                v.bwd = vec![0; diagonals];
+                v.fwd = Buf::zeroed(diagonals);
+                v.bwd = Buf::zeroed(diagonals);
             }
             let cut = find_cut(a, off1, lim1, b, off2, lim2, &mut v, exact);
             boxes.push((off1, cut.i1, off2, cut.i2, cut.exact_lo));

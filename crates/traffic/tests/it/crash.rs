@@ -21,12 +21,22 @@ type Tree = BTreeMap<String, Option<Vec<u8>>>;
 fn crash_child() {
     let root = std::env::var("DXFORGE_CRASH_ROOT").unwrap();
     let registry = std::env::var("DXFORGE_CRASH_REGISTRY").unwrap();
+    let package = std::env::var("DXFORGE_CRASH_PACKAGE").unwrap_or_else(|_| "widget".into());
     let m = TrafficManager::new(root.into(), Some(registry.into()));
-    m.install_package("widget", "^2", &InstallOptions::default())
+    m.install_package(&package, "^2", &InstallOptions::default())
         .unwrap();
 }
 
 fn run_child(root: &Path, registry: &Path, crash_at: Option<usize>) -> std::process::ExitStatus {
+    run_child_installing("widget", root, registry, crash_at)
+}
+
+fn run_child_installing(
+    package: &str,
+    root: &Path,
+    registry: &Path,
+    crash_at: Option<usize>,
+) -> std::process::ExitStatus {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--ignored",
@@ -37,6 +47,7 @@ fn run_child(root: &Path, registry: &Path, crash_at: Option<usize>) -> std::proc
     ])
     .env("DXFORGE_CRASH_ROOT", root)
     .env("DXFORGE_CRASH_REGISTRY", registry)
+    .env("DXFORGE_CRASH_PACKAGE", package)
     .env_remove("DXFORGE_TEST_CRASH_AT")
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null());
@@ -212,4 +223,48 @@ fn crash_everywhere(r: &TestRegistry, template: &TestProject) -> Tree {
     assert!(crashed >= 8, "expected many crash points, got {crashed}");
     assert!(saw_old && saw_new, "both recovery directions exercised");
     new
+}
+
+/// An install large enough to stage its files on several threads (300
+/// files in 6 directories), killed while staging: the next open rolls it
+/// back to exactly the old tree, with no temp file left on any thread's side.
+#[test]
+fn crash_while_staging_in_parallel_rolls_back_every_temp_file() {
+    let r = TestRegistry::new();
+    let files: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| {
+            (
+                format!("lib/d{}/f{i}.ts", i % 6),
+                format!("file {i}\n").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_slice()))
+        .collect();
+    r.add("many", "2.0.0", &[], &refs);
+    let template = TestProject::new(r.path());
+    template.write("lib/d0/user.ts", b"mine\n");
+    let old = template.tree();
+    // Point 1 is the staged journal; 2..=301 are the staged files.
+    for n in [2, 40, 151, 300] {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(template.root(), dir.path());
+        let status = run_child_installing("many", dir.path(), &r.path(), Some(n));
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "point {n}: {status:?}"
+        );
+        let outcome = TrafficManager::new(dir.path().to_path_buf(), Some(r.path()))
+            .recover_report()
+            .unwrap();
+        assert_eq!(outcome.outcome, Recovery::RolledBack, "point {n}");
+        assert!(
+            outcome.temp_files_removed >= n - 1,
+            "point {n}: {outcome:?}"
+        );
+        assert_eq!(snapshot(dir.path()), old, "rollback at point {n}");
+    }
 }
