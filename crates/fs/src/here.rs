@@ -10,10 +10,10 @@
 //! `O_CREAT | O_EXCL | O_NOFOLLOW` under a temp name and renamed into place, so a link
 //! planted at a name is replaced, never written through.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -96,6 +96,31 @@ impl Root {
         }
         drop(file);
         Ok(self.rename_temp_here(&tmp, name)?)
+    }
+
+    /// Writes `data` to a new temp file for `name` in this directory (created with
+    /// permission bits `mode`, less the umask) and returns the temp file's name, leaving it
+    /// in place: the caller renames it later with [`Root::rename_here`], for example when
+    /// a journal rolls forward. The temp file is removed when writing fails. Nothing is
+    /// fsynced: the caller flushes the batch (e.g. one [`Root::syncfs`]). Threads may
+    /// stage into one root at the same time.
+    pub fn stage_here(&self, name: &str, data: &[u8], mode: u32) -> Result<OsString> {
+        let (tmp, file) = self.create_temp_here(name, mode)?;
+        if let Err(e) = (&file).write_all(data) {
+            drop(file);
+            let _ = rustix::fs::unlinkat(self.fd(), OsStr::from_bytes(&tmp), AtFlags::empty());
+            return Err(FsError::io("write", self.join(OsStr::from_bytes(&tmp)), e));
+        }
+        Ok(OsString::from_vec(tmp))
+    }
+
+    /// Renames the entry `from` to `to`, both directly in this root's directory; an
+    /// entry at `to` (not a directory) is replaced, never followed.
+    pub fn rename_here(&self, from: &str, to: &str) -> Result<()> {
+        self.check_name(from)?;
+        self.check_name(to)?;
+        rustix::fs::renameat(self.fd(), from, self.fd(), to)
+            .map_err(|e| FsError::io("rename", self.join(to), e.into()))
     }
 
     fn check_name(&self, name: &str) -> Result<()> {

@@ -62,7 +62,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod dir;
 mod error;
 mod here;
 mod lock;
@@ -71,7 +70,6 @@ mod resolve;
 mod root;
 mod temp;
 
-pub use dir::Dir;
 pub use error::{FsError, Result};
 pub use here::start_writeback_of;
 pub use lock::{LockMode, ProjectLock};

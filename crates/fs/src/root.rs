@@ -110,7 +110,7 @@ impl Root {
     }
 
     /// A directory beneath this root as a root of its own, created (with its
-    /// parents) when `create` is set. Under [`Policy::Project`], `.dxforge`
+    /// parents) when `create` is set; the empty path is the root itself. Under [`Policy::Project`], `.dxforge`
     /// itself may be opened this way: it is how state is reached.
     pub fn subroot(&self, rel: impl AsRef<Path>, policy: Policy, create: bool) -> Result<Root> {
         let rel = rel.as_ref();
@@ -119,11 +119,23 @@ impl Root {
         } else {
             self.inner.policy
         };
-        check(rel, check_policy, false)?;
-        if create {
-            self.mkdirs(rel)?;
-        }
-        let fd = self.open_raw(rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        check(rel, check_policy, true)?;
+        let fd = if rel.as_os_str().is_empty() {
+            // The root itself, seen under another policy (or shared as a handle for
+            // batched operations by name).
+            rustix::fs::openat(
+                self.fd(),
+                ".",
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| FsError::io("open directory", self.path(), e.into()))?
+        } else {
+            if create {
+                self.mkdirs(rel)?;
+            }
+            self.open_raw(rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?
+        };
         Ok(Root {
             inner: Arc::new(Inner {
                 fd,

@@ -8,7 +8,7 @@
 //!    directories it creates.
 //! 3. Directories and temp files (unique `O_EXCL|O_NOFOLLOW` names next to
 //!    their targets, created relative to each target directory opened once
-//!    beneath the root, `dxforge_fs::Dir`, by up to four threads) are
+//!    beneath the root as a `Root::subroot`, by up to four threads) are
 //!    written, then flushed with one `syncfs` (which also flushes the base
 //!    store's pack written just before).
 //! 4. The journal is rewritten, durably, with state `committed` and every
@@ -35,10 +35,9 @@
 //! The caller holds the project lock (`dxforge_fs::ProjectLock`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use dxforge_fs::{Dir, FsError, Kind, Root, WriteOptions};
+use dxforge_fs::{FsError, Kind, Root, WriteOptions};
 
 use crate::crash;
 use crate::error::{Result, TrafficError};
@@ -250,16 +249,16 @@ const FILES_PER_THREAD: usize = 64;
 /// created, and the error that stopped it.
 type Staged = (Vec<(usize, String)>, Option<TrafficError>);
 
-/// Write every temp file: each target directory is resolved once
-/// ([`dxforge_fs::Dir`]), then the files are created and written by up to
+/// Write every temp file: each target directory is resolved once (a
+/// [`Root::subroot`] used by name, see [`open_dir`]), then the files are created and written by up to
 /// [`MAX_STAGE_THREADS`] threads. On failure `temps` holds every temp file
 /// that was created (for [`discard`]) and the first error is returned.
 fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>) -> Result<()> {
-    let mut dirs: BTreeMap<&str, Dir> = BTreeMap::new();
+    let mut dirs: BTreeMap<&str, Root> = BTreeMap::new();
     for (target, _) in writes {
         let (dir, _) = split(target);
         if !dirs.contains_key(dir) {
-            dirs.insert(dir, project.open_dir(dir)?);
+            dirs.insert(dir, open_dir(project, dir)?);
         }
     }
     let order = interleave_by_dir(writes);
@@ -354,13 +353,21 @@ fn interleave_by_dir(writes: &[(&str, &[u8])]) -> Vec<usize> {
     order
 }
 
+/// The directory `dir` of the project (`""`: the root) as a handle whose
+/// entries are then created, renamed and inspected by name: the directory is
+/// resolved once, beneath the project and through no link, and names are
+/// single checked components (never `.git` or `.dxforge`).
+fn open_dir(project: &Root, dir: &str) -> Result<Root> {
+    Ok(project.subroot(dir, project.policy(), false)?)
+}
+
 /// One temp file next to `dir/name`; returns its project-relative path.
-fn stage_one(d: &Dir, dir: &str, name: &str, content: &[u8]) -> Result<String> {
-    let temp = d.stage(OsStr::new(name), content)?;
+fn stage_one(d: &Root, dir: &str, name: &str, content: &[u8]) -> Result<String> {
+    let temp = d.stage_here(name, content, 0o666)?;
     let Some(temp) = temp.to_str() else {
         return Err(TrafficError::io(
             "stage",
-            d.rel().join(&temp),
+            d.join(&temp),
             std::io::Error::other("temporary file name is not UTF-8"),
         ));
     };
@@ -384,12 +391,12 @@ fn discard(project: &Root, created_dirs: &[String], temps: &[String]) {
 /// Finish a committed transaction; idempotent.
 fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
     // Each directory is resolved once for all the renames in it.
-    let mut dirs: BTreeMap<&str, Option<Dir>> = BTreeMap::new();
+    let mut dirs: BTreeMap<&str, Option<Root>> = BTreeMap::new();
     for r in &journal.renames {
         let (dir, _) = split(&r.target);
         let d = dirs
             .entry(dir)
-            .or_insert_with(|| project.open_dir(dir).ok());
+            .or_insert_with(|| open_dir(project, dir).ok());
         rename_if_staged(project, d.as_ref(), r)?;
         crash::point("renamed file");
     }
@@ -412,13 +419,11 @@ fn roll_forward(project: &Root, journal: &Journal) -> Result<()> {
 /// Renames are made durable by one `syncfs` before the journal is removed,
 /// not by one directory fsync each. `dir`: the target's directory, already
 /// open; used when the temp file sits in it (as staging puts it).
-fn rename_if_staged(project: &Root, dir: Option<&Dir>, r: &Rename) -> Result<()> {
+fn rename_if_staged(project: &Root, dir: Option<&Root>, r: &Rename) -> Result<()> {
     let (temp_dir, temp_name) = split(&r.temp);
     let (target_dir, target_name) = split(&r.target);
     let renamed = match dir {
-        Some(d) if temp_dir == target_dir => {
-            d.rename(OsStr::new(temp_name), OsStr::new(target_name))
-        }
+        Some(d) if temp_dir == target_dir => d.rename_here(temp_name, target_name),
         _ => project.rename(&r.temp, &r.target),
     };
     match renamed {

@@ -315,6 +315,33 @@ pub fn write_here_replaces_a_planted_link_and_leaves_no_temp() {
     );
 }
 
+pub fn staged_files_wait_for_their_rename_and_a_link_is_replaced() {
+    let (_t, root) = project();
+    let outside = tempfile::tempdir().unwrap();
+    symlink(outside.path(), root.path().join("link")).unwrap();
+    assert!(root.subroot("link", Policy::Project, false).is_err());
+    let here = root.subroot("", Policy::Project, false).unwrap();
+    let a = here.stage_here("a.txt", b"one", 0o644).unwrap();
+    let b = here.stage_here("a.txt", b"two", 0o644).unwrap();
+    assert_ne!(a, b);
+    assert!(dxforge_fs::is_temp_name(a.to_str().unwrap()));
+    here.rename_here(a.to_str().unwrap(), "a.txt").unwrap();
+    assert_eq!(std::fs::read(root.path().join("a.txt")).unwrap(), b"one");
+    assert!(here.metadata_here(b.to_str().unwrap()).unwrap().is_some());
+    // A link at the target is replaced, not followed.
+    let c = here.stage_here("link", b"data", 0o644).unwrap();
+    here.rename_here(c.to_str().unwrap(), "link").unwrap();
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    assert_eq!(std::fs::read(root.path().join("link")).unwrap(), b"data");
+    for bad in ["x/y", ".dxforge", ".."] {
+        assert!(here.stage_here(bad, b"", 0o644).is_err(), "{bad:?} staged");
+        assert!(
+            here.rename_here("a.txt", bad).is_err(),
+            "renamed to {bad:?}"
+        );
+    }
+}
+
 pub fn here_operations_take_one_plain_name_only() {
     let (_t, root) = project();
     root.create_dir_all("d/e").unwrap();
@@ -341,7 +368,7 @@ pub fn open_file_meta_gives_the_opened_files_stat_and_refuses_non_files() {
     assert!(root.open_file_meta("a").is_err(), "a directory opened");
     rustix::fs::mkfifoat(
         rustix::fs::CWD,
-        &root.path().join("fifo"),
+        root.path().join("fifo"),
         rustix::fs::Mode::from_raw_mode(0o644),
     )
     .unwrap();
@@ -374,6 +401,7 @@ macro_rules! confinement_tests {
             sweep_leaves_git_and_state_alone_under_a_project_root,
             replace_with_symlink_swaps_the_entry_without_following_it,
             write_here_replaces_a_planted_link_and_leaves_no_temp,
+            staged_files_wait_for_their_rename_and_a_link_is_replaced,
             here_operations_take_one_plain_name_only,
             open_file_meta_gives_the_opened_files_stat_and_refuses_non_files,
         );
