@@ -13,14 +13,13 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::rel::check;
-use crate::temp::{ATTEMPTS, fast_temp_name};
+use crate::temp::{create_unique, fast_temp_name};
 use crate::{FsError, Meta, Result, Root};
 
 impl Root {
@@ -72,7 +71,7 @@ impl Root {
         let (tmp, file) = self.create_temp_here(name, mode)?;
         let result = (&file)
             .write_all(data)
-            .map_err(|e| FsError::io("write", self.join(OsStr::from_bytes(&tmp)), e));
+            .map_err(|e| FsError::io("write", self.join(&tmp), e));
         if result.is_ok() && start_writeback && !data.is_empty() {
             start_writeback_of(&file);
         }
@@ -91,7 +90,7 @@ impl Root {
         let (tmp, file) = self.create_temp_here(name, mode)?;
         if let Err(e) = fill(&file) {
             drop(file);
-            let _ = rustix::fs::unlinkat(self.fd(), OsStr::from_bytes(&tmp), AtFlags::empty());
+            let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
             return Err(e);
         }
         drop(file);
@@ -108,10 +107,10 @@ impl Root {
         let (tmp, file) = self.create_temp_here(name, mode)?;
         if let Err(e) = (&file).write_all(data) {
             drop(file);
-            let _ = rustix::fs::unlinkat(self.fd(), OsStr::from_bytes(&tmp), AtFlags::empty());
-            return Err(FsError::io("write", self.join(OsStr::from_bytes(&tmp)), e));
+            let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
+            return Err(FsError::io("write", self.join(&tmp), e));
         }
-        Ok(OsString::from_vec(tmp))
+        Ok(tmp)
     }
 
     /// Renames the entry `from` to `to`, both directly in this root's directory; an
@@ -134,33 +133,15 @@ impl Root {
     }
 
     /// A fresh temp file for `name` in this directory, created with `mode`.
-    fn create_temp_here(&self, name: &str, mode: u32) -> Result<(Vec<u8>, File)> {
+    fn create_temp_here(&self, name: &str, mode: u32) -> Result<(OsString, File)> {
         self.check_name(name)?;
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut last = Errno::EXIST;
-        for _ in 0..ATTEMPTS {
-            let tmp = fast_temp_name(OsStr::new(name));
-            let tmp_os = OsStr::from_bytes(&tmp);
-            match rustix::fs::openat(self.fd(), tmp_os, flags, Mode::from_raw_mode(mode & 0o7777)) {
-                Ok(fd) => return Ok((tmp, File::from(fd))),
-                Err(Errno::EXIST) => last = Errno::EXIST,
-                Err(e) => {
-                    last = e;
-                    break;
-                }
-            }
-        }
-        Err(FsError::io(
-            "create a temporary file in",
-            self.path(),
-            last.into(),
-        ))
+        let (tmp, fd) = create_unique(self.fd(), mode, || fast_temp_name(OsStr::new(name)))
+            .map_err(|e| FsError::io("create a temporary file in", self.path(), e.into()))?;
+        Ok((tmp, File::from(fd)))
     }
 
     /// Renames the temp file `tmp` over `name`; the temp file goes when that fails.
-    fn rename_temp_here(&self, tmp: &[u8], name: &str) -> Result<()> {
-        let tmp = OsStr::from_bytes(tmp);
+    fn rename_temp_here(&self, tmp: &OsStr, name: &str) -> Result<()> {
         rustix::fs::renameat(self.fd(), tmp, self.fd(), name).map_err(|e| {
             let _ = rustix::fs::unlinkat(self.fd(), tmp, AtFlags::empty());
             FsError::io("rename into place", self.join(name), e.into())

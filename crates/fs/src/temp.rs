@@ -3,7 +3,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -57,34 +57,23 @@ impl TempFile {
             Mode::empty(),
             &root.join(dir_rel),
         )?;
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut last = Errno::EXIST;
-        for _ in 0..ATTEMPTS {
-            let name = temp_name(target);
-            match rustix::fs::openat(&dir, &name, flags, Mode::from_raw_mode(0o666)) {
-                Ok(fd) => {
-                    let rel = dir_rel.join(&name);
-                    return Ok(TempFile {
-                        root,
-                        dir,
-                        name,
-                        rel,
-                        file: Some(File::from(fd)),
-                    });
-                }
-                Err(Errno::EXIST) => last = Errno::EXIST,
-                Err(e) => {
-                    last = e;
-                    break;
-                }
+        match create_unique(dir.as_fd(), 0o666, || temp_name(target)) {
+            Ok((name, fd)) => {
+                let rel = dir_rel.join(&name);
+                Ok(TempFile {
+                    root,
+                    dir,
+                    name,
+                    rel,
+                    file: Some(File::from(fd)),
+                })
             }
+            Err(e) => Err(FsError::io(
+                "create a temporary file in",
+                root.join(dir_rel),
+                e.into(),
+            )),
         }
-        Err(FsError::io(
-            "create a temporary file in",
-            root.join(dir_rel),
-            last.into(),
-        ))
     }
 
     /// The open file.
@@ -168,7 +157,7 @@ pub(crate) fn temp_name(target: &OsStr) -> OsString {
 /// 64 random bits drawn once per process, plus a counter. Names only need to be unlikely
 /// to collide (creation is `O_EXCL`, a taken name just moves on to the next one), and a
 /// batch of thousands of files then costs no extra system call per file.
-pub(crate) fn fast_temp_name(target: &OsStr) -> Vec<u8> {
+pub(crate) fn fast_temp_name(target: &OsStr) -> OsString {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static BASE: OnceLock<u64> = OnceLock::new();
@@ -183,7 +172,29 @@ pub(crate) fn fast_temp_name(target: &OsStr) -> Vec<u8> {
     name.push(b'.');
     name.extend_from_slice(stem);
     name.extend_from_slice(format!("{MARKER}{:016x}.tmp", base ^ n).as_bytes());
-    name
+    OsString::from_vec(name)
+}
+
+/// Creates a new file in `dir` under a fresh name from `next_name`
+/// (`O_CREAT | O_EXCL | O_NOFOLLOW`, permission bits `mode` less the umask):
+/// a name someone planted (a file, a link) is never opened, the next one is
+/// tried, up to [`ATTEMPTS`] names.
+pub(crate) fn create_unique(
+    dir: BorrowedFd<'_>,
+    mode: u32,
+    mut next_name: impl FnMut() -> OsString,
+) -> rustix::io::Result<(OsString, OwnedFd)> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut last = Errno::EXIST;
+    for _ in 0..ATTEMPTS {
+        let name = next_name();
+        match rustix::fs::openat(dir, &name, flags, Mode::from_raw_mode(mode & 0o7777)) {
+            Ok(fd) => return Ok((name, fd)),
+            Err(Errno::EXIST) => last = Errno::EXIST,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// Creates the link `name` in `dir` pointing at `target` under a fresh temp
