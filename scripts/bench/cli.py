@@ -276,7 +276,7 @@ def row_sync_push(scratch: Path, n: int) -> None:
                       f"s3://{env['BUCKET']}/bench/aws-{stamp}-{i}/"], env=aws_env)
 
     a, b = interleave(n, ours, peer)
-    emit("sync_push", a, b if aws else [], objects=10_000, peer="aws s3 sync, max_concurrent_requests = 1")
+    emit("sync_push", a, b if aws else [], objects=10_000, peer_command="aws s3 sync, max_concurrent_requests = 1")
 
 
 ROWS = {

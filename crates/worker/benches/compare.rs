@@ -216,13 +216,30 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Prints the pairs as a `bench-row` line for `scripts/bench/table.py` and a readable
+/// line with the medians and their ratio.
+fn report(row: &str, what: &str, ours: Vec<Duration>, theirs: Vec<Duration>) {
+    let ns = |v: &[Duration]| v.iter().map(Duration::as_nanos).collect::<Vec<_>>();
+    println!(
+        "bench-row {{\"row\":\"{row}\",\"mode\":\"in-process\",\"ours_ns\":{:?},\"peer_ns\":{:?}}}",
+        ns(&ours),
+        ns(&theirs)
+    );
+    let (n, o, g) = (ours.len(), median(ours), median(theirs));
+    println!(
+        "interleaved {what} ({n} pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
+        o.as_secs_f64() / g.as_secs_f64()
+    );
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
 /// Alternates dxforge and git runs, so that load from other processes on the machine hits
-/// both sides alike; prints medians and ratios (compare.sh shows these lines too).
+/// both sides alike; prints the samples (`bench-row`), medians and ratios (compare.sh
+/// shows these lines too).
 fn interleaved(worker: &BackgroundWorker, t: &Trees) {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..5 {
@@ -236,11 +253,7 @@ fn interleaved(worker: &BackgroundWorker, t: &Trees) {
         git(&t.theirs, "git add -A && git write-tree");
         theirs.push(start.elapsed());
     }
-    let (o, g) = (median(ours), median(theirs));
-    println!(
-        "interleaved first snapshot (5 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
-        o.as_secs_f64() / g.as_secs_f64()
-    );
+    report("snapshot_first", "first snapshot", ours, theirs);
     std::thread::sleep(Duration::from_millis(1100));
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..21 {
@@ -253,10 +266,11 @@ fn interleaved(worker: &BackgroundWorker, t: &Trees) {
         git(&t.theirs, "git add -A && git write-tree");
         theirs.push(start.elapsed());
     }
-    let (o, g) = (median(ours), median(theirs));
-    println!(
-        "interleaved incremental, 10 changed (21 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
-        o.as_secs_f64() / g.as_secs_f64()
+    report(
+        "snapshot_incremental",
+        "incremental, 10 changed",
+        ours,
+        theirs,
     );
     let full = worker.snapshot().unwrap();
     git(&t.theirs, "git add -A");
@@ -271,11 +285,7 @@ fn interleaved(worker: &BackgroundWorker, t: &Trees) {
         git(&t.theirs, "git checkout-index -a -f");
         theirs.push(start.elapsed());
     }
-    let (o, g) = (median(ours), median(theirs));
-    println!(
-        "interleaved restore of every file (5 pairs): dxforge {o:?}  git {g:?}  ratio {:.2}x",
-        o.as_secs_f64() / g.as_secs_f64()
-    );
+    report("restore", "restore of every file", ours, theirs);
 }
 
 criterion_group!(benches, bench);

@@ -19,7 +19,7 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 command -v tokei >/dev/null || echo "warning: tokei not on PATH (cargo install tokei); analyze has no peer" >&2
 
 cargo bench -p dxforge-worker --bench enqueue --bench compare 2>&1 \
-    | grep -E '^enqueue \(|^interleaved|^tokei not found' || true
+    | grep -E '^enqueue \(|^interleaved|^bench-row|^tokei not found' || true
 
 python3 - "$target/criterion" <<'PY'
 import json, os, sys
