@@ -13,13 +13,13 @@ use rustix::io::Errno;
 use crate::{Durability, FsError, Result, Root};
 
 /// Marker in every temporary file name: `.<name>.dxforge-<16 hex>.tmp`.
-pub(crate) const MARKER: &str = ".dxforge-";
+const MARKER: &str = ".dxforge-";
 
 /// Longest part of the target's name kept in a temp name (names are at most 255 bytes).
-pub(crate) const MAX_STEM: usize = 200;
+const MAX_STEM: usize = 200;
 
 /// Tries before giving up on finding a free random name.
-pub(crate) const ATTEMPTS: usize = 16;
+const ATTEMPTS: usize = 16;
 
 /// Whether `name` is one of dxforge's temporary file names.
 pub fn is_temp_name(name: &str) -> bool {
@@ -145,12 +145,7 @@ impl Drop for TempFile {
 
 /// A fresh random temp name for `target`: `.<target>.dxforge-<16 hex>.tmp`.
 pub(crate) fn temp_name(target: &OsStr) -> OsString {
-    let stem = &target.as_bytes()[..target.len().min(MAX_STEM)];
-    let mut name = Vec::with_capacity(stem.len() + 32);
-    name.push(b'.');
-    name.extend_from_slice(stem);
-    name.extend_from_slice(format!("{MARKER}{:016x}.tmp", random_u64()).as_bytes());
-    OsString::from_vec(name)
+    temp_name_with(target, random_u64())
 }
 
 /// A temp name for `target` like [`temp_name`], without a `getrandom` call per name:
@@ -167,11 +162,27 @@ pub(crate) fn fast_temp_name(target: &OsStr) -> OsString {
     let n = NEXT
         .fetch_add(1, Ordering::Relaxed)
         .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let stem = &target.as_bytes()[..target.len().min(MAX_STEM)];
+    temp_name_with(target, base ^ n)
+}
+
+/// `.<target>.dxforge-<bits as 16 hex>.tmp`, the target cut to [`MAX_STEM`] bytes. A
+/// UTF-8 target is cut at a character boundary, so its temp name stays UTF-8: callers
+/// record temp names as strings, and sweeps recognise them with [`is_temp_name`].
+fn temp_name_with(target: &OsStr, bits: u64) -> OsString {
+    let bytes = target.as_bytes();
+    let cut = match target.to_str() {
+        // (`str::floor_char_boundary` is newer than the crate's minimum Rust.)
+        Some(text) => (0..=MAX_STEM.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0),
+        None => bytes.len().min(MAX_STEM),
+    };
+    let stem = &bytes[..cut];
     let mut name = Vec::with_capacity(stem.len() + 32);
     name.push(b'.');
     name.extend_from_slice(stem);
-    name.extend_from_slice(format!("{MARKER}{:016x}.tmp", base ^ n).as_bytes());
+    name.extend_from_slice(format!("{MARKER}{bits:016x}.tmp").as_bytes());
     OsString::from_vec(name)
 }
 
@@ -223,7 +234,7 @@ pub(crate) fn replace_with_symlink(
 
 /// 64 random bits from the kernel; a clock-derived fallback keeps names
 /// unique where getrandom is unavailable (`O_EXCL` keeps them safe).
-pub(crate) fn random_u64() -> u64 {
+fn random_u64() -> u64 {
     let mut buf = [0u8; 8];
     match rustix::rand::getrandom(&mut buf, rustix::rand::GetRandomFlags::NONBLOCK) {
         Ok(8) => u64::from_ne_bytes(buf),

@@ -342,6 +342,27 @@ pub fn staged_files_wait_for_their_rename_and_a_link_is_replaced() {
     }
 }
 
+pub fn temp_names_of_long_utf8_targets_stay_utf8() {
+    let (_t, root) = project();
+    // 84 three-byte characters (252 bytes): the temp name's 200-byte cut of the
+    // target falls inside a character unless it is cut at a boundary.
+    let name = "\u{4e2d}".repeat(84);
+    let here = root.subroot("", Policy::Project, false).unwrap();
+    let staged = here.stage_here(&name, b"x", 0o644).unwrap();
+    let staged = staged.to_str().expect("the temp name is UTF-8");
+    assert!(dxforge_fs::is_temp_name(staged));
+    here.rename_here(staged, &name).unwrap();
+    root.write_atomic(&name, b"z", WriteOptions::default())
+        .unwrap();
+    assert_eq!(
+        tree(root.path()),
+        std::slice::from_ref(&name),
+        "no temp file left"
+    );
+    here.write_here(&name, b"w", 0o644, false).unwrap();
+    assert_eq!(std::fs::read(root.path().join(&name)).unwrap(), b"w");
+}
+
 pub fn here_operations_take_one_plain_name_only() {
     let (_t, root) = project();
     root.create_dir_all("d/e").unwrap();
@@ -402,6 +423,7 @@ macro_rules! confinement_tests {
             replace_with_symlink_swaps_the_entry_without_following_it,
             write_here_replaces_a_planted_link_and_leaves_no_temp,
             staged_files_wait_for_their_rename_and_a_link_is_replaced,
+            temp_names_of_long_utf8_targets_stay_utf8,
             here_operations_take_one_plain_name_only,
             open_file_meta_gives_the_opened_files_stat_and_refuses_non_files,
         );

@@ -766,3 +766,21 @@ fn planted_dxforge_symlink_is_refused() {
     );
     assert!(!p.root().join("w.txt").exists());
 }
+
+// A 252-byte UTF-8 file name: the temp file staged next to it used to cut the
+// name at 200 bytes, inside a character, and the install failed with "temporary
+// file name is not UTF-8".
+#[test]
+fn install_of_a_long_non_ascii_file_name_stages_a_utf8_temp_name() {
+    let name = format!("{}.txt", "\u{4e2d}".repeat(82));
+    assert!(name.len() > 200 && name.len() <= 255);
+    let r = TestRegistry::new();
+    r.add("wide", "1.0.0", &[], &[(name.as_str(), b"wide\n")]);
+    let p = TestProject::new(r.path());
+    let report = p
+        .manager()
+        .install_package("wide", "", &InstallOptions::default())
+        .unwrap();
+    assert_eq!(report.files.len(), 1);
+    assert_eq!(p.read(&name).as_deref(), Some(&b"wide\n"[..]));
+}
