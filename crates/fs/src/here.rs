@@ -68,15 +68,16 @@ impl Root {
         mode: u32,
         start_writeback: bool,
     ) -> Result<()> {
-        let (tmp, file) = self.create_temp_here(name, mode)?;
-        let result = (&file)
-            .write_all(data)
-            .map_err(|e| FsError::io("write", self.join(&tmp), e));
-        if result.is_ok() && start_writeback && !data.is_empty() {
-            start_writeback_of(&file);
-        }
-        drop(file);
-        result.and_then(|()| self.rename_temp_here(&tmp, name))
+        let tmp = self.stage_with(name, mode, |file: &File| {
+            let mut out = file;
+            out.write_all(data)
+                .map_err(|e| FsError::io("write", self.join(name), e))?;
+            if start_writeback && !data.is_empty() {
+                start_writeback_of(file);
+            }
+            Ok::<(), FsError>(())
+        })?;
+        self.rename_temp_here(&tmp, name)
     }
 
     /// Like [`Root::write_here`], but the content comes from `fill`, which gets the new
@@ -87,13 +88,7 @@ impl Root {
         mode: u32,
         fill: impl FnOnce(&File) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let (tmp, file) = self.create_temp_here(name, mode)?;
-        if let Err(e) = fill(&file) {
-            drop(file);
-            let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
-            return Err(e);
-        }
-        drop(file);
+        let tmp = self.stage_with(name, mode, fill)?;
         Ok(self.rename_temp_here(&tmp, name)?)
     }
 
@@ -104,13 +99,11 @@ impl Root {
     /// fsynced: the caller flushes the batch (e.g. one [`Root::syncfs`]). Threads may
     /// stage into one root at the same time.
     pub fn stage_here(&self, name: &str, data: &[u8], mode: u32) -> Result<OsString> {
-        let (tmp, file) = self.create_temp_here(name, mode)?;
-        if let Err(e) = (&file).write_all(data) {
-            drop(file);
-            let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
-            return Err(FsError::io("write", self.join(&tmp), e));
-        }
-        Ok(tmp)
+        self.stage_with(name, mode, |file: &File| {
+            let mut out = file;
+            out.write_all(data)
+                .map_err(|e| FsError::io("write", self.join(name), e))
+        })
     }
 
     /// Renames the entry `from` to `to`, both directly in this root's directory; an
@@ -132,12 +125,26 @@ impl Root {
         check(Path::new(name), self.policy(), false)
     }
 
-    /// A fresh temp file for `name` in this directory, created with `mode`.
-    fn create_temp_here(&self, name: &str, mode: u32) -> Result<(OsString, File)> {
+    /// A new temp file for `name` in this directory, created with `mode` and filled by
+    /// `fill`; its name is returned. When `fill` fails the temp file is removed and its
+    /// error returned: every write of this module leaves nothing behind on failure.
+    fn stage_with<E: From<FsError>>(
+        &self,
+        name: &str,
+        mode: u32,
+        fill: impl FnOnce(&File) -> std::result::Result<(), E>,
+    ) -> std::result::Result<OsString, E> {
         self.check_name(name)?;
         let (tmp, fd) = create_unique(self.fd(), mode, || fast_temp_name(OsStr::new(name)))
             .map_err(|e| FsError::io("create a temporary file in", self.path(), e.into()))?;
-        Ok((tmp, File::from(fd)))
+        let file = File::from(fd);
+        let filled = fill(&file);
+        drop(file);
+        if let Err(e) = filled {
+            let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
+            return Err(e);
+        }
+        Ok(tmp)
     }
 
     /// Renames the temp file `tmp` over `name`; the temp file goes when that fails.
