@@ -110,8 +110,9 @@ impl Root {
     }
 
     /// A directory beneath this root as a root of its own, created (with its
-    /// parents) when `create` is set; the empty path is the root itself. Under [`Policy::Project`], `.dxforge`
-    /// itself may be opened this way: it is how state is reached.
+    /// parents) when `create` is set; the empty path is the root itself (a
+    /// clone of this handle under the same policy). Under [`Policy::Project`],
+    /// `.dxforge` itself may be opened this way: it is how state is reached.
     pub fn subroot(&self, rel: impl AsRef<Path>, policy: Policy, create: bool) -> Result<Root> {
         let rel = rel.as_ref();
         let check_policy = if is_reserved(rel.as_os_str()) {
@@ -120,9 +121,11 @@ impl Root {
             self.inner.policy
         };
         check(rel, check_policy, true)?;
+        if rel.as_os_str().is_empty() && policy == self.inner.policy {
+            return Ok(self.clone());
+        }
         let fd = if rel.as_os_str().is_empty() {
-            // The root itself, seen under another policy (or shared as a handle for
-            // batched operations by name).
+            // The root itself, seen under another policy.
             rustix::fs::openat(
                 self.fd(),
                 ".",

@@ -363,6 +363,18 @@ pub fn temp_names_of_long_utf8_targets_stay_utf8() {
     assert_eq!(std::fs::read(root.path().join(&name)).unwrap(), b"w");
 }
 
+pub fn the_root_as_its_own_subroot_is_the_same_handle() {
+    let (_t, root) = project();
+    let same = root.subroot("", Policy::Project, false).unwrap();
+    assert_eq!(same.path(), root.path());
+    same.write_here("f", b"1", 0o644, false).unwrap();
+    assert_eq!(root.read("f", 10).unwrap().as_deref(), Some(&b"1"[..]));
+    let plain = root.subroot("", Policy::Plain, false).unwrap();
+    assert_eq!(plain.policy(), Policy::Plain);
+    assert!(root.metadata_here(".git").is_err());
+    assert!(plain.metadata_here(".git").unwrap().is_none());
+}
+
 pub fn here_operations_take_one_plain_name_only() {
     let (_t, root) = project();
     root.create_dir_all("d/e").unwrap();
@@ -424,6 +436,7 @@ macro_rules! confinement_tests {
             write_here_replaces_a_planted_link_and_leaves_no_temp,
             staged_files_wait_for_their_rename_and_a_link_is_replaced,
             temp_names_of_long_utf8_targets_stay_utf8,
+            the_root_as_its_own_subroot_is_the_same_handle,
             here_operations_take_one_plain_name_only,
             open_file_meta_gives_the_opened_files_stat_and_refuses_non_files,
         );

@@ -85,12 +85,7 @@ pub(crate) fn rescan(project: &Root, objects: &Objects, index: &StatIndex) -> Re
                     }
                     let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
                     if dir.as_ref().is_none_or(|(d, _)| *d != parent) {
-                        let opened = if parent.is_empty() {
-                            Ok(project.clone())
-                        } else {
-                            project.subroot(parent, Policy::Project, false)
-                        };
-                        match opened {
+                        match project.subroot(parent, Policy::Project, false) {
                             Ok(handle) => dir = Some((parent, handle)),
                             // Its directory is gone or is now a link: walk to see.
                             Err(_) => {

@@ -297,11 +297,7 @@ fn parent_of(rel: &str) -> &str {
 /// through one handle on that directory (created when missing; never through a link).
 fn write_dir(locked: &Locked, dir: &str, entries: &[&ManifestEntry]) -> Result<()> {
     let project = &locked.project;
-    let handle = if dir.is_empty() {
-        project.clone()
-    } else {
-        project.subroot(dir, Policy::Project, true)?
-    };
+    let handle = project.subroot(dir, Policy::Project, true)?;
     for entry in entries {
         let rel = entry.path();
         let name = rel.rsplit_once('/').map_or(rel, |(_, name)| name);
