@@ -250,8 +250,8 @@ const FILES_PER_THREAD: usize = 64;
 type Staged = (Vec<(usize, String)>, Option<TrafficError>);
 
 /// Write every temp file: each target directory is resolved once (a
-/// [`Root::subroot`] used by name, see [`open_dir`]), then the files are created and written by up to
-/// [`MAX_STAGE_THREADS`] threads. On failure `temps` holds every temp file
+/// [`Root::subroot`] used by name, see [`open_dir`]), then the files are
+/// created and written by up to [`MAX_STAGE_THREADS`] threads. On failure `temps` holds every temp file
 /// that was created (for [`discard`]) and the first error is returned.
 fn stage_files(project: &Root, writes: &[(&str, &[u8])], temps: &mut Vec<String>) -> Result<()> {
     let mut dirs: BTreeMap<&str, Root> = BTreeMap::new();
